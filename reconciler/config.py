@@ -1,0 +1,264 @@
+"""Load ``reconciler.toml`` (tomlkit + cattrs) into a validated :class:`DesiredState`."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import attrs
+import cattrs
+import tomlkit
+import tomlkit.exceptions
+from cattrs.gen import make_dict_structure_fn, override
+from cattrs.preconf.tomlkit import make_converter
+from packaging.requirements import InvalidRequirement, Requirement
+
+from reconciler.errors import ConfigError
+from reconciler.models import PLUGIN_NAME_RE, DesiredState, IndexOptions, Plugin, Settings
+
+PROJECT_FILE = "reconciler.toml"
+INSTALLERS = ("auto", "pip", "uv")
+
+
+@attrs.define
+class _RawSettings:
+    venv_root: str = ".venvs"
+    lock_dir: str = "lock"
+    python: str = "python3"
+    index_url: str | None = None
+    extra_index_urls: list[str] = attrs.Factory(list)
+    find_links: list[str] = attrs.Factory(list)
+    no_index: bool = False
+    installer: str = "auto"
+    keep_generations: int = 0
+
+
+@attrs.define
+class _RawPlugin:
+    requirements: list[str]
+    python: str | None = None
+
+
+@attrs.define
+class _RawProject:
+    settings: _RawSettings = attrs.Factory(_RawSettings)
+    plugins: dict[str, _RawPlugin] = attrs.Factory(dict)
+
+
+def _converter() -> cattrs.Converter:
+    conv = make_converter(forbid_extra_keys=True)
+
+    def strict_str(value: object, _: object) -> str:
+        if not isinstance(value, str):
+            raise TypeError(f"expected a string, got {type(value).__name__}")
+        return value
+
+    def strict_bool(value: object, _: object) -> bool:
+        if not isinstance(value, bool):
+            raise TypeError(f"expected true or false, got {type(value).__name__}")
+        return value
+
+    def strict_int(value: object, _: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"expected an integer, got {type(value).__name__}")
+        return value
+
+    conv.register_structure_hook(str, strict_str)
+    conv.register_structure_hook(bool, strict_bool)
+    conv.register_structure_hook(int, strict_int)
+    for cls in (_RawSettings, _RawPlugin, _RawProject):
+        renames = {
+            a.name: override(rename=a.name.replace("_", "-"))
+            for a in attrs.fields(cls)
+            if "_" in a.name
+        }
+        conv.register_structure_hook(
+            cls, make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=True, **renames)
+        )
+    return conv
+
+
+_CONVERTER = _converter()
+
+
+def find_project_file(project: Path | None, cwd: Path | None = None) -> Path:
+    """``--project DIR``'s ``reconciler.toml``, else the nearest one upward from ``cwd``."""
+    if project is not None:
+        candidate = project / PROJECT_FILE if project.is_dir() else project
+        if not candidate.is_file():
+            raise ConfigError(f"{candidate}: no such file")
+        return candidate.absolute()
+    start = (cwd or Path.cwd()).absolute()
+    for directory in (start, *start.parents):
+        candidate = directory / PROJECT_FILE
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(f"no {PROJECT_FILE} found in {start} or any parent directory (use --project)")
+
+
+def load(project_file: Path) -> DesiredState:
+    """Read, parse and validate ``project_file``; raise :class:`ConfigError` naming file and line."""
+    try:
+        text = project_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{project_file}: cannot read: {exc}") from exc
+    return parse(text, project_file)
+
+
+def parse(text: str, project_file: Path) -> DesiredState:
+    """Parse the text of a ``reconciler.toml`` located at ``project_file``."""
+    label = project_file.name
+    try:
+        document = tomlkit.parse(text)
+    except tomlkit.exceptions.ParseError as exc:
+        raise ConfigError(f"{label}:{exc.line}:{exc.col + 1}: invalid TOML: {_parse_message(exc)}") from exc
+    try:
+        raw = _CONVERTER.structure(document.unwrap(), _RawProject)
+    except Exception as exc:  # cattrs raises ClassValidationError / ExceptionGroup trees
+        messages = cattrs.transform_error(exc) if isinstance(exc, cattrs.BaseValidationError) else [str(exc)]
+        raise ConfigError(_describe(messages[0], text, label)) from exc
+    return _validate(raw, text, project_file)
+
+
+def _parse_message(exc: tomlkit.exceptions.ParseError) -> str:
+    message = str(exc)
+    return re.sub(r" at line \d+ col \d+$", "", message)
+
+
+_PATH_PART = re.compile(r"\.([A-Za-z0-9_-]+)|\['((?:[^'\\]|\\.)*)'\]|\[(\d+)\]")
+
+
+def _describe(message: str, text: str, label: str) -> str:
+    """Turn a cattrs message such as ``extra fields found (pyhton) @ $.plugins['x']`` into ours."""
+    what, _, where = message.rpartition(" @ ")
+    keys: list[str] = []
+    for m in _PATH_PART.finditer(where.removeprefix("$")):
+        if m.group(1) is not None:
+            keys.append(m.group(1).replace("_", "-"))
+        elif m.group(2) is not None:
+            keys.append(m.group(2))
+    extra = re.match(r"extra fields found \((.*)\)", what)
+    if extra:
+        names = [n.strip() for n in extra.group(1).split(",")]
+        where_keys = [*keys, names[0]]
+        plural = "s" if len(names) > 1 else ""
+        what = f"unknown key{plural} {', '.join(repr(n) for n in names)}"
+        return _at(label, text, where_keys, ".".join(keys) or "top level", what)
+    if what.startswith("required field missing"):
+        return _at(label, text, keys[:-1], ".".join(keys), "required key missing")
+    what = re.sub(r"^invalid value for type, expected (\w+)", r"expected \1", what)
+    return _at(label, text, keys, ".".join(keys), what)
+
+
+def _at(label: str, text: str, keys: list[str], dotted: str, what: str) -> str:
+    line = locate(text, keys)
+    prefix = f"{label}:{line}" if line else label
+    return f"{prefix}: {dotted}: {what}"
+
+
+def locate(text: str, keys: list[str]) -> int | None:
+    """Best-effort 1-based line of the key path ``keys`` in TOML ``text`` (None if not found)."""
+    if not keys:
+        return None
+    table: list[str] = []
+    best: int | None = None
+    for number, raw_line in enumerate(text.splitlines(), start=1):
+        line = raw_line.strip()
+        header = re.match(r"^\[\[?\s*(.+?)\s*\]\]?\s*(#.*)?$", line)
+        if header:
+            table = _split_dotted(header.group(1))
+            if table == keys:
+                return number
+            continue
+        assignment = re.match(r"^((?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_.\s-])+?)\s*=", line)
+        if assignment:
+            full = table + _split_dotted(assignment.group(1))
+            if full == keys:
+                return number
+            if best is None and full[: len(keys)] == keys:
+                best = number
+            if best is None and keys[: len(full)] == full:
+                best = number  # an inline table or array holding the key
+    return best
+
+
+def _split_dotted(dotted: str) -> list[str]:
+    parts = re.findall(r"\"([^\"]*)\"|'([^']*)'|([A-Za-z0-9_-]+)", dotted)
+    return [a or b or c for a, b, c in parts]
+
+
+def _validate(raw: _RawProject, text: str, project_file: Path) -> DesiredState:
+    label = project_file.name
+    project_dir = project_file.parent
+    s = raw.settings
+    if s.installer not in INSTALLERS:
+        raise ConfigError(
+            _at(label, text, ["settings", "installer"], "settings.installer",
+                f"must be one of {', '.join(INSTALLERS)}, not {s.installer!r}")
+        )
+    if s.keep_generations not in (0, 1):
+        raise ConfigError(
+            _at(label, text, ["settings", "keep-generations"], "settings.keep-generations",
+                f"must be 0 or 1, not {s.keep_generations}")
+        )
+    for key, value in (("python", s.python), ("venv-root", s.venv_root), ("lock-dir", s.lock_dir)):
+        if not value.strip():
+            raise ConfigError(_at(label, text, ["settings", key], f"settings.{key}", "must not be empty"))
+    settings = Settings(
+        venv_root=_resolve(project_dir, s.venv_root),
+        lock_dir=_resolve(project_dir, s.lock_dir),
+        python=s.python,
+        index=IndexOptions(
+            index_url=s.index_url,
+            extra_index_urls=tuple(s.extra_index_urls),
+            find_links=tuple(s.find_links),
+            no_index=s.no_index,
+        ),
+        installer=s.installer,
+        keep_generations=s.keep_generations,
+    )
+    plugins: list[Plugin] = []
+    seen: dict[str, str] = {}
+    for name, raw_plugin in raw.plugins.items():
+        keys = ["plugins", name]
+        if not PLUGIN_NAME_RE.match(name):
+            raise ConfigError(
+                _at(label, text, keys, f"plugins.{name!r}",
+                    "invalid plugin name: use 1-64 letters, digits, '.', '_' or '-', "
+                    "starting with a letter or digit")
+            )
+        folded = name.lower()
+        if folded in seen:
+            raise ConfigError(
+                _at(label, text, keys, f"plugins.{name}",
+                    f"duplicate plugin name (differs from {seen[folded]!r} only by case)")
+            )
+        seen[folded] = name
+        if not raw_plugin.requirements:
+            raise ConfigError(
+                _at(label, text, [*keys, "requirements"], f"plugins.{name}.requirements",
+                    "must list at least one requirement")
+            )
+        for index, requirement in enumerate(raw_plugin.requirements):
+            try:
+                Requirement(requirement)
+            except InvalidRequirement as exc:
+                first = str(exc).splitlines()[0]
+                raise ConfigError(
+                    _at(label, text, [*keys, "requirements"], f"plugins.{name}.requirements[{index}]",
+                        f"invalid requirement {requirement!r}: {first}")
+                ) from exc
+        python = raw_plugin.python if raw_plugin.python is not None else settings.python
+        if not python.strip():
+            raise ConfigError(_at(label, text, [*keys, "python"], f"plugins.{name}.python", "must not be empty"))
+        plugins.append(Plugin(name=name, requirements=tuple(raw_plugin.requirements), python=python))
+    if settings.venv_root == project_dir:
+        raise ConfigError(f"{label}: settings.venv-root must not be the project directory itself")
+    plugins.sort(key=lambda p: p.name)
+    return DesiredState(project_file=project_file, settings=settings, plugins=tuple(plugins))
+
+
+def _resolve(project_dir: Path, value: str) -> Path:
+    return Path(os.path.normpath(project_dir / Path(value).expanduser()))

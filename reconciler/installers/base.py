@@ -1,0 +1,67 @@
+"""The installer protocol and the subprocess runner the backends share."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Protocol
+
+from reconciler.errors import ExecuteError
+from reconciler.models import IndexOptions, LockedPackage
+from reconciler.pipconfig import hermetic_env
+from reconciler.redact import redact
+
+
+class Installer(Protocol):
+    """Creates venvs and installs/uninstalls locked packages in them."""
+
+    name: str
+
+    def create_venv(self, python: str, path: Path) -> None:
+        """Create an empty venv (no pip seeded) at ``path`` with base interpreter ``python``."""
+
+    def install(
+        self, venv: Path, packages: Sequence[LockedPackage], index: IndexOptions, project_dir: Path
+    ) -> None:
+        """Install exactly ``packages`` (no dependencies, hashes required when present)."""
+
+    def uninstall(self, venv: Path, names: Sequence[str]) -> None:
+        """Remove the distributions ``names`` from ``venv``."""
+
+
+def run(command: Sequence[str], what: str) -> None:
+    """Run ``command`` hermetically; on failure raise :class:`ExecuteError` with pip's last words."""
+    try:
+        result = subprocess.run(
+            list(command), capture_output=True, text=True, env=hermetic_env(), check=False
+        )
+    except OSError as exc:
+        raise ExecuteError(f"{what}: cannot run {command[0]}: {exc.strerror}") from exc
+    if result.returncode != 0:
+        raise ExecuteError(f"{what}: {last_error_line(result.stderr or result.stdout)}")
+
+
+def last_error_line(output: str) -> str:
+    """The most telling line of a failed pip/uv run, credentials redacted."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if line.startswith(("ERROR:", "error:")):
+            return redact(line.split(":", 1)[1].strip())
+    return redact(lines[-1]) if lines else "failed with no output"
+
+
+@contextmanager
+def requirements_file(packages: Sequence[LockedPackage]) -> Iterator[Path]:
+    """A temporary requirements file holding ``packages`` with their hashes."""
+    fd, name = tempfile.mkstemp(prefix="reconciler-", suffix=".txt")
+    path = Path(name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.writelines(p.install_line() + "\n" for p in packages)
+        yield path
+    finally:
+        path.unlink(missing_ok=True)

@@ -1,0 +1,45 @@
+"""The pip backend: ``python -m venv --without-pip`` plus the tool's own pip via ``--python``."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from reconciler.installers.base import requirements_file, run
+from reconciler.models import IndexOptions, LockedPackage
+from reconciler.pipconfig import index_args
+
+
+class PipInstaller:
+    """Installs with the pip that runs reconciler, targeting the venv's interpreter."""
+
+    name = "pip"
+
+    def create_venv(self, python: str, path: Path) -> None:
+        """Create an empty venv (no pip seeded) at ``path`` with base interpreter ``python``."""
+        run([python, "-m", "venv", "--without-pip", str(path)], f"creating venv {path.name}")
+
+    def install(
+        self, venv: Path, packages: Sequence[LockedPackage], index: IndexOptions, project_dir: Path
+    ) -> None:
+        """Install exactly ``packages`` (no dependencies, hashes required when present)."""
+        if not packages:
+            return
+        with requirements_file(packages) as requirements:
+            command = [*self._pip(venv), "install", "--no-deps", "--no-input",
+                       "--no-warn-script-location", "--no-warn-conflicts"]
+            if all(p.hashes for p in packages):
+                command.append("--require-hashes")
+            command.extend(index_args(index, project_dir))
+            command.extend(["-r", str(requirements)])
+            run(command, f"installing into {venv.name}")
+
+    def uninstall(self, venv: Path, names: Sequence[str]) -> None:
+        """Remove the distributions ``names`` from ``venv``."""
+        if names:
+            run([*self._pip(venv), "uninstall", "--yes", *names], f"uninstalling from {venv.name}")
+
+    @staticmethod
+    def _pip(venv: Path) -> list[str]:
+        return [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python")]

@@ -1,0 +1,142 @@
+"""Lock files: the inputs digest, parsing ``lock/<plugin>.txt``, and freshness (all pure or read-only)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from reconciler.errors import LockError
+from reconciler.models import IndexOptions, InputsDigest, Lock, LockedPackage, Plugin
+
+_HEADER_RE = re.compile(
+    r"^# reconciler-inputs: sha256:(?P<digest>[0-9a-f]{64})"
+    r"(?: requirements=(?P<req>[0-9a-f]+) python=(?P<python>\S+) index=(?P<index>[0-9a-f]+))?\s*$"
+)
+_HASH_RE = re.compile(r"--hash[= ](\S+)")
+
+
+def _sha(data: object) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def inputs_digest(plugin: Plugin, python_major_minor: str, index: IndexOptions) -> InputsDigest:
+    """Digest the plugin's requirements (normalised, order-free), interpreter and index settings."""
+    requirements = sorted(str(Requirement(r)) for r in plugin.requirements)
+    index_data = {
+        "index_url": index.index_url,
+        "extra_index_urls": list(index.extra_index_urls),
+        "find_links": list(index.find_links),
+        "no_index": index.no_index,
+    }
+    req_digest = _sha(requirements)[:16]
+    index_digest = _sha(index_data)[:16]
+    whole = _sha({"requirements": requirements, "python": python_major_minor, "index": index_data})
+    return InputsDigest(whole, req_digest, python_major_minor, index_digest)
+
+
+def stale_reasons(lock: Lock, expected: InputsDigest) -> tuple[str, ...]:
+    """Why ``lock`` does not match ``expected`` (empty when fresh)."""
+    found = lock.inputs
+    if found is None:
+        return ("no reconciler-inputs header",)
+    if found.digest == expected.digest:
+        return ()
+    reasons: list[str] = []
+    if found.requirements and found.requirements != expected.requirements:
+        reasons.append("requirements changed")
+    if found.python and found.python != expected.python:
+        reasons.append(f"interpreter changed (python {found.python} -> {expected.python})")
+    if found.index and found.index != expected.index:
+        reasons.append("index settings changed")
+    return tuple(reasons) or ("inputs changed",)
+
+
+def read(plugin: str, path: Path) -> Lock | None:
+    """Parse the lock of ``plugin`` at ``path``; None when the file does not exist."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LockError(f"plugin {plugin!r}: cannot read {path}: {exc}") from exc
+    return parse(plugin, path, text)
+
+
+def parse(plugin: str, path: Path, text: str) -> Lock:
+    """Parse pip-compile output (plus our header) into a :class:`Lock`."""
+    label = f"{path.parent.name}/{path.name}"
+    inputs: InputsDigest | None = None
+    packages: dict[str, LockedPackage] = {}
+    for number, logical in _logical_lines(text):
+        if number == 1 or inputs is None:
+            header = _HEADER_RE.match(logical)
+            if header:
+                inputs = InputsDigest(
+                    header.group("digest"),
+                    header.group("req") or "",
+                    header.group("python") or "",
+                    header.group("index") or "",
+                )
+                continue
+        content = _strip_comment(logical)
+        if not content:
+            continue
+        if content.startswith("-"):
+            raise LockError(
+                f"{label}:{number}: option lines are not supported in a lock ({content.split()[0]})"
+            )
+        hashes = tuple(_HASH_RE.findall(content))
+        requirement_text = _HASH_RE.sub("", content).strip()
+        try:
+            requirement = Requirement(requirement_text)
+        except InvalidRequirement as exc:
+            raise LockError(f"{label}:{number}: invalid requirement: {requirement_text!r}") from exc
+        specs = list(requirement.specifier)
+        if requirement.url or len(specs) != 1 or specs[0].operator not in ("==", "==="):
+            raise LockError(f"{label}:{number}: {requirement_text!r} is not pinned with '=='")
+        for h in hashes:
+            if not re.fullmatch(r"sha256:[0-9a-f]{64}", h):
+                raise LockError(f"{label}:{number}: malformed hash {h!r} (expected sha256:<64 hex>)")
+        name = canonicalize_name(requirement.name)
+        marker = str(requirement.marker) if requirement.marker else None
+        if name in packages and marker is None and packages[name].marker is None:
+            raise LockError(f"{label}:{number}: {name} is pinned twice")
+        base = requirement_text.split(";", 1)[0].strip()
+        packages[name if marker is None else f"{name};{marker}"] = LockedPackage(
+            name=name, version=specs[0].version, requirement=base, hashes=hashes, marker=marker
+        )
+    content_digest = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    ordered = tuple(sorted(packages.values(), key=lambda p: (p.name, p.marker or "")))
+    return Lock(plugin=plugin, path=path, inputs=inputs, packages=ordered,
+                content_digest=content_digest)
+
+
+def _logical_lines(text: str) -> list[tuple[int, str]]:
+    """Join backslash continuations; keep the number of each logical line's first line."""
+    result: list[tuple[int, str]] = []
+    buffer: list[str] = []
+    start = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not buffer:
+            start = number
+        stripped = line.rstrip()
+        if stripped.endswith("\\"):
+            buffer.append(stripped[:-1])
+            continue
+        buffer.append(stripped)
+        result.append((start, " ".join(part.strip() for part in buffer)))
+        buffer = []
+    if buffer:
+        result.append((start, " ".join(part.strip() for part in buffer)))
+    return result
+
+
+def _strip_comment(line: str) -> str:
+    if line.lstrip().startswith("#"):
+        return ""
+    return re.sub(r"(^|\s)#.*$", "", line).strip()

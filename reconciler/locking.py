@@ -1,0 +1,211 @@
+"""``reconciler lock``: resolve each plugin with pip-compile (a subprocess) into ``lock/<plugin>.txt``."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Collection, Mapping, Sequence
+from pathlib import Path
+
+import attrs
+
+from reconciler import lockfile
+from reconciler.errors import LockError
+from reconciler.models import PLUGIN_NAME_RE, DesiredState, Interpreter, Plugin
+from reconciler.pipconfig import hermetic_env, index_args
+from reconciler.redact import redact
+
+CUSTOM_COMPILE_COMMAND = "reconciler lock"
+PIP_COMPILE_FLAGS = (
+    "--generate-hashes",
+    "--allow-unsafe",
+    "--strip-extras",
+    "--no-emit-index-url",
+    "--no-emit-find-links",
+    "--no-emit-trusted-host",
+    "--no-config",
+    "--quiet",
+)
+
+
+@attrs.frozen
+class LockStatus:
+    """Whether a plugin's lock is ``fresh``, ``missing`` or ``stale`` (with reasons)."""
+
+    plugin: str
+    state: str
+    reasons: tuple[str, ...] = ()
+
+
+def status(plugin: Plugin, interpreter: Interpreter, desired: DesiredState) -> LockStatus:
+    """The freshness of ``plugin``'s lock against ``reconciler.toml``."""
+    lock = lockfile.read(plugin.name, desired.lock_path(plugin.name))
+    if lock is None:
+        return LockStatus(plugin.name, "missing", ("missing",))
+    expected = lockfile.inputs_digest(plugin, interpreter.major_minor, desired.settings.index)
+    reasons = lockfile.stale_reasons(lock, expected)
+    return LockStatus(plugin.name, "stale" if reasons else "fresh", reasons)
+
+
+def orphans(desired: DesiredState) -> tuple[Path, ...]:
+    """Lock files written by reconciler for plugins no longer declared."""
+    lock_dir = desired.settings.lock_dir
+    if not lock_dir.is_dir():
+        return ()
+    declared = {p.name for p in desired.plugins}
+    found = []
+    for path in sorted(lock_dir.glob("*.txt")):
+        if path.stem in declared or not PLUGIN_NAME_RE.match(path.stem):
+            continue
+        try:
+            with path.open(encoding="utf-8") as handle:
+                first = handle.readline()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if first.startswith("# reconciler-inputs: "):
+            found.append(path)
+    return tuple(found)
+
+
+def lock_plugin(
+    plugin: Plugin,
+    interpreter: Interpreter,
+    desired: DesiredState,
+    *,
+    upgrade: bool = False,
+    upgrade_packages: Sequence[str] = (),
+) -> bool:
+    """Resolve ``plugin`` with pip-compile and write its lock; True when the file changed."""
+    current = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if interpreter.major_minor != current:
+        raise LockError(
+            f"plugin {plugin.name!r}: wants python {interpreter.major_minor} but reconciler runs on "
+            f"{current}; resolving for another interpreter is not supported yet"
+        )
+    target = desired.lock_path(plugin.name)
+    digest = lockfile.inputs_digest(plugin, interpreter.major_minor, desired.settings.index)
+    with tempfile.TemporaryDirectory(prefix="reconciler-lock-") as tmp:
+        work = Path(tmp)
+        source = work / f"{plugin.name}.in"
+        source.write_text("".join(f"{r}\n" for r in plugin.requirements), encoding="utf-8")
+        output = work / f"{plugin.name}.txt"
+        if target.is_file() and not upgrade:
+            shutil.copyfile(target, output)  # keep unchanged pins where still allowed
+        command = [sys.executable, "-m", "piptools", "compile", *PIP_COMPILE_FLAGS,
+                   "--output-file", output.name, source.name]
+        if upgrade:
+            command.append("--upgrade")
+        for name in upgrade_packages:
+            command.extend(["--upgrade-package", name])
+        command.extend(index_args(desired.settings.index, desired.project_dir))
+        env = hermetic_env()
+        env["CUSTOM_COMPILE_COMMAND"] = CUSTOM_COMPILE_COMMAND
+        env["PIP_TOOLS_CACHE_DIR"] = env.get("PIP_TOOLS_CACHE_DIR", "")  or str(_cache_dir())
+        try:
+            result = subprocess.run(
+                command, cwd=work, env=env, capture_output=True, text=True, check=False
+            )
+        except OSError as exc:
+            raise LockError(f"plugin {plugin.name!r}: cannot run pip-compile: {exc}") from exc
+        if result.returncode != 0:
+            raise LockError(f"plugin {plugin.name!r}: cannot lock: {_resolution_error(result.stderr)}")
+        body = output.read_text(encoding="utf-8")
+    text = digest.header() + "\n" + body
+    lockfile.parse(plugin.name, target, text)  # refuse to write what we could not read back
+    return write_if_changed(target, text)
+
+
+def _cache_dir() -> Path:
+    from reconciler.interpreters import cache_dir  # noqa: PLC0415 - keep the module light
+
+    return cache_dir() / "pip-tools"
+
+
+_INTERESTING = (
+    re.compile(r"Could not find a version that matches .*"),
+    re.compile(r"No matching distribution found for .*"),
+    re.compile(r"Cannot install .* because these package versions have conflicting dependencies.*"),
+    re.compile(r"ResolutionImpossible.*"),
+)
+
+
+def _resolution_error(stderr: str) -> str:
+    """The one line of pip-compile's output that explains a failed resolution."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for pattern in _INTERESTING:
+        for line in lines:
+            match = pattern.search(line)
+            if match:
+                return redact(match.group(0))
+    for line in reversed(lines):
+        if line.startswith(("ERROR:", "Error:")):
+            return redact(line.split(":", 1)[1].strip())
+    return redact(lines[-1]) if lines else "pip-compile failed with no output"
+
+
+def write_if_changed(path: Path, text: str) -> bool:
+    """Atomically replace ``path`` with ``text`` unless it already holds exactly that."""
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except (OSError, UnicodeDecodeError):
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+@attrs.frozen
+class LockReport:
+    """What ``reconciler lock`` did."""
+
+    written: tuple[str, ...]
+    unchanged: tuple[str, ...]
+    removed: tuple[Path, ...]
+
+
+def lock_all(
+    desired: DesiredState,
+    interpreters: Mapping[str, Interpreter],
+    only: Collection[str],
+    *,
+    upgrade: bool,
+    upgrade_packages: Sequence[str],
+    log: Callable[[str], None],
+) -> LockReport:
+    """Lock every selected plugin whose lock is missing or stale (all of them with upgrades)."""
+    written: list[str] = []
+    unchanged: list[str] = []
+    forced = upgrade or bool(upgrade_packages)
+    for plugin in desired.plugins:
+        if only and plugin.name not in only:
+            continue
+        interpreter = interpreters[plugin.name]
+        state = status(plugin, interpreter, desired)
+        if state.state == "fresh" and not forced:
+            unchanged.append(plugin.name)
+            continue
+        log(f"{plugin.name}: resolving ({', '.join(state.reasons) or 'upgrade'})")
+        changed = lock_plugin(
+            plugin, interpreter, desired, upgrade=upgrade, upgrade_packages=upgrade_packages
+        )
+        (written if changed else unchanged).append(plugin.name)
+        log(f"{plugin.name}: {'written' if changed else 'unchanged'}")
+    removed: list[Path] = []
+    if not only:
+        for path in orphans(desired):
+            path.unlink()
+            removed.append(path)
+            log(f"{path.stem}: removed orphaned lock {path.name}")
+    return LockReport(tuple(written), tuple(unchanged), tuple(removed))

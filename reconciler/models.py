@@ -1,0 +1,243 @@
+"""Frozen value classes that cross stage boundaries: load -> observe -> plan -> render | execute."""
+
+from __future__ import annotations
+
+import enum
+import re
+from pathlib import Path
+
+import attrs
+
+PLUGIN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+#: Distributions that every venv may carry without being locked (ignored unless locked).
+BOOTSTRAP_DISTS = frozenset({"pip", "setuptools", "wheel"})
+
+
+@attrs.frozen
+class IndexOptions:
+    """Where artifacts come from; ``find_links`` are kept as written (relative to the project)."""
+
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    no_index: bool = False
+
+
+@attrs.frozen
+class Settings:
+    """The ``[settings]`` table, paths resolved against the project directory."""
+
+    venv_root: Path
+    lock_dir: Path
+    python: str = "python3"
+    index: IndexOptions = IndexOptions()
+    installer: str = "auto"
+    keep_generations: int = 0
+
+
+@attrs.frozen
+class Plugin:
+    """One declared plugin: its requirements and the interpreter spec it wants."""
+
+    name: str
+    requirements: tuple[str, ...]
+    python: str
+
+
+@attrs.frozen
+class DesiredState:
+    """Everything ``reconciler.toml`` declares."""
+
+    project_file: Path
+    settings: Settings
+    plugins: tuple[Plugin, ...]
+
+    @property
+    def project_dir(self) -> Path:
+        """The directory holding ``reconciler.toml``; relative settings resolve against it."""
+        return self.project_file.parent
+
+    def plugin(self, name: str) -> Plugin | None:
+        """The declared plugin called ``name``, or None."""
+        return next((p for p in self.plugins if p.name == name), None)
+
+    def lock_path(self, name: str) -> Path:
+        """Where the lock of plugin ``name`` lives."""
+        return self.settings.lock_dir / f"{name}.txt"
+
+    def venv_path(self, name: str) -> Path:
+        """The stable path of plugin ``name``'s venv."""
+        return self.settings.venv_root / name
+
+
+@attrs.frozen
+class Interpreter:
+    """A probed base interpreter: the real executable, its version and marker environment."""
+
+    executable: str
+    version: str
+    markers: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def major_minor(self) -> str:
+        """``"3.11"`` for ``"3.11.7"``."""
+        return ".".join(self.version.split(".")[:2])
+
+
+@attrs.frozen
+class LockedPackage:
+    """One pinned line of a lock file."""
+
+    name: str  # canonical (PEP 503) name
+    version: str
+    requirement: str  # the requirement as written in the lock, e.g. ``Demo_Common==1.0.0``
+    hashes: tuple[str, ...] = ()
+    marker: str | None = None
+
+    def install_line(self) -> str:
+        """The line to hand to an installer: requirement, marker and every hash."""
+        text = self.requirement if self.marker is None else f"{self.requirement} ; {self.marker}"
+        return " ".join([text, *(f"--hash={h}" for h in self.hashes)])
+
+
+@attrs.frozen
+class InputsDigest:
+    """The digest of what a lock is made from, with short digests of its parts (to explain staleness)."""
+
+    digest: str
+    requirements: str = ""
+    python: str = ""
+    index: str = ""
+
+    def header(self) -> str:
+        """The header comment line written at the top of a lock."""
+        return (
+            f"# reconciler-inputs: sha256:{self.digest} requirements={self.requirements} "
+            f"python={self.python} index={self.index}"
+        )
+
+
+@attrs.frozen
+class Lock:
+    """A parsed ``lock/<plugin>.txt``."""
+
+    plugin: str
+    path: Path
+    inputs: InputsDigest | None
+    packages: tuple[LockedPackage, ...]
+    content_digest: str
+
+
+@attrs.frozen
+class InstalledDist:
+    """One ``*.dist-info`` directory found in a venv's site-packages."""
+
+    name: str  # canonical
+    version: str
+
+
+class MarkerStatus(enum.StrEnum):
+    """What the state marker of a venv says about it."""
+
+    COMPLETE = "complete"
+    BUILDING = "building"
+    UPGRADING = "upgrading"
+
+
+@attrs.frozen
+class StateMarker:
+    """``reconciler-state.json``: written by reconciler into every venv it makes, last."""
+
+    plugin: str
+    status: MarkerStatus
+    python_executable: str
+    python_version: str
+    installer: str
+    format_version: int = 1
+
+
+@attrs.frozen
+class ObservedVenv:
+    """What is on disk at ``<venv-root>/<name>``, read without starting any process."""
+
+    name: str
+    path: Path
+    is_symlink: bool
+    has_marker_file: bool
+    marker: StateMarker | None
+    problems: tuple[str, ...]  # why the venv cannot be trusted (empty when healthy)
+    dists: tuple[InstalledDist, ...]
+    empty: bool = False
+
+    @property
+    def managed(self) -> bool:
+        """True when reconciler made this directory (a state marker file is present)."""
+        return self.has_marker_file
+
+
+@attrs.frozen
+class Observation:
+    """Every entry of the venv root."""
+
+    root: Path
+    venvs: tuple[ObservedVenv, ...]
+
+    def get(self, name: str) -> ObservedVenv | None:
+        """The observed entry called ``name``, or None."""
+        return next((v for v in self.venvs if v.name == name), None)
+
+
+class Action(enum.StrEnum):
+    """What a plan step does."""
+
+    CREATE = "create"
+    UPGRADE = "upgrade"
+    REINSTALL = "reinstall"
+    REMOVE = "remove"
+    NOOP = "no-op"
+
+
+@attrs.frozen
+class Install:
+    """A locked package to install, with the version it replaces (``None`` if absent)."""
+
+    package: LockedPackage
+    from_version: str | None = None
+
+
+@attrs.frozen
+class Uninstall:
+    """An installed distribution to remove."""
+
+    name: str
+    version: str
+
+
+@attrs.frozen
+class Step:
+    """The planned action for one plugin."""
+
+    plugin: str
+    action: Action
+    reasons: tuple[str, ...] = ()
+    install: tuple[Install, ...] = ()
+    uninstall: tuple[Uninstall, ...] = ()
+    interpreter: Interpreter | None = None
+
+
+@attrs.frozen
+class Plan:
+    """The whole plan: one step per declared plugin and per managed venv, sorted by name."""
+
+    steps: tuple[Step, ...]
+    warnings: tuple[str, ...]
+    fingerprint: str
+
+    @property
+    def changes(self) -> tuple[Step, ...]:
+        """The steps that do something."""
+        return tuple(s for s in self.steps if s.action is not Action.NOOP)
+
+    def count(self, action: Action) -> int:
+        """How many steps have ``action``."""
+        return sum(1 for s in self.steps if s.action is action)

@@ -1,0 +1,129 @@
+"""Observe the venv root: ``pyvenv.cfg``, ``*.dist-info`` and state markers, with no subprocess."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from reconciler.errors import ReconcilerError
+from reconciler.models import InstalledDist, MarkerStatus, Observation, ObservedVenv
+from reconciler.state import MARKER_NAME, MarkerCorrupt, read_marker
+
+
+def observe(root: Path) -> Observation:
+    """Everything under ``root`` (entries starting with ``.`` are reconciler's own)."""
+    if not root.exists():
+        return Observation(root=root, venvs=())
+    if not root.is_dir():
+        raise ReconcilerError(f"venv root {root} exists but is not a directory")
+    try:
+        names = sorted(os.listdir(root))
+    except OSError as exc:
+        raise ReconcilerError(f"cannot read venv root {root}: {exc}") from exc
+    venvs = tuple(observe_venv(root / name) for name in names if not name.startswith("."))
+    return Observation(root=root, venvs=venvs)
+
+
+def observe_venv(path: Path) -> ObservedVenv:
+    """Read one venv directory: its marker, interpreter link and installed distributions."""
+    is_symlink = path.is_symlink()
+    if not path.is_dir():
+        return ObservedVenv(
+            name=path.name, path=path, is_symlink=is_symlink, has_marker_file=False,
+            marker=None, problems=("not a directory",), dists=(),
+        )
+    problems: list[str] = []
+    has_marker_file = (path / MARKER_NAME).exists()
+    marker = None
+    try:
+        marker = read_marker(path)
+    except MarkerCorrupt:
+        problems.append("corrupt state marker")
+    if has_marker_file and marker is not None:
+        if marker.plugin != path.name:
+            problems.append(f"state marker names another plugin ({marker.plugin!r})")
+        if marker.status is MarkerStatus.BUILDING:
+            problems.append("incomplete (interrupted build)")
+        elif marker.status is MarkerStatus.UPGRADING:
+            problems.append("incomplete (interrupted upgrade)")
+    elif not has_marker_file:
+        problems.append("incomplete (no state marker)")
+    cfg = _read_pyvenv_cfg(path)
+    if cfg is None:
+        problems.append("incomplete (no pyvenv.cfg)")
+    python = path / "bin" / "python"
+    if cfg is not None and not python.exists():
+        target = marker.python_executable if marker else cfg.get("home", "?")
+        problems.append(f"interpreter {target} missing")
+    dists, dist_problems = _read_dists(path, cfg)
+    problems.extend(dist_problems)
+    try:
+        empty = not any(path.iterdir())
+    except OSError:
+        empty = False
+    return ObservedVenv(
+        name=path.name, path=path, is_symlink=is_symlink, has_marker_file=has_marker_file,
+        marker=marker, problems=tuple(problems), dists=dists, empty=empty,
+    )
+
+
+def _read_pyvenv_cfg(path: Path) -> dict[str, str] | None:
+    try:
+        text = (path / "pyvenv.cfg").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            values[key.strip().lower()] = value.strip()
+    return values
+
+
+def site_packages(path: Path, cfg: dict[str, str] | None) -> Path | None:
+    """The venv's purelib directory, from ``pyvenv.cfg``'s version or by looking."""
+    version = (cfg or {}).get("version") or (cfg or {}).get("version_info") or ""
+    major_minor = ".".join(version.split(".")[:2])
+    if major_minor:
+        candidate = path / "lib" / f"python{major_minor}" / "site-packages"
+        if candidate.is_dir():
+            return candidate
+    found = sorted((path / "lib").glob("python3*/site-packages"))
+    return found[0] if len(found) == 1 else None
+
+
+def _read_dists(path: Path, cfg: dict[str, str] | None) -> tuple[tuple[InstalledDist, ...], list[str]]:
+    site = site_packages(path, cfg)
+    if site is None:
+        return (), ([] if cfg is None else ["incomplete (no site-packages)"])
+    dists: list[InstalledDist] = []
+    problems: list[str] = []
+    try:
+        entries = os.listdir(site)
+    except OSError as exc:
+        return (), [f"cannot read site-packages: {exc.strerror}"]
+    for entry in entries:
+        if not entry.endswith(".dist-info"):
+            continue
+        stem = entry[: -len(".dist-info")]
+        raw_name, sep, raw_version = stem.rpartition("-")
+        try:
+            if not sep or not raw_name:
+                raise InvalidVersion(stem)
+            version = str(Version(raw_version))
+        except InvalidVersion:
+            problems.append(f"broken distribution {entry}")
+            continue
+        if not (site / entry / "METADATA").is_file():
+            problems.append(f"broken distribution {entry} (no METADATA)")
+            continue
+        dists.append(InstalledDist(name=canonicalize_name(raw_name), version=version))
+    counts = Counter(d.name for d in dists)
+    for name, count in sorted(counts.items()):
+        if count > 1:
+            problems.append(f"duplicate dist-info for {name}")
+    return tuple(sorted(dists, key=lambda d: (d.name, d.version))), problems

@@ -1,0 +1,61 @@
+"""The state marker ``reconciler-state.json``: proof that reconciler made a venv, written last."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import cattrs
+from cattrs.preconf.json import make_converter
+
+from reconciler.models import MarkerStatus, StateMarker
+
+MARKER_NAME = "reconciler-state.json"
+_CONVERTER = make_converter(forbid_extra_keys=True)
+
+
+class MarkerCorrupt(ValueError):
+    """The marker file exists but cannot be read as a state marker."""
+
+
+def read_marker(venv: Path) -> StateMarker | None:
+    """The marker of ``venv``; None when absent; :class:`MarkerCorrupt` when unreadable."""
+    try:
+        text = (venv / MARKER_NAME).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MarkerCorrupt(str(exc)) from exc
+    try:
+        return _CONVERTER.structure(json.loads(text), StateMarker)
+    except (ValueError, cattrs.BaseValidationError) as exc:
+        raise MarkerCorrupt("not a valid state marker") from exc
+
+
+def write_marker(venv: Path, marker: StateMarker) -> None:
+    """Write the marker of ``venv`` atomically (temporary file + fsync + rename)."""
+    payload = json.dumps(_CONVERTER.unstructure(marker), indent=2, sort_keys=True) + "\n"
+    fd, tmp = tempfile.mkstemp(dir=venv, prefix=".reconciler-state-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        Path(tmp).replace(venv / MARKER_NAME)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def with_status(marker: StateMarker, status: MarkerStatus) -> StateMarker:
+    """A copy of ``marker`` with another status."""
+    return StateMarker(
+        plugin=marker.plugin,
+        status=status,
+        python_executable=marker.python_executable,
+        python_version=marker.python_version,
+        installer=marker.installer,
+        format_version=marker.format_version,
+    )
