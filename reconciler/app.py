@@ -79,7 +79,9 @@ def run_apply(
     desired = project.desired
     installer = get_installer(installer_name or desired.settings.installer)
     if index_override is not None:
-        desired = attrs.evolve(desired, settings=attrs.evolve(desired.settings, index=index_override))
+        desired = attrs.evolve(
+            desired, settings=attrs.evolve(desired.settings, index=index_override)
+        )
     return apply_plan(plan, desired, installer, log)
 
 
@@ -104,6 +106,10 @@ def run_lock(
     """Re-resolve missing/stale locks (or all, when upgrading) and delete orphaned ones."""
     check_selection(project, only, allow_undeclared=False)
     return locking.lock_all(
-        project.desired, project.interpreters, only,
-        upgrade=upgrade, upgrade_packages=upgrade_packages, log=log,
+        project.desired,
+        project.interpreters,
+        only,
+        upgrade=upgrade,
+        upgrade_packages=upgrade_packages,
+        log=log,
     )

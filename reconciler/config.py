@@ -65,11 +65,17 @@ def _converter() -> cattrs.Converter:
             raise TypeError(f"expected an integer, got {type(value).__name__}")
         return value
 
+    def strict_str_list(value: object, _: object) -> list[str]:
+        if not isinstance(value, list):
+            raise TypeError(f"expected an array of strings, got {type(value).__name__}")
+        return [strict_str(item, str) for item in value]
+
+    conv.register_structure_hook_func(lambda t: t == list[str], strict_str_list)
     conv.register_structure_hook(str, strict_str)
     conv.register_structure_hook(bool, strict_bool)
     conv.register_structure_hook(int, strict_int)
     for cls in (_RawSettings, _RawPlugin, _RawProject):
-        renames = {
+        renames: dict[str, Any] = {
             a.name: override(rename=a.name.replace("_", "-"))
             for a in attrs.fields(cls)
             if "_" in a.name
@@ -99,7 +105,7 @@ def find_project_file(project: Path | None, cwd: Path | None = None) -> Path:
 
 
 def load(project_file: Path) -> DesiredState:
-    """Read, parse and validate ``project_file``; raise :class:`ConfigError` naming file and line."""
+    """Read, parse and validate ``project_file``; errors name the file and line."""
     try:
         text = project_file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -113,13 +119,26 @@ def parse(text: str, project_file: Path) -> DesiredState:
     try:
         document = tomlkit.parse(text)
     except tomlkit.exceptions.ParseError as exc:
-        raise ConfigError(f"{label}:{exc.line}:{exc.col + 1}: invalid TOML: {_parse_message(exc)}") from exc
+        raise ConfigError(
+            f"{label}:{exc.line}:{exc.col + 1}: invalid TOML: {_parse_message(exc)}"
+        ) from exc
     try:
         raw = _CONVERTER.structure(document.unwrap(), _RawProject)
     except Exception as exc:  # cattrs raises ClassValidationError / ExceptionGroup trees
-        messages = cattrs.transform_error(exc) if isinstance(exc, cattrs.BaseValidationError) else [str(exc)]
+        messages = (
+            cattrs.transform_error(exc, format_exception=_format_exception)
+            if isinstance(exc, cattrs.BaseValidationError)
+            else [str(exc)]
+        )
         raise ConfigError(_describe(messages[0], text, label)) from exc
     return _validate(raw, text, project_file)
+
+
+def _format_exception(exc: BaseException, type_: type | None) -> str:
+    """cattrs's message for one leaf error, keeping the text of our own type checks."""
+    if isinstance(exc, TypeError) and str(exc).startswith("expected "):
+        return str(exc)
+    return cattrs.v.format_exception(exc, type_)
 
 
 def _parse_message(exc: tomlkit.exceptions.ParseError) -> str:
@@ -195,17 +214,29 @@ def _validate(raw: _RawProject, text: str, project_file: Path) -> DesiredState:
     s = raw.settings
     if s.installer not in INSTALLERS:
         raise ConfigError(
-            _at(label, text, ["settings", "installer"], "settings.installer",
-                f"must be one of {', '.join(INSTALLERS)}, not {s.installer!r}")
+            _at(
+                label,
+                text,
+                ["settings", "installer"],
+                "settings.installer",
+                f"must be one of {', '.join(INSTALLERS)}, not {s.installer!r}",
+            )
         )
     if s.keep_generations not in (0, 1):
         raise ConfigError(
-            _at(label, text, ["settings", "keep-generations"], "settings.keep-generations",
-                f"must be 0 or 1, not {s.keep_generations}")
+            _at(
+                label,
+                text,
+                ["settings", "keep-generations"],
+                "settings.keep-generations",
+                f"must be 0 or 1, not {s.keep_generations}",
+            )
         )
     for key, value in (("python", s.python), ("venv-root", s.venv_root), ("lock-dir", s.lock_dir)):
         if not value.strip():
-            raise ConfigError(_at(label, text, ["settings", key], f"settings.{key}", "must not be empty"))
+            raise ConfigError(
+                _at(label, text, ["settings", key], f"settings.{key}", "must not be empty")
+            )
     settings = Settings(
         venv_root=_resolve(project_dir, s.venv_root),
         lock_dir=_resolve(project_dir, s.lock_dir),
@@ -225,21 +256,36 @@ def _validate(raw: _RawProject, text: str, project_file: Path) -> DesiredState:
         keys = ["plugins", name]
         if not PLUGIN_NAME_RE.match(name):
             raise ConfigError(
-                _at(label, text, keys, f"plugins.{name!r}",
+                _at(
+                    label,
+                    text,
+                    keys,
+                    f"plugins.{name!r}",
                     "invalid plugin name: use 1-64 letters, digits, '.', '_' or '-', "
-                    "starting with a letter or digit")
+                    "starting with a letter or digit",
+                )
             )
         folded = name.lower()
         if folded in seen:
             raise ConfigError(
-                _at(label, text, keys, f"plugins.{name}",
-                    f"duplicate plugin name (differs from {seen[folded]!r} only by case)")
+                _at(
+                    label,
+                    text,
+                    keys,
+                    f"plugins.{name}",
+                    f"duplicate plugin name (differs from {seen[folded]!r} only by case)",
+                )
             )
         seen[folded] = name
         if not raw_plugin.requirements:
             raise ConfigError(
-                _at(label, text, [*keys, "requirements"], f"plugins.{name}.requirements",
-                    "must list at least one requirement")
+                _at(
+                    label,
+                    text,
+                    [*keys, "requirements"],
+                    f"plugins.{name}.requirements",
+                    "must list at least one requirement",
+                )
             )
         for index, requirement in enumerate(raw_plugin.requirements):
             try:
@@ -247,13 +293,22 @@ def _validate(raw: _RawProject, text: str, project_file: Path) -> DesiredState:
             except InvalidRequirement as exc:
                 first = str(exc).splitlines()[0]
                 raise ConfigError(
-                    _at(label, text, [*keys, "requirements"], f"plugins.{name}.requirements[{index}]",
-                        f"invalid requirement {requirement!r}: {first}")
+                    _at(
+                        label,
+                        text,
+                        [*keys, "requirements"],
+                        f"plugins.{name}.requirements[{index}]",
+                        f"invalid requirement {requirement!r}: {first}",
+                    )
                 ) from exc
         python = raw_plugin.python if raw_plugin.python is not None else settings.python
         if not python.strip():
-            raise ConfigError(_at(label, text, [*keys, "python"], f"plugins.{name}.python", "must not be empty"))
-        plugins.append(Plugin(name=name, requirements=tuple(raw_plugin.requirements), python=python))
+            raise ConfigError(
+                _at(label, text, [*keys, "python"], f"plugins.{name}.python", "must not be empty")
+            )
+        plugins.append(
+            Plugin(name=name, requirements=tuple(raw_plugin.requirements), python=python)
+        )
     if settings.venv_root == project_dir:
         raise ConfigError(f"{label}: settings.venv-root must not be the project directory itself")
     plugins.sort(key=lambda p: p.name)

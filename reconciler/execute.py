@@ -123,7 +123,9 @@ def _create(step: Step, desired: DesiredState, installer: Installer) -> None:
     )
     write_marker(path, marker)  # first: from now on the directory is provably ours
     installer.create_venv(interpreter.executable, path)
-    installer.install(path, [i.package for i in step.install], desired.settings.index, desired.project_dir)
+    installer.install(
+        path, [i.package for i in step.install], desired.settings.index, desired.project_dir
+    )
     write_marker(path, with_status(marker, MarkerStatus.COMPLETE))
 
 
@@ -141,17 +143,19 @@ def _upgrade(step: Step, desired: DesiredState, installer: Installer) -> None:
         raise SafetyError(f"plugin {step.plugin!r}: state marker vanished; plan again")
     write_marker(path, with_status(marker, MarkerStatus.UPGRADING))
     installer.uninstall(path, [u.name for u in step.uninstall])
-    installer.install(path, [i.package for i in step.install], desired.settings.index, desired.project_dir)
+    installer.install(
+        path, [i.package for i in step.install], desired.settings.index, desired.project_dir
+    )
     write_marker(path, with_status(marker, MarkerStatus.COMPLETE))
 
 
-def _remove(step: Step, desired: DesiredState, installer: Installer) -> None:  # noqa: ARG001
+def _remove(step: Step, desired: DesiredState, installer: Installer) -> None:
     path = venv_path(desired, step.plugin)
     _check_owned(path, desired.settings.venv_root)
     shutil.rmtree(path)
 
 
-def _noop(step: Step, desired: DesiredState, installer: Installer) -> None:  # noqa: ARG001
+def _noop(step: Step, desired: DesiredState, installer: Installer) -> None:
     return
 
 

@@ -1,4 +1,4 @@
-"""Lock files: the inputs digest, parsing ``lock/<plugin>.txt``, and freshness (all pure or read-only)."""
+"""Lock files: the inputs digest, parsing ``lock/<plugin>.txt``, and freshness (pure/read-only)."""
 
 from __future__ import annotations
 
@@ -101,7 +101,9 @@ def parse(plugin: str, path: Path, text: str) -> Lock:
             raise LockError(f"{label}:{number}: {requirement_text!r} is not pinned with '=='")
         for h in hashes:
             if not re.fullmatch(r"sha256:[0-9a-f]{64}", h):
-                raise LockError(f"{label}:{number}: malformed hash {h!r} (expected sha256:<64 hex>)")
+                raise LockError(
+                    f"{label}:{number}: malformed hash {h!r} (expected sha256:<64 hex>)"
+                )
         name = canonicalize_name(requirement.name)
         marker = str(requirement.marker) if requirement.marker else None
         if name in packages and marker is None and packages[name].marker is None:
@@ -112,8 +114,9 @@ def parse(plugin: str, path: Path, text: str) -> Lock:
         )
     content_digest = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
     ordered = tuple(sorted(packages.values(), key=lambda p: (p.name, p.marker or "")))
-    return Lock(plugin=plugin, path=path, inputs=inputs, packages=ordered,
-                content_digest=content_digest)
+    return Lock(
+        plugin=plugin, path=path, inputs=inputs, packages=ordered, content_digest=content_digest
+    )
 
 
 def _logical_lines(text: str) -> list[tuple[int, str]]:

@@ -1,12 +1,14 @@
-"""``reconciler lock``: resolve each plugin with pip-compile (a subprocess) into ``lock/<plugin>.txt``."""
+"""``reconciler lock``: resolve each plugin with pip-compile (a subprocess) into its lock."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
@@ -80,12 +82,7 @@ def lock_plugin(
     upgrade_packages: Sequence[str] = (),
 ) -> bool:
     """Resolve ``plugin`` with pip-compile and write its lock; True when the file changed."""
-    current = f"{sys.version_info.major}.{sys.version_info.minor}"
-    if interpreter.major_minor != current:
-        raise LockError(
-            f"plugin {plugin.name!r}: wants python {interpreter.major_minor} but reconciler runs on "
-            f"{current}; resolving for another interpreter is not supported yet"
-        )
+    compile_python = resolver_python(interpreter, desired)
     target = desired.lock_path(plugin.name)
     digest = lockfile.inputs_digest(plugin, interpreter.major_minor, desired.settings.index)
     with tempfile.TemporaryDirectory(prefix="reconciler-lock-") as tmp:
@@ -95,8 +92,16 @@ def lock_plugin(
         output = work / f"{plugin.name}.txt"
         if target.is_file() and not upgrade:
             shutil.copyfile(target, output)  # keep unchanged pins where still allowed
-        command = [sys.executable, "-m", "piptools", "compile", *PIP_COMPILE_FLAGS,
-                   "--output-file", output.name, source.name]
+        command = [
+            compile_python,
+            "-m",
+            "piptools",
+            "compile",
+            *PIP_COMPILE_FLAGS,
+            "--output-file",
+            output.name,
+            source.name,
+        ]
         if upgrade:
             command.append("--upgrade")
         for name in upgrade_packages:
@@ -104,7 +109,7 @@ def lock_plugin(
         command.extend(index_args(desired.settings.index, desired.project_dir))
         env = hermetic_env()
         env["CUSTOM_COMPILE_COMMAND"] = CUSTOM_COMPILE_COMMAND
-        env["PIP_TOOLS_CACHE_DIR"] = env.get("PIP_TOOLS_CACHE_DIR", "")  or str(_cache_dir())
+        env["PIP_TOOLS_CACHE_DIR"] = env.get("PIP_TOOLS_CACHE_DIR", "") or str(_cache_dir())
         try:
             result = subprocess.run(
                 command, cwd=work, env=env, capture_output=True, text=True, check=False
@@ -112,11 +117,64 @@ def lock_plugin(
         except OSError as exc:
             raise LockError(f"plugin {plugin.name!r}: cannot run pip-compile: {exc}") from exc
         if result.returncode != 0:
-            raise LockError(f"plugin {plugin.name!r}: cannot lock: {_resolution_error(result.stderr)}")
+            raise LockError(
+                f"plugin {plugin.name!r}: cannot lock: {_resolution_error(result.stderr)}"
+            )
         body = output.read_text(encoding="utf-8")
     text = digest.header() + "\n" + body
     lockfile.parse(plugin.name, target, text)  # refuse to write what we could not read back
     return write_if_changed(target, text)
+
+
+def resolver_python(interpreter: Interpreter, desired: DesiredState) -> str:
+    """An interpreter that runs pip-compile for ``interpreter``'s Python version.
+
+    The tool's own interpreter when the major.minor matches; otherwise a helper venv of the
+    plugin's interpreter, cached under ``<venv-root>/.reconciler/tools/``, that sees the tool's own
+    (pure-Python) pip-tools and pip through a ``.pth`` file: no download, created once.
+    """
+    current = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if interpreter.major_minor == current:
+        return sys.executable
+    purelib = sysconfig.get_paths()["purelib"]
+    tag = hashlib.sha256(interpreter.executable.encode()).hexdigest()[:10]
+    tools = desired.settings.venv_root / ".reconciler" / "tools"
+    helper = tools / f"pip-tools-py{interpreter.major_minor}-{tag}"
+    python = helper / "bin" / "python"
+    pth_text = purelib + "\n"
+    if python.exists() and _pth_file(helper) is not None:
+        pth = _pth_file(helper)
+        if pth is not None and pth.read_text(encoding="utf-8") == pth_text:
+            return str(python)
+    tools.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(dir=tools, prefix=".building-"))
+    try:
+        shutil.rmtree(building)
+        result = subprocess.run(
+            [interpreter.executable, "-m", "venv", "--without-pip", str(building)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise LockError(
+                f"cannot create a resolver environment for python {interpreter.version}: "
+                f"{_resolution_error(result.stderr)}"
+            )
+        site = next(building.glob("lib/python*/site-packages"))
+        (site / "_reconciler_tools.pth").write_text(pth_text, encoding="utf-8")
+        if helper.exists():
+            shutil.rmtree(helper)
+        building.rename(helper)
+    finally:
+        if building.exists():
+            shutil.rmtree(building)
+    return str(python)
+
+
+def _pth_file(helper: Path) -> Path | None:
+    found = list(helper.glob("lib/python*/site-packages/_reconciler_tools.pth"))
+    return found[0] if found else None
 
 
 def _cache_dir() -> Path:

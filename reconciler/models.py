@@ -102,7 +102,7 @@ class LockedPackage:
 
 @attrs.frozen
 class InputsDigest:
-    """The digest of what a lock is made from, with short digests of its parts (to explain staleness)."""
+    """The digest of what a lock is made from, with short digests of its parts (for staleness)."""
 
     digest: str
     requirements: str = ""

@@ -33,8 +33,13 @@ def observe_venv(path: Path) -> ObservedVenv:
     is_symlink = path.is_symlink()
     if not path.is_dir():
         return ObservedVenv(
-            name=path.name, path=path, is_symlink=is_symlink, has_marker_file=False,
-            marker=None, problems=("not a directory",), dists=(),
+            name=path.name,
+            path=path,
+            is_symlink=is_symlink,
+            has_marker_file=False,
+            marker=None,
+            problems=("not a directory",),
+            dists=(),
         )
     problems: list[str] = []
     has_marker_file = (path / MARKER_NAME).exists()
@@ -66,8 +71,14 @@ def observe_venv(path: Path) -> ObservedVenv:
     except OSError:
         empty = False
     return ObservedVenv(
-        name=path.name, path=path, is_symlink=is_symlink, has_marker_file=has_marker_file,
-        marker=marker, problems=tuple(problems), dists=dists, empty=empty,
+        name=path.name,
+        path=path,
+        is_symlink=is_symlink,
+        has_marker_file=has_marker_file,
+        marker=marker,
+        problems=tuple(problems),
+        dists=dists,
+        empty=empty,
     )
 
 
@@ -96,7 +107,9 @@ def site_packages(path: Path, cfg: dict[str, str] | None) -> Path | None:
     return found[0] if len(found) == 1 else None
 
 
-def _read_dists(path: Path, cfg: dict[str, str] | None) -> tuple[tuple[InstalledDist, ...], list[str]]:
+def _read_dists(
+    path: Path, cfg: dict[str, str] | None
+) -> tuple[tuple[InstalledDist, ...], list[str]]:
     site = site_packages(path, cfg)
     if site is None:
         return (), ([] if cfg is None else ["incomplete (no site-packages)"])

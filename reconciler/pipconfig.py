@@ -13,8 +13,16 @@ from reconciler.models import IndexOptions
 DEFAULT_INDEX_URL = "https://pypi.org/simple"
 #: pip settings a user may need to reach an index at all; these survive neutralisation.
 NETWORK_KEYS = (
-    "cert", "client-cert", "proxy", "timeout", "default-timeout", "retries", "trusted-host",
-    "cache-dir", "no-cache-dir", "keyring-provider",
+    "cert",
+    "client-cert",
+    "proxy",
+    "timeout",
+    "default-timeout",
+    "retries",
+    "trusted-host",
+    "cache-dir",
+    "no-cache-dir",
+    "keyring-provider",
 )
 _CONFIG_SECTIONS = ("global", "install", "download", "wheel")
 

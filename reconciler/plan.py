@@ -36,7 +36,9 @@ def applicable(lock: Lock, interpreter: Interpreter) -> tuple[LockedPackage, ...
     )
 
 
-def check_lock(plugin: Plugin, lock: Lock | None, interpreter: Interpreter, desired: DesiredState) -> Lock:
+def check_lock(
+    plugin: Plugin, lock: Lock | None, interpreter: Interpreter, desired: DesiredState
+) -> Lock:
     """Return the plugin's lock, or raise :class:`LockError` when it is missing or stale."""
     rel = _rel(desired, desired.lock_path(plugin.name))
     if lock is None:
@@ -45,7 +47,8 @@ def check_lock(plugin: Plugin, lock: Lock | None, interpreter: Interpreter, desi
     reasons = stale_reasons(lock, expected)
     if reasons:
         raise LockError(
-            f"plugin {plugin.name!r}: lock {rel} is stale ({', '.join(reasons)}); run `reconciler lock`"
+            f"plugin {plugin.name!r}: lock {rel} is stale ({', '.join(reasons)}); "
+            "run `reconciler lock`"
         )
     return lock
 
@@ -75,7 +78,9 @@ def make_plan(
         if plugin is None:
             assert observed is not None  # noqa: S101 - names come from declared | observed
             if observed.managed:
-                steps.append(Step(plugin=name, action=Action.REMOVE, reasons=("no longer declared",)))
+                steps.append(
+                    Step(plugin=name, action=Action.REMOVE, reasons=("no longer declared",))
+                )
             else:
                 rel = _rel(desired, observed.path)
                 warnings.append(f"{rel}: unmanaged directory left alone (no state marker)")
@@ -94,8 +99,11 @@ def _plan_declared(
     wanted = applicable(lock, interpreter)
     if observed is None:
         return Step(
-            plugin=plugin.name, action=Action.CREATE, reasons=("no venv",),
-            install=tuple(Install(p) for p in wanted), interpreter=interpreter,
+            plugin=plugin.name,
+            action=Action.CREATE,
+            reasons=("no venv",),
+            install=tuple(Install(p) for p in wanted),
+            interpreter=interpreter,
         )
     reasons = list(observed.problems)
     marker = observed.marker
@@ -106,8 +114,11 @@ def _plan_declared(
             reasons.append(f"python {marker.python_executable} -> {interpreter.executable}")
     if reasons:
         return Step(
-            plugin=plugin.name, action=Action.REINSTALL, reasons=tuple(reasons),
-            install=tuple(Install(p) for p in wanted), interpreter=interpreter,
+            plugin=plugin.name,
+            action=Action.REINSTALL,
+            reasons=tuple(reasons),
+            install=tuple(Install(p) for p in wanted),
+            interpreter=interpreter,
         )
     installed = {d.name: d.version for d in observed.dists}
     install: list[Install] = []
@@ -130,8 +141,12 @@ def _plan_declared(
     if not install and not uninstall:
         return Step(plugin=plugin.name, action=Action.NOOP, interpreter=interpreter)
     return Step(
-        plugin=plugin.name, action=Action.UPGRADE, reasons=tuple(upgrade_reasons),
-        install=tuple(install), uninstall=uninstall, interpreter=interpreter,
+        plugin=plugin.name,
+        action=Action.UPGRADE,
+        reasons=tuple(upgrade_reasons),
+        install=tuple(install),
+        uninstall=uninstall,
+        interpreter=interpreter,
     )
 
 
@@ -148,16 +163,23 @@ def _fingerprint(
         if venv is None:
             continue
         marker = venv.marker
-        observed.append({
-            "name": venv.name,
-            "managed": venv.managed,
-            "marker": None if marker is None else [
-                marker.plugin, str(marker.status), marker.python_executable,
-                marker.python_version, marker.installer,
-            ],
-            "problems": list(venv.problems),
-            "dists": [[d.name, d.version] for d in venv.dists],
-        })
+        observed.append(
+            {
+                "name": venv.name,
+                "managed": venv.managed,
+                "marker": None
+                if marker is None
+                else [
+                    marker.plugin,
+                    str(marker.status),
+                    marker.python_executable,
+                    marker.python_version,
+                    marker.installer,
+                ],
+                "problems": list(venv.problems),
+                "dists": [[d.name, d.version] for d in venv.dists],
+            }
+        )
     data = {
         "plugins": names,
         "locks": {n: lock.content_digest for n, lock in sorted(locks.items())},

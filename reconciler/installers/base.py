@@ -34,7 +34,7 @@ class Installer(Protocol):
 
 
 def run(command: Sequence[str], what: str) -> None:
-    """Run ``command`` hermetically; on failure raise :class:`ExecuteError` with pip's last words."""
+    """Run ``command`` hermetically; on failure raise :class:`ExecuteError` with its last words."""
     try:
         result = subprocess.run(
             list(command), capture_output=True, text=True, env=hermetic_env(), check=False

@@ -27,8 +27,14 @@ class PipInstaller:
         if not packages:
             return
         with requirements_file(packages) as requirements:
-            command = [*self._pip(venv), "install", "--no-deps", "--no-input",
-                       "--no-warn-script-location", "--no-warn-conflicts"]
+            command = [
+                *self._pip(venv),
+                "install",
+                "--no-deps",
+                "--no-input",
+                "--no-warn-script-location",
+                "--no-warn-conflicts",
+            ]
             if all(p.hashes for p in packages):
                 command.append("--require-hashes")
             command.extend(index_args(index, project_dir))
