@@ -19,7 +19,9 @@ EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
-    "--project", type=click.Path(path_type=Path, file_okay=True), default=None,
+    "--project",
+    type=click.Path(path_type=Path, file_okay=True),
+    default=None,
     help="Project directory (or its reconciler.toml). Default: search upward from here.",
 )
 @click.option("--no-color", is_flag=True, help="Never colour output (NO_COLOR is respected too).")
@@ -36,11 +38,7 @@ def _project(ctx: click.Context) -> app.Project:
 
 
 def _use_color(ctx: click.Context) -> bool:
-    return (
-        not ctx.obj["no_color"]
-        and "NO_COLOR" not in os.environ
-        and sys.stdout.isatty()
-    )
+    return not ctx.obj["no_color"] and "NO_COLOR" not in os.environ and sys.stdout.isatty()
 
 
 def _print(ctx: click.Context, text: str, *, markup: bool = False) -> None:
@@ -57,15 +55,21 @@ def _warn(text: str) -> None:
 
 
 def _log(line: str) -> None:
-    click.echo(redact(line), err=True)
+    click.echo(redact(line))  # progress is output; stderr carries only problems
 
 
 @cli.command()
 @click.argument("plugins", nargs=-1)
-@click.option("--check", is_flag=True, help="Change nothing; exit 2 if any lock is missing or stale.")
+@click.option(
+    "--check", is_flag=True, help="Change nothing; exit 2 if any lock is missing or stale."
+)
 @click.option("--upgrade", "-U", is_flag=True, help="Re-resolve everything to the newest allowed.")
 @click.option(
-    "--upgrade-package", "-P", "upgrade_packages", multiple=True, metavar="NAME",
+    "--upgrade-package",
+    "-P",
+    "upgrade_packages",
+    multiple=True,
+    metavar="NAME",
     help="Bump only this package, keeping every other pin (repeatable).",
 )
 @click.pass_context
@@ -82,7 +86,9 @@ def lock(
         statuses = app.lock_statuses(project, plugins)
         bad = [s for s in statuses if s.state != "fresh"]
         for s in statuses:
-            click.echo(f"{s.plugin}: {s.state}" + (f" ({', '.join(s.reasons)})" if s.reasons else ""))
+            click.echo(
+                f"{s.plugin}: {s.state}" + (f" ({', '.join(s.reasons)})" if s.reasons else "")
+            )
         from reconciler.locking import orphans  # noqa: PLC0415
 
         stray = orphans(project.desired) if not plugins else ()
@@ -107,11 +113,16 @@ def lock(
 @click.argument("plugins", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (format_version 1).")
 @click.option(
-    "-o", "--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+    "-o",
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
     help="Also write the JSON plan to FILE.",
 )
 @click.option(
-    "--detailed-exitcode", is_flag=True, help="Exit 0 when there are no changes, 2 when there are.",
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when there are no changes, 2 when there are.",
 )
 @click.pass_context
 def plan(
@@ -143,12 +154,17 @@ def plan(
 @cli.command()
 @click.argument("plugins", nargs=-1)
 @click.option(
-    "--installer", type=click.Choice(["auto", "pip", "uv"]), default=None,
+    "--installer",
+    type=click.Choice(["auto", "pip", "uv"]),
+    default=None,
     help="Installer backend (default: settings.installer).",
 )
 @click.option("--index-url", default=None, help="Deploy-time override of the package index URL.")
 @click.option(
-    "--find-links", "find_links", multiple=True, type=click.Path(path_type=Path),
+    "--find-links",
+    "find_links",
+    multiple=True,
+    type=click.Path(path_type=Path),
     help="Deploy-time wheelhouse (repeatable); replaces the settings' index options.",
 )
 @click.option("--no-index", is_flag=True, help="Do not use any index (use with --find-links).")
@@ -220,5 +236,3 @@ def main(argv: list[str] | None = None) -> NoReturn:
             raise
         _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
     sys.exit(code if isinstance(code, int) else EXIT_OK)
-
-
