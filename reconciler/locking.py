@@ -191,8 +191,33 @@ _INTERESTING = (
 )
 
 
+_CONFLICT_PART = re.compile(
+    r"RequirementInformation\(requirement=\w+\('(?P<req>[^']*)'\), "
+    r"parent=(?:None|\w+\('(?P<parent>[^']*)'\))"
+)
+
+
+def _conflict(stderr: str) -> str | None:
+    """``demo-common<1.1 (requested) conflicts with demo-common>=1.1 (from tap_alpha-1.1.0)``."""
+    parts = []
+    for match in _CONFLICT_PART.finditer(stderr):
+        parent = match.group("parent")
+        if parent is None:
+            parts.append(f"{match.group('req')} (requested)")
+        else:
+            artifact = parent.split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+            artifact = re.sub(r"(-py\d.*)?\.(whl|tar\.gz|zip)$", "", artifact)
+            parts.append(f"{match.group('req')} (from {artifact})")
+    if len(parts) < 2:
+        return None
+    return "conflicting requirements: " + " vs ".join(dict.fromkeys(parts))
+
+
 def _resolution_error(stderr: str) -> str:
     """The one line of pip-compile's output that explains a failed resolution."""
+    conflict = _conflict(stderr)
+    if conflict is not None:
+        return redact(conflict)
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     for pattern in _INTERESTING:
         for line in lines:
