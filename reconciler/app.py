@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
 import attrs
 
-from reconciler import config, interpreters, lockfile, locking
-from reconciler.errors import ReconcilerError
+from reconciler import config, execute, interpreters, lockfile, locking
+from reconciler.applylock import exclusive
+from reconciler.errors import ReconcilerError, StalePlanError
 from reconciler.execute import ApplyResult, apply_plan
 from reconciler.installers import get_installer
 from reconciler.models import DesiredState, IndexOptions, Interpreter, Lock, Plan
 from reconciler.observe import observe
 from reconciler.plan import make_plan
+from reconciler.render import FORMAT_VERSION
 
 
 @attrs.frozen
@@ -67,22 +71,70 @@ def compute_plan(project: Project, only: Collection[str] = ()) -> Plan:
     return make_plan(project.desired, locks, project.interpreters, observation, only)
 
 
+def read_saved_plan(path: Path) -> str:
+    """The fingerprint recorded in a plan file written by ``plan -o``."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ReconcilerError(f"cannot read plan file {path}: {exc.strerror}") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ReconcilerError(f"{path}: not a plan file (invalid JSON)") from exc
+    if not isinstance(data, dict) or "format_version" not in data:
+        raise ReconcilerError(f"{path}: not a plan file (no format_version)")
+    if data["format_version"] != FORMAT_VERSION:
+        raise ReconcilerError(
+            f"{path}: unsupported plan format_version {data['format_version']!r} "
+            f"(this reconciler reads {FORMAT_VERSION})"
+        )
+    fingerprint = data.get("fingerprint")
+    if not isinstance(fingerprint, str):
+        raise ReconcilerError(f"{path}: not a plan file (no fingerprint)")
+    return fingerprint
+
+
+@attrs.frozen
+class ApplyOptions:
+    """How ``apply`` runs."""
+
+    only: tuple[str, ...] = ()
+    saved_fingerprint: str | None = None
+    installer: str | None = None
+    index_override: IndexOptions | None = None
+    jobs: int = 1
+    lock_timeout: float = 0.0
+
+
 def run_apply(
     project: Project,
-    plan: Plan,
+    options: ApplyOptions,
     *,
-    installer_name: str | None,
-    index_override: IndexOptions | None,
+    show_plan: Callable[[Plan], None],
     log: Callable[[str], None],
-) -> ApplyResult:
-    """Execute ``plan`` with the chosen installer and (optionally) overridden artifact source."""
+    stop: threading.Event | None = None,
+) -> tuple[Plan, ApplyResult | None]:
+    """Lock the venv root, plan, check a saved plan's fingerprint, and execute the plan."""
     desired = project.desired
-    installer = get_installer(installer_name or desired.settings.installer)
-    if index_override is not None:
-        desired = attrs.evolve(
-            desired, settings=attrs.evolve(desired.settings, index=index_override)
-        )
-    return apply_plan(plan, desired, installer, log)
+    installer = get_installer(options.installer or desired.settings.installer)
+    if options.index_override is not None:
+        settings = attrs.evolve(desired.settings, index=options.index_override)
+        desired = attrs.evolve(desired, settings=settings)
+    with exclusive(desired.settings.venv_root, options.lock_timeout):
+        plan = compute_plan(project, options.only)
+        if options.saved_fingerprint is not None and options.saved_fingerprint != plan.fingerprint:
+            raise StalePlanError(
+                "stale plan: the locks or venvs changed since the plan was made; run plan again"
+            )
+        show_plan(plan)
+        if not plan.changes:
+            return plan, None
+        result = apply_plan(plan, desired, installer, log, jobs=options.jobs, stop=stop)
+    return plan, result
+
+
+def run_rollback(project: Project, plugin: str, lock_timeout: float) -> Path:
+    """Flip ``plugin`` back to its previous generation under the venv root's lock."""
+    with exclusive(project.desired.settings.venv_root, lock_timeout):
+        return execute.rollback(project.desired, plugin)
 
 
 def lock_statuses(project: Project, only: Collection[str] = ()) -> list[locking.LockStatus]:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -11,7 +15,7 @@ import click
 
 from reconciler import __version__, app, render
 from reconciler.errors import ReconcilerError
-from reconciler.models import Action, IndexOptions
+from reconciler.models import Action, IndexOptions, Plan
 from reconciler.redact import redact
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -152,12 +156,33 @@ def plan(
 
 
 @cli.command()
-@click.argument("plugins", nargs=-1)
+@click.argument("args", nargs=-1, metavar="[PLANFILE] [PLUGIN]...")
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="A plan saved by `plan -o`; refuse to apply if the world changed since.",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Plugins built concurrently (default: CPU count).",
+)
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait for another apply to release the venv root's lock.",
+)
 @click.option(
     "--installer",
     type=click.Choice(["auto", "pip", "uv"]),
     default=None,
-    help="Installer backend (default: settings.installer).",
+    help="Installer backend (default: settings.installer; auto = uv when installed, else pip).",
 )
 @click.option("--index-url", default=None, help="Deploy-time override of the package index URL.")
 @click.option(
@@ -171,21 +196,27 @@ def plan(
 @click.pass_context
 def apply(
     ctx: click.Context,
-    plugins: tuple[str, ...],
+    args: tuple[str, ...],
+    plan_file: Path | None,
+    jobs: int | None,
+    lock_timeout: float,
     installer: str | None,
     index_url: str | None,
     find_links: tuple[Path, ...],
     no_index: bool,
 ) -> int:
-    """Perform exactly the planned steps (create, upgrade, reinstall, remove)."""
+    """Perform exactly the planned steps (create, upgrade, reinstall, remove).
+
+    PLANFILE (a path, or any first argument ending in .json) is a plan saved by `plan -o`.
+    """
+    plugins = list(args)
+    if (
+        plan_file is None
+        and plugins
+        and ("/" in plugins[0] or plugins[0].endswith(".json") or Path(plugins[0]).is_file())
+    ):
+        plan_file = Path(plugins.pop(0))
     project = _project(ctx)
-    the_plan = app.compute_plan(project, plugins)
-    for warning in the_plan.warnings:
-        _warn(warning)
-    if not the_plan.changes:
-        _print(ctx, render.human(the_plan))
-        return EXIT_OK
-    _print(ctx, render.human(the_plan, color=_use_color(ctx)), markup=True)
     override = None
     if index_url is not None or find_links or no_index:
         override = IndexOptions(
@@ -193,18 +224,74 @@ def apply(
             find_links=tuple(str(p.absolute()) for p in find_links),
             no_index=no_index,
         )
-    result = app.run_apply(
-        project, the_plan, installer_name=installer, index_override=override, log=_log
+    options = app.ApplyOptions(
+        only=tuple(plugins),
+        saved_fingerprint=app.read_saved_plan(plan_file) if plan_file is not None else None,
+        installer=installer,
+        index_override=override,
+        jobs=jobs or os.cpu_count() or 1,
+        lock_timeout=lock_timeout,
     )
+
+    def show(plan: Plan) -> None:
+        for warning in plan.warnings:
+            _warn(warning)
+        _print(ctx, render.human(plan, color=_use_color(ctx)), markup=True)
+
+    stop = threading.Event()
+    with _stop_on_signals(stop):
+        _, result = app.run_apply(project, options, show_plan=show, log=_log, stop=stop)
+    if result is None:
+        return EXIT_OK
     click.echo(
         f"Apply complete: {result.count(Action.CREATE)} created, "
         f"{result.count(Action.UPGRADE)} upgraded, {result.count(Action.REINSTALL)} reinstalled, "
         f"{result.count(Action.REMOVE)} removed in {result.seconds:.1f}s."
     )
-    if result.failed:
-        for failure in result.failed:
+    for failure in result.failed:
+        if not failure.interrupted or failure.error != "interrupted before it started":
             click.echo(f"error: {redact(failure.error or '')}", err=True)
-        return EXIT_ERROR
+    if stop.is_set() or result.interrupted:
+        click.echo("error: interrupted; every venv is old or new, run apply again", err=True)
+        return EXIT_INTERRUPTED
+    return EXIT_ERROR if result.failed else EXIT_OK
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """First SIGINT/SIGTERM: start no new step and let running ones roll back; second: abort."""
+
+    def handler(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        name = signal.Signals(signum).name
+        click.echo(f"{name}: stopping; running steps roll back (again to abort)", err=True)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@cli.command()
+@click.argument("plugin")
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait for a running apply to release the venv root's lock.",
+)
+@click.pass_context
+def rollback(ctx: click.Context, plugin: str, lock_timeout: float) -> int:
+    """Flip PLUGIN back to its previous generation (kept when keep-generations = 1)."""
+    project = _project(ctx)
+    previous = app.run_rollback(project, plugin, lock_timeout)
+    click.echo(f"{plugin}: rolled back to generation {previous.name}.")
+    click.echo("plan now reports drift until the lock is reverted too.")
     return EXIT_OK
 
 

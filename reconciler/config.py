@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from reconciler.errors import ConfigError
 from reconciler.models import PLUGIN_NAME_RE, DesiredState, IndexOptions, Plugin, Settings
+from reconciler.redact import redact
 
 PROJECT_FILE = "reconciler.toml"
 INSTALLERS = ("auto", "pip", "uv")
@@ -117,11 +119,29 @@ def parse(text: str, project_file: Path) -> DesiredState:
     """Parse the text of a ``reconciler.toml`` located at ``project_file``."""
     label = project_file.name
     try:
+        tomllib.loads(text)  # the standard parser reports the line of a duplicate table exactly
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"^(.*) \(at line (\d+), column (\d+)\)$", str(exc))
+        if match:
+            what, line, col = match.groups()
+            try:  # tomlkit names the key ("Key "python" already exists."); tomllib knows the line
+                tomlkit.parse(text)
+            except tomlkit.exceptions.TOMLKitError as detail:
+                what = re.sub(r" at line \d+ col \d+$", "", str(detail))
+            raise ConfigError(f"{label}:{line}:{col}: invalid TOML: {what}") from exc
+        last = max(len(text.splitlines()), 1)
+        what = str(exc).replace(" (at end of document)", "")
+        raise ConfigError(f"{label}:{last}: invalid TOML: {what} (at end of file)") from exc
+    try:
         document = tomlkit.parse(text)
     except tomlkit.exceptions.ParseError as exc:
         raise ConfigError(
             f"{label}:{exc.line}:{exc.col + 1}: invalid TOML: {_parse_message(exc)}"
         ) from exc
+    except tomlkit.exceptions.TOMLKitError as exc:
+        last = max(len(text.splitlines()), 1)
+        what = str(exc).replace(" (at end of document)", "")
+        raise ConfigError(f"{label}:{last}: invalid TOML: {what} (at end of file)") from exc
     try:
         raw = _CONVERTER.structure(document.unwrap(), _RawProject)
     except Exception as exc:  # cattrs raises ClassValidationError / ExceptionGroup trees
@@ -298,7 +318,7 @@ def _validate(raw: _RawProject, text: str, project_file: Path) -> DesiredState:
                         text,
                         [*keys, "requirements"],
                         f"plugins.{name}.requirements[{index}]",
-                        f"invalid requirement {requirement!r}: {first}",
+                        redact(f"invalid requirement {requirement!r}: {first}"),
                     )
                 ) from exc
         python = raw_plugin.python if raw_plugin.python is not None else settings.python

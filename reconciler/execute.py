@@ -1,29 +1,37 @@
-"""Carry out a plan on disk, one step per plugin; the state marker is always written last."""
+"""Carry out a plan on disk: generations built beside the live venv, flipped atomically.
+
+create/reinstall build a new generation (marker first as ``building``), verify it, mark it
+``complete`` and flip ``<root>/<plugin>`` to it; a failure or kill leaves the old venv live.
+upgrade works in place on the live generation, marked ``upgrading`` until done. Steps for
+different plugins run concurrently (``jobs``); a set ``stop`` event starts no new step.
+"""
 
 from __future__ import annotations
 
-import os
-import shutil
+import subprocess
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import attrs
+from packaging.utils import canonicalize_name
 
-from reconciler.errors import ReconcilerError, SafetyError
+from reconciler import generations as gens
+from reconciler.errors import ExecuteError, ReconcilerError, SafetyError
 from reconciler.installers.base import Installer
-from reconciler.models import (
-    PLUGIN_NAME_RE,
-    Action,
-    DesiredState,
-    MarkerStatus,
-    Plan,
-    StateMarker,
-    Step,
-)
+from reconciler.models import Action, DesiredState, MarkerStatus, Plan, StateMarker, Step
+from reconciler.observe import observe_venv
 from reconciler.state import MARKER_NAME, read_marker, with_status, write_marker
 
 Log = Callable[[str], None]
+
+
+class Interrupted(ReconcilerError):
+    """apply was asked to stop (Ctrl-C / SIGTERM) before or during this step."""
+
+    exit_code = 130
 
 
 @attrs.frozen
@@ -33,6 +41,7 @@ class StepResult:
     step: Step
     seconds: float
     error: str | None = None
+    interrupted: bool = False
 
 
 @attrs.frozen
@@ -44,125 +53,252 @@ class ApplyResult:
 
     @property
     def failed(self) -> tuple[StepResult, ...]:
-        """The steps that raised an error."""
+        """The steps that raised an error (interrupted ones included)."""
         return tuple(r for r in self.results if r.error is not None)
+
+    @property
+    def interrupted(self) -> bool:
+        """True when a stop request cut the apply short."""
+        return any(r.interrupted for r in self.results)
 
     def count(self, action: Action) -> int:
         """How many steps with ``action`` succeeded."""
         return sum(1 for r in self.results if r.error is None and r.step.action is action)
 
 
-def apply_plan(plan: Plan, desired: DesiredState, installer: Installer, log: Log) -> ApplyResult:
-    """Perform every change of ``plan``; a failing plugin does not stop the others."""
+@attrs.frozen
+class Context:
+    """What every step needs besides the step itself."""
+
+    desired: DesiredState
+    installer: Installer
+    stop: threading.Event
+
+    @property
+    def root(self) -> Path:
+        """The venv root."""
+        return self.desired.settings.venv_root
+
+
+def apply_plan(
+    plan: Plan,
+    desired: DesiredState,
+    installer: Installer,
+    log: Log,
+    *,
+    jobs: int = 1,
+    stop: threading.Event | None = None,
+) -> ApplyResult:
+    """Perform every change of ``plan``; a failure stops no other plugin.
+
+    The caller holds the venv root's lock (:func:`reconciler.applylock.exclusive`) from before
+    the plan was computed until this returns.
+    """
     started = time.monotonic()
-    results: list[StepResult] = []
-    for step in plan.changes:
-        step_start = time.monotonic()
-        log(f"{step.plugin}: {_verb(step.action)}")
-        try:
-            _STEPS[step.action](step, desired, installer)
-        except ReconcilerError as exc:
-            results.append(StepResult(step, time.monotonic() - step_start, str(exc)))
-            log(f"{step.plugin}: failed: {exc}")
-            continue
-        elapsed = time.monotonic() - step_start
-        results.append(StepResult(step, elapsed))
-        log(f"{step.plugin}: {step.action} done in {elapsed:.1f}s")
+    ctx = Context(desired, installer, stop or threading.Event())
+    clean_leftovers(ctx, log)
+    changes = plan.changes
+    if jobs <= 1 or len(changes) <= 1:
+        results = [_run_step(step, ctx, log) for step in changes]
+    else:
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="apply") as pool:
+            results = list(pool.map(lambda s: _run_step(s, ctx, log), changes))
     return ApplyResult(tuple(results), time.monotonic() - started)
 
 
-def _verb(action: Action) -> str:
-    return {
-        Action.CREATE: "creating",
-        Action.UPGRADE: "upgrading",
-        Action.REINSTALL: "reinstalling",
-        Action.REMOVE: "removing",
-        Action.NOOP: "checking",
-    }[action]
-
-
-def venv_path(desired: DesiredState, name: str) -> Path:
-    """``<venv-root>/<name>``, refusing names that could escape the root."""
-    root = desired.settings.venv_root
-    if not PLUGIN_NAME_RE.match(name) or name in (".", ".."):
-        raise SafetyError(f"refusing to touch {name!r}: not a valid plugin name")
-    path = root / name
-    if Path(os.path.realpath(path.parent)) != Path(os.path.realpath(root)):
-        raise SafetyError(f"refusing to touch {path}: outside the venv root {root}")
-    return path
-
-
-def _check_owned(path: Path, root: Path) -> None:
-    """Raise unless ``path`` is a real directory under ``root`` that reconciler made."""
-    if path.is_symlink():
-        raise SafetyError(f"refusing to delete {path}: it is a symlink, not a venv reconciler made")
-    if Path(os.path.realpath(path)).parent != Path(os.path.realpath(root)):
-        raise SafetyError(f"refusing to delete {path}: outside the venv root {root}")
-    if not path.is_dir():
-        raise SafetyError(f"refusing to delete {path}: not a directory")
-    if not (path / MARKER_NAME).is_file() and any(path.iterdir()):
-        raise SafetyError(
-            f"refusing to delete {path}: not made by reconciler (no state marker); "
-            "move it away and apply again"
+def _run_step(step: Step, ctx: Context, log: Log) -> StepResult:
+    begin = time.monotonic()
+    if ctx.stop.is_set():
+        return StepResult(step, 0.0, "interrupted before it started", interrupted=True)
+    log(f"{step.plugin}: {_VERBS[step.action]} ({_count(step)})")
+    try:
+        _STEPS[step.action](step, ctx)
+    except Interrupted as exc:
+        log(f"{step.plugin}: interrupted, rolled back")
+        return StepResult(step, time.monotonic() - begin, str(exc), interrupted=True)
+    except ReconcilerError as exc:
+        log(f"{step.plugin}: failed")
+        return StepResult(step, time.monotonic() - begin, str(exc))
+    except OSError as exc:
+        log(f"{step.plugin}: failed")
+        message = f"plugin {step.plugin!r}: {exc.strerror or exc}: {exc.filename or ''}".rstrip(
+            ": "
         )
+        return StepResult(step, time.monotonic() - begin, message)
+    elapsed = time.monotonic() - begin
+    log(f"{step.plugin}: {step.action} done in {elapsed:.1f}s")
+    return StepResult(step, elapsed)
 
 
-def _create(step: Step, desired: DesiredState, installer: Installer) -> None:
-    path = venv_path(desired, step.plugin)
+def _count(step: Step) -> str:
+    if step.action is Action.REMOVE:
+        return "venv"
+    n = len(step.install) + len(step.uninstall)
+    return f"{n} package{'s' if n != 1 else ''}"
+
+
+_VERBS = {
+    Action.CREATE: "creating",
+    Action.UPGRADE: "upgrading",
+    Action.REINSTALL: "reinstalling",
+    Action.REMOVE: "removing",
+    Action.NOOP: "checking",
+}
+
+
+def clean_leftovers(ctx: Context, log: Log) -> None:
+    """Delete generations left by killed runs (never the live one, nor a kept previous one)."""
+    for plugin in gens.leftover_plugins(ctx.root):
+        for removed in gens.prune(ctx.root, plugin, ctx.desired.settings.keep_generations):
+            log(f"{plugin}: removed leftover generation {removed.name}")
+
+
+def _build(step: Step, ctx: Context) -> None:
+    """Build a complete, verified generation and flip the stable path to it."""
     interpreter = step.interpreter
     if interpreter is None:
-        raise ReconcilerError(f"plugin {step.plugin!r}: no interpreter in plan step")
-    desired.settings.venv_root.mkdir(parents=True, exist_ok=True)
-    path.mkdir()
+        raise ExecuteError(f"plugin {step.plugin!r}: no interpreter in plan step")
+    stable = gens.stable_path(ctx.root, step.plugin)
+    _check_replaceable(stable, ctx.root, step.plugin)
+    generation = gens.new_generation(ctx.root, step.plugin)
+    generation.mkdir(parents=True)
     marker = StateMarker(
         plugin=step.plugin,
         status=MarkerStatus.BUILDING,
         python_executable=interpreter.executable,
         python_version=interpreter.version,
-        installer=installer.name,
+        installer=ctx.installer.name,
     )
-    write_marker(path, marker)  # first: from now on the directory is provably ours
-    installer.create_venv(interpreter.executable, path)
-    installer.install(
-        path, [i.package for i in step.install], desired.settings.index, desired.project_dir
-    )
-    write_marker(path, with_status(marker, MarkerStatus.COMPLETE))
+    try:
+        write_marker(generation, marker)  # first: from now on the directory is provably ours
+        ctx.installer.create_venv(interpreter.executable, generation)
+        packages = [i.package for i in step.install]
+        ctx.installer.install(
+            generation, packages, ctx.desired.settings.index, ctx.desired.project_dir
+        )
+        _verify(generation, step)
+        write_marker(generation, with_status(marker, MarkerStatus.COMPLETE))
+        if ctx.stop.is_set():
+            raise Interrupted(f"plugin {step.plugin!r}: interrupted; the previous venv stays live")
+        if stable.exists() and not stable.is_symlink():
+            _retire_legacy_directory(stable, ctx.root, step.plugin)
+        gens.flip(ctx.root, step.plugin, generation)
+    except BaseException:
+        if gens.live_generation(ctx.root, step.plugin) != generation:
+            gens.delete_generation(ctx.root, step.plugin, generation)
+        raise
+    gens.prune(ctx.root, step.plugin, ctx.desired.settings.keep_generations)
 
 
-def _reinstall(step: Step, desired: DesiredState, installer: Installer) -> None:
-    path = venv_path(desired, step.plugin)
-    _check_owned(path, desired.settings.venv_root)
-    shutil.rmtree(path)
-    _create(step, desired, installer)
+def _check_replaceable(stable: Path, root: Path, plugin: str) -> None:
+    """Refuse to replace anything at the stable path that reconciler did not make."""
+    if stable.is_symlink():
+        problem = gens.link_target_problem(root, plugin)
+        if problem is not None:
+            raise SafetyError(f"plugin {plugin!r}: refusing to replace {stable}: {problem}")
+    elif stable.exists() and (
+        not stable.is_dir() or (not (stable / MARKER_NAME).is_file() and any(stable.iterdir()))
+    ):
+        raise SafetyError(
+            f"plugin {plugin!r}: refusing to replace {stable}: not made by reconciler "
+            "(no state marker); move it away and apply again"
+        )
 
 
-def _upgrade(step: Step, desired: DesiredState, installer: Installer) -> None:
-    path = venv_path(desired, step.plugin)
-    marker = read_marker(path)
+def _retire_legacy_directory(stable: Path, root: Path, plugin: str) -> None:
+    """Move a marked real directory (older layout) into the generations so the flip can happen."""
+    target = gens.new_generation(root, plugin)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    stable.rename(target)
+
+
+def _verify(generation: Path, step: Step) -> None:
+    """The interpreter starts and every locked distribution is present."""
+    python = generation / "bin" / "python"
+    try:
+        subprocess.run(
+            [str(python), "-I", "-c", "import sys"], check=True, capture_output=True, timeout=60
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise ExecuteError(
+            f"plugin {step.plugin!r}: new venv's interpreter does not start"
+        ) from exc
+    observed = observe_venv(generation)
+    present = {(d.name, d.version) for d in observed.dists}
+    from packaging.version import Version  # noqa: PLC0415 - only on this path
+
+    have = {(n, Version(v)) for n, v in present}
+    missing = [
+        f"{i.package.name} {i.package.version}"
+        for i in step.install
+        if (canonicalize_name(i.package.name), Version(i.package.version)) not in have
+    ]
+    if missing:
+        raise ExecuteError(
+            f"plugin {step.plugin!r}: new venv is missing {', '.join(missing)} after install"
+        )
+
+
+def _upgrade(step: Step, ctx: Context) -> None:
+    stable = gens.stable_path(ctx.root, step.plugin)
+    live = gens.live_generation(ctx.root, step.plugin)
+    target = live if live is not None else stable
+    if stable.is_symlink() and live is None:
+        raise SafetyError(
+            f"plugin {step.plugin!r}: {gens.link_target_problem(ctx.root, step.plugin)}"
+        )
+    marker = read_marker(target)
     if marker is None:
         raise SafetyError(f"plugin {step.plugin!r}: state marker vanished; plan again")
-    write_marker(path, with_status(marker, MarkerStatus.UPGRADING))
-    installer.uninstall(path, [u.name for u in step.uninstall])
-    installer.install(
-        path, [i.package for i in step.install], desired.settings.index, desired.project_dir
+    write_marker(target, with_status(marker, MarkerStatus.UPGRADING))
+    ctx.installer.uninstall(target, [u.name for u in step.uninstall])
+    ctx.installer.install(
+        target,
+        [i.package for i in step.install],
+        ctx.desired.settings.index,
+        ctx.desired.project_dir,
     )
-    write_marker(path, with_status(marker, MarkerStatus.COMPLETE))
+    write_marker(target, with_status(marker, MarkerStatus.COMPLETE))
 
 
-def _remove(step: Step, desired: DesiredState, installer: Installer) -> None:
-    path = venv_path(desired, step.plugin)
-    _check_owned(path, desired.settings.venv_root)
-    shutil.rmtree(path)
+def _remove(step: Step, ctx: Context) -> None:
+    stable = gens.stable_path(ctx.root, step.plugin)
+    if stable.is_symlink():
+        if gens.live_generation(ctx.root, step.plugin) is None:
+            raise SafetyError(
+                f"refusing to remove {stable}: {gens.link_target_problem(ctx.root, step.plugin)}"
+            )
+        stable.unlink()  # atomic: from here on the plugin has no venv
+    elif stable.exists():
+        _check_replaceable(stable, ctx.root, step.plugin)
+        _retire_legacy_directory(stable, ctx.root, step.plugin)
+    gens.prune(ctx.root, step.plugin, keep=0)
 
 
-def _noop(step: Step, desired: DesiredState, installer: Installer) -> None:
+def _noop(step: Step, ctx: Context) -> None:
     return
 
 
-_STEPS: dict[Action, Callable[[Step, DesiredState, Installer], None]] = {
-    Action.CREATE: _create,
+_STEPS: dict[Action, Callable[[Step, Context], None]] = {
+    Action.CREATE: _build,
+    Action.REINSTALL: _build,
     Action.UPGRADE: _upgrade,
-    Action.REINSTALL: _reinstall,
     Action.REMOVE: _remove,
     Action.NOOP: _noop,
 }
+
+
+def rollback(desired: DesiredState, plugin: str) -> Path:
+    """Flip ``plugin`` back to its previous complete generation (caller holds the lock)."""
+    root = desired.settings.venv_root
+    gens.stable_path(root, plugin)
+    if gens.live_generation(root, plugin) is None:
+        raise ReconcilerError(f"plugin {plugin!r}: no live venv made by reconciler to roll back")
+    previous = gens.previous_generation(root, plugin)
+    if previous is None:
+        raise ReconcilerError(
+            f"plugin {plugin!r}: no previous generation to roll back to "
+            "(set settings.keep-generations = 1 to keep one)"
+        )
+    gens.flip(root, plugin, previous)
+    return previous

@@ -12,6 +12,7 @@ from packaging.utils import canonicalize_name
 
 from reconciler.errors import LockError
 from reconciler.models import IndexOptions, InputsDigest, Lock, LockedPackage, Plugin
+from reconciler.redact import redact
 
 _HEADER_RE = re.compile(
     r"^# reconciler-inputs: sha256:(?P<digest>[0-9a-f]{64})"
@@ -95,10 +96,19 @@ def parse(plugin: str, path: Path, text: str) -> Lock:
         try:
             requirement = Requirement(requirement_text)
         except InvalidRequirement as exc:
-            raise LockError(f"{label}:{number}: invalid requirement: {requirement_text!r}") from exc
+            raise LockError(
+                redact(f"{label}:{number}: invalid requirement: {requirement_text!r}")
+            ) from exc
         specs = list(requirement.specifier)
-        if requirement.url or len(specs) != 1 or specs[0].operator not in ("==", "==="):
-            raise LockError(f"{label}:{number}: {requirement_text!r} is not pinned with '=='")
+        if (
+            requirement.url
+            or len(specs) != 1
+            or specs[0].operator not in ("==", "===")
+            or specs[0].version.endswith(".*")
+        ):
+            raise LockError(
+                redact(f"{label}:{number}: {requirement_text!r} is not pinned with '=='")
+            )
         for h in hashes:
             if not re.fullmatch(r"sha256:[0-9a-f]{64}", h):
                 raise LockError(

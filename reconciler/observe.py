@@ -10,6 +10,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from reconciler.errors import ReconcilerError
+from reconciler.generations import link_target_problem
 from reconciler.models import InstalledDist, MarkerStatus, Observation, ObservedVenv
 from reconciler.state import MARKER_NAME, MarkerCorrupt, read_marker
 
@@ -29,8 +30,22 @@ def observe(root: Path) -> Observation:
 
 
 def observe_venv(path: Path) -> ObservedVenv:
-    """Read one venv directory: its marker, interpreter link and installed distributions."""
+    """Read one venv directory: its marker, interpreter link and installed distributions.
+
+    A stable path that is a symlink is followed only into reconciler's own generations.
+    """
     is_symlink = path.is_symlink()
+    foreign = link_target_problem(path.parent, path.name) if is_symlink else None
+    if foreign is not None:
+        return ObservedVenv(
+            name=path.name,
+            path=path,
+            is_symlink=True,
+            has_marker_file=False,
+            marker=None,
+            problems=(foreign,),
+            dists=(),
+        )
     if not path.is_dir():
         return ObservedVenv(
             name=path.name,

@@ -1,17 +1,25 @@
-"""Installer backends behind one small protocol (pip now; uv is an optional extra)."""
+"""Installer backends behind one small protocol: pip (always) and uv (the ``uv`` extra)."""
 
 from __future__ import annotations
 
 from reconciler.errors import ReconcilerError
 from reconciler.installers.base import Installer
 from reconciler.installers.pip import PipInstaller
+from reconciler.installers.uv import UvInstaller, find_uv
+
+INSTALLERS = ("auto", "pip", "uv")
 
 
 def get_installer(name: str) -> Installer:
-    """The installer called ``name`` (``auto`` picks the best available one)."""
-    if name in ("auto", "pip"):
+    """The installer called ``name``; ``auto`` is uv when it is installed, else pip."""
+    if name == "pip":
         return PipInstaller()
-    raise ReconcilerError(f"installer {name!r} is not available (supported: auto, pip)")
+    if name == "uv":
+        return UvInstaller()
+    if name == "auto":
+        uv = find_uv()
+        return UvInstaller(uv) if uv is not None else PipInstaller()
+    raise ReconcilerError(f"unknown installer {name!r} (use one of {', '.join(INSTALLERS)})")
 
 
-__all__ = ["Installer", "get_installer"]
+__all__ = ["INSTALLERS", "Installer", "get_installer"]

@@ -1,0 +1,95 @@
+"""The uv backend: ``uv venv`` plus ``uv pip install --python <venv>`` (uv's hard-link cache)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from reconciler.errors import ReconcilerError
+from reconciler.installers.base import requirements_file, run
+from reconciler.models import IndexOptions, LockedPackage
+from reconciler.pipconfig import index_args
+
+
+def find_uv() -> str | None:
+    """The uv executable: the one the ``uv`` package (``reconciler[uv]``) ships, else PATH's."""
+    try:
+        from uv import find_uv_bin  # type: ignore[import-not-found,unused-ignore]  # noqa: PLC0415
+    except ImportError:
+        return shutil.which("uv")
+    try:
+        return str(find_uv_bin())
+    except FileNotFoundError:
+        return shutil.which("uv")
+
+
+class UvInstaller:
+    """Creates venvs with ``uv venv`` and installs with ``uv pip`` targeting the venv."""
+
+    name = "uv"
+
+    def __init__(self, uv: str | None = None) -> None:
+        found = uv or find_uv()
+        if found is None:
+            raise ReconcilerError(
+                "installer 'uv' requested but uv is not installed "
+                "(pip install 'reconciler[uv]', or use --installer pip)"
+            )
+        self.uv = found
+
+    def create_venv(self, python: str, path: Path) -> None:
+        """Create an empty venv (no seed packages) at ``path`` with base interpreter ``python``."""
+        run(
+            [
+                self.uv,
+                "venv",
+                "--no-config",
+                "--quiet",
+                "--allow-existing",
+                "--python",
+                python,
+                str(path),
+            ],
+            f"creating venv {path.name}",
+        )
+
+    def install(
+        self, venv: Path, packages: Sequence[LockedPackage], index: IndexOptions, project_dir: Path
+    ) -> None:
+        """Install exactly ``packages`` (no dependencies, hashes required when present)."""
+        if not packages:
+            return
+        with requirements_file(packages) as requirements:
+            command = [
+                self.uv,
+                "pip",
+                "install",
+                "--no-config",
+                "--quiet",
+                "--no-deps",
+                "--python",
+                str(venv / "bin" / "python"),
+            ]
+            if all(p.hashes for p in packages):
+                command.append("--require-hashes")
+            command.extend(index_args(index, project_dir))
+            command.extend(["-r", str(requirements)])
+            run(command, f"installing into {venv.name}")
+
+    def uninstall(self, venv: Path, names: Sequence[str]) -> None:
+        """Remove the distributions ``names`` from ``venv``."""
+        if names:
+            run(
+                [
+                    self.uv,
+                    "pip",
+                    "uninstall",
+                    "--no-config",
+                    "--quiet",
+                    "--python",
+                    str(venv / "bin" / "python"),
+                    *names,
+                ],
+                f"uninstalling from {venv.name}",
+            )
