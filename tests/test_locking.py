@@ -57,6 +57,10 @@ def wheel_hash(name: str) -> str:
 
 
 pytestmark = pytest.mark.usefixtures("hermetic")
+TWO_PLUGINS = (
+    '[plugins.beta]\nrequirements = ["tap-beta"]\n\n'
+    '[plugins.gamma]\nrequirements = ["target-gamma"]\n'
+)
 
 
 def test_check_reports_missing_then_fresh_then_stale(tmp_path: Path) -> None:
@@ -85,7 +89,7 @@ def test_check_reports_missing_then_fresh_then_stale(tmp_path: Path) -> None:
 def test_orphaned_lock_reported_then_deleted(tmp_path: Path) -> None:
     project = make_project(
         tmp_path,
-        '[plugins.beta]\nrequirements = ["tap-beta"]\n\n[plugins.gamma]\nrequirements = ["target-gamma"]\n',
+        TWO_PLUGINS,
     )
     assert reconciler(project, "lock").returncode == 0
     toml = project / "reconciler.toml"
@@ -103,7 +107,7 @@ def test_orphaned_lock_reported_then_deleted(tmp_path: Path) -> None:
 def test_incremental_lock_leaves_fresh_locks_byte_identical(tmp_path: Path) -> None:
     project = make_project(
         tmp_path,
-        '[plugins.beta]\nrequirements = ["tap-beta"]\n\n[plugins.gamma]\nrequirements = ["target-gamma"]\n',
+        TWO_PLUGINS,
     )
     assert reconciler(project, "lock").returncode == 0
     beta, gamma = project / "lock" / "beta.txt", project / "lock" / "gamma.txt"
