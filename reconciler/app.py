@@ -6,18 +6,20 @@ import json
 import threading
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
-from reconciler import config, execute, interpreters, lockfile, locking
-from reconciler.applylock import exclusive
+from reconciler import config, interpreters, lockfile
 from reconciler.errors import ReconcilerError, StalePlanError
-from reconciler.execute import ApplyResult, apply_plan
-from reconciler.installers import get_installer
 from reconciler.models import DesiredState, IndexOptions, Interpreter, Lock, Plan
 from reconciler.observe import observe
 from reconciler.plan import make_plan
 from reconciler.render import FORMAT_VERSION
+
+if TYPE_CHECKING:  # the apply and lock machinery is imported only where it is used
+    from reconciler import locking
+    from reconciler.execute import ApplyResult
 
 
 @attrs.frozen
@@ -109,10 +111,14 @@ def run_apply(
     options: ApplyOptions,
     *,
     show_plan: Callable[[Plan], None],
-    log: Callable[[str], None],
+    log: Callable[[str, str], None],
     stop: threading.Event | None = None,
 ) -> tuple[Plan, ApplyResult | None]:
     """Lock the venv root, plan, check a saved plan's fingerprint, and execute the plan."""
+    from reconciler.applylock import exclusive  # noqa: PLC0415 - keep `plan` light
+    from reconciler.execute import apply_plan  # noqa: PLC0415
+    from reconciler.installers import get_installer  # noqa: PLC0415
+
     desired = project.desired
     installer = get_installer(options.installer or desired.settings.installer)
     if options.index_override is not None:
@@ -133,12 +139,17 @@ def run_apply(
 
 def run_rollback(project: Project, plugin: str, lock_timeout: float) -> Path:
     """Flip ``plugin`` back to its previous generation under the venv root's lock."""
+    from reconciler import execute  # noqa: PLC0415 - keep `plan` light
+    from reconciler.applylock import exclusive  # noqa: PLC0415
+
     with exclusive(project.desired.settings.venv_root, lock_timeout):
         return execute.rollback(project.desired, plugin)
 
 
 def lock_statuses(project: Project, only: Collection[str] = ()) -> list[locking.LockStatus]:
     """Freshness of every (selected) declared plugin's lock."""
+    from reconciler import locking  # noqa: PLC0415 - keep `plan` light
+
     check_selection(project, only, allow_undeclared=False)
     return [
         locking.status(p, project.interpreters[p.name], project.desired)
@@ -147,15 +158,25 @@ def lock_statuses(project: Project, only: Collection[str] = ()) -> list[locking.
     ]
 
 
+def orphaned_locks(project: Project) -> tuple[Path, ...]:
+    """Locks written by reconciler for plugins no longer declared."""
+    from reconciler import locking  # noqa: PLC0415 - keep `plan` light
+
+    return locking.orphans(project.desired)
+
+
 def run_lock(
     project: Project,
     only: Collection[str],
     *,
     upgrade: bool,
     upgrade_packages: Sequence[str],
-    log: Callable[[str], None],
+    log: Callable[[str, str], None],
+    jobs: int = 1,
 ) -> locking.LockReport:
     """Re-resolve missing/stale locks (or all, when upgrading) and delete orphaned ones."""
+    from reconciler import locking  # noqa: PLC0415 - keep `plan` light
+
     check_selection(project, only, allow_undeclared=False)
     return locking.lock_all(
         project.desired,
@@ -164,4 +185,114 @@ def run_lock(
         upgrade=upgrade,
         upgrade_packages=upgrade_packages,
         log=log,
+        jobs=jobs,
     )
+
+
+@attrs.frozen
+class StatusRow:
+    """One line of ``reconciler status``."""
+
+    plugin: str
+    path: str
+    python: str | None
+    packages: int
+    lock: str  # fresh | stale | missing | undeclared
+    drift: str  # "no", or the planned action (create, upgrade, reinstall, remove), or "unknown"
+    detail: str = ""
+
+
+def status(project: Project) -> list[StatusRow]:
+    """Path, python, package count, lock freshness and drift of every plugin (no changes)."""
+    from reconciler.models import BOOTSTRAP_DISTS, Action  # noqa: PLC0415
+    from reconciler.render import detail  # noqa: PLC0415
+
+    desired = project.desired
+    observation = observe(desired.settings.venv_root)
+    declared = {p.name for p in desired.plugins}
+    names = sorted(declared | {v.name for v in observation.venvs if v.managed})
+    rows = []
+    for name in names:
+        venv = observation.get(name)
+        rel = str(desired.venv_path(name)).removeprefix(str(desired.project_dir) + "/")
+        python = venv.marker.python_version if venv and venv.marker else None
+        packages = len([d for d in venv.dists if d.name not in BOOTSTRAP_DISTS]) if venv else 0
+        if name not in declared:
+            rows.append(StatusRow(name, rel, python, packages, "undeclared", "remove"))
+            continue
+        locks = read_locks(desired, [name])
+        try:
+            plan = make_plan(desired, locks, project.interpreters, observation, [name])
+        except ReconcilerError as exc:
+            lock_state = "missing" if locks.get(name) is None else "stale"
+            rows.append(StatusRow(name, rel, python, packages, lock_state, "unknown", str(exc)))
+            continue
+        step = plan.steps[0]
+        drift = "no" if step.action is Action.NOOP else str(step.action)
+        rows.append(StatusRow(name, rel, python, packages, "fresh", drift, detail(step)))
+    return rows
+
+
+def run_command(
+    project: Project, plugin: str, script: str | None, module: str | None, args: Sequence[str]
+) -> list[str]:
+    """The command line that runs ``plugin``'s console script (or ``python -m``) in its venv.
+
+    Refuses when the venv is missing or does not match its lock.
+    """
+    from reconciler.models import Action  # noqa: PLC0415
+    from reconciler.render import detail  # noqa: PLC0415
+
+    if project.desired.plugin(plugin) is None:
+        raise ReconcilerError(f"plugin {plugin!r} is not declared in reconciler.toml")
+    plan = compute_plan(project, [plugin])
+    step = plan.steps[0]
+    if step.action is not Action.NOOP:
+        raise ReconcilerError(
+            f"plugin {plugin!r}: venv is not up to date ({step.action}: {detail(step)}); "
+            "run `reconciler apply` first"
+        )
+    venv = project.desired.venv_path(plugin)
+    if module is not None:
+        return [str(venv / "bin" / "python"), "-m", module, *args]
+    candidates = [script] if script else [plugin, *_console_scripts(project, plugin)]
+    for name in candidates:
+        if name and (venv / "bin" / name).is_file():
+            return [str(venv / "bin" / name), *args]
+    available = sorted(_console_scripts(project, plugin))
+    hint = f"; available: {', '.join(available)}" if available else ""
+    wanted = script or plugin
+    raise ReconcilerError(f"plugin {plugin!r}: no console script {wanted!r} in its venv{hint}")
+
+
+def _console_scripts(project: Project, plugin: str) -> list[str]:
+    """Console scripts declared by the distributions the plugin's requirements name."""
+    import configparser  # noqa: PLC0415
+
+    from packaging.requirements import Requirement  # noqa: PLC0415
+    from packaging.utils import canonicalize_name  # noqa: PLC0415
+
+    from reconciler.observe import site_packages  # noqa: PLC0415
+
+    declared = project.desired.plugin(plugin)
+    assert declared is not None  # noqa: S101 - checked by the caller
+    wanted = {canonicalize_name(Requirement(r).name) for r in declared.requirements}
+    venv = project.desired.venv_path(plugin)
+    site = site_packages(venv, None)
+    scripts: list[str] = []
+    if site is None:
+        return scripts
+    for dist_info in sorted(site.glob("*.dist-info")):
+        name = canonicalize_name(dist_info.name.removesuffix(".dist-info").rpartition("-")[0])
+        entry_points = dist_info / "entry_points.txt"
+        if name not in wanted or not entry_points.is_file():
+            continue
+        parser = configparser.ConfigParser(delimiters=("=",))
+        parser.optionxform = str  # type: ignore[assignment,method-assign]
+        try:
+            parser.read(entry_points, encoding="utf-8")
+        except configparser.Error:
+            continue
+        if parser.has_section("console_scripts"):
+            scripts.extend(parser.options("console_scripts"))
+    return scripts

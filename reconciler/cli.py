@@ -14,11 +14,14 @@ from typing import Any, NoReturn
 import click
 
 from reconciler import __version__, app, render
+from reconciler.config import find_project_file
 from reconciler.errors import ReconcilerError
 from reconciler.models import Action, IndexOptions, Plan
 from reconciler.redact import redact
+from reconciler.ui import Reporter, color_enabled, progress
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INTERRUPTED = 0, 1, 2, 130
+JOBS_HELP = "Plugins {} concurrently (default: CPU count)."
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,45 +31,79 @@ EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INTERRUPTED = 0, 1, 2, 130
     default=None,
     help="Project directory (or its reconciler.toml). Default: search upward from here.",
 )
+@click.option("-q", "--quiet", is_flag=True, help="Print only results and errors, no progress.")
+@click.option("-v", "--verbose", is_flag=True, help="Also show the pip/uv commands run.")
 @click.option("--no-color", is_flag=True, help="Never colour output (NO_COLOR is respected too).")
 @click.option("--debug", is_flag=True, help="Show a traceback on errors.")
 @click.version_option(__version__, prog_name="reconciler")
 @click.pass_context
-def cli(ctx: click.Context, project: Path | None, no_color: bool, debug: bool) -> None:
-    """Reconcile one Python venv per plugin with the pinned, hashed locks in lock/."""
-    ctx.obj = {"project": project, "no_color": no_color, "debug": debug}
+def cli(
+    ctx: click.Context,
+    project: Path | None,
+    quiet: bool,
+    verbose: bool,
+    no_color: bool,
+    debug: bool,
+) -> None:
+    """Reconcile one Python venv per plugin with the pinned, hashed locks in lock/.
+
+    \b
+    Typical use:
+      reconciler lock        resolve reconciler.toml into lock/<plugin>.txt
+      reconciler plan        show what apply would change
+      reconciler apply       make .venvs/ match the locks
+    """
+    ctx.obj = {
+        "project": project,
+        "quiet": quiet,
+        "verbose": verbose,
+        "no_color": no_color,
+        "debug": debug,
+    }
+    if verbose:
+        from reconciler.installers.base import echo_commands  # noqa: PLC0415
+
+        echo_commands(lambda line: click.echo(f"$ {line}", err=True))
 
 
 def _project(ctx: click.Context) -> app.Project:
     return app.load_project(ctx.obj["project"])
 
 
-def _use_color(ctx: click.Context) -> bool:
-    return not ctx.obj["no_color"] and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+def _color(ctx: click.Context) -> bool:
+    return color_enabled(ctx.obj["no_color"])
 
 
-def _print(ctx: click.Context, text: str, *, markup: bool = False) -> None:
-    if markup and _use_color(ctx):
+def _print_plan(ctx: click.Context, plan: Plan) -> None:
+    for warning in plan.warnings:
+        _warn(warning)
+    if _color(ctx):
         from rich.console import Console  # noqa: PLC0415 - rich is slow to import; TTY only
 
-        Console(highlight=False, soft_wrap=True).print(text)
+        Console(highlight=False, soft_wrap=True).print(render.human(plan, color=True))
     else:
-        click.echo(text)
+        click.echo(render.human(plan))
 
 
 def _warn(text: str) -> None:
     click.echo(f"warning: {redact(text)}", err=True)
 
 
-def _log(line: str) -> None:
-    click.echo(redact(line))  # progress is output; stderr carries only problems
+@contextlib.contextmanager
+def _progress(ctx: click.Context) -> Iterator[Reporter]:
+    """Live view on a TTY (unless verbose, whose command lines would tear it), else plain."""
+    live = _color(ctx) and not ctx.obj["verbose"]
+    with progress(quiet=ctx.obj["quiet"], live=live) as reporter:
+        yield reporter
+
+
+def _jobs(jobs: int | None) -> int:
+    return jobs or os.cpu_count() or 1
 
 
 @cli.command()
 @click.argument("plugins", nargs=-1)
-@click.option(
-    "--check", is_flag=True, help="Change nothing; exit 2 if any lock is missing or stale."
-)
+@click.option("--check", is_flag=True, help="Change nothing; exit 2 if a lock is missing/stale.")
 @click.option("--upgrade", "-U", is_flag=True, help="Re-resolve everything to the newest allowed.")
 @click.option(
     "--upgrade-package",
@@ -76,6 +113,9 @@ def _log(line: str) -> None:
     metavar="NAME",
     help="Bump only this package, keeping every other pin (repeatable).",
 )
+@click.option(
+    "--jobs", "-j", type=click.IntRange(min=1), default=None, help=JOBS_HELP.format("resolved")
+)
 @click.pass_context
 def lock(
     ctx: click.Context,
@@ -83,32 +123,36 @@ def lock(
     check: bool,
     upgrade: bool,
     upgrade_packages: tuple[str, ...],
+    jobs: int | None,
 ) -> int:
     """Resolve requirements with pip-compile into lock/<plugin>.txt (only missing/stale ones)."""
     project = _project(ctx)
     if check:
         statuses = app.lock_statuses(project, plugins)
-        bad = [s for s in statuses if s.state != "fresh"]
+        stray = app.orphaned_locks(project) if not plugins else ()
         for s in statuses:
-            click.echo(
-                f"{s.plugin}: {s.state}" + (f" ({', '.join(s.reasons)})" if s.reasons else "")
-            )
-        from reconciler.locking import orphans  # noqa: PLC0415
-
-        stray = orphans(project.desired) if not plugins else ()
+            reasons = f" ({', '.join(s.reasons)})" if s.reasons and s.state != "missing" else ""
+            click.echo(f"{s.plugin}: {s.state}{reasons}")
         for path in stray:
             click.echo(f"{path.stem}: orphaned lock {path.name} (plugin no longer declared)")
+        bad = [s for s in statuses if s.state != "fresh"]
         if bad or stray:
             click.echo(f"{len(bad)} lock(s) missing or stale, {len(stray)} orphaned.")
             return EXIT_CHANGES
         click.echo(f"All {len(statuses)} locks are fresh.")
         return EXIT_OK
-    report = app.run_lock(
-        project, plugins, upgrade=upgrade, upgrade_packages=upgrade_packages, log=_log
-    )
+    with _progress(ctx) as reporter:
+        report = app.run_lock(
+            project,
+            plugins,
+            upgrade=upgrade,
+            upgrade_packages=upgrade_packages,
+            log=reporter,
+            jobs=_jobs(jobs),
+        )
     click.echo(
         f"Lock complete: {len(report.written)} written, {len(report.unchanged)} unchanged, "
-        f"{len(report.removed)} orphaned removed."
+        f"{len(report.removed)} orphaned removed in {report.seconds:.1f}s."
     )
     return EXIT_OK
 
@@ -121,12 +165,10 @@ def lock(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Also write the JSON plan to FILE.",
+    help="Also write the JSON plan to FILE (for `apply FILE`).",
 )
 @click.option(
-    "--detailed-exitcode",
-    is_flag=True,
-    help="Exit 0 when there are no changes, 2 when there are.",
+    "--detailed-exitcode", is_flag=True, help="Exit 0 when there are no changes, 2 when there are."
 )
 @click.pass_context
 def plan(
@@ -137,19 +179,18 @@ def plan(
     detailed_exitcode: bool,
 ) -> int:
     """Show what apply would do; changes nothing."""
-    project = _project(ctx)
-    the_plan = app.compute_plan(project, plugins)
-    for warning in the_plan.warnings:
-        _warn(warning)
+    the_plan = app.compute_plan(_project(ctx), plugins)
     if out is not None:
         try:
             out.write_text(render.to_json(the_plan), encoding="utf-8")
         except OSError as exc:
             raise ReconcilerError(f"cannot write plan file {out}: {exc.strerror}") from exc
     if as_json:
+        for warning in the_plan.warnings:
+            _warn(warning)
         click.echo(render.to_json(the_plan), nl=False)
     else:
-        _print(ctx, render.human(the_plan, color=_use_color(ctx)), markup=True)
+        _print_plan(ctx, the_plan)
     if detailed_exitcode and the_plan.changes:
         return EXIT_CHANGES
     return EXIT_OK
@@ -162,14 +203,10 @@ def plan(
     "plan_file",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="A plan saved by `plan -o`; refuse to apply if the world changed since.",
+    help="A plan saved by `plan -o`; refuse if the world changed since.",
 )
 @click.option(
-    "--jobs",
-    "-j",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Plugins built concurrently (default: CPU count).",
+    "--jobs", "-j", type=click.IntRange(min=1), default=None, help=JOBS_HELP.format("built")
 )
 @click.option(
     "--lock-timeout",
@@ -182,7 +219,7 @@ def plan(
     "--installer",
     type=click.Choice(["auto", "pip", "uv"]),
     default=None,
-    help="Installer backend (default: settings.installer; auto = uv when installed, else pip).",
+    help="Installer backend (default: settings.installer; auto = uv if installed).",
 )
 @click.option("--index-url", default=None, help="Deploy-time override of the package index URL.")
 @click.option(
@@ -207,7 +244,8 @@ def apply(
 ) -> int:
     """Perform exactly the planned steps (create, upgrade, reinstall, remove).
 
-    PLANFILE (a path, or any first argument ending in .json) is a plan saved by `plan -o`.
+    PLANFILE (a first argument that is a file, contains '/' or ends in .json) is a plan saved
+    by `plan -o`: apply refuses, changing nothing, when the world changed since.
     """
     plugins = list(args)
     if (
@@ -229,18 +267,22 @@ def apply(
         saved_fingerprint=app.read_saved_plan(plan_file) if plan_file is not None else None,
         installer=installer,
         index_override=override,
-        jobs=jobs or os.cpu_count() or 1,
+        jobs=_jobs(jobs),
         lock_timeout=lock_timeout,
     )
-
-    def show(plan: Plan) -> None:
-        for warning in plan.warnings:
-            _warn(warning)
-        _print(ctx, render.human(plan, color=_use_color(ctx)), markup=True)
-
     stop = threading.Event()
-    with _stop_on_signals(stop):
-        _, result = app.run_apply(project, options, show_plan=show, log=_log, stop=stop)
+    with _stop_on_signals(stop), contextlib.ExitStack() as stack:
+
+        def show(plan: Plan) -> None:
+            _print_plan(ctx, plan)
+
+        def log(plugin: str, message: str) -> None:
+            if "reporter" not in holder:  # the live view starts once the plan is printed
+                holder["reporter"] = stack.enter_context(_progress(ctx))
+            holder["reporter"](plugin, message)
+
+        holder: dict[str, Reporter] = {}
+        _, result = app.run_apply(project, options, show_plan=show, log=log, stop=stop)
     if result is None:
         return EXIT_OK
     click.echo(
@@ -249,7 +291,7 @@ def apply(
         f"{result.count(Action.REMOVE)} removed in {result.seconds:.1f}s."
     )
     for failure in result.failed:
-        if not failure.interrupted or failure.error != "interrupted before it started":
+        if not failure.interrupted:
             click.echo(f"error: {redact(failure.error or '')}", err=True)
     if stop.is_set() or result.interrupted:
         click.echo("error: interrupted; every venv is old or new, run apply again", err=True)
@@ -288,10 +330,146 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 @click.pass_context
 def rollback(ctx: click.Context, plugin: str, lock_timeout: float) -> int:
     """Flip PLUGIN back to its previous generation (kept when keep-generations = 1)."""
-    project = _project(ctx)
-    previous = app.run_rollback(project, plugin, lock_timeout)
+    previous = app.run_rollback(_project(ctx), plugin, lock_timeout)
     click.echo(f"{plugin}: rolled back to generation {previous.name}.")
     click.echo("plan now reports drift until the lock is reverted too.")
+    return EXIT_OK
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> int:
+    """One line per plugin: path, python, packages, lock fresh?, drift?"""
+    rows = app.status(_project(ctx))
+    if as_json:
+        import json  # noqa: PLC0415
+
+        data = [
+            {
+                "plugin": r.plugin,
+                "path": r.path,
+                "python": r.python,
+                "packages": r.packages,
+                "lock": r.lock,
+                "drift": r.drift,
+                "detail": redact(r.detail),
+            }
+            for r in rows
+        ]
+        click.echo(json.dumps({"format_version": 1, "plugins": data}, indent=2))
+        return EXIT_OK
+    if not rows:
+        click.echo("No plugins declared and no managed venvs.")
+        return EXIT_OK
+    width = max(len(r.plugin) for r in rows)
+    path_width = max(len(r.path) for r in rows)
+    click.echo(f"{'PLUGIN':<{width}}  {'PATH':<{path_width}}  PYTHON   PKGS  LOCK        DRIFT")
+    for r in rows:
+        drift = r.drift if r.drift in ("no", "unknown") else f"{r.drift}: {r.detail}"
+        click.echo(
+            f"{r.plugin:<{width}}  {r.path:<{path_width}}  {r.python or '-':<7}  "
+            f"{r.packages:>4}  {r.lock:<10}  {redact(drift)}"
+        )
+    return EXIT_OK
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.argument("plugin")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.option("--script", "-s", default=None, help="Console script to run (default: PLUGIN's).")
+@click.option("--module", "-m", default=None, help="Run `python -m MODULE` in the venv instead.")
+@click.pass_context
+def run(
+    ctx: click.Context,
+    plugin: str,
+    args: tuple[str, ...],
+    script: str | None,
+    module: str | None,
+) -> int:
+    """Run PLUGIN's console script from its managed venv: `reconciler run PLUGIN -- ARGS...`."""
+    command = app.run_command(_project(ctx), plugin, script, module, args)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(command[0], command)  # noqa: S606 - replace this process: the script's exit code
+
+
+@cli.command("add")
+@click.argument("name")
+@click.argument("requirements", nargs=-1, required=True)
+@click.option("--python", default=None, help="The plugin's interpreter (default: settings.python).")
+@click.option(
+    "--lock",
+    "then_lock",
+    is_flag=True,
+    help="Also lock the new plugin; if locking fails the edit is undone.",
+)
+@click.pass_context
+def add_command(
+    ctx: click.Context,
+    name: str,
+    requirements: tuple[str, ...],
+    python: str | None,
+    then_lock: bool,
+) -> int:
+    """Declare plugin NAME with requirements REQ... in reconciler.toml (comments are kept)."""
+    from reconciler.edit import add_plugin  # noqa: PLC0415
+
+    project_file = find_project_file(ctx.obj["project"])
+
+    def lock_it() -> None:
+        with _progress(ctx) as reporter:
+            app.run_lock(
+                app.load_project(project_file),
+                [name],
+                upgrade=False,
+                upgrade_packages=(),
+                log=reporter,
+            )
+
+    add_plugin(project_file, name, requirements, python=python, then=lock_it if then_lock else None)
+    click.echo(f"Added plugin {name!r} to {project_file.name}.")
+    if not then_lock:
+        click.echo(f"Next: `reconciler lock {name}`, then `reconciler apply`.")
+    return EXIT_OK
+
+
+@cli.command("remove")
+@click.argument("name")
+@click.pass_context
+def remove_command(ctx: click.Context, name: str) -> int:
+    """Remove plugin NAME from reconciler.toml (comments and layout are kept)."""
+    from reconciler.edit import remove_plugin  # noqa: PLC0415
+
+    project_file = find_project_file(ctx.obj["project"])
+    remove_plugin(project_file, name)
+    click.echo(f"Removed plugin {name!r} from {project_file.name}.")
+    click.echo("Next: `reconciler apply` removes its venv; `reconciler lock` deletes its lock.")
+    return EXIT_OK
+
+
+@cli.command("fetch")
+@click.argument("plugins", nargs=-1)
+@click.option(
+    "--dest",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Wheelhouse directory to download into (created if missing).",
+)
+@click.pass_context
+def fetch_command(ctx: click.Context, plugins: tuple[str, ...], dest: Path) -> int:
+    """Download every locked artifact (hash-checked) into a wheelhouse for offline apply."""
+    from reconciler.fetch import fetch as fetch_artifacts  # noqa: PLC0415
+
+    with _progress(ctx) as reporter:
+        report = fetch_artifacts(
+            _project(ctx), plugins, dest, log=lambda line: reporter("fetch", line)
+        )
+    click.echo(
+        f"Fetched {len(report.artifacts)} artifacts ({len(report.files)} files) for "
+        f"{len(report.plugins)} plugins into {report.dest}."
+    )
+    click.echo(f"Offline: `reconciler apply --no-index --find-links {report.dest}`.")
     return EXIT_OK
 
 

@@ -25,7 +25,8 @@ from reconciler.models import Action, DesiredState, MarkerStatus, Plan, StateMar
 from reconciler.observe import observe_venv
 from reconciler.state import MARKER_NAME, read_marker, with_status, write_marker
 
-Log = Callable[[str], None]
+#: ``log(plugin, message)``: one progress event of one plugin.
+Log = Callable[[str, str], None]
 
 
 class Interrupted(ReconcilerError):
@@ -110,23 +111,23 @@ def _run_step(step: Step, ctx: Context, log: Log) -> StepResult:
     begin = time.monotonic()
     if ctx.stop.is_set():
         return StepResult(step, 0.0, "interrupted before it started", interrupted=True)
-    log(f"{step.plugin}: {_VERBS[step.action]} ({_count(step)})")
+    log(step.plugin, f"{_VERBS[step.action]} ({_count(step)})")
     try:
         _STEPS[step.action](step, ctx)
     except Interrupted as exc:
-        log(f"{step.plugin}: interrupted, rolled back")
+        log(step.plugin, "interrupted, rolled back")
         return StepResult(step, time.monotonic() - begin, str(exc), interrupted=True)
     except ReconcilerError as exc:
-        log(f"{step.plugin}: failed")
+        log(step.plugin, "failed")
         return StepResult(step, time.monotonic() - begin, str(exc))
     except OSError as exc:
-        log(f"{step.plugin}: failed")
+        log(step.plugin, "failed")
         message = f"plugin {step.plugin!r}: {exc.strerror or exc}: {exc.filename or ''}".rstrip(
             ": "
         )
         return StepResult(step, time.monotonic() - begin, message)
     elapsed = time.monotonic() - begin
-    log(f"{step.plugin}: {step.action} done in {elapsed:.1f}s")
+    log(step.plugin, f"{step.action} done in {elapsed:.1f}s")
     return StepResult(step, elapsed)
 
 
@@ -150,7 +151,7 @@ def clean_leftovers(ctx: Context, log: Log) -> None:
     """Delete generations left by killed runs (never the live one, nor a kept previous one)."""
     for plugin in gens.leftover_plugins(ctx.root):
         for removed in gens.prune(ctx.root, plugin, ctx.desired.settings.keep_generations):
-            log(f"{plugin}: removed leftover generation {removed.name}")
+            log(plugin, f"removed leftover generation {removed.name}")
 
 
 def _build(step: Step, ctx: Context) -> None:

@@ -10,13 +10,17 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import attrs
 
 from reconciler import lockfile
 from reconciler.errors import LockError
+from reconciler.installers.base import show_command
 from reconciler.models import PLUGIN_NAME_RE, DesiredState, Interpreter, Plugin
 from reconciler.pipconfig import hermetic_env, index_args
 from reconciler.redact import redact
@@ -110,6 +114,7 @@ def lock_plugin(
         env = hermetic_env()
         env["CUSTOM_COMPILE_COMMAND"] = CUSTOM_COMPILE_COMMAND
         env["PIP_TOOLS_CACHE_DIR"] = env.get("PIP_TOOLS_CACHE_DIR", "") or str(_cache_dir())
+        show_command(command)
         try:
             result = subprocess.run(
                 command, cwd=work, env=env, capture_output=True, text=True, check=False
@@ -136,6 +141,14 @@ def resolver_python(interpreter: Interpreter, desired: DesiredState) -> str:
     current = f"{sys.version_info.major}.{sys.version_info.minor}"
     if interpreter.major_minor == current:
         return sys.executable
+    with _HELPER_LOCK:
+        return _helper_python(interpreter, desired)
+
+
+_HELPER_LOCK = threading.Lock()
+
+
+def _helper_python(interpreter: Interpreter, desired: DesiredState) -> str:
     purelib = sysconfig.get_paths()["purelib"]
     tag = hashlib.sha256(interpreter.executable.encode()).hexdigest()[:10]
     tools = desired.settings.venv_root / ".reconciler" / "tools"
@@ -256,6 +269,7 @@ class LockReport:
     written: tuple[str, ...]
     unchanged: tuple[str, ...]
     removed: tuple[Path, ...]
+    seconds: float = 0.0
 
 
 def lock_all(
@@ -265,30 +279,61 @@ def lock_all(
     *,
     upgrade: bool,
     upgrade_packages: Sequence[str],
-    log: Callable[[str], None],
+    log: Callable[[str, str], None],
+    jobs: int = 1,
 ) -> LockReport:
-    """Lock every selected plugin whose lock is missing or stale (all of them with upgrades)."""
-    written: list[str] = []
+    """Lock every selected plugin whose lock is missing or stale (all of them with upgrades).
+
+    Independent plugins resolve concurrently (``jobs``); when some fail, the others still
+    finish and the first failure (by plugin name) is raised.
+    """
+    started = time.monotonic()
     unchanged: list[str] = []
+    todo: list[tuple[Plugin, LockStatus]] = []
     forced = upgrade or bool(upgrade_packages)
     for plugin in desired.plugins:
         if only and plugin.name not in only:
             continue
-        interpreter = interpreters[plugin.name]
-        state = status(plugin, interpreter, desired)
+        state = status(plugin, interpreters[plugin.name], desired)
         if state.state == "fresh" and not forced:
             unchanged.append(plugin.name)
-            continue
-        log(f"{plugin.name}: resolving ({', '.join(state.reasons) or 'upgrade'})")
-        changed = lock_plugin(
-            plugin, interpreter, desired, upgrade=upgrade, upgrade_packages=upgrade_packages
-        )
-        (written if changed else unchanged).append(plugin.name)
-        log(f"{plugin.name}: {'written' if changed else 'unchanged'}")
+        else:
+            todo.append((plugin, state))
+
+    def resolve(item: tuple[Plugin, LockStatus]) -> bool | LockError:
+        plugin, state = item
+        log(plugin.name, f"resolving ({', '.join(state.reasons) or 'upgrade'})")
+        try:
+            changed = lock_plugin(
+                plugin,
+                interpreters[plugin.name],
+                desired,
+                upgrade=upgrade,
+                upgrade_packages=upgrade_packages,
+            )
+        except LockError as exc:
+            log(plugin.name, "failed")
+            return exc
+        log(plugin.name, f"{'written' if changed else 'unchanged'}")
+        return changed
+
+    if jobs > 1 and len(todo) > 1:
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="lock") as pool:
+            outcomes = list(pool.map(resolve, todo))
+    else:
+        outcomes = [resolve(item) for item in todo]
+    errors = [o for o in outcomes if isinstance(o, LockError)]
+    if errors:
+        raise errors[0]
+    written = [p.name for (p, _), changed in zip(todo, outcomes, strict=True) if changed is True]
+    unchanged += [
+        p.name for (p, _), changed in zip(todo, outcomes, strict=True) if changed is False
+    ]
     removed: list[Path] = []
     if not only:
         for path in orphans(desired):
             path.unlink()
             removed.append(path)
-            log(f"{path.stem}: removed orphaned lock {path.name}")
-    return LockReport(tuple(written), tuple(unchanged), tuple(removed))
+            log(path.stem, f"removed orphaned lock {path.name}")
+    seconds = time.monotonic() - started
+    return LockReport(tuple(written), tuple(sorted(unchanged)), tuple(removed), seconds)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
@@ -33,8 +34,23 @@ class Installer(Protocol):
         """Remove the distributions ``names`` from ``venv``."""
 
 
+_command_echo: list[Callable[[str], None]] = []
+
+
+def echo_commands(echo: Callable[[str], None]) -> None:
+    """Show every pip/uv/pip-compile command line through ``echo`` (``--verbose``)."""
+    _command_echo[:] = [echo]
+
+
+def show_command(command: Sequence[str]) -> None:
+    """Pass ``command`` (credentials redacted) to the ``--verbose`` echo, if any."""
+    for echo in _command_echo:
+        echo(redact(shlex.join(str(part) for part in command)))
+
+
 def run(command: Sequence[str], what: str) -> None:
     """Run ``command`` hermetically; on failure raise :class:`ExecuteError` with its last words."""
+    show_command(command)
     try:
         result = subprocess.run(
             list(command), capture_output=True, text=True, env=hermetic_env(), check=False
