@@ -97,12 +97,25 @@ def _progress(ctx: click.Context) -> Iterator[Reporter]:
         yield reporter
 
 
+def _complete_plugins(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Plugin names declared in the project's reconciler.toml (for shell completion)."""
+    from reconciler.config import load  # noqa: PLC0415
+
+    root = ctx.find_root()
+    project = root.params.get("project")
+    try:
+        desired = load(find_project_file(project))
+    except ReconcilerError:
+        return []
+    return [p.name for p in desired.plugins if p.name.startswith(incomplete)]
+
+
 def _jobs(jobs: int | None) -> int:
     return jobs or os.cpu_count() or 1
 
 
 @cli.command()
-@click.argument("plugins", nargs=-1)
+@click.argument("plugins", nargs=-1, shell_complete=_complete_plugins)
 @click.option("--check", is_flag=True, help="Change nothing; exit 2 if a lock is missing/stale.")
 @click.option("--upgrade", "-U", is_flag=True, help="Re-resolve everything to the newest allowed.")
 @click.option(
@@ -158,7 +171,7 @@ def lock(
 
 
 @cli.command()
-@click.argument("plugins", nargs=-1)
+@click.argument("plugins", nargs=-1, shell_complete=_complete_plugins)
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (format_version 1).")
 @click.option(
     "-o",
@@ -319,7 +332,7 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 
 @cli.command()
-@click.argument("plugin")
+@click.argument("plugin", shell_complete=_complete_plugins)
 @click.option(
     "--lock-timeout",
     type=click.FloatRange(min=0),
@@ -375,7 +388,7 @@ def status(ctx: click.Context, as_json: bool) -> int:
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
-@click.argument("plugin")
+@click.argument("plugin", shell_complete=_complete_plugins)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.option("--script", "-s", default=None, help="Console script to run (default: PLUGIN's).")
 @click.option("--module", "-m", default=None, help="Run `python -m MODULE` in the venv instead.")
@@ -449,7 +462,7 @@ def remove_command(ctx: click.Context, name: str) -> int:
 
 
 @cli.command("fetch")
-@click.argument("plugins", nargs=-1)
+@click.argument("plugins", nargs=-1, shell_complete=_complete_plugins)
 @click.option(
     "--dest",
     required=True,
@@ -470,6 +483,18 @@ def fetch_command(ctx: click.Context, plugins: tuple[str, ...], dest: Path) -> i
         f"{len(report.plugins)} plugins into {report.dest}."
     )
     click.echo(f"Offline: `reconciler apply --no-index --find-links {report.dest}`.")
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> int:
+    """Print the shell completion script: `eval "$(reconciler completion bash)"`."""
+    from click.shell_completion import get_completion_class  # noqa: PLC0415
+
+    completer = get_completion_class(shell)
+    assert completer is not None  # noqa: S101 - the three choices are built into click
+    click.echo(completer(cli, {}, "reconciler", "_RECONCILER_COMPLETE").source())
     return EXIT_OK
 
 
