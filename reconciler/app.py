@@ -116,7 +116,7 @@ def run_apply(
 ) -> tuple[Plan, ApplyResult | None]:
     """Lock the venv root, plan, check a saved plan's fingerprint, and execute the plan."""
     from reconciler.applylock import exclusive  # noqa: PLC0415 - keep `plan` light
-    from reconciler.execute import apply_plan  # noqa: PLC0415
+    from reconciler.execute import apply_plan, leftovers  # noqa: PLC0415
     from reconciler.installers import get_installer  # noqa: PLC0415
 
     desired = project.desired
@@ -124,17 +124,29 @@ def run_apply(
     if options.index_override is not None:
         settings = attrs.evolve(desired.settings, index=options.index_override)
         desired = attrs.evolve(desired, settings=settings)
-    with exclusive(desired.settings.venv_root, options.lock_timeout):
-        plan = compute_plan(project, options.only)
-        if options.saved_fingerprint is not None and options.saved_fingerprint != plan.fingerprint:
-            raise StalePlanError(
-                "stale plan: the locks or venvs changed since the plan was made; run plan again"
-            )
+    # Plan and validate first, without the lock: an apply that fails or has nothing to do
+    # must not touch the venv root at all (not even to create the lock file).
+    root, keep = desired.settings.venv_root, desired.settings.keep_generations
+    plan = _checked_plan(project, options)
+    if not plan.changes and not leftovers(root, keep):
         show_plan(plan)
+        return plan, None
+    with exclusive(root, options.lock_timeout):
+        plan = _checked_plan(project, options)  # the world may have moved while we waited
+        show_plan(plan)
+        result = apply_plan(plan, desired, installer, log, jobs=options.jobs, stop=stop)
         if not plan.changes:
             return plan, None
-        result = apply_plan(plan, desired, installer, log, jobs=options.jobs, stop=stop)
     return plan, result
+
+
+def _checked_plan(project: Project, options: ApplyOptions) -> Plan:
+    plan = compute_plan(project, options.only)
+    if options.saved_fingerprint is not None and options.saved_fingerprint != plan.fingerprint:
+        raise StalePlanError(
+            "stale plan: the locks or venvs changed since the plan was made; run plan again"
+        )
+    return plan
 
 
 def run_rollback(project: Project, plugin: str, lock_timeout: float) -> Path:

@@ -147,6 +147,15 @@ _VERBS = {
 }
 
 
+def leftovers(root: Path, keep: int) -> bool:
+    """True when generations left by a killed run wait to be cleaned (read-only check)."""
+    return any(
+        gens.stale_generations(root, plugin, keep)
+        or (not gens.generations(root, plugin) and gens.live_generation(root, plugin) is None)
+        for plugin in gens.leftover_plugins(root)
+    )
+
+
 def clean_leftovers(ctx: Context, log: Log) -> None:
     """Delete generations left by killed runs (never the live one, nor a kept previous one)."""
     for plugin in gens.leftover_plugins(ctx.root):

@@ -108,17 +108,21 @@ def delete_generation(root: Path, plugin: str, generation: Path) -> None:
     shutil.rmtree(generation)
 
 
-def prune(root: Path, plugin: str, keep: int) -> list[Path]:
-    """Delete generations that are neither live nor among the ``keep`` newest complete others."""
+def stale_generations(root: Path, plugin: str, keep: int) -> list[Path]:
+    """Generations that are neither live nor among the ``keep`` newest complete others."""
     live = live_generation(root, plugin)
     others = [g for g in generations(root, plugin) if g != live]
     kept = [g for g in others if is_complete(g)][-keep:] if keep > 0 else []
+    return [g for g in others if g not in kept]
+
+
+def prune(root: Path, plugin: str, keep: int) -> list[Path]:
+    """Delete the stale generations of ``plugin`` (and its directory once it is empty)."""
     removed = []
-    for generation in others:
-        if generation not in kept:
-            delete_generation(root, plugin, generation)
-            removed.append(generation)
-    if not generations(root, plugin) and live is None:
+    for generation in stale_generations(root, plugin, keep):
+        delete_generation(root, plugin, generation)
+        removed.append(generation)
+    if not generations(root, plugin) and live_generation(root, plugin) is None:
         with contextlib.suppress(OSError):
             plugin_dir(root, plugin).rmdir()
     return removed
