@@ -15,7 +15,7 @@ import click
 
 from reconciler import __version__, app, render
 from reconciler.config import find_project_file
-from reconciler.errors import ReconcilerError
+from reconciler.errors import ConfigError, ReconcilerError
 from reconciler.models import Action, IndexOptions, Plan
 from reconciler.redact import redact
 from reconciler.ui import Reporter, color_enabled, progress
@@ -426,9 +426,14 @@ def add_command(
     then_lock: bool,
 ) -> int:
     """Declare plugin NAME with requirements REQ... in reconciler.toml (comments are kept)."""
-    from reconciler.edit import add_plugin  # noqa: PLC0415
+    from reconciler.edit import add_plugin, new_project_file  # noqa: PLC0415
 
-    project_file = find_project_file(ctx.obj["project"])
+    try:
+        project_file = find_project_file(ctx.obj["project"])
+    except ConfigError:  # the first `add` of a new project creates reconciler.toml
+        given = ctx.obj["project"]
+        directory = given if given is None or given.suffix != ".toml" else given.parent
+        project_file = new_project_file(directory or Path.cwd())
 
     def lock_it() -> None:
         with _progress(ctx) as reporter:

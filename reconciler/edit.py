@@ -386,3 +386,21 @@ def revert(edit: Edit) -> bool:
     except (OSError, ConfigError):
         return False
     return True
+
+
+NEW_PROJECT_HEADER = (
+    "# reconciler desired state: one table per plugin, [plugins.NAME] with PEP 508\n"
+    "# requirements. `reconciler lock` pins them into lock/, `reconciler apply` builds .venvs/.\n"
+)
+
+
+def new_project_file(directory: Path) -> Path:
+    """Create an empty ``reconciler.toml`` (a comment only) in ``directory`` and return it."""
+    project_file = directory.absolute() / "reconciler.toml"
+    if not project_file.exists():
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            write_atomic(project_file, NEW_PROJECT_HEADER)
+        except OSError as exc:
+            raise ConfigError(f"{project_file}: cannot create: {exc.strerror or exc}") from exc
+    return project_file

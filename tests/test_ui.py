@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import EXPECTED_OUTPUT, PLUGINS, Project
+from tests.conftest import EXPECTED_OUTPUT, PLUGINS, Project, run_cli
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 SUMMARY = re.compile(
@@ -186,3 +186,16 @@ def test_completion_scripts_and_plugin_names(project: Project) -> None:
         check=True,
     )
     assert completed.stdout.split() == ["plain,tap-alpha", "plain,tap-beta", "plain,target-gamma"]
+
+
+def test_first_add_creates_the_project_file_and_the_ci_check_fails_until_locked(
+    tmp_path: Path,
+) -> None:
+    added = run_cli(tmp_path, "add", "tap-beta", "tap-beta")
+    assert added.code == 0, added.describe()
+    text = (tmp_path / "reconciler.toml").read_text()
+    assert text.startswith("# reconciler desired state")
+    assert '[plugins.tap-beta]\nrequirements = ["tap-beta"]\n' in text
+    check = run_cli(tmp_path, "lock", "--check")
+    assert check.code == 2
+    assert "tap-beta: missing" in check.out
