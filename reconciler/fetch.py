@@ -88,9 +88,8 @@ def collect(project: Project, only: Collection[str] = ()) -> dict[str, tuple[Art
             if not package.hashes:
                 raise LockError(
                     f"plugin {plugin.name!r}: {path.parent.name}/{path.name} pins "
-                    f"{package.name}=={package.version} without a hash; fetch needs a hashed "
-                    "lock (run `reconciler lock --upgrade-package "
-                    f"{package.name}` or regenerate it with hashes)"
+                    f"{package.name}=={package.version} without a hash; fetch needs hashes "
+                    f"(delete the lock and run `reconciler lock {plugin.name}`)"
                 )
             key = (package.name, canonicalize_version(package.version))
             new = Artifact(package.name, package.version, package.hashes, (plugin.name,))
@@ -148,7 +147,7 @@ def fetch(
     unique: dict[tuple[str, str], Artifact] = {}
     for executable, artifacts in groups.items():
         for batch in batches(artifacts):
-            log(f"downloading {len(batch)} artifact(s) for {executable}")
+            log(f"downloading {len(batch)} artifact(s) with {executable}")
             _download(executable, batch, dest, index)
         for a in artifacts:
             key = (a.name, canonicalize_version(a.version))

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.edit import add_text, remove_text
-from reconciler.errors import ConfigError
+from reconciler.edit import add_plugin, add_text, remove_plugin, remove_text
+from reconciler.errors import ConfigError, LockError
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "example"
 AMBIENT = (
@@ -205,6 +205,34 @@ def test_add_lock_writes_the_lock(tmp_path: Path) -> None:
     assert "[plugins.broken]" not in after
     assert after.startswith(original)
     assert not (project / "lock" / "broken.txt").exists()
+
+
+def test_symlinked_project_file_stays_a_symlink(tmp_path: Path) -> None:
+    real = tmp_path / "shared" / "reconciler.toml"
+    real.parent.mkdir()
+    real.write_text(COMMENTED, encoding="utf-8")
+    link = tmp_path / "reconciler.toml"
+    link.symlink_to(real)
+    add_plugin(link, "x", ["tap-beta"])
+    assert link.is_symlink()
+    assert "[plugins.x]" in real.read_text(encoding="utf-8")
+    remove_plugin(link, "x")
+    assert real.read_text(encoding="utf-8") == COMMENTED
+
+
+def test_failing_follow_up_undoes_the_edit(tmp_path: Path) -> None:
+    path = tmp_path / "reconciler.toml"
+    path.write_text(COMMENTED, encoding="utf-8")
+    seen: list[str] = []
+
+    def then() -> None:
+        seen.append(path.read_text(encoding="utf-8"))
+        raise LockError("plugin 'x': cannot lock: nope")
+
+    with pytest.raises(LockError, match=r"cannot lock: nope \(reconciler\.toml left unchanged\)"):
+        add_plugin(path, "x", ["tap-beta"], then=then)
+    assert "[plugins.x]" in seen[0]  # the follow-up saw the edited file
+    assert path.read_text(encoding="utf-8") == COMMENTED
 
 
 # ---- the text functions, over many layouts ----------------------------------------------------

@@ -183,6 +183,14 @@ def test_fetch_refuses_missing_and_stale_locks(project: Path, tmp_path: Path) ->
     assert not (tmp_path / "w").exists() or not list((tmp_path / "w").iterdir())
 
 
+def test_fetch_needs_hashes(project: Path, tmp_path: Path) -> None:
+    lock = project / "lock" / "target-gamma.txt"
+    text = lock.read_text(encoding="utf-8")
+    lock.write_text(re.sub(r" \\\n\s+--hash=sha256:[0-9a-f]{64}", "", text), encoding="utf-8")
+    line = one_error_line(cli(project, "fetch", "--dest", str(tmp_path / "w"), "target-gamma"))
+    assert "lock/target-gamma.txt pins demo-common==1.0.0 without a hash" in line
+
+
 def test_batches_never_pin_two_versions_together() -> None:
     def art(name: str, version: str) -> Artifact:
         return Artifact(name, version, ("sha256:" + "0" * 64,), ("p",))
