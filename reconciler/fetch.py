@@ -9,13 +9,10 @@ picks the artifacts that interpreter will install.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import subprocess
 import sys
-import tempfile
-from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
 import attrs
@@ -31,7 +28,7 @@ from packaging.utils import (
 from reconciler import lockfile
 from reconciler.app import Project, check_selection
 from reconciler.errors import LockError, ReconcilerError
-from reconciler.installers.base import last_error_line, show_command
+from reconciler.installers.base import last_error_line, requirements_file, show_command
 from reconciler.pipconfig import hermetic_env, index_args
 from reconciler.plan import applicable, check_lock
 from reconciler.redact import redact
@@ -159,22 +156,10 @@ def fetch(
     return FetchReport(dest=dest, plugins=plugins, artifacts=every, files=files)
 
 
-@contextmanager
-def _requirements(artifacts: Sequence[Artifact]) -> Iterator[Path]:
-    fd, name = tempfile.mkstemp(prefix="reconciler-fetch-", suffix=".txt")
-    path = Path(name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.writelines(a.line() + "\n" for a in artifacts)
-        yield path
-    finally:
-        path.unlink(missing_ok=True)
-
-
 def _download(
     executable: str, artifacts: Sequence[Artifact], dest: Path, index: Sequence[str]
 ) -> None:
-    with _requirements(artifacts) as requirements:
+    with requirements_file(a.line() for a in artifacts) as requirements:
         command = [
             sys.executable,
             "-m",

@@ -6,14 +6,14 @@ import os
 import shlex
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
 from reconciler.errors import ExecuteError
 from reconciler.models import IndexOptions, LockedPackage
-from reconciler.pipconfig import hermetic_env
+from reconciler.pipconfig import hermetic_env, index_args
 from reconciler.redact import redact
 
 
@@ -71,13 +71,26 @@ def last_error_line(output: str) -> str:
 
 
 @contextmanager
-def requirements_file(packages: Sequence[LockedPackage]) -> Iterator[Path]:
-    """A temporary requirements file holding ``packages`` with their hashes."""
+def requirements_file(lines: Iterable[str]) -> Iterator[Path]:
+    """A temporary requirements file holding ``lines`` (requirement plus hashes each)."""
     fd, name = tempfile.mkstemp(prefix="reconciler-", suffix=".txt")
     path = Path(name)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.writelines(p.install_line() + "\n" for p in packages)
+            handle.writelines(line + "\n" for line in lines)
         yield path
     finally:
         path.unlink(missing_ok=True)
+
+
+@contextmanager
+def locked_install_args(
+    packages: Sequence[LockedPackage], index: IndexOptions, project_dir: Path
+) -> Iterator[list[str]]:
+    """``[--require-hashes] <index options> -r FILE`` for installing exactly ``packages``.
+
+    pip and uv take the same spelling; the file lives as long as the ``with`` block.
+    """
+    with requirements_file(p.install_line() for p in packages) as requirements:
+        args = ["--require-hashes"] if all(p.hashes for p in packages) else []
+        yield [*args, *index_args(index, project_dir), "-r", str(requirements)]

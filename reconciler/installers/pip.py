@@ -6,9 +6,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from reconciler.installers.base import requirements_file, run
+from reconciler.installers.base import locked_install_args, run
 from reconciler.models import IndexOptions, LockedPackage
-from reconciler.pipconfig import index_args
 
 
 class PipInstaller:
@@ -26,7 +25,7 @@ class PipInstaller:
         """Install exactly ``packages`` (no dependencies, hashes required when present)."""
         if not packages:
             return
-        with requirements_file(packages) as requirements:
+        with locked_install_args(packages, index, project_dir) as args:
             command = [
                 *self._pip(venv),
                 "install",
@@ -34,11 +33,8 @@ class PipInstaller:
                 "--no-input",
                 "--no-warn-script-location",
                 "--no-warn-conflicts",
+                *args,
             ]
-            if all(p.hashes for p in packages):
-                command.append("--require-hashes")
-            command.extend(index_args(index, project_dir))
-            command.extend(["-r", str(requirements)])
             run(command, f"installing into {venv.name}")
 
     def uninstall(self, venv: Path, names: Sequence[str]) -> None:

@@ -7,9 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from reconciler.errors import ReconcilerError
-from reconciler.installers.base import requirements_file, run
+from reconciler.installers.base import locked_install_args, run
 from reconciler.models import IndexOptions, LockedPackage
-from reconciler.pipconfig import index_args
 
 
 def find_uv() -> str | None:
@@ -60,7 +59,7 @@ class UvInstaller:
         """Install exactly ``packages`` (no dependencies, hashes required when present)."""
         if not packages:
             return
-        with requirements_file(packages) as requirements:
+        with locked_install_args(packages, index, project_dir) as args:
             command = [
                 self.uv,
                 "pip",
@@ -70,11 +69,8 @@ class UvInstaller:
                 "--no-deps",
                 "--python",
                 str(venv / "bin" / "python"),
+                *args,
             ]
-            if all(p.hashes for p in packages):
-                command.append("--require-hashes")
-            command.extend(index_args(index, project_dir))
-            command.extend(["-r", str(requirements)])
             run(command, f"installing into {venv.name}")
 
     def uninstall(self, venv: Path, names: Sequence[str]) -> None:
