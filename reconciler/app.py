@@ -73,8 +73,27 @@ def compute_plan(project: Project, only: Collection[str] = ()) -> Plan:
     return make_plan(project.desired, locks, project.interpreters, observation, only)
 
 
-def read_saved_plan(path: Path) -> str:
-    """The fingerprint recorded in a plan file written by ``plan -o``."""
+@attrs.frozen
+class SavedPlan:
+    """A plan file written by ``plan -o``: its fingerprint and its entries by plugin."""
+
+    path: Path
+    fingerprint: str
+    entries: tuple[tuple[str, str], ...]  # (plugin, canonical JSON of its entry)
+
+
+def _entries(changes: object) -> tuple[tuple[str, str], ...]:
+    if not isinstance(changes, list):
+        return ()
+    return tuple(
+        (str(c.get("plugin")), json.dumps(c, sort_keys=True))
+        for c in changes
+        if isinstance(c, dict)
+    )
+
+
+def read_saved_plan(path: Path) -> SavedPlan:
+    """Read a plan file written by ``plan -o`` (format_version 1)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -91,7 +110,7 @@ def read_saved_plan(path: Path) -> str:
     fingerprint = data.get("fingerprint")
     if not isinstance(fingerprint, str):
         raise ReconcilerError(f"{path}: not a plan file (no fingerprint)")
-    return fingerprint
+    return SavedPlan(path, fingerprint, _entries(data.get("changes")))
 
 
 @attrs.frozen
@@ -99,7 +118,7 @@ class ApplyOptions:
     """How ``apply`` runs."""
 
     only: tuple[str, ...] = ()
-    saved_fingerprint: str | None = None
+    saved: SavedPlan | None = None
     installer: str | None = None
     index_override: IndexOptions | None = None
     jobs: int = 1
@@ -142,9 +161,16 @@ def run_apply(
 
 def _checked_plan(project: Project, options: ApplyOptions) -> Plan:
     plan = compute_plan(project, options.only)
-    if options.saved_fingerprint is not None and options.saved_fingerprint != plan.fingerprint:
+    saved = options.saved
+    if saved is not None and saved.fingerprint != plan.fingerprint:
+        from reconciler.render import to_data  # noqa: PLC0415
+
+        now = dict(_entries(to_data(plan)["changes"]))
+        before = dict(saved.entries)
+        moved = sorted(n for n in set(now) | set(before) if now.get(n) != before.get(n))
+        what = f"plugins {', '.join(moved)}" if moved else "the locks or venvs"
         raise StalePlanError(
-            "stale plan: the locks or venvs changed since the plan was made; run plan again"
+            f"stale plan {saved.path}: {what} changed since it was made; run plan again"
         )
     return plan
 

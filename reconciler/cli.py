@@ -277,7 +277,7 @@ def apply(
         )
     options = app.ApplyOptions(
         only=tuple(plugins),
-        saved_fingerprint=app.read_saved_plan(plan_file) if plan_file is not None else None,
+        saved=app.read_saved_plan(plan_file) if plan_file is not None else None,
         installer=installer,
         index_override=override,
         jobs=_jobs(jobs),

@@ -23,7 +23,7 @@ from reconciler.errors import ExecuteError, ReconcilerError, SafetyError
 from reconciler.installers.base import Installer
 from reconciler.models import Action, DesiredState, MarkerStatus, Plan, StateMarker, Step
 from reconciler.observe import observe_venv
-from reconciler.state import MARKER_NAME, read_marker, with_status, write_marker
+from reconciler.state import MARKER_NAME, provisional, read_marker, with_status, write_marker
 
 #: ``log(plugin, message)``: one progress event of one plugin.
 Log = Callable[[str, str], None]
@@ -119,7 +119,10 @@ def _run_step(step: Step, ctx: Context, log: Log) -> StepResult:
         return StepResult(step, time.monotonic() - begin, str(exc), interrupted=True)
     except ReconcilerError as exc:
         log(step.plugin, "failed")
-        return StepResult(step, time.monotonic() - begin, str(exc))
+        message = str(exc)
+        if not message.startswith("plugin "):
+            message = f"plugin {step.plugin!r}: {message}"
+        return StepResult(step, time.monotonic() - begin, message)
     except OSError as exc:
         log(step.plugin, "failed")
         message = f"plugin {step.plugin!r}: {exc.strerror or exc}: {exc.filename or ''}".rstrip(
@@ -149,7 +152,7 @@ _VERBS = {
 
 def leftovers(root: Path, keep: int) -> bool:
     """True when generations left by a killed run wait to be cleaned (read-only check)."""
-    return any(
+    return bool(gens.stray_flip_links(root)) or any(
         gens.stale_generations(root, plugin, keep)
         or (not gens.generations(root, plugin) and gens.live_generation(root, plugin) is None)
         for plugin in gens.leftover_plugins(root)
@@ -161,6 +164,8 @@ def clean_leftovers(ctx: Context, log: Log) -> None:
     for plugin in gens.leftover_plugins(ctx.root):
         for removed in gens.prune(ctx.root, plugin, ctx.desired.settings.keep_generations):
             log(plugin, f"removed leftover generation {removed.name}")
+    for link in gens.stray_flip_links(ctx.root):
+        link.unlink(missing_ok=True)
 
 
 def _build(step: Step, ctx: Context) -> None:
@@ -260,15 +265,21 @@ def _upgrade(step: Step, ctx: Context) -> None:
     marker = read_marker(target)
     if marker is None:
         raise SafetyError(f"plugin {step.plugin!r}: state marker vanished; plan again")
-    write_marker(target, with_status(marker, MarkerStatus.UPGRADING))
-    ctx.installer.uninstall(target, [u.name for u in step.uninstall])
-    ctx.installer.install(
-        target,
-        [i.package for i in step.install],
-        ctx.desired.settings.index,
-        ctx.desired.project_dir,
-    )
-    write_marker(target, with_status(marker, MarkerStatus.COMPLETE))
+    before = observe_venv(target).dists
+    with provisional(target, with_status(marker, MarkerStatus.UPGRADING)) as restore:
+        try:
+            ctx.installer.uninstall(target, [u.name for u in step.uninstall])
+            ctx.installer.install(
+                target,
+                [i.package for i in step.install],
+                ctx.desired.settings.index,
+                ctx.desired.project_dir,
+            )
+        except BaseException:
+            if observe_venv(target).dists == before:  # refused before touching any package
+                restore()
+            raise
+        write_marker(target, with_status(marker, MarkerStatus.COMPLETE))
 
 
 def _remove(step: Step, ctx: Context) -> None:

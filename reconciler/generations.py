@@ -18,7 +18,7 @@ from pathlib import Path
 
 from reconciler.errors import SafetyError
 from reconciler.models import PLUGIN_NAME_RE, MarkerStatus
-from reconciler.state import MARKER_NAME, MarkerCorrupt, read_marker
+from reconciler.state import MARKER_NAME, MARKER_TEMP_PREFIX, MarkerCorrupt, read_marker
 
 GENERATIONS = ".generations"
 
@@ -99,11 +99,21 @@ def _fsync_dir(directory: Path) -> None:
             os.close(fd)
 
 
+def is_ours(generation: Path) -> bool:
+    """True for a directory reconciler made: it has the marker, or is empty, or holds only the
+    temporary file of a first marker write that was killed."""
+    try:
+        names = os.listdir(generation)
+    except OSError:
+        return False
+    return MARKER_NAME in names or all(n.startswith(MARKER_TEMP_PREFIX) for n in names)
+
+
 def delete_generation(root: Path, plugin: str, generation: Path) -> None:
-    """Delete one generation directory, only if it is ours (under the root, marker or empty)."""
+    """Delete one generation directory, only if it is ours (under the root, see :func:`is_ours`)."""
     if generation.parent != plugin_dir(root, plugin) or generation.is_symlink():
         raise SafetyError(f"refusing to delete {generation}: not a generation of {plugin!r}")
-    if not (generation / MARKER_NAME).exists() and any(generation.iterdir()):
+    if not is_ours(generation):
         raise SafetyError(f"refusing to delete {generation}: no state marker")
     shutil.rmtree(generation)
 
@@ -111,7 +121,7 @@ def delete_generation(root: Path, plugin: str, generation: Path) -> None:
 def stale_generations(root: Path, plugin: str, keep: int) -> list[Path]:
     """Generations that are neither live nor among the ``keep`` newest complete others."""
     live = live_generation(root, plugin)
-    others = [g for g in generations(root, plugin) if g != live]
+    others = [g for g in generations(root, plugin) if g != live and is_ours(g)]
     kept = [g for g in others if is_complete(g)][-keep:] if keep > 0 else []
     return [g for g in others if g not in kept]
 
@@ -133,6 +143,19 @@ def previous_generation(root: Path, plugin: str) -> Path | None:
     live = live_generation(root, plugin)
     candidates = [g for g in generations(root, plugin) if g != live and is_complete(g)]
     return candidates[-1] if candidates else None
+
+
+def stray_flip_links(root: Path) -> list[Path]:
+    """Temporary symlinks of a flip that was killed before its rename (``.<plugin>.flip-*``)."""
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return []
+    return [
+        root / n
+        for n in sorted(names)
+        if ".flip-" in n and n.startswith(".") and (root / n).is_symlink()
+    ]
 
 
 def leftover_plugins(root: Path) -> list[str]:

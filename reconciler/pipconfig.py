@@ -71,7 +71,13 @@ def hermetic_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """
     source = dict(os.environ if environ is None else environ)
     keep = {"PIP_" + k.upper().replace("-", "_") for k in NETWORK_KEYS}
-    keep |= {"UV_CACHE_DIR", "UV_NATIVE_TLS", "UV_HTTP_TIMEOUT", "UV_INSECURE_HOST"}
+    keep |= {
+        "UV_CACHE_DIR",
+        "UV_NATIVE_TLS",
+        "UV_HTTP_TIMEOUT",
+        "UV_HTTP_RETRIES",
+        "UV_INSECURE_HOST",
+    }
     env = {k: v for k, v in source.items() if not k.startswith(("PIP_", "UV_")) or k in keep}
     for key, value in _network_settings(source).items():
         env.setdefault("PIP_" + key.upper().replace("-", "_"), value)

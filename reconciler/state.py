@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cattrs
@@ -13,6 +15,8 @@ from cattrs.preconf.json import make_converter
 from reconciler.models import MarkerStatus, StateMarker
 
 MARKER_NAME = "reconciler-state.json"
+#: Prefix of the temporary file a marker is first written to (then renamed over MARKER_NAME).
+MARKER_TEMP_PREFIX = ".reconciler-state-"
 _CONVERTER = make_converter(forbid_extra_keys=True)
 
 
@@ -37,7 +41,7 @@ def read_marker(venv: Path) -> StateMarker | None:
 def write_marker(venv: Path, marker: StateMarker) -> None:
     """Write the marker of ``venv`` atomically (temporary file + fsync + rename)."""
     payload = json.dumps(_CONVERTER.unstructure(marker), indent=2, sort_keys=True) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=venv, prefix=".reconciler-state-")
+    fd, tmp = tempfile.mkstemp(dir=venv, prefix=MARKER_TEMP_PREFIX)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(payload)
@@ -47,6 +51,27 @@ def write_marker(venv: Path, marker: StateMarker) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def provisional(venv: Path, marker: StateMarker) -> Iterator[Callable[[], None]]:
+    """Mark ``venv`` with ``marker`` for the duration of the block.
+
+    Yields ``restore``: put the original marker file back (the same inode and mtime, via a hard
+    link kept aside), for a step that failed before changing anything.
+    """
+    saved = venv / (MARKER_TEMP_PREFIX + "saved")
+    saved.unlink(missing_ok=True)
+    os.link(venv / MARKER_NAME, saved)
+
+    def restore() -> None:
+        Path(saved).replace(venv / MARKER_NAME)
+
+    try:
+        write_marker(venv, marker)
+        yield restore
+    finally:
+        saved.unlink(missing_ok=True)
 
 
 def with_status(marker: StateMarker, status: MarkerStatus) -> StateMarker:

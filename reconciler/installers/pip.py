@@ -17,7 +17,7 @@ class PipInstaller:
 
     def create_venv(self, python: str, path: Path) -> None:
         """Create an empty venv (no pip seeded) at ``path`` with base interpreter ``python``."""
-        run([python, "-m", "venv", "--without-pip", str(path)], f"creating venv {path.name}")
+        run([python, "-m", "venv", "--without-pip", str(path)], "creating the venv")
 
     def install(
         self, venv: Path, packages: Sequence[LockedPackage], index: IndexOptions, project_dir: Path
@@ -35,12 +35,12 @@ class PipInstaller:
                 "--no-warn-conflicts",
                 *args,
             ]
-            run(command, f"installing into {venv.name}")
+            run(command, "installing")
 
     def uninstall(self, venv: Path, names: Sequence[str]) -> None:
         """Remove the distributions ``names`` from ``venv``."""
         if names:
-            run([*self._pip(venv), "uninstall", "--yes", *names], f"uninstalling from {venv.name}")
+            run([*self._pip(venv), "uninstall", "--yes", *names], "uninstalling")
 
     @staticmethod
     def _pip(venv: Path) -> list[str]:

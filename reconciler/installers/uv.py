@@ -50,7 +50,7 @@ class UvInstaller:
                 python,
                 str(path),
             ],
-            f"creating venv {path.name}",
+            "creating the venv",
         )
 
     def install(
@@ -71,7 +71,7 @@ class UvInstaller:
                 str(venv / "bin" / "python"),
                 *args,
             ]
-            run(command, f"installing into {venv.name}")
+            run(command, "installing")
 
     def uninstall(self, venv: Path, names: Sequence[str]) -> None:
         """Remove the distributions ``names`` from ``venv``."""
@@ -87,5 +87,5 @@ class UvInstaller:
                     str(venv / "bin" / "python"),
                     *names,
                 ],
-                f"uninstalling from {venv.name}",
+                "uninstalling",
             )
