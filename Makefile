@@ -3,6 +3,8 @@
 #   make dev    create .venv from the hashed lock lock/dev.txt + editable install
 #   make test   ruff, mypy and pytest (PYTEST_ARGS="-k foo" to narrow)
 #   make demo   run scripts/demo.sh against fixtures/example
+#   make kill-test  SIGKILL apply at 30 random moments (CI runs 8 inside make test)
+#   make bench  benchmark against pip/pip-tools/uv loops (BENCH_ARGS=--quick)
 #   make lock   recompile lock/requirements.txt and lock/dev.txt from PyPI
 #               (LOCK_ARGS=--upgrade to move pins forward)
 #   make clean  remove the venv, build outputs and tool caches
@@ -35,7 +37,7 @@ PYPI_ONLY := env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL -u PIP_CONSTRAINT \
 	PIP_CONFIG_FILE=/dev/null PIP_INDEX_URL=https://pypi.org/simple \
 	CUSTOM_COMPILE_COMMAND="make lock"
 
-.PHONY: dev test demo lock clean
+.PHONY: dev test demo bench kill-test lock clean
 
 dev: $(DEV_STAMP)
 
@@ -56,6 +58,15 @@ test: dev
 
 demo: dev
 	bash scripts/demo.sh
+
+KILL_ITERATIONS ?= 30
+kill-test: dev
+	KILL_ITERATIONS=$(KILL_ITERATIONS) $(VENV_PY) -m pytest tests/test_kill.py $(PYTEST_ARGS)
+
+# Offline benchmark (bench/README.md): ~10 min; BENCH_ARGS=--quick for a ~2 min smoke run.
+BENCH_ARGS ?=
+bench: dev
+	$(VENV_PY) bench/run.py $(BENCH_ARGS)
 
 $(LOCKENV_STAMP):
 	rm -rf $(LOCKENV)
