@@ -27,6 +27,15 @@ from conftest import (
 )
 
 
+@pytest.fixture(autouse=True, params=["pip", "uv"])
+def installer(request: pytest.FixtureRequest, project: Project) -> str:
+    """Every test here runs once per installer backend: same plan, same guarantees."""
+    name: str = request.param
+    with project.edit() as doc:
+        doc["settings"]["installer"] = name
+    return name
+
+
 def assert_no_changes(project: Project, *plugins: str) -> None:
     """``plan`` says ``No changes.`` and ``plan --detailed-exitcode`` exits 0."""
     result = project.ok("plan", *plugins)
@@ -57,7 +66,7 @@ def installs(change: dict[str, object]) -> dict[str, str]:
 # --- create ------------------------------------------------------------------------------------
 
 
-def test_create_when_no_venv(project: Project) -> None:
+def test_create_when_no_venv(project: Project, installer: str) -> None:
     """A declared plugin without a venv is planned as ``create`` and apply builds it."""
     plan = project.plan_json()
     assert [c["plugin"] for c in plan["changes"]] == list(PLUGINS)
@@ -79,6 +88,7 @@ def test_create_when_no_venv(project: Project) -> None:
     for plugin in PLUGINS:
         assert (project.venv(plugin) / "pyvenv.cfg").is_file()
         assert (project.venv(plugin) / MARKER).is_file()
+        assert project.marker(plugin)["installer"] == installer
         assert project.dists(plugin) == EXPECTED_DISTS[plugin]
     assert_no_changes(project)
 
@@ -457,3 +467,15 @@ def test_hand_downgraded_package_is_restored(applied: Project) -> None:
     assert applied.script("tap-beta") == EXPECTED_OUTPUT["tap-beta"] + "\n"
     assert others(applied, "tap-beta") == untouched
     assert_no_changes(applied)
+
+
+def test_venv_built_by_the_other_installer_is_not_drift(applied: Project, installer: str) -> None:
+    """Switching ``settings.installer`` changes how future venvs are built, not the plan."""
+    other = {"pip": "uv", "uv": "pip"}[installer]
+    assert all(applied.marker(p)["installer"] == installer for p in PLUGINS)
+    with applied.edit() as doc:
+        doc["settings"]["installer"] = other
+    assert_no_changes(applied, *PLUGINS)
+    before = applied.snapshot()
+    applied.ok("apply")
+    assert applied.snapshot() == before
