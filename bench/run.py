@@ -1,0 +1,578 @@
+"""Benchmark reconciler against hand-written pip / pip-tools / uv loops (issue 5).
+
+Run with the dev venv's interpreter (``make bench``, or ``.venv/bin/python bench/run.py``)::
+
+    python bench/run.py            # full run, ~10 minutes on 2 cores
+    python bench/run.py --quick    # smoke run: 3 runs, no N=500, heavy scenarios once
+
+Everything is offline: a synthetic wheelhouse is generated under ``build/bench/wheels`` and
+reused across runs, as are the projects (locks, venvs) under ``build/bench/projects``. Prints a
+table and writes every raw timing to ``build/bench/results.json``. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import functools
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import TypeVar
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import projects
+import report
+import scenarios as sc
+import wheelhouse as wh
+from measure import BenchError, Sample
+
+REPO = Path(__file__).resolve().parent.parent
+N_WHEELHOUSE_PLUGINS = 500
+T = TypeVar("T")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="3 runs, skip N=500, heavy scenarios once (~2 min)"
+    )
+    parser.add_argument("--runs", type=int, default=None, help="measured runs per scenario")
+    parser.add_argument(
+        "--slow-runs",
+        type=int,
+        default=None,
+        help="measured runs of the pip cold applies (default 3; 1 with --quick)",
+    )
+    parser.add_argument(
+        "--baseline-runs",
+        type=int,
+        default=None,
+        help="measured runs of the baselines (default 3; 2 with --quick)",
+    )
+    parser.add_argument(
+        "--fresh", action="store_true", help="delete cached projects, venvs and caches first"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="results file (default build/bench/results.json)"
+    )
+    return parser.parse_args(argv)
+
+
+class Clock:
+    """Progress lines prefixed with the time since the start."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    def elapsed(self) -> float:
+        """Seconds since the start."""
+        return time.perf_counter() - self.start
+
+    def log(self, text: str) -> None:
+        """Print one progress line."""
+        print(f"[{self.elapsed():6.1f}s] {text}", flush=True)
+
+
+def cpu_model() -> str:
+    """The CPU model from /proc/cpuinfo."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def git_state() -> dict[str, object]:
+    """Commit and dirtiness of the checkout being measured."""
+
+    def git(*args: str) -> str:
+        try:
+            out = subprocess.run(
+                ["git", *args], cwd=REPO, capture_output=True, text=True, check=False
+            )
+        except OSError:
+            return ""
+        return out.stdout.strip()
+
+    return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
+
+
+def machine_info(bench: sc.Bench) -> dict[str, object]:
+    """What the numbers were measured on."""
+    mem = ""
+    with contextlib.suppress(OSError, IndexError):
+        first = Path("/proc/meminfo").read_text(encoding="utf-8").splitlines()[0]
+        mem = first.split(":")[1].strip()
+
+    def version(dist: str) -> str:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    editable = False
+    with contextlib.suppress(metadata.PackageNotFoundError, ValueError, TypeError):
+        direct = metadata.distribution("reconciler").read_text("direct_url.json") or "{}"
+        editable = bool(json.loads(direct).get("dir_info", {}).get("editable"))
+    python3 = shutil.which("python3", path=bench.env.get("PATH"))
+    is_script = False
+    if python3:
+        with Path(python3).open("rb") as handle:
+            is_script = handle.read(2) == b"#!"
+    return {
+        "nproc": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "cpu_model": cpu_model(),
+        "memory": mem,
+        "kernel": platform.release(),
+        "python_version": platform.python_version(),
+        "base_interpreter": bench.python,
+        "uv_version": sc.tool_version([bench.uv, "--version"], bench.env),
+        "pip_version": version("pip"),
+        "pip_tools_version": version("pip-tools"),
+        "reconciler_version": version("reconciler"),
+        "reconciler_editable_install": editable,
+        "git": git_state(),
+        "python3_on_path": {"path": python3, "is_launcher_script": is_script},
+    }
+
+
+def guarded(clock: Clock, bench: sc.Bench, what: str, fn: Callable[[], T]) -> T | None:
+    """Run one scenario; record (not raise) an unexpected failure."""
+    try:
+        return fn()
+    except (BenchError, OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+        bench.notes.append(f"{what}: failed: {first}")
+        clock.log(f"  ! {what} failed: {first}")
+        return None
+
+
+def wheelhouse_digest(house: wh.Wheelhouse) -> str:
+    """One digest of every wheel in the wheelhouse."""
+    blob = json.dumps(sorted(house.hashes.items())).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def copy_locks(source: Path, dest: Path) -> None:
+    """Give ``dest`` the locks of ``source`` (same plugins, same settings)."""
+    (dest / "lock").mkdir(exist_ok=True)
+    for path in sorted((source / "lock").glob("*.txt")):
+        target = dest / "lock" / path.name
+        if not target.is_file() or target.read_bytes() != path.read_bytes():
+            shutil.copyfile(path, target)
+
+
+def build_rows(s: dict[str, Sample], bench: sc.Bench, lock_jobs: bool) -> list[report.Row]:
+    """The table (targets from the issue)."""
+    g = s.get
+    row = report.timing_row
+    plan20 = g("plan.noop.n20")
+    rows = [
+        row(
+            "no-op plan, 20 venvs",
+            plan20,
+            g("baseline.noop.n20.pip-sync"),
+            "pip-sync --dry-run x20",
+            "<= 0.15 s",
+            lambda r, _q: r <= 0.15,
+        ),
+        row(
+            "no-op plan, 20 venvs",
+            plan20,
+            g("baseline.noop.n20.pip-freeze"),
+            "pip --python V freeze x20",
+        ),
+        row("no-op plan, 20 venvs", plan20, g("baseline.noop.n20.uv-sync"), "uv pip sync x20"),
+    ]
+    if "plan.noop.n20.python3-shim" in s:
+        rows.append(
+            row('no-op plan, 20 venvs, python = "python3" (shim)', g("plan.noop.n20.python3-shim"))
+        )
+    rows += [
+        row(
+            "no-op plan, 50 venvs",
+            g("plan.noop.n50"),
+            target="<= 0.2 s",
+            check=lambda r, _q: r <= 0.2,
+        ),
+        row(
+            "no-op plan, 500 venvs",
+            g("plan.noop.n500"),
+            target="<= 1.5 s",
+            check=lambda r, _q: r <= 1.5,
+        ),
+    ]
+    for n in (20, 50, 500):
+        if f"plan.noop.n{n}" in s:
+            rows.append(report.rss_row(f"plan peak RSS, {n} venvs", g(f"plan.noop.n{n}"), 80))
+    jobs = os.cpu_count() or 1
+    rows += [
+        row(
+            "cold apply 20, pip, --jobs 1",
+            g("apply.cold.n20.pip.jobs1"),
+            g("baseline.cold.n20.venv-pip-loop"),
+            "venv+pip loop",
+        ),
+        row(
+            f"cold apply 20, pip, default (--jobs {jobs})",
+            g("apply.cold.n20.pip.default"),
+            g("baseline.cold.n20.venv-pip-loop"),
+            "venv+pip loop",
+            ">= 3x faster",
+            lambda _r, q: q is not None and q >= 3,
+        ),
+        row(
+            "cold apply 20, uv, --jobs 1",
+            g("apply.cold.n20.uv.jobs1"),
+            g("baseline.cold.n20.uv-loop"),
+            "uv venv+sync loop",
+        ),
+        row(
+            f"cold apply 20, uv, default (--jobs {jobs})",
+            g("apply.cold.n20.uv.default"),
+            g("baseline.cold.n20.uv-loop"),
+            "uv venv+sync loop",
+            "no slower (>= 1x)",
+            lambda _r, q: q is not None and q >= 1,
+        ),
+        row(
+            f"cold apply 20, uv, default (--jobs {jobs})",
+            g("apply.cold.n20.uv.default"),
+            g("baseline.cold.n20.uv-loop-new-paths"),
+            "uv loop, new venv paths",
+        ),
+        row(
+            "one-pin upgrade, pip (20 venvs)",
+            g("apply.upgrade.pip"),
+            g("baseline.single-install.pip"),
+            "single pip install",
+            "<= 1.5x single",
+            lambda _r, q: q is not None and q >= 1 / 1.5,
+        ),
+        row(
+            "one-pin upgrade, uv (20 venvs)",
+            g("apply.upgrade.uv"),
+            g("baseline.single-install.uv"),
+            "single uv pip install",
+            "<= 1.5x single",
+            lambda _r, q: q is not None and q >= 1 / 1.5,
+        ),
+    ]
+    if lock_jobs:
+        rows.append(
+            row(
+                "lock 10 plugins, default --jobs",
+                g("lock.n10.default"),
+                g("lock.n10.jobs1"),
+                "lock --jobs 1",
+                ">= 1.7x faster",
+                lambda _r, q: q is not None and q >= 1.7,
+            )
+        )
+    else:
+        rows.append(
+            report.Row(
+                "lock 10 plugins, default --jobs",
+                "not implemented",
+                "-",
+                "-",
+                ">= 1.7x faster",
+                "n/a",
+            )
+        )
+    rows = [r for r in rows if r.reconciler != "n/a"]  # not measured in this mode
+    if "baseline.cold.n20.meltano-install" in s:
+        rows.append(
+            row(
+                f"cold apply 20, pip, default (--jobs {jobs})",
+                g("apply.cold.n20.pip.default"),
+                g("baseline.cold.n20.meltano-install"),
+                "meltano install",
+            )
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:  # noqa: PLR0912, PLR0915 - one linear script
+    """Build the fixtures, run every scenario, print the table, write results.json."""
+    args = parse_args(argv)
+    clock = Clock()
+    started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    root = REPO / "build" / "bench"
+    out = args.out or root / "results.json"
+    reconciler_bin = sc.DEV_BIN / "reconciler"
+    if not reconciler_bin.exists():
+        print(
+            f"error: {reconciler_bin} not found: run with the dev venv (make bench)",
+            file=sys.stderr,
+        )
+        return 1
+    if args.fresh:
+        for sub in ("projects", "baseline", "cache"):
+            shutil.rmtree(root / sub, ignore_errors=True)
+    python = os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
+    major_minor = f"{sys.version_info.major}.{sys.version_info.minor}"
+    runs = args.runs or (3 if args.quick else 5)
+    slow_runs = args.slow_runs or (1 if args.quick else 3)
+    baseline_runs = args.baseline_runs or (2 if args.quick else 3)
+
+    clock.log(f"building the wheelhouse in {root / 'wheels'} ...")
+    house = wh.ensure(root / "wheels", N_WHEELHOUSE_PLUGINS)
+    clock.log(
+        f"  {'built' if house.built else 'reused'} {len(house.hashes)} wheels, "
+        f"{house.total_bytes() / 1e6:.1f} MB ({wh.N_LIBRARIES} libraries, "
+        f"{N_WHEELHOUSE_PLUGINS} plugins, {wh.UPGRADE_LIBRARY} in 2 versions)"
+    )
+    bench = sc.Bench(
+        root=root,
+        house=house,
+        python=python,
+        major_minor=major_minor,
+        quick=args.quick,
+        runs=runs,
+        slow_runs=slow_runs,
+        baseline_runs=baseline_runs,
+        log=clock.log,
+    )
+    bench.env = sc.bench_env(root / "cache")
+    bench.info["wheelhouse_digest"] = wheelhouse_digest(house)
+    machine = machine_info(bench)
+    clock.log(
+        f"machine: {machine['nproc']} CPUs ({machine['cpu_model']}), python "
+        f"{machine['python_version']}, {machine['uv_version']}, pip {machine['pip_version']}"
+    )
+    shim = machine["python3_on_path"]
+    assert isinstance(shim, dict)
+    clock.log(f'interpreter: every project sets python = "{python}" (an explicit real path).')
+    if shim.get("is_launcher_script"):
+        clock.log(
+            f"  note: `python3` on PATH is {shim['path']}, a launcher script (pyenv shim?); "
+            'with python = "python3" every plan runs it to probe the interpreter (~90 ms with '
+            "pyenv) - see the python3 (shim) row."
+        )
+    ns = (20, 50) if args.quick else (20, 50, 500)
+    mode = "quick" if args.quick else "full"
+    clock.log(
+        f"mode: {mode}; median of {runs} runs after 1 warm-up"
+        + ("" if args.quick else f" (no-op plans: {2 * runs})")
+        + (" (cold applies: no warm-up)" if args.quick else "")
+        + f"; pip cold applies: {slow_runs} run(s)"
+        + ("" if args.quick else " after 1 warm-up (--jobs 1: no warm-up)")
+        + f"; baselines: {baseline_runs} runs after 1 warm-up, the venv+pip loop 1 run"
+        + (", loops over 4 plugins scaled to 20" if args.quick else "")
+    )
+    load1 = os.getloadavg()[0]
+    cpus = os.cpu_count() or 1
+    if load1 > 0.5 * cpus:
+        warning = (
+            f"the machine is busy (1-minute load average {load1:.1f} on {cpus} CPUs): "
+            "timings will be slower and noisier than on an idle machine"
+        )
+        bench.notes.append(warning)
+        clock.log(f"warning: {warning}")
+
+    # ---- setup ------------------------------------------------------------------------
+    try:
+        bench.run([reconciler_bin, "--version"])
+        clock.log("setting up projects (locks, venvs) ...")
+        n20 = sc.setup_project(bench, "n20", 20, lock_with_reconciler=True)
+        n50 = sc.setup_project(bench, "n50", 50, lock_with_reconciler=True)
+        same, different = projects.compare_with_generator(
+            n50, 50, house, python, major_minor, house.path
+        )
+        bench.info["direct_lock_generator_matches_pip_compile"] = {
+            "identical": same,
+            "different": different,
+        }
+        clock.log(f"  direct lock generator vs pip-compile (n50): {same}/50 byte-identical")
+        n500 = (
+            sc.setup_project(bench, "n500", 500, lock_with_reconciler=False) if 500 in ns else None
+        )
+        cold20 = sc.setup_project(bench, "cold20", 20, lock_with_reconciler=False)
+        copy_locks(n20, cold20)
+        upgrade20 = sc.setup_project(bench, "upgrade20", 20, lock_with_reconciler=False)
+        copy_locks(n20, upgrade20)
+        lock10 = sc.setup_project(bench, "lock10", 10, lock_with_reconciler=False)
+        for project in (n20, n50, n500, upgrade20):
+            if project is not None:
+                bench.ensure_applied(project)
+        lock_help = bench.lock_help()
+    except BenchError as exc:
+        print(f"error: setup failed: {exc}", file=sys.stderr)
+        return 1
+    lock_jobs = "--jobs" in lock_help
+    if not lock_jobs:
+        bench.notes.append("lock --jobs: not implemented")
+    bench.info["lock_jobs_option"] = lock_jobs
+    setup_seconds = clock.elapsed()
+
+    # ---- plan ---------------------------------------------------------------------------
+    clock.log("no-op plan ...")
+    sc.startup_costs(bench)
+    sc.plan_noop(bench, n20, 20)
+    sc.plan_noop(bench, n50, 50)
+    if n500 is not None:
+        sc.plan_noop(bench, n500, 500)
+    guarded(clock, bench, "plan with python3 shim", lambda: sc.plan_with_shim(bench, n20))
+    analysis: dict[str, object] = {}
+    analysis["importtime_plan_n20"] = guarded(
+        clock, bench, "importtime", lambda: sc.import_profile(bench, n20)
+    )
+    for n, project in ((20, n20), (500, n500) if n500 is not None else (50, n50)):
+        analysis[f"plan_phases_n{n}"] = guarded(
+            clock, bench, f"plan phases n{n}", functools.partial(sc.plan_phases, bench, project)
+        )
+    clock.log("no-op baselines (pip freeze) ...")
+    sc.pip_freeze_noop(bench, n20, 20)
+
+    # ---- cold apply ----------------------------------------------------------------------
+    clock.log("cold apply of 20 venvs ...")
+    sc.cold_apply(bench, cold20, "uv", jobs1=False)
+    if not args.quick:
+        sc.cold_apply(bench, cold20, "uv", jobs1=True)
+    sc.cold_apply(bench, cold20, "pip", jobs1=False)
+    if args.quick:
+        bench.notes.append("--quick: cold applies with --jobs 1 not measured")
+    else:
+        sc.cold_apply(bench, cold20, "pip", jobs1=True)
+    analysis["apply_profile_uv_jobs1"] = guarded(
+        clock, bench, "apply profile", lambda: sc.apply_profile(bench, cold20, "uv")
+    )
+    clock.log("baselines: uv loop, venv+pip loop, pip-sync, uv pip sync ...")
+    sc.uv_loop(bench, 20)
+    sc.uv_loop(bench, 20, new_paths=True)
+    sc.uv_sync_noop(bench, 20)
+    sc.naive_loop(bench, 20)
+    sc.pip_sync_noop(bench, 20)
+
+    # ---- one changed pin ----------------------------------------------------------------------
+    clock.log("one changed pin ...")
+    guarded(clock, bench, "upgrade pip", lambda: sc.upgrade(bench, upgrade20, "pip"))
+    guarded(clock, bench, "upgrade uv", lambda: sc.upgrade(bench, upgrade20, "uv"))
+    sc.single_install(bench, "pip")
+    sc.single_install(bench, "uv")
+
+    # ---- lock ----------------------------------------------------------------------------------
+    if lock_jobs:
+        clock.log("lock of 10 plugins ...")
+        sc.lock_jobs(bench, lock10, jobs1=True)
+        sc.lock_jobs(bench, lock10, jobs1=False)
+    else:
+        clock.log("lock --jobs: not implemented (reconciler lock --help has no --jobs)")
+
+    if os.environ.get("BENCH_MELTANO") == "1":
+        clock.log("meltano ...")
+        guarded(clock, bench, "meltano", lambda: sc.meltano_install(bench, 20))
+
+    # ---- report ----------------------------------------------------------------------------------
+    rows = build_rows(bench.samples, bench, lock_jobs)
+    print()
+    print(report.render(rows))
+    print()
+    print(
+        f'Every project sets python = "{python}" (an explicit real path, so no launcher script '
+        "runs per plan)."
+    )
+    print_analysis(bench, analysis)
+    for note in bench.notes:
+        print(f"note: {note}")
+    errors = {k: s.error for k, s in bench.samples.items() if s.error}
+    for key, error in errors.items():
+        print(f"error: {key}: {error.splitlines()[0]}")
+    results = {
+        "format_version": 1,
+        "mode": mode,
+        "started_at": started_at,
+        "duration_s": round(clock.elapsed(), 1),
+        "setup_s": round(setup_seconds, 1),
+        "machine": machine,
+        "setup": {
+            "wheelhouse": str(house.path),
+            "wheels": len(house.hashes),
+            "wheelhouse_bytes": house.total_bytes(),
+            "wheelhouse_digest": bench.info["wheelhouse_digest"],
+            "interpreter": python,
+            "interpreter_is_explicit_path": True,
+            "projects": str(root / "projects"),
+            **{k: v for k, v in bench.info.items() if k != "wheelhouse_digest"},
+        },
+        "policy": {
+            "runs": runs,
+            "slow_runs": slow_runs,
+            "baseline_runs": baseline_runs,
+            "quick": args.quick,
+            "per_sample": "see samples.*.runs_requested, warmup, seconds",
+        },
+        "load_average": {"start": round(load1, 2), "end": round(os.getloadavg()[0], 2)},
+        "samples": {k: s.to_json() for k, s in bench.samples.items()},
+        "rows": [r.to_json() for r in rows],
+        "analysis": analysis,
+        "notes": bench.notes,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwrote {out} ({clock.elapsed():.0f} s in total, setup {setup_seconds:.0f} s)")
+    return 0
+
+
+def print_analysis(bench: sc.Bench, analysis: dict[str, object]) -> None:
+    """Where the time of a no-op plan goes."""
+    s = bench.samples
+    startup = s.get("startup.python")
+    imports = s.get("startup.import-cli")
+    if startup and imports and startup.median and imports.median:
+        print(
+            f"plan start-up: python alone {startup.median * 1000:.0f} ms; "
+            f"+ import reconciler.cli {imports.median * 1000:.0f} ms "
+            f"(imports {1000 * (imports.median - startup.median):.0f} ms)"
+        )
+    for key, value in analysis.items():
+        if key.startswith("plan_phases_n") and isinstance(value, dict):
+            parts = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in value.items())
+            print(f"plan stages in-process ({key.removeprefix('plan_phases_')}): {parts}")
+    profile = analysis.get("importtime_plan_n20")
+    if isinstance(profile, dict):
+        packages = profile.get("by_package_ms", {})
+        assert isinstance(packages, dict)
+        parts = ", ".join(f"{k} {v:.0f}" for k, v in list(packages.items())[:9])
+        print(
+            f"-X importtime, plan n20: {profile.get('total_ms'):.0f} ms of imports "
+            f"(self time by package, ms): {parts}"
+        )
+        hook = profile.get("editable_install_hook_ms")
+        if hook:
+            print(
+                f"  of which {hook} ms is the editable-install import hook of the dev venv "
+                "(absent from a regular install)"
+            )
+    apply = analysis.get("apply_profile_uv_jobs1")
+    if isinstance(apply, dict):
+        children = apply.get("children", {})
+        assert isinstance(children, dict)
+        parts = ", ".join(
+            f"{k} {v['count']}x avg {v['avg_ms']:.0f} ms" for k, v in children.items()
+        )
+        print(
+            f"cold apply --installer uv --jobs 1 of 20 (one run): {apply['total_s']:.2f} s in "
+            f"process, {apply['children_s']:.2f} s in children ({parts}), "
+            f"{apply['reconciler_own_s']:.2f} s reconciler itself"
+        )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,808 @@
+"""The benchmark's scenarios: reconciler's own commands and the hand-written baselines.
+
+Every command runs as a child process in a hermetic environment (:func:`bench_env`): no
+ambient pip or uv configuration, bench-local caches, offline wheelhouse only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import measure
+import projects
+import wheelhouse as wh
+from measure import BenchError, Policy, Run, Sample
+
+DEV_BIN = Path(sys.executable).parent
+
+
+def bench_env(cache: Path) -> dict[str, str]:
+    """The environment of every child: ambient pip/uv/Python settings out, local caches in."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PIP_", "UV_", "PYTHON", "VIRTUAL_ENV", "RECONCILER_"))
+    }
+    env.update(
+        {
+            "PIP_CONFIG_FILE": os.devnull,
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "PIP_NO_INPUT": "1",
+            "PIP_CACHE_DIR": str(cache / "pip"),
+            "UV_CACHE_DIR": str(cache / "uv"),
+            "UV_NO_CONFIG": "1",
+            "UV_PYTHON_DOWNLOADS": "never",
+            "RECONCILER_CACHE_DIR": str(cache / "reconciler"),
+            "NO_COLOR": "1",
+        }
+    )
+    return env
+
+
+@dataclass
+class Bench:
+    """Paths, tools and settings shared by every scenario, plus the samples collected so far."""
+
+    root: Path  # build/bench
+    house: wh.Wheelhouse
+    python: str  # real path of the base interpreter
+    major_minor: str
+    quick: bool
+    runs: int
+    slow_runs: int
+    baseline_runs: int
+    log: Callable[[str], None]
+    env: dict[str, str] = field(default_factory=dict)
+    samples: dict[str, Sample] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    info: dict[str, object] = field(default_factory=dict)
+
+    # ---- tools -------------------------------------------------------------------------
+    @property
+    def reconciler(self) -> Path:
+        """The ``reconciler`` console script of the dev venv."""
+        return DEV_BIN / "reconciler"
+
+    @property
+    def uv(self) -> Path:
+        """uv from the dev venv (the ``uv`` package)."""
+        return DEV_BIN / "uv"
+
+    @property
+    def wheels(self) -> Path:
+        """The wheelhouse directory."""
+        return self.house.path
+
+    def project(self, name: str) -> Path:
+        """A project directory under build/bench/projects."""
+        return self.root / "projects" / name
+
+    def rec(self, project: Path, *args: str | Path) -> list[str | Path]:
+        """A reconciler command line for ``project``."""
+        return [self.reconciler, "--project", project, *args]
+
+    def run(
+        self, command: list[str | Path], *, ok: tuple[int, ...] = (0,), capture: bool = False
+    ) -> Run:
+        """Run a child in the bench environment (see :func:`measure.run`)."""
+        return measure.run(command, env=self.env, ok=ok, capture=capture)
+
+    def policy(self, kind: str) -> Policy:
+        """How to repeat a scenario of ``kind`` (see bench/README.md, "Repetitions")."""
+        runs, slow, base, quick = self.runs, self.slow_runs, self.baseline_runs, self.quick
+        table = {
+            "fast": Policy(runs=runs, warmup=1),
+            # sub-second and the headline targets: twice the runs against background noise
+            "plan": Policy(runs=runs if quick else 2 * runs, warmup=1),
+            "apply-uv": Policy(runs=runs, warmup=0 if quick else 1),
+            "apply-pip": Policy(runs=slow, warmup=0 if quick else 1),
+            "apply-pip-jobs1": Policy(runs=slow, warmup=0),
+            "lock": Policy(runs=slow, warmup=0) if quick else Policy(runs=runs, warmup=1),
+            "baseline-fast": Policy(runs=base, warmup=1),
+            "baseline-slow": Policy(runs=1, warmup=0),
+        }
+        return table[kind]
+
+    def measure(self, key: str, description: str, trial: measure.Trial, kind: str) -> Sample:
+        """Repeat ``trial`` per the policy of ``kind`` and store the sample under ``key``."""
+        sample = Sample(key=key, description=description)
+        self.samples[key] = sample
+        return measure.repeat(sample, trial, self.policy(kind), self.log)
+
+    # ---- project state -------------------------------------------------------------------
+    def plan_exit(self, project: Path) -> int:
+        """Exit code of ``plan --detailed-exitcode`` (0 no changes, 2 changes)."""
+        return self.run(self.rec(project, "plan", "--detailed-exitcode"), ok=(0, 2)).returncode
+
+    def ensure_applied(self, project: Path) -> None:
+        """Apply ``project`` unless its plan is already a no-op; fail unless it then is."""
+        if self.plan_exit(project) == 0:
+            return
+        started = time.perf_counter()
+        try:
+            self.run(self.rec(project, "apply", "--installer", "uv"))
+        except BenchError as exc:
+            self.log(f"  ! apply --installer uv failed ({str(exc).splitlines()[0]}); trying pip")
+            self.run(self.rec(project, "apply", "--installer", "pip"))
+        self.log(f"  applied {project.name} in {time.perf_counter() - started:.1f} s")
+        if self.plan_exit(project) != 0:
+            raise BenchError(f"{project}: plan still shows changes after apply")
+
+    def lock_check(self, project: Path) -> None:
+        """Abort unless ``reconciler lock --check`` calls every lock of ``project`` fresh."""
+        result = self.run(self.rec(project, "lock", "--check"), ok=(0, 2), capture=True)
+        if result.returncode != 0:
+            tail = "\n".join(result.output.strip().splitlines()[-5:])
+            raise BenchError(f"{project.name}: `reconciler lock --check` is not fresh:\n{tail}")
+
+    def lock_help(self) -> str:
+        """``reconciler lock --help``."""
+        return self.run([self.reconciler, "lock", "--help"], capture=True).output
+
+
+# ---- setup ------------------------------------------------------------------------------
+
+
+def setup_project(bench: Bench, name: str, n: int, *, lock_with_reconciler: bool) -> Path:
+    """Create project ``name`` for ``n`` plugins and give it fresh locks."""
+    project = bench.project(name)
+    key = {
+        "wheelhouse": bench.info.get("wheelhouse_digest"),
+        "python": bench.python,
+        "spec": wh.SPEC_VERSION,
+    }
+    plugins = [wh.plugin_name(i) for i in range(n)]
+    created = projects.prepare(project, plugins, bench.wheels, bench.python, key)
+    if lock_with_reconciler:
+        started = time.perf_counter()
+        try:
+            result = bench.run(bench.rec(project, "lock"), capture=True)
+        except BenchError as exc:
+            first = str(exc).strip().splitlines()
+            note = (
+                f"{name}: `reconciler lock` failed ({first[-1] if first else exc}); "
+                "locks were generated directly instead"
+            )
+            bench.notes.append(note)
+            bench.log(f"  ! {note}")
+            projects.write_locks(
+                project, n, bench.house, bench.python, bench.major_minor, bench.wheels
+            )
+        else:
+            written = re.search(r"(\d+) written", result.output)
+            if written and written.group(1) != "0":
+                bench.log(
+                    f"  locked {name} with `reconciler lock` ({written.group(1)} written) in "
+                    f"{time.perf_counter() - started:.1f} s"
+                )
+    else:
+        changed = projects.write_locks(
+            project, n, bench.house, bench.python, bench.major_minor, bench.wheels
+        )
+        if changed:
+            bench.log(f"  wrote {changed} locks of {name} directly")
+    bench.lock_check(project)
+    if created:
+        bench.log(f"  created project {name} ({n} plugins)")
+    return project
+
+
+# ---- plan ---------------------------------------------------------------------------------
+
+
+def plan_noop(bench: Bench, project: Path, n: int) -> Sample:
+    """No-op ``plan`` over ``n`` venvs (exit 0 required: it really is a no-op)."""
+    return bench.measure(
+        f"plan.noop.n{n}",
+        f"reconciler plan --detailed-exitcode over {n} up-to-date venvs",
+        lambda: bench.run(bench.rec(project, "plan", "--detailed-exitcode")),
+        "plan",
+    )
+
+
+def plan_with_shim(bench: Bench, project: Path) -> Sample | None:
+    """The same no-op plan with ``python = "python3"`` when that is a launcher script on PATH."""
+    found = shutil.which("python3", path=bench.env.get("PATH"))
+    if found is None:
+        return None
+    with Path(found).open("rb") as handle:
+        if handle.read(2) != b"#!":
+            return None
+    variant = project / "reconciler-python3.toml"
+    text = (project / "reconciler.toml").read_text(encoding="utf-8")
+    variant.write_text(text.replace(f'python = "{bench.python}"', 'python = "python3"'), "utf-8")
+    return bench.measure(
+        "plan.noop.n20.python3-shim",
+        f'the no-op plan over 20 venvs with python = "python3" ({found}, a launcher script)',
+        lambda: bench.run([bench.reconciler, "--project", variant, "plan", "--detailed-exitcode"]),
+        "plan",
+    )
+
+
+def startup_costs(bench: Bench) -> None:
+    """Interpreter start-up alone, and start-up plus ``import reconciler.cli``."""
+    python = DEV_BIN / "python"
+    bench.measure(
+        "startup.python",
+        "python -c pass (dev venv)",
+        lambda: bench.run([python, "-c", "pass"]),
+        "fast",
+    )
+    bench.measure(
+        "startup.import-cli",
+        "python -c 'import reconciler.cli' (everything `reconciler plan` imports at start)",
+        lambda: bench.run([python, "-c", "import reconciler.cli"]),
+        "fast",
+    )
+
+
+def import_profile(bench: Bench, project: Path) -> dict[str, object]:
+    """``python -X importtime -m reconciler plan``: import time per package, slowest modules.
+
+    Self times are summed per top-level package (the standard library counted as one), so the
+    numbers add up to the total; best of 3 runs by total.
+    """
+    best: dict[str, object] = {}
+    for _ in range(3):
+        result = bench.run(
+            [
+                DEV_BIN / "python",
+                "-X",
+                "importtime",
+                "-m",
+                "reconciler",
+                "--project",
+                project,
+                "plan",
+            ],
+            capture=True,
+        )
+        rows: list[tuple[int, str]] = []
+        editable_us = 0
+        for line in result.output.splitlines():
+            m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|\s*(\S+)", line)
+            if m:
+                rows.append((int(m.group(1)), m.group(3)))
+                if m.group(3).startswith("__editable__"):
+                    editable_us += int(m.group(2))
+        total = sum(us for us, _ in rows) / 1000
+        if best and total >= float(best["total_ms"]):  # type: ignore[arg-type]
+            continue
+        by_package: dict[str, float] = {}
+        for us, name in rows:
+            root = name.split(".")[0]
+            if root.startswith("__editable__"):
+                group = "editable-install hook"
+            elif root in sys.stdlib_module_names or root.startswith("_"):
+                group = "stdlib"
+            else:
+                group = root
+            by_package[group] = by_package.get(group, 0.0) + us / 1000
+        slowest = sorted(rows, reverse=True)[:10]
+        best = {
+            "total_ms": round(total, 1),
+            "by_package_ms": {
+                k: round(v, 1) for k, v in sorted(by_package.items(), key=lambda kv: -kv[1])
+            },
+            "slowest_modules_self_ms": {name: round(us / 1000, 1) for us, name in slowest},
+            "editable_install_hook_ms": round(editable_us / 1000, 1),
+        }
+    return best
+
+
+_APPLY_PROFILE = r"""
+import collections, json, subprocess, sys, threading, time
+stats = collections.defaultdict(lambda: [0, 0.0])
+guard = threading.Lock()
+real_run = subprocess.run
+def timed_run(cmd, *args, **kwargs):
+    started = time.perf_counter()
+    try:
+        return real_run(cmd, *args, **kwargs)
+    finally:
+        parts = [str(c).rsplit("/", 1)[-1] for c in cmd]
+        key = " ".join(parts[:3]) if parts[0] == "uv" or "-m" in parts[1:3] else " ".join(parts[:2])
+        with guard:
+            stats[key][0] += 1
+            stats[key][1] += time.perf_counter() - started
+subprocess.run = timed_run
+t0 = time.perf_counter()
+from reconciler.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+total = time.perf_counter() - t0
+print("BENCH-PROFILE " + json.dumps({"total": total, "children": stats}))
+"""
+
+
+def apply_profile(bench: Bench, project: Path, installer: str) -> dict[str, object]:
+    """Cold ``apply --jobs 1``: time inside each kind of child process vs the whole (one run).
+
+    Wraps :func:`subprocess.run` inside the reconciler process, so it depends on reconciler
+    starting its children that way; children started otherwise are counted as reconciler time.
+    """
+    shutil.rmtree(project / ".venvs", ignore_errors=True)
+    args: list[str | Path] = ["--project", project, "apply", "--installer", installer]
+    command: list[str | Path] = [DEV_BIN / "python", "-c", _APPLY_PROFILE, *args, "--jobs", "1"]
+    result = bench.run(command, capture=True)
+    line = next(x for x in result.output.splitlines() if x.startswith("BENCH-PROFILE "))
+    data = json.loads(line.removeprefix("BENCH-PROFILE "))
+    children = {
+        key: {"count": n, "seconds": round(s, 3), "avg_ms": round(1000 * s / n, 1)}
+        for key, (n, s) in sorted(data["children"].items(), key=lambda kv: -kv[1][1])
+    }
+    inside = sum(float(v["seconds"]) for v in children.values())
+    return {
+        "installer": installer,
+        "total_s": round(data["total"], 3),
+        "children_s": round(inside, 3),
+        "reconciler_own_s": round(data["total"] - inside, 3),
+        "children": children,
+    }
+
+
+_PHASES = r"""
+import json, sys, time
+t = time.perf_counter
+t0 = t()
+from pathlib import Path
+from reconciler import app, config, interpreters, render
+from reconciler.observe import observe
+from reconciler.plan import make_plan
+t1 = t()
+project = Path(sys.argv[1])
+desired = config.load(config.find_project_file(project))
+t2 = t()
+interps = {}
+specs = {}
+for p in desired.plugins:
+    if p.python not in specs:
+        specs[p.python] = interpreters.resolve(p.python, desired.project_dir)
+    interps[p.name] = specs[p.python]
+t3 = t()
+observation = observe(desired.settings.venv_root)
+t4 = t()
+locks = app.read_locks(desired)
+t5 = t()
+plan = make_plan(desired, locks, interps, observation)
+t6 = t()
+text = render.human(plan, color=False)
+t7 = t()
+print(json.dumps({"imports": t1 - t0, "config": t2 - t1, "interpreter": t3 - t2,
+                  "observe": t4 - t3, "read_locks": t5 - t4, "plan": t6 - t5,
+                  "render": t7 - t6, "changes": len(plan.changes)}))
+"""
+
+
+def plan_phases(bench: Bench, project: Path) -> dict[str, object]:
+    """Seconds per stage of a no-op plan, measured inside one process (best of 3)."""
+    best: dict[str, float] = {}
+    for _ in range(3):
+        result = bench.run([DEV_BIN / "python", "-c", _PHASES, project], capture=True)
+        data = json.loads(result.output.strip().splitlines()[-1])
+        for key, value in data.items():
+            if key != "changes":
+                best[key] = min(best.get(key, value), value)
+    return {k: round(v, 4) for k, v in best.items()}
+
+
+# ---- cold apply ----------------------------------------------------------------------------
+
+
+def cold_apply(bench: Bench, project: Path, installer: str, jobs1: bool) -> Sample:
+    """``apply`` of every venv from nothing (``.venvs`` deleted before each run)."""
+    mode = "jobs1" if jobs1 else "default"
+    args: list[str | Path] = ["apply", "--installer", installer]
+    if jobs1:
+        args += ["--jobs", "1"]
+
+    def trial() -> Run:
+        shutil.rmtree(project / ".venvs", ignore_errors=True)
+        return bench.run(bench.rec(project, *args))
+
+    sample = bench.measure(
+        f"apply.cold.n20.{installer}.{mode}",
+        f"reconciler apply --installer {installer}{' --jobs 1' if jobs1 else ''} of 20 venvs, "
+        "from nothing",
+        trial,
+        "apply-uv" if installer == "uv" else ("apply-pip-jobs1" if jobs1 else "apply-pip"),
+    )
+    if sample.error is None and bench.plan_exit(project) != 0:
+        sample.error = "plan shows changes after the cold apply"
+    return sample
+
+
+def _lock_of(bench: Bench, name: str) -> Path:
+    return bench.project("n20") / "lock" / f"{name}.txt"
+
+
+def naive_loop(bench: Bench, n: int) -> Sample:
+    """Sequential ``python -m venv`` (pip seeded) + ``pip install --no-deps -r lock`` per plugin."""
+    k = n if not bench.quick else 4
+    names = [wh.plugin_name(i) for i in range(k)]
+    base = bench.root / "baseline" / "venv-pip"
+
+    def trial() -> float:
+        shutil.rmtree(base, ignore_errors=True)
+        base.mkdir(parents=True)
+        started = time.perf_counter()
+        for name in names:
+            venv = base / name
+            bench.run([bench.python, "-m", "venv", venv])
+            bench.run(
+                [
+                    venv / "bin" / "pip",
+                    "install",
+                    "--quiet",
+                    "--no-deps",
+                    "--no-index",
+                    "--find-links",
+                    bench.wheels,
+                    "-r",
+                    _lock_of(bench, name),
+                ]
+            )
+        return time.perf_counter() - started
+
+    return _loop_sample(
+        bench,
+        "baseline.cold.n20.venv-pip-loop",
+        "sequential `python -m venv` (pip seeded) + `pip install --no-deps -r lock`, per plugin",
+        trial,
+        n,
+        k,
+        "baseline-slow",
+    )
+
+
+def uv_loop(bench: Bench, n: int, *, new_paths: bool = False) -> Sample:
+    """Sequential ``uv venv`` + ``uv pip sync`` per plugin (uv cache already warm).
+
+    uv caches what it learns by running an interpreter under the interpreter's path, so a
+    loop that recreates venvs at the same paths skips that query (~40 ms per venv) after its
+    first run, while reconciler builds every venv in a new generation directory. With
+    ``new_paths`` the loop uses fresh directories on every run, like a first deploy.
+    """
+    names = [wh.plugin_name(i) for i in range(n)]
+    base = bench.root / "baseline" / ("uv-new-paths" if new_paths else "uv")
+
+    def trial() -> float:
+        shutil.rmtree(base, ignore_errors=True)
+        base.mkdir(parents=True)
+        started = time.perf_counter()
+        for name in names:
+            venv = base / (f"{name}-{time.time_ns():x}" if new_paths else name)
+            bench.run([bench.uv, "venv", "--no-config", "--quiet", "--python", bench.python, venv])
+            bench.run(
+                [
+                    bench.uv,
+                    "pip",
+                    "sync",
+                    "--no-config",
+                    "--quiet",
+                    "--python",
+                    venv / "bin" / "python",
+                    "--no-index",
+                    "--find-links",
+                    bench.wheels,
+                    _lock_of(bench, name),
+                ]
+            )
+        return time.perf_counter() - started
+
+    if new_paths:
+        key = "baseline.cold.n20.uv-loop-new-paths"
+        what = "the uv loop, every venv at a new path (no cached interpreter query)"
+    else:
+        key = "baseline.cold.n20.uv-loop"
+        what = "sequential `uv venv` + `uv pip sync lock`, per plugin, warm uv cache"
+    return _loop_sample(bench, key, what, trial, n, n, "baseline-fast")
+
+
+def _loop_sample(
+    bench: Bench, key: str, description: str, trial: measure.Trial, n: int, k: int, kind: str
+) -> Sample:
+    sample = Sample(key=key, description=description)
+    if k != n:
+        sample.estimated_from = k
+        sample.scale = n / k
+        sample.notes.append(f"timed over {k} plugins and scaled by {n}/{k}")
+    bench.samples[key] = sample
+    return measure.repeat(sample, trial, bench.policy(kind), bench.log)
+
+
+# ---- no-op baselines -----------------------------------------------------------------------
+
+
+def pip_sync_noop(bench: Bench, n: int) -> Sample:
+    """``pip-sync --dry-run --python-executable`` per venv (venvs of the naive loop: pip inside)."""
+    base = bench.root / "baseline" / "venv-pip"
+    names = sorted(p.name for p in base.iterdir()) if base.is_dir() else []
+
+    def trial() -> float:
+        if not names:
+            raise BenchError("no venvs with pip (the venv+pip loop failed)")
+        started = time.perf_counter()
+        for name in names:
+            bench.run(
+                [
+                    DEV_BIN / "pip-sync",
+                    "--dry-run",
+                    "--quiet",
+                    "--python-executable",
+                    base / name / "bin" / "python",
+                    "--no-index",
+                    "--find-links",
+                    bench.wheels,
+                    _lock_of(bench, name),
+                ]
+            )
+        return time.perf_counter() - started
+
+    return _loop_sample(
+        bench,
+        "baseline.noop.n20.pip-sync",
+        "`pip-sync --dry-run --python-executable V/bin/python lock` per venv (exit 0 = in sync)",
+        trial,
+        n,
+        max(len(names), 1),
+        "baseline-fast",
+    )
+
+
+def pip_freeze_noop(bench: Bench, project: Path, n: int) -> Sample:
+    """``pip --python V freeze`` per venv, output checked against the lock once."""
+    k = 4 if bench.quick else n
+    names = [wh.plugin_name(i) for i in range(k)]
+    checked: list[bool] = []
+
+    def trial() -> float:
+        started = time.perf_counter()
+        outputs = []
+        for name in names:
+            result = bench.run(
+                [
+                    DEV_BIN / "pip",
+                    "--python",
+                    project / ".venvs" / name / "bin" / "python",
+                    "freeze",
+                ],
+                capture=not checked,
+            )
+            outputs.append((name, result.output))
+        seconds = time.perf_counter() - started
+        if not checked:
+            for name, output in outputs:
+                got = {line.strip().lower() for line in output.splitlines() if "==" in line}
+                want = projects.pins(_lock_of(bench, name))
+                if got != want:
+                    raise BenchError(f"pip freeze of {name} differs from its lock: {got ^ want}")
+            checked.append(True)
+        return seconds
+
+    return _loop_sample(
+        bench,
+        "baseline.noop.n20.pip-freeze",
+        "`pip --python V/bin/python freeze` per venv (reconciler's venvs), compared with the lock",
+        trial,
+        n,
+        k,
+        "baseline-fast",
+    )
+
+
+def uv_sync_noop(bench: Bench, n: int) -> Sample:
+    """``uv pip sync`` re-run per venv of the uv loop (nothing to do)."""
+    base = bench.root / "baseline" / "uv"
+    names = [wh.plugin_name(i) for i in range(n)]
+
+    def trial() -> float:
+        started = time.perf_counter()
+        for name in names:
+            bench.run(
+                [
+                    bench.uv,
+                    "pip",
+                    "sync",
+                    "--no-config",
+                    "--quiet",
+                    "--python",
+                    base / name / "bin" / "python",
+                    "--no-index",
+                    "--find-links",
+                    bench.wheels,
+                    _lock_of(bench, name),
+                ]
+            )
+        return time.perf_counter() - started
+
+    return _loop_sample(
+        bench,
+        "baseline.noop.n20.uv-sync",
+        "`uv pip sync lock` re-run per venv of the uv loop",
+        trial,
+        n,
+        n,
+        "baseline-fast",
+    )
+
+
+# ---- one changed pin -------------------------------------------------------------------------
+
+
+def upgrade(bench: Bench, project: Path, installer: str) -> Sample:
+    """One plugin's lock moves the upgrade library 1.0.0 -> 1.1.0; time ``apply``.
+
+    Before every run the old pin is put back and applied (untimed), so each timed apply is the
+    same in-place upgrade of one package in one of the 20 venvs.
+    """
+    lock = project / "lock" / f"{wh.plugin_name(0)}.txt"
+    new_text = lock.read_text(encoding="utf-8")
+    old_text = projects.swap_pin(new_text, bench.house, wh.NEW_VERSION, wh.OLD_VERSION)
+    command = bench.rec(project, "apply", "--installer", installer)
+
+    def trial() -> Run:
+        lock.write_text(old_text, encoding="utf-8")
+        bench.run(command)
+        lock.write_text(new_text, encoding="utf-8")
+        result = bench.run(command, capture=True)
+        if "1 upgraded" not in result.output:
+            raise BenchError(f"apply did not report one upgrade:\n{result.output[-500:]}")
+        return result
+
+    try:
+        sample = bench.measure(
+            f"apply.upgrade.{installer}",
+            f"reconciler apply --installer {installer} after one pin changed "
+            f"({wh.UPGRADE_LIBRARY} {wh.OLD_VERSION} -> {wh.NEW_VERSION} in 1 of 20 venvs)",
+            trial,
+            "apply-uv",
+        )
+    finally:
+        lock.write_text(new_text, encoding="utf-8")
+    if sample.error is None and bench.plan_exit(project) != 0:
+        sample.error = "plan shows changes after the upgrade"
+    return sample
+
+
+def single_install(bench: Bench, installer: str) -> Sample:
+    """Reference: install just the upgraded wheel, ``--no-deps``, into a fresh empty venv."""
+    fresh = bench.root / "baseline" / "single"
+    wheel = bench.house.wheel(wh.UPGRADE_LIBRARY, wh.NEW_VERSION)
+
+    def trial() -> Run:
+        shutil.rmtree(fresh, ignore_errors=True)
+        if installer == "pip":
+            bench.run([bench.python, "-m", "venv", "--without-pip", fresh])
+            return bench.run(
+                [
+                    DEV_BIN / "python",
+                    "-m",
+                    "pip",
+                    "--python",
+                    fresh / "bin" / "python",
+                    "install",
+                    "--quiet",
+                    "--no-deps",
+                    wheel,
+                ]
+            )
+        bench.run([bench.uv, "venv", "--no-config", "--quiet", "--python", bench.python, fresh])
+        return bench.run(
+            [
+                bench.uv,
+                "pip",
+                "install",
+                "--no-config",
+                "--quiet",
+                "--no-deps",
+                "--python",
+                fresh / "bin" / "python",
+                wheel,
+            ]
+        )
+
+    command = (
+        "python -m pip --python V/bin/python install --no-deps <wheel>"
+        if installer == "pip"
+        else "uv pip install --no-deps --python V/bin/python <wheel>"
+    )
+    return bench.measure(
+        f"baseline.single-install.{installer}",
+        f"`{command}` into a fresh empty venv (venv creation untimed)",
+        trial,
+        "baseline-fast",
+    )
+
+
+# ---- lock ------------------------------------------------------------------------------------
+
+
+def lock_jobs(bench: Bench, project: Path, jobs1: bool) -> Sample:
+    """``reconciler lock`` of 10 plugins from no locks, ``--jobs 1`` or the default."""
+    args: list[str | Path] = ["lock", "--jobs", "1"] if jobs1 else ["lock"]
+
+    def trial() -> Run:
+        for path in (project / "lock").glob("*.txt"):
+            path.unlink()
+        return bench.run(bench.rec(project, *args))
+
+    sample = bench.measure(
+        f"lock.n10.{'jobs1' if jobs1 else 'default'}",
+        f"reconciler {' '.join(str(a) for a in args)} of 10 plugins, no locks present",
+        trial,
+        "lock",
+    )
+    try:
+        bench.lock_check(project)
+    except BenchError as exc:
+        sample.error = sample.error or str(exc)
+    return sample
+
+
+# ---- meltano (optional) --------------------------------------------------------------------
+
+
+def meltano_install(bench: Bench, n: int) -> Sample | None:
+    """``meltano install`` of the same plugins (cold); None with a note when meltano is absent."""
+    meltano = shutil.which("meltano", path=f"{DEV_BIN}{os.pathsep}{bench.env.get('PATH', '')}")
+    if meltano is None:
+        bench.notes.append("BENCH_MELTANO=1: meltano is not installed; meltano scenario skipped")
+        bench.log("  meltano is not installed: skipped (install it yourself to compare)")
+        return None
+    project = bench.root / "baseline" / "meltano"
+    shutil.rmtree(project, ignore_errors=True)
+    project.mkdir(parents=True)
+    lines = [
+        "version: 1",
+        "project_id: reconciler-bench",
+        "default_environment: dev",
+        "environments:",
+        "- name: dev",
+        "plugins:",
+        "  extractors:",
+    ]
+    for i in range(n):
+        name = wh.plugin_name(i)
+        lines += [
+            f"  - name: {name}",
+            f"    namespace: {name.replace('-', '_')}",
+            f"    pip_url: {name}==1.0.0 --no-index --find-links {bench.wheels}",
+            f"    executable: {name}",
+        ]
+    (project / "meltano.yml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    env_extra = {"MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", "MELTANO_DISABLE_TRACKING": "true"}
+
+    def trial() -> Run:
+        shutil.rmtree(project / ".meltano", ignore_errors=True)
+        return measure.run([meltano, "install"], env={**bench.env, **env_extra}, cwd=project)
+
+    return bench.measure(
+        "baseline.cold.n20.meltano-install",
+        f"`meltano install` of the {n} plugins (pip_url with the wheelhouse), cold",
+        trial,
+        "baseline-slow",
+    )
+
+
+def tool_version(command: list[str | Path], env: dict[str, str]) -> str:
+    """First line of a ``--version`` output, or ``unknown``."""
+    try:
+        out = subprocess.run(
+            [str(c) for c in command], capture_output=True, text=True, env=env, check=False
+        )
+    except OSError:
+        return "unknown"
+    lines = (out.stdout or out.stderr).strip().splitlines()
+    return lines[0] if lines else "unknown"
