@@ -162,12 +162,10 @@ class ObservedVenv:
 
     name: str
     path: Path
-    is_symlink: bool
     has_marker_file: bool
     marker: StateMarker | None
     problems: tuple[str, ...]  # why the venv cannot be trusted (empty when healthy)
     dists: tuple[InstalledDist, ...]
-    empty: bool = False
 
     @property
     def managed(self) -> bool:

@@ -34,26 +34,14 @@ def observe_venv(path: Path) -> ObservedVenv:
 
     A stable path that is a symlink is followed only into reconciler's own generations.
     """
-    is_symlink = path.is_symlink()
-    foreign = link_target_problem(path.parent, path.name) if is_symlink else None
-    if foreign is not None:
+    foreign = link_target_problem(path.parent, path.name)
+    if foreign is not None or not path.is_dir():
         return ObservedVenv(
             name=path.name,
             path=path,
-            is_symlink=True,
             has_marker_file=False,
             marker=None,
-            problems=(foreign,),
-            dists=(),
-        )
-    if not path.is_dir():
-        return ObservedVenv(
-            name=path.name,
-            path=path,
-            is_symlink=is_symlink,
-            has_marker_file=False,
-            marker=None,
-            problems=("not a directory",),
+            problems=(foreign or "not a directory",),
             dists=(),
         )
     problems: list[str] = []
@@ -81,19 +69,13 @@ def observe_venv(path: Path) -> ObservedVenv:
         problems.append(f"interpreter {target} missing")
     dists, dist_problems = _read_dists(path, cfg)
     problems.extend(dist_problems)
-    try:
-        empty = not any(path.iterdir())
-    except OSError:
-        empty = False
     return ObservedVenv(
         name=path.name,
         path=path,
-        is_symlink=is_symlink,
         has_marker_file=has_marker_file,
         marker=marker,
         problems=tuple(problems),
         dists=dists,
-        empty=empty,
     )
 
 

@@ -139,7 +139,6 @@ def venv(
     return ObservedVenv(
         name=name,
         path=VENV_ROOT / name,
-        is_symlink=False,
         has_marker_file=has_marker_file,
         marker=marker,
         problems=problems,
@@ -149,9 +148,7 @@ def venv(
 
 def unmanaged(name: str, *dists: InstalledDist) -> ObservedVenv:
     """A directory without a state marker (what observe reports for it)."""
-    return venv(
-        name, *dists, has_marker_file=False, problems=("incomplete (no state marker)",)
-    )
+    return venv(name, *dists, has_marker_file=False, problems=("incomplete (no state marker)",))
 
 
 def observation(*venvs: ObservedVenv) -> Observation:
@@ -293,8 +290,9 @@ def test_reinstall_when_same_version_but_other_executable() -> None:
 
 
 def test_upgrade_pin_changed_installs_only_the_differing_package() -> None:
-    observed = venv("tap", dist("certifi", "2024.2.2"), dist("requests", "2.31.0"),
-                    dist("urllib3", "2.2.1"))
+    observed = venv(
+        "tap", dist("certifi", "2024.2.2"), dist("requests", "2.31.0"), dist("urllib3", "2.2.1")
+    )
     (step,) = plan_one(LOCKED, observed).steps
     assert step.action is Action.UPGRADE
     assert step.install == (Install(pkg("requests", "2.32.3"), from_version="2.31.0"),)
@@ -468,8 +466,9 @@ def test_stale_lock_is_an_error_naming_plugin_and_reason(
     reason: str,
 ) -> None:
     tap = plugin("tap-csv", "tap-csv==1.2")
-    lock = lock_for(lock_plugin, pkg("tap-csv", "1.2"), interpreter=lock_interpreter,
-                    index=lock_index)
+    lock = lock_for(
+        lock_plugin, pkg("tap-csv", "1.2"), interpreter=lock_interpreter, index=lock_index
+    )
     with pytest.raises(LockError) as info:
         make_plan(desired(tap), {"tap-csv": lock}, {"tap-csv": PY}, observation())
     message = str(info.value)
@@ -711,7 +710,6 @@ def test_fingerprint_differs_when_observed_dists_differ(
             else ObservedVenv(
                 target.name,
                 target.path,
-                target.is_symlink,
                 target.has_marker_file,
                 target.marker,
                 target.problems,
@@ -771,8 +769,9 @@ def test_observed_equal_to_lock_is_a_noop(
     for p in want.plugins:
         lock = locks[p.name]
         assert lock is not None
-        venvs.append(venv(p.name, *(dist(x.name, x.version) for x in lock.packages
-                                    if x.marker is None)))
+        venvs.append(
+            venv(p.name, *(dist(x.name, x.version) for x in lock.packages if x.marker is None))
+        )
     venvs.extend(v for v in observed.venvs if not v.managed and v.name not in interpreters)
     plan = make_plan(want, locks, interpreters, observation(*venvs))
     assert all(s.action is Action.NOOP for s in plan.steps)

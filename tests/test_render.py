@@ -72,9 +72,7 @@ UPGRADE = step(
     install=(Install(pkg("requests", "2.32.3"), from_version="2.31.0"),),
     uninstall=(Uninstall("chardet", "5.2.0"),),
 )
-REINSTALL = step(
-    "tap-github", Action.REINSTALL, "python 3.11.2 -> 3.11.7", install=CREATE.install
-)
+REINSTALL = step("tap-github", Action.REINSTALL, "python 3.11.2 -> 3.11.7", install=CREATE.install)
 REMOVE = step("tap-old", Action.REMOVE, "no longer declared")
 
 
@@ -114,7 +112,8 @@ def test_human_columns_are_aligned() -> None:
     rows = human(plan).splitlines()[:-1]
     action_columns = {row.index(str(s.action)) for row, s in zip(rows, plan.steps, strict=True)}
     detail_columns = {
-        row.index(detail) for row, detail in zip(
+        row.index(detail)
+        for row, detail in zip(
             rows, ["no longer declared", "corrupt state marker", "1 package"], strict=True
         )
     }
@@ -268,9 +267,7 @@ def test_json_from_make_plan_is_sorted_by_plugin() -> None:
     project = Path("/p/reconciler.toml")
     root = Path("/p/.venvs")
     interpreter = Interpreter("/usr/bin/python3.11", "3.11.7")
-    plugins = tuple(
-        Plugin(name, (f"{name}==1.0",), "python3") for name in ("zeta", "alpha", "mid")
-    )
+    plugins = tuple(Plugin(name, (f"{name}==1.0",), "python3") for name in ("zeta", "alpha", "mid"))
     want = DesiredState(project, Settings(root, Path("/p/lock")), plugins)
     locks: dict[str, Lock | None] = {
         p.name: Lock(
@@ -283,9 +280,7 @@ def test_json_from_make_plan_is_sorted_by_plugin() -> None:
         for p in plugins
     }
     marker = StateMarker("beta", MarkerStatus.COMPLETE, interpreter.executable, "3.11.7", "pip")
-    old = ObservedVenv(
-        "beta", root / "beta", False, True, marker, (), (InstalledDist("x", "1.0"),)
-    )
+    old = ObservedVenv("beta", root / "beta", True, marker, (), (InstalledDist("x", "1.0"),))
     plan = make_plan(
         want, locks, dict.fromkeys(("zeta", "alpha", "mid"), interpreter), Observation(root, (old,))
     )
@@ -325,9 +320,7 @@ def test_json_from_make_plan_is_sorted_by_plugin() -> None:
         ),
         pytest.param("https://pypi.org/simple", "https://pypi.org/simple", id="no-credentials"),
         pytest.param("mail me@example.com", "mail me@example.com", id="not-a-url"),
-        pytest.param(
-            "https://host/simple/pkg@1.0", "https://host/simple/pkg@1.0", id="at-in-path"
-        ),
+        pytest.param("https://host/simple/pkg@1.0", "https://host/simple/pkg@1.0", id="at-in-path"),
         pytest.param("", "", id="empty"),
     ],
 )
