@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -119,29 +118,9 @@ def parse(text: str, project_file: Path) -> DesiredState:
     """Parse the text of a ``reconciler.toml`` located at ``project_file``."""
     label = project_file.name
     try:
-        tomllib.loads(text)  # the standard parser reports the line of a duplicate table exactly
-    except tomllib.TOMLDecodeError as exc:
-        match = re.search(r"^(.*) \(at line (\d+), column (\d+)\)$", str(exc))
-        if match:
-            what, line, col = match.groups()
-            try:  # tomlkit names the key ("Key "python" already exists."); tomllib knows the line
-                tomlkit.parse(text)
-            except tomlkit.exceptions.TOMLKitError as detail:
-                what = re.sub(r" at line \d+ col \d+$", "", str(detail))
-            raise ConfigError(f"{label}:{line}:{col}: invalid TOML: {what}") from exc
-        last = max(len(text.splitlines()), 1)
-        what = str(exc).replace(" (at end of document)", "")
-        raise ConfigError(f"{label}:{last}: invalid TOML: {what} (at end of file)") from exc
-    try:
         document = tomlkit.parse(text)
-    except tomlkit.exceptions.ParseError as exc:
-        raise ConfigError(
-            f"{label}:{exc.line}:{exc.col + 1}: invalid TOML: {_parse_message(exc)}"
-        ) from exc
     except tomlkit.exceptions.TOMLKitError as exc:
-        last = max(len(text.splitlines()), 1)
-        what = str(exc).replace(" (at end of document)", "")
-        raise ConfigError(f"{label}:{last}: invalid TOML: {what} (at end of file)") from exc
+        raise ConfigError(_syntax_error(text, label, exc)) from exc
     try:
         raw = _CONVERTER.structure(document.unwrap(), _RawProject)
     except Exception as exc:  # cattrs raises ClassValidationError / ExceptionGroup trees
@@ -161,9 +140,27 @@ def _format_exception(exc: BaseException, type_: type | None) -> str:
     return cattrs.v.format_exception(exc, type_)
 
 
-def _parse_message(exc: tomlkit.exceptions.ParseError) -> str:
-    message = str(exc)
-    return re.sub(r" at line \d+ col \d+$", "", message)
+def _syntax_error(text: str, label: str, exc: tomlkit.exceptions.TOMLKitError) -> str:
+    """``reconciler.toml:LINE:COL: invalid TOML: ...`` for text tomlkit refused.
+
+    tomlkit names the offending key ("Key "a" already exists."); the standard library's parser,
+    run only here, reports the line of a duplicate table exactly where tomlkit does not.
+    """
+    import tomllib  # noqa: PLC0415 - only needed for a broken file
+
+    what = re.sub(r" at line \d+ col \d+$", "", str(exc))
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError as std:
+        where = re.search(r"\(at line (\d+), column (\d+)\)$", str(std))
+        if where:
+            return f"{label}:{where.group(1)}:{where.group(2)}: invalid TOML: {what}"
+        last = max(len(text.splitlines()), 1)
+        std_what = str(std).replace(" (at end of document)", "")
+        return f"{label}:{last}: invalid TOML: {std_what} (at end of file)"
+    if isinstance(exc, tomlkit.exceptions.ParseError):
+        return f"{label}:{exc.line}:{exc.col + 1}: invalid TOML: {what}"
+    return f"{label}: invalid TOML: {what}"
 
 
 _PATH_PART = re.compile(r"\.([A-Za-z0-9_-]+)|\['((?:[^'\\]|\\.)*)'\]|\[(\d+)\]")
