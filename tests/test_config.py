@@ -139,11 +139,13 @@ BAD = [
         ("pyhton",),
         id="unknown-plugin-key",
     ),
-    pytest.param('version = 1\n\n[plugins.a]\nrequirements = ["x"]\n', 1, ("version",),
-                 id="unknown-top-level-key"),
     pytest.param(
-        '[settings]\nvenv-root = ".venvs"\npython = 3\n', 3, ("python",), id="python-int"
+        'version = 1\n\n[plugins.a]\nrequirements = ["x"]\n',
+        1,
+        ("version",),
+        id="unknown-top-level-key",
     ),
+    pytest.param('[settings]\nvenv-root = ".venvs"\npython = 3\n', 3, ("python",), id="python-int"),
     pytest.param('[settings]\n\nno-index = "yes"\n', 3, ("no-index",), id="no-index-str"),
     pytest.param(
         '[plugins.a]\n\nrequirements = "x"\n', 3, ("requirements",), id="requirements-str"
@@ -154,25 +156,22 @@ BAD = [
         ("requirements",),
         id="requirements-str-long",
     ),
-    pytest.param('[plugins.a]\n\nrequirements = [1]\n', 3, ("requirements",),
-                 id="requirement-int"),
+    pytest.param("[plugins.a]\n\nrequirements = [1]\n", 3, ("requirements",), id="requirement-int"),
     pytest.param(
         '[settings]\n\nextra-index-urls = "https://x/simple"\n',
         3,
         ("extra-index-urls",),
         id="extra-index-urls-str",
     ),
+    pytest.param('[settings]\n\nfind-links = "wheels"\n', 3, ("find-links",), id="find-links-str"),
     pytest.param(
-        '[settings]\n\nfind-links = "wheels"\n', 3, ("find-links",), id="find-links-str"
-    ),
-    pytest.param(
-        '[settings]\n\nkeep-generations = true\n',
+        "[settings]\n\nkeep-generations = true\n",
         3,
         ("keep-generations",),
         id="keep-generations-bool",
     ),
     pytest.param(
-        '[settings]\n\nkeep-generations = 2\n', 3, ("keep-generations",), id="keep-generations-2"
+        "[settings]\n\nkeep-generations = 2\n", 3, ("keep-generations",), id="keep-generations-2"
     ),
     pytest.param(
         '[plugins.a]\nrequirements = ["x"]\npython = 3.11\n',
@@ -234,10 +233,10 @@ BAD = [
         ("requirements",),
         id="duplicate-plugin-key",
     ),
-    pytest.param('[settings]\n\ninstaller = "conda"\n', 3, ("installer", "conda"),
-                 id="installer"),
-    pytest.param('[plugins.a]\n\nrequirements = []\n', 3, ("requirements",),
-                 id="empty-requirements"),
+    pytest.param('[settings]\n\ninstaller = "conda"\n', 3, ("installer", "conda"), id="installer"),
+    pytest.param(
+        "[plugins.a]\n\nrequirements = []\n", 3, ("requirements",), id="empty-requirements"
+    ),
 ]
 
 

@@ -7,7 +7,6 @@ subprocesses (``python -m reconciler``), and ``add --lock`` runs the real pip-co
 from __future__ import annotations
 
 import difflib
-import os
 import shutil
 import subprocess
 import sys
@@ -19,13 +18,6 @@ from reconciler.edit import add_plugin, add_text, remove_plugin, remove_text
 from reconciler.errors import ConfigError, LockError
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "example"
-AMBIENT = (
-    "PIP_FIND_LINKS",
-    "PIP_INDEX_URL",
-    "PIP_EXTRA_INDEX_URL",
-    "PIP_CONSTRAINT",
-    "PIP_NO_INDEX",
-)
 
 COMMENTED = """\
 # Project header comment.
@@ -54,16 +46,6 @@ python = "python3"  # inline on python
 
 # Footer comment, below everything.
 """
-
-
-@pytest.fixture(autouse=True)
-def hermetic(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """No ambient pip index configuration; reconciler's cache in a temporary directory."""
-    for name in AMBIENT:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("RECONCILER_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
-    monkeypatch.setenv("NO_COLOR", "1")
 
 
 def cli(project: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -7,7 +7,6 @@ project resolves from its own ``wheels/`` directory with ``no-index = true``).
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shutil
 import subprocess
@@ -15,34 +14,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import AMBIENT_PIP_VARS, hermetic_environ
 
 from reconciler.fetch import Artifact, batches
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "example"
 PLUGINS = ("tap-alpha", "tap-beta", "target-gamma")
-AMBIENT = (
-    "PIP_FIND_LINKS",
-    "PIP_INDEX_URL",
-    "PIP_EXTRA_INDEX_URL",
-    "PIP_CONSTRAINT",
-    "PIP_NO_INDEX",
-)
 PIN_RE = re.compile(r"^([A-Za-z0-9._-]+)==(\S+) \\$", re.MULTILINE)
 HASH_RE = re.compile(r"--hash=sha256:([0-9a-f]{64})")
-
-
-def _hermetic(mp: pytest.MonkeyPatch, cache: Path) -> None:
-    for name in AMBIENT:
-        mp.delenv(name, raising=False)
-    mp.setenv("PIP_CONFIG_FILE", os.devnull)
-    mp.setenv("RECONCILER_CACHE_DIR", str(cache))
-    mp.setenv("NO_COLOR", "1")
-
-
-@pytest.fixture(autouse=True)
-def hermetic(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """No ambient pip index configuration; reconciler's cache in a temporary directory."""
-    _hermetic(monkeypatch, tmp_path_factory.getbasetemp() / "cache")
 
 
 def cli(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -72,12 +51,15 @@ def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def locked(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def locked(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Path:
     """The example project, locked once for this module (copy it before changing it)."""
     project = tmp_path_factory.mktemp("locked") / "project"
     shutil.copytree(EXAMPLE, project)
-    with pytest.MonkeyPatch.context() as mp:
-        _hermetic(mp, tmp_path_factory.getbasetemp() / "cache")
+    with pytest.MonkeyPatch.context() as mp:  # module scope: conftest's autouse is per test
+        for name in AMBIENT_PIP_VARS:
+            mp.delenv(name, raising=False)
+        for name, value in hermetic_environ(cache_dir, {}).items():
+            mp.setenv(name, value)
         ok(cli(project, "lock"))
     return project
 

@@ -94,10 +94,7 @@ def test_header_written_by_inputs_digest_round_trips() -> None:
 
 
 def test_same_name_with_different_markers_is_allowed() -> None:
-    text = (
-        'numpy==1.24.4 ; python_version < "3.9"\n'
-        'numpy==1.26.4 ; python_version >= "3.9"\n'
-    )
+    text = 'numpy==1.24.4 ; python_version < "3.9"\nnumpy==1.26.4 ; python_version >= "3.9"\n'
     lock = parse("x", LOCK_PATH, text)
     assert [(p.name, p.version) for p in lock.packages] == [
         ("numpy", "1.24.4"),
@@ -201,9 +198,7 @@ def test_inputs_digest_ignores_formatting(a: tuple[str, ...], b: tuple[str, ...]
             "index",
             id="index-url",
         ),
-        pytest.param(
-            digest("a>=1", "b<2", index=IndexOptions()), "index", id="index-url-removed"
-        ),
+        pytest.param(digest("a>=1", "b<2", index=IndexOptions()), "index", id="index-url-removed"),
         pytest.param(
             digest(
                 "a>=1",

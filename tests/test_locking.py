@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shutil
 import subprocess
@@ -15,15 +14,6 @@ import pytest
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "example"
 WHEELS = FIXTURE / "wheels"
 PY312 = Path("/root/.pyenv/versions/3.12.1/bin/python3.12")
-
-
-@pytest.fixture
-def hermetic(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """No ambient pip configuration; a private reconciler cache."""
-    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
-    for name in ("PIP_FIND_LINKS", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_CONSTRAINT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("RECONCILER_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "rcache"))
 
 
 def reconciler(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -56,7 +46,6 @@ def wheel_hash(name: str) -> str:
     return "sha256:" + hashlib.sha256((WHEELS / name).read_bytes()).hexdigest()
 
 
-pytestmark = pytest.mark.usefixtures("hermetic")
 TWO_PLUGINS = (
     '[plugins.beta]\nrequirements = ["tap-beta"]\n\n'
     '[plugins.gamma]\nrequirements = ["target-gamma"]\n'

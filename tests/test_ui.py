@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import EXPECTED_OUTPUT, PLUGINS, Project, run_cli
+from conftest import EXPECTED_OUTPUT, PLUGINS, Project, run_cli
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 SUMMARY = re.compile(
