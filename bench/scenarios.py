@@ -357,7 +357,9 @@ import json, sys, time
 t = time.perf_counter
 t0 = t()
 from pathlib import Path
-from reconciler import app, config, interpreters, render
+from reconciler import app, render
+from reconciler.sources import toml as config
+from reconciler.support import interpreters
 from reconciler.observe import observe
 from reconciler.plan import make_plan
 t1 = t()

@@ -10,16 +10,18 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from reconciler import config, interpreters, lockfile
+from reconciler import lockfile
 from reconciler.errors import ReconcilerError, StalePlanError
 from reconciler.models import DesiredState, IndexOptions, Interpreter, Lock, Plan
 from reconciler.observe import observe
 from reconciler.plan import make_plan
 from reconciler.render import FORMAT_VERSION
+from reconciler.sources import toml as config
+from reconciler.support import interpreters
 
 if TYPE_CHECKING:  # the apply and lock machinery is imported only where it is used
-    from reconciler import locking
-    from reconciler.execute import ApplyResult
+    from reconciler.apply.execute import ApplyResult
+    from reconciler.locking import lock as locking
 
 
 @attrs.frozen
@@ -134,8 +136,8 @@ def run_apply(
     stop: threading.Event | None = None,
 ) -> tuple[Plan, ApplyResult | None]:
     """Lock the venv root, plan, check a saved plan's fingerprint, and execute the plan."""
-    from reconciler.applylock import exclusive  # noqa: PLC0415 - keep `plan` light
-    from reconciler.execute import apply_plan, leftovers  # noqa: PLC0415
+    from reconciler.apply.applylock import exclusive  # noqa: PLC0415 - keep `plan` light
+    from reconciler.apply.execute import apply_plan, leftovers  # noqa: PLC0415
     from reconciler.installers import get_installer  # noqa: PLC0415
 
     desired = project.desired
@@ -177,8 +179,8 @@ def _checked_plan(project: Project, options: ApplyOptions) -> Plan:
 
 def run_rollback(project: Project, plugin: str, lock_timeout: float) -> Path:
     """Flip ``plugin`` back to its previous generation under the venv root's lock."""
-    from reconciler import execute  # noqa: PLC0415 - keep `plan` light
-    from reconciler.applylock import exclusive  # noqa: PLC0415
+    from reconciler.apply import execute  # noqa: PLC0415 - keep `plan` light
+    from reconciler.apply.applylock import exclusive  # noqa: PLC0415
 
     with exclusive(project.desired.settings.venv_root, lock_timeout):
         return execute.rollback(project.desired, plugin)
@@ -186,7 +188,7 @@ def run_rollback(project: Project, plugin: str, lock_timeout: float) -> Path:
 
 def lock_statuses(project: Project, only: Collection[str] = ()) -> list[locking.LockStatus]:
     """Freshness of every (selected) declared plugin's lock."""
-    from reconciler import locking  # noqa: PLC0415 - keep `plan` light
+    from reconciler.locking import lock as locking  # noqa: PLC0415 - keep `plan` light
 
     check_selection(project, only, allow_undeclared=False)
     return [
@@ -198,7 +200,7 @@ def lock_statuses(project: Project, only: Collection[str] = ()) -> list[locking.
 
 def orphaned_locks(project: Project) -> tuple[Path, ...]:
     """Locks written by reconciler for plugins no longer declared."""
-    from reconciler import locking  # noqa: PLC0415 - keep `plan` light
+    from reconciler.locking import lock as locking  # noqa: PLC0415 - keep `plan` light
 
     return locking.orphans(project.desired)
 
@@ -213,7 +215,7 @@ def run_lock(
     jobs: int = 1,
 ) -> locking.LockReport:
     """Re-resolve missing/stale locks (or all, when upgrading) and delete orphaned ones."""
-    from reconciler import locking  # noqa: PLC0415 - keep `plan` light
+    from reconciler.locking import lock as locking  # noqa: PLC0415 - keep `plan` light
 
     check_selection(project, only, allow_undeclared=False)
     return locking.lock_all(

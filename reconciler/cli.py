@@ -14,11 +14,11 @@ from typing import Any, NoReturn
 import click
 
 from reconciler import __version__, app, render
-from reconciler.config import find_project_file
 from reconciler.errors import ConfigError, ReconcilerError
 from reconciler.models import Action, IndexOptions, Plan
-from reconciler.redact import redact
-from reconciler.ui import Reporter, color_enabled, progress
+from reconciler.sources.toml import find_project_file
+from reconciler.support.redact import redact
+from reconciler.support.ui import Reporter, color_enabled, progress
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INTERRUPTED = 0, 1, 2, 130
 JOBS_HELP = "Plugins {} concurrently (default: CPU count)."
@@ -99,7 +99,7 @@ def _progress(ctx: click.Context) -> Iterator[Reporter]:
 
 def _complete_plugins(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
     """Plugin names declared in the project's reconciler.toml (for shell completion)."""
-    from reconciler.config import load  # noqa: PLC0415
+    from reconciler.sources.toml import load  # noqa: PLC0415
 
     root = ctx.find_root()
     project = root.params.get("project")
@@ -426,7 +426,7 @@ def add_command(
     then_lock: bool,
 ) -> int:
     """Declare plugin NAME with requirements REQ... in reconciler.toml (comments are kept)."""
-    from reconciler.edit import add_plugin, new_project_file  # noqa: PLC0415
+    from reconciler.sources.toml_edit import add_plugin, new_project_file  # noqa: PLC0415
 
     try:
         project_file = find_project_file(ctx.obj["project"])
@@ -457,7 +457,7 @@ def add_command(
 @click.pass_context
 def remove_command(ctx: click.Context, name: str) -> int:
     """Remove plugin NAME from reconciler.toml (comments and layout are kept)."""
-    from reconciler.edit import remove_plugin  # noqa: PLC0415
+    from reconciler.sources.toml_edit import remove_plugin  # noqa: PLC0415
 
     project_file = find_project_file(ctx.obj["project"])
     remove_plugin(project_file, name)
@@ -477,7 +477,7 @@ def remove_command(ctx: click.Context, name: str) -> int:
 @click.pass_context
 def fetch_command(ctx: click.Context, plugins: tuple[str, ...], dest: Path) -> int:
     """Download every locked artifact (hash-checked) into a wheelhouse for offline apply."""
-    from reconciler.fetch import fetch as fetch_artifacts  # noqa: PLC0415
+    from reconciler.locking.fetch import fetch as fetch_artifacts  # noqa: PLC0415
 
     with _progress(ctx) as reporter:
         report = fetch_artifacts(

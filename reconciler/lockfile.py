@@ -12,7 +12,7 @@ from packaging.utils import canonicalize_name
 
 from reconciler.errors import LockError
 from reconciler.models import IndexOptions, InputsDigest, Lock, LockedPackage, Plugin
-from reconciler.redact import redact
+from reconciler.support.redact import redact
 
 _HEADER_RE = re.compile(
     r"^# reconciler-inputs: sha256:(?P<digest>[0-9a-f]{64})"

@@ -9,8 +9,8 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from reconciler.apply.generations import link_target_problem
 from reconciler.errors import ReconcilerError
-from reconciler.generations import link_target_problem
 from reconciler.models import InstalledDist, MarkerStatus, Observation, ObservedVenv
 from reconciler.state import MARKER_NAME, MarkerCorrupt, read_marker
 

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from reconciler.models import Action, Plan, Step
-from reconciler.redact import redact
+from reconciler.support.redact import redact
 
 FORMAT_VERSION = 1
 _SYMBOLS = {

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.config import find_project_file, parse
 from reconciler.errors import ConfigError
 from reconciler.models import IndexOptions, Plugin
+from reconciler.sources.toml import find_project_file, parse
 
 PROJECT_FILE = Path("/p/reconciler.toml")
 

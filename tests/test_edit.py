@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.edit import add_plugin, add_text, remove_plugin, remove_text
 from reconciler.errors import ConfigError, LockError
+from reconciler.sources.toml_edit import add_plugin, add_text, remove_plugin, remove_text
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "example"
 

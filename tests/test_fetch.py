@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import AMBIENT_PIP_VARS, hermetic_environ
 
-from reconciler.fetch import Artifact, batches
+from reconciler.locking.fetch import Artifact, batches
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "example"
 PLUGINS = ("tap-alpha", "tap-beta", "target-gamma")

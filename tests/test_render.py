@@ -29,8 +29,8 @@ from reconciler.models import (
     Uninstall,
 )
 from reconciler.plan import make_plan
-from reconciler.redact import redact
 from reconciler.render import human, to_data, to_json
+from reconciler.support.redact import redact
 
 FINGERPRINT = "sha256:" + "ab" * 32
 AUTH_URL = "https://user:s3cr3t-t0ken@host/simple"

@@ -13,8 +13,8 @@ from typing import Protocol
 
 from reconciler.errors import ExecuteError
 from reconciler.models import IndexOptions, LockedPackage
-from reconciler.pipconfig import hermetic_env, index_args
-from reconciler.redact import redact
+from reconciler.support.pipconfig import hermetic_env, index_args
+from reconciler.support.redact import redact
 
 
 class Installer(Protocol):

@@ -22,8 +22,8 @@ from reconciler import lockfile
 from reconciler.errors import LockError
 from reconciler.installers.base import show_command
 from reconciler.models import PLUGIN_NAME_RE, DesiredState, Interpreter, Plugin
-from reconciler.pipconfig import hermetic_env, index_args
-from reconciler.redact import redact
+from reconciler.support.pipconfig import hermetic_env, index_args
+from reconciler.support.redact import redact
 
 CUSTOM_COMPILE_COMMAND = "reconciler lock"
 PIP_COMPILE_FLAGS = (
@@ -191,7 +191,7 @@ def _pth_file(helper: Path) -> Path | None:
 
 
 def _cache_dir() -> Path:
-    from reconciler.interpreters import cache_dir  # noqa: PLC0415 - keep the module light
+    from reconciler.support.interpreters import cache_dir  # noqa: PLC0415 - keep the module light
 
     return cache_dir() / "pip-tools"
 

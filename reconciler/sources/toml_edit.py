@@ -24,9 +24,9 @@ import tomlkit
 import tomlkit.exceptions
 from tomlkit.items import Table
 
-from reconciler import config
 from reconciler.errors import ConfigError, ReconcilerError
 from reconciler.models import DesiredState, Plugin
+from reconciler.sources import toml as config
 
 
 class EditError(ConfigError):

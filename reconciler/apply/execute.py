@@ -18,7 +18,7 @@ from pathlib import Path
 import attrs
 from packaging.utils import canonicalize_name
 
-from reconciler import generations as gens
+from reconciler.apply import generations as gens
 from reconciler.errors import ExecuteError, ReconcilerError, SafetyError
 from reconciler.installers.base import Installer
 from reconciler.models import Action, DesiredState, MarkerStatus, Plan, StateMarker, Step

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Protocol, TextIO
 
-from reconciler.redact import redact
+from reconciler.support.redact import redact
 
 if TYPE_CHECKING:
     from rich.live import Live

@@ -17,7 +17,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from reconciler.errors import ConfigError
 from reconciler.models import PLUGIN_NAME_RE, DesiredState, IndexOptions, Plugin, Settings
-from reconciler.redact import redact
+from reconciler.support.redact import redact
 
 PROJECT_FILE = "reconciler.toml"
 INSTALLERS = ("auto", "pip", "uv")

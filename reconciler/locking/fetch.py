@@ -29,9 +29,9 @@ from reconciler import lockfile
 from reconciler.app import Project, check_selection
 from reconciler.errors import LockError, ReconcilerError
 from reconciler.installers.base import last_error_line, requirements_file, show_command
-from reconciler.pipconfig import hermetic_env, index_args
 from reconciler.plan import applicable, check_lock
-from reconciler.redact import redact
+from reconciler.support.pipconfig import hermetic_env, index_args
+from reconciler.support.redact import redact
 
 
 class FetchError(ReconcilerError):

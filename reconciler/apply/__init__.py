@@ -1,0 +1,1 @@
+"""The imperative apply stage: generations, state markers, the apply lock, plan execution."""

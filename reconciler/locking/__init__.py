@@ -1,0 +1,1 @@
+"""Locking: resolvers turn declared requirements into hashed locks; fetch builds wheelhouses."""

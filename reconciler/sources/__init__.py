@@ -1,0 +1,1 @@
+"""Sources of desired state: a project file (reconciler.toml, meltano.yml) -> DesiredState."""

@@ -1,0 +1,1 @@
+"""Helpers every stage may use: interpreters, hermetic pip config, redaction, progress UI."""
