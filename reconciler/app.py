@@ -143,8 +143,7 @@ def run_apply(
     desired = project.desired
     installer = get_installer(options.installer or desired.settings.installer)
     if options.index_override is not None:
-        settings = attrs.evolve(desired.settings, index=options.index_override)
-        desired = attrs.evolve(desired, settings=settings)
+        desired = desired.with_index_override(options.index_override)
     # Plan and validate first, without the lock: an apply that fails or has nothing to do
     # must not touch the venv root at all (not even to create the lock file).
     root, keep = desired.settings.venv_root, desired.settings.keep_generations

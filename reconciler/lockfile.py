@@ -28,6 +28,11 @@ def _sha(data: object) -> str:
 def inputs_digest(plugin: Plugin, python_major_minor: str, index: IndexOptions) -> InputsDigest:
     """Digest the plugin's requirements (normalised, order-free), interpreter and index settings."""
     requirements = sorted(str(Requirement(r)) for r in plugin.requirements)
+    # Constraints and pre-releases are resolution inputs too; listed only when used, so the
+    # digest of a plugin without them is unchanged.
+    requirements += [f"-c {c}" for c in plugin.constraints]
+    if plugin.pre:
+        requirements.append("--pre")
     index_data = {
         "index_url": index.index_url,
         "extra_index_urls": list(index.extra_index_urls),

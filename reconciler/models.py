@@ -37,11 +37,20 @@ class Settings:
 
 @attrs.frozen
 class Plugin:
-    """One declared plugin: its requirements and the interpreter spec it wants."""
+    """One declared plugin: its requirements and the interpreter spec it wants.
+
+    ``index`` is the plugin's own index settings (``None``: the project's ``[settings]``);
+    ``constraints`` are constraint files/URLs as written (relative to the project), ``pre`` allows
+    pre-releases. A source (reconciler.toml, meltano.yml) fills these; nothing downstream cares
+    which source it was.
+    """
 
     name: str
     requirements: tuple[str, ...]
     python: str
+    index: IndexOptions | None = None
+    constraints: tuple[str, ...] = ()
+    pre: bool = False
 
 
 @attrs.frozen
@@ -56,6 +65,16 @@ class DesiredState:
     def project_dir(self) -> Path:
         """The directory holding ``reconciler.toml``; relative settings resolve against it."""
         return self.project_file.parent
+
+    def index_for(self, plugin: Plugin) -> IndexOptions:
+        """The index settings ``plugin`` locks and installs with (its own, else the project's)."""
+        return plugin.index if plugin.index is not None else self.settings.index
+
+    def with_index_override(self, index: IndexOptions) -> DesiredState:
+        """This state with every plugin's index replaced by ``index`` (deploy-time override)."""
+        plugins = tuple(attrs.evolve(p, index=None) for p in self.plugins)
+        settings = attrs.evolve(self.settings, index=index)
+        return attrs.evolve(self, settings=settings, plugins=plugins)
 
     def plugin(self, name: str) -> Plugin | None:
         """The declared plugin called ``name``, or None."""

@@ -43,7 +43,7 @@ def check_lock(
     rel = _rel(desired, desired.lock_path(plugin.name))
     if lock is None:
         raise LockError(f"plugin {plugin.name!r}: no lock ({rel} missing); run `reconciler lock`")
-    expected = inputs_digest(plugin, interpreter.major_minor, desired.settings.index)
+    expected = inputs_digest(plugin, interpreter.major_minor, desired.index_for(plugin))
     reasons = stale_reasons(lock, expected)
     if reasons:
         raise LockError(

@@ -21,7 +21,15 @@ from packaging.utils import canonicalize_name
 from reconciler.apply import generations as gens
 from reconciler.errors import ExecuteError, ReconcilerError, SafetyError
 from reconciler.installers.base import Installer
-from reconciler.models import Action, DesiredState, MarkerStatus, Plan, StateMarker, Step
+from reconciler.models import (
+    Action,
+    DesiredState,
+    IndexOptions,
+    MarkerStatus,
+    Plan,
+    StateMarker,
+    Step,
+)
 from reconciler.observe import observe_venv
 from reconciler.state import MARKER_NAME, provisional, read_marker, with_status, write_marker
 
@@ -79,6 +87,11 @@ class Context:
     def root(self) -> Path:
         """The venv root."""
         return self.desired.settings.venv_root
+
+    def index(self, step: Step) -> IndexOptions:
+        """Where the artifacts of ``step``'s plugin come from."""
+        plugin = self.desired.plugin(step.plugin)
+        return self.desired.settings.index if plugin is None else self.desired.index_for(plugin)
 
 
 def apply_plan(
@@ -188,9 +201,7 @@ def _build(step: Step, ctx: Context) -> None:
         write_marker(generation, marker)  # first: from now on the directory is provably ours
         ctx.installer.create_venv(interpreter.executable, generation)
         packages = [i.package for i in step.install]
-        ctx.installer.install(
-            generation, packages, ctx.desired.settings.index, ctx.desired.project_dir
-        )
+        ctx.installer.install(generation, packages, ctx.index(step), ctx.desired.project_dir)
         _verify(generation, step)
         write_marker(generation, with_status(marker, MarkerStatus.COMPLETE))
         if ctx.stop.is_set():
@@ -272,7 +283,7 @@ def _upgrade(step: Step, ctx: Context) -> None:
             ctx.installer.install(
                 target,
                 [i.package for i in step.install],
-                ctx.desired.settings.index,
+                ctx.index(step),
                 ctx.desired.project_dir,
             )
         except BaseException:

@@ -22,7 +22,7 @@ from reconciler import lockfile
 from reconciler.errors import LockError
 from reconciler.installers.base import show_command
 from reconciler.models import PLUGIN_NAME_RE, DesiredState, Interpreter, Plugin
-from reconciler.support.pipconfig import hermetic_env, index_args
+from reconciler.support.pipconfig import hermetic_env, index_args, resolve_link
 from reconciler.support.redact import redact
 
 CUSTOM_COMPILE_COMMAND = "reconciler lock"
@@ -52,7 +52,7 @@ def status(plugin: Plugin, interpreter: Interpreter, desired: DesiredState) -> L
     lock = lockfile.read(plugin.name, desired.lock_path(plugin.name))
     if lock is None:
         return LockStatus(plugin.name, "missing", ("missing",))
-    expected = lockfile.inputs_digest(plugin, interpreter.major_minor, desired.settings.index)
+    expected = lockfile.inputs_digest(plugin, interpreter.major_minor, desired.index_for(plugin))
     reasons = lockfile.stale_reasons(lock, expected)
     return LockStatus(plugin.name, "stale" if reasons else "fresh", reasons)
 
@@ -88,7 +88,7 @@ def lock_plugin(
     """Resolve ``plugin`` with pip-compile and write its lock; True when the file changed."""
     compile_python = resolver_python(interpreter, desired)
     target = desired.lock_path(plugin.name)
-    digest = lockfile.inputs_digest(plugin, interpreter.major_minor, desired.settings.index)
+    digest = lockfile.inputs_digest(plugin, interpreter.major_minor, desired.index_for(plugin))
     with tempfile.TemporaryDirectory(prefix="reconciler-lock-") as tmp:
         work = Path(tmp)
         source = work / f"{plugin.name}.in"
@@ -110,7 +110,11 @@ def lock_plugin(
             command.append("--upgrade")
         for name in upgrade_packages:
             command.extend(["--upgrade-package", name])
-        command.extend(index_args(desired.settings.index, desired.project_dir))
+        command.extend(index_args(desired.index_for(plugin), desired.project_dir))
+        for constraint in plugin.constraints:
+            command.extend(["--constraint", resolve_link(constraint, desired.project_dir)])
+        if plugin.pre:
+            command.append("--pre")
         env = hermetic_env()
         env["CUSTOM_COMPILE_COMMAND"] = CUSTOM_COMPILE_COMMAND
         env["PIP_TOOLS_CACHE_DIR"] = env.get("PIP_TOOLS_CACHE_DIR", "") or str(_cache_dir())

@@ -13,8 +13,8 @@ import tomlkit
 import tomlkit.exceptions
 from cattrs.gen import make_dict_structure_fn, override
 from cattrs.preconf.tomlkit import make_converter
-from packaging.requirements import InvalidRequirement, Requirement
 
+from reconciler import requirements
 from reconciler.errors import ConfigError
 from reconciler.models import PLUGIN_NAME_RE, DesiredState, IndexOptions, Plugin, Settings
 from reconciler.support.redact import redact
@@ -40,6 +40,12 @@ class _RawSettings:
 class _RawPlugin:
     requirements: list[str]
     python: str | None = None
+    index_url: str | None = None
+    extra_index_urls: list[str] | None = None
+    find_links: list[str] | None = None
+    no_index: bool | None = None
+    constraints: list[str] = attrs.Factory(list)
+    pre: bool = False
 
 
 @attrs.define
@@ -71,7 +77,13 @@ def _converter() -> cattrs.Converter:
             raise TypeError(f"expected an array of strings, got {type(value).__name__}")
         return [strict_str(item, str) for item in value]
 
+    def optional(hook: Any) -> Any:
+        return lambda value, _: None if value is None else hook(value, _)
+
     conv.register_structure_hook_func(lambda t: t == list[str], strict_str_list)
+    conv.register_structure_hook_func(lambda t: t == list[str] | None, optional(strict_str_list))
+    conv.register_structure_hook_func(lambda t: t == str | None, optional(strict_str))
+    conv.register_structure_hook_func(lambda t: t == bool | None, optional(strict_bool))
     conv.register_structure_hook(str, strict_str)
     conv.register_structure_hook(bool, strict_bool)
     conv.register_structure_hook(int, strict_int)
@@ -306,9 +318,9 @@ def _validate(raw: _RawProject, text: str, project_file: Path) -> DesiredState:
             )
         for index, requirement in enumerate(raw_plugin.requirements):
             try:
-                Requirement(requirement)
-            except InvalidRequirement as exc:
-                first = str(exc).splitlines()[0]
+                requirements.check(requirement)
+            except ValueError as exc:
+                first = str(exc)
                 raise ConfigError(
                     _at(
                         label,
@@ -324,12 +336,33 @@ def _validate(raw: _RawProject, text: str, project_file: Path) -> DesiredState:
                 _at(label, text, [*keys, "python"], f"plugins.{name}.python", "must not be empty")
             )
         plugins.append(
-            Plugin(name=name, requirements=tuple(raw_plugin.requirements), python=python)
+            Plugin(
+                name=name,
+                requirements=tuple(raw_plugin.requirements),
+                python=python,
+                index=_plugin_index(raw_plugin, settings.index),
+                constraints=tuple(raw_plugin.constraints),
+                pre=raw_plugin.pre,
+            )
         )
     if settings.venv_root == project_dir:
         raise ConfigError(f"{label}: settings.venv-root must not be the project directory itself")
     plugins.sort(key=lambda p: p.name)
     return DesiredState(project_file=project_file, settings=settings, plugins=tuple(plugins))
+
+
+def _plugin_index(raw: _RawPlugin, default: IndexOptions) -> IndexOptions | None:
+    """The plugin's own index settings (its keys over ``[settings]``), None when it sets none."""
+    if all(v is None for v in (raw.index_url, raw.extra_index_urls, raw.find_links, raw.no_index)):
+        return None
+    return IndexOptions(
+        index_url=raw.index_url if raw.index_url is not None else default.index_url,
+        extra_index_urls=default.extra_index_urls
+        if raw.extra_index_urls is None
+        else tuple(raw.extra_index_urls),
+        find_links=default.find_links if raw.find_links is None else tuple(raw.find_links),
+        no_index=default.no_index if raw.no_index is None else raw.no_index,
+    )
 
 
 def _resolve(project_dir: Path, value: str) -> Path:
