@@ -373,7 +373,7 @@ for p in desired.plugins:
         specs[p.python] = interpreters.resolve(p.python, desired.project_dir)
     interps[p.name] = specs[p.python]
 t3 = t()
-observation = observe(desired.settings.venv_root)
+observation = observe(desired.layout)
 t4 = t()
 locks = app.read_locks(desired)
 t5 = t()

@@ -10,13 +10,12 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from reconciler import lockfile
+from reconciler import lockfile, sources
 from reconciler.errors import ReconcilerError, StalePlanError
 from reconciler.models import DesiredState, IndexOptions, Interpreter, Lock, Plan
 from reconciler.observe import observe
 from reconciler.plan import make_plan
 from reconciler.render import FORMAT_VERSION
-from reconciler.sources import toml as config
 from reconciler.support import interpreters
 
 if TYPE_CHECKING:  # the apply and lock machinery is imported only where it is used
@@ -33,8 +32,8 @@ class Project:
 
 
 def load_project(project: Path | None) -> Project:
-    """Find and load ``reconciler.toml`` and resolve every plugin's interpreter (memoised)."""
-    desired = config.load(config.find_project_file(project))
+    """Find and load the project file and resolve every plugin's interpreter (memoised)."""
+    desired = sources.load(sources.find_project_file(project))
     by_spec: dict[str, Interpreter] = {}
     resolved: dict[str, Interpreter] = {}
     for plugin in desired.plugins:
@@ -52,10 +51,12 @@ def check_selection(project: Project, names: Collection[str], *, allow_undeclare
     declared = {p.name for p in project.desired.plugins}
     on_disk: set[str] = set()
     if allow_undeclared:
-        on_disk = {v.name for v in observe(project.desired.settings.venv_root).venvs}
+        on_disk = {v.name for v in observe(project.desired.layout).venvs}
     for name in names:
         if name not in declared and name not in on_disk:
-            raise ReconcilerError(f"plugin {name!r} is not declared in reconciler.toml")
+            raise ReconcilerError(
+                f"plugin {name!r} is not declared in {project.desired.project_file.name}"
+            )
 
 
 def read_locks(desired: DesiredState, only: Collection[str] = ()) -> dict[str, Lock | None]:
@@ -70,7 +71,7 @@ def read_locks(desired: DesiredState, only: Collection[str] = ()) -> dict[str, L
 def compute_plan(project: Project, only: Collection[str] = ()) -> Plan:
     """Observe the venv root and plan against the locks."""
     check_selection(project, only, allow_undeclared=True)
-    observation = observe(project.desired.settings.venv_root)
+    observation = observe(project.desired.layout)
     locks = read_locks(project.desired, only)
     return make_plan(project.desired, locks, project.interpreters, observation, only)
 
@@ -148,7 +149,7 @@ def run_apply(
     # must not touch the venv root at all (not even to create the lock file).
     root, keep = desired.settings.venv_root, desired.settings.keep_generations
     plan = _checked_plan(project, options)
-    if not plan.changes and not leftovers(root, keep):
+    if not plan.changes and not leftovers(desired.layout, keep):
         show_plan(plan)
         return plan, None
     with exclusive(root, options.lock_timeout):
@@ -247,7 +248,7 @@ def status(project: Project) -> list[StatusRow]:
     from reconciler.render import detail  # noqa: PLC0415
 
     desired = project.desired
-    observation = observe(desired.settings.venv_root)
+    observation = observe(desired.layout)
     declared = {p.name for p in desired.plugins}
     names = sorted(declared | {v.name for v in observation.venvs if v.managed})
     rows = []
@@ -283,7 +284,9 @@ def run_command(
     from reconciler.render import detail  # noqa: PLC0415
 
     if project.desired.plugin(plugin) is None:
-        raise ReconcilerError(f"plugin {plugin!r} is not declared in reconciler.toml")
+        raise ReconcilerError(
+            f"plugin {plugin!r} is not declared in {project.desired.project_file.name}"
+        )
     plan = compute_plan(project, [plugin])
     step = plan.steps[0]
     if step.action is not Action.NOOP:

@@ -16,7 +16,7 @@ import click
 from reconciler import __version__, app, render
 from reconciler.errors import ConfigError, ReconcilerError
 from reconciler.models import Action, IndexOptions, Plan
-from reconciler.sources.toml import find_project_file
+from reconciler.sources import find_project_file
 from reconciler.support.redact import redact
 from reconciler.support.ui import Reporter, color_enabled, progress
 
@@ -98,8 +98,8 @@ def _progress(ctx: click.Context) -> Iterator[Reporter]:
 
 
 def _complete_plugins(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
-    """Plugin names declared in the project's reconciler.toml (for shell completion)."""
-    from reconciler.sources.toml import load  # noqa: PLC0415
+    """Plugin names declared in the project file (for shell completion)."""
+    from reconciler.sources import load  # noqa: PLC0415
 
     root = ctx.find_root()
     project = root.params.get("project")

@@ -5,8 +5,12 @@ from __future__ import annotations
 import enum
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
+
+if TYPE_CHECKING:
+    from reconciler.layouts import Layout
 
 PLUGIN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 #: Distributions that every venv may carry without being locked (ignored unless locked).
@@ -53,17 +57,30 @@ class Plugin:
     pre: bool = False
 
 
+def _default_layout(state: DesiredState) -> Layout:
+    from reconciler.layouts.venvs import VenvsLayout  # noqa: PLC0415 - layouts import models
+
+    return VenvsLayout(state.settings.venv_root)
+
+
 @attrs.frozen
 class DesiredState:
-    """Everything ``reconciler.toml`` declares."""
+    """Everything the project file (``reconciler.toml``, ``meltano.yml``) declares.
+
+    ``layout`` says where each plugin's venv lives; a source picks it (default: ``.venvs``
+    under ``settings.venv_root``).
+    """
 
     project_file: Path
     settings: Settings
     plugins: tuple[Plugin, ...]
+    layout: Layout = attrs.field(
+        default=attrs.Factory(_default_layout, takes_self=True), eq=False, repr=False
+    )
 
     @property
     def project_dir(self) -> Path:
-        """The directory holding ``reconciler.toml``; relative settings resolve against it."""
+        """The directory holding the project file; relative settings resolve against it."""
         return self.project_file.parent
 
     def index_for(self, plugin: Plugin) -> IndexOptions:
@@ -74,7 +91,7 @@ class DesiredState:
         """This state with every plugin's index replaced by ``index`` (deploy-time override)."""
         plugins = tuple(attrs.evolve(p, index=None) for p in self.plugins)
         settings = attrs.evolve(self.settings, index=index)
-        return attrs.evolve(self, settings=settings, plugins=plugins)
+        return attrs.evolve(self, settings=settings, plugins=plugins, layout=self.layout)
 
     def plugin(self, name: str) -> Plugin | None:
         """The declared plugin called ``name``, or None."""
@@ -85,8 +102,8 @@ class DesiredState:
         return self.settings.lock_dir / f"{name}.txt"
 
     def venv_path(self, name: str) -> Path:
-        """The stable path of plugin ``name``'s venv."""
-        return self.settings.venv_root / name
+        """The stable path of plugin ``name``'s venv (where the layout puts it)."""
+        return self.layout.stable_path(name)
 
 
 @attrs.frozen
@@ -185,6 +202,7 @@ class ObservedVenv:
     marker: StateMarker | None
     problems: tuple[str, ...]  # why the venv cannot be trusted (empty when healthy)
     dists: tuple[InstalledDist, ...]
+    stale_files: tuple[str, ...] = ()  # the layout's extra files that are missing or differ
 
     @property
     def managed(self) -> bool:

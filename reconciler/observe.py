@@ -1,43 +1,48 @@
-"""Observe the venv root: ``pyvenv.cfg``, ``*.dist-info`` and state markers, with no subprocess."""
+"""Observe a layout's venvs: ``pyvenv.cfg``, ``*.dist-info`` and state markers, no subprocess."""
 
 from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from reconciler.apply.generations import link_target_problem
 from reconciler.errors import ReconcilerError
+from reconciler.layouts import Layout, link_target_problem
 from reconciler.models import InstalledDist, MarkerStatus, Observation, ObservedVenv
 from reconciler.state import MARKER_NAME, MarkerCorrupt, read_marker
 
 
-def observe(root: Path) -> Observation:
-    """Everything under ``root`` (entries starting with ``.`` are reconciler's own)."""
+def observe(layout: Layout) -> Observation:
+    """Every venv-like entry of ``layout`` (declared or not)."""
+    root = layout.root
     if not root.exists():
         return Observation(root=root, venvs=())
     if not root.is_dir():
         raise ReconcilerError(f"venv root {root} exists but is not a directory")
     try:
-        names = sorted(os.listdir(root))
+        entries = layout.entries()
     except OSError as exc:
         raise ReconcilerError(f"cannot read venv root {root}: {exc}") from exc
-    venvs = tuple(observe_venv(root / name) for name in names if not name.startswith("."))
+    venvs = tuple(observe_venv(path, name, layout) for name, path in entries)
     return Observation(root=root, venvs=venvs)
 
 
-def observe_venv(path: Path) -> ObservedVenv:
+def observe_venv(path: Path, name: str | None = None, layout: Layout | None = None) -> ObservedVenv:
     """Read one venv directory: its marker, interpreter link and installed distributions.
 
-    A stable path that is a symlink is followed only into reconciler's own generations.
+    ``name`` is the plugin (default: the directory's name). With ``layout``, ``path`` is that
+    plugin's stable path: a symlink there is followed only into reconciler's own generations,
+    and the layout's extra files are checked.
     """
-    foreign = link_target_problem(path.parent, path.name)
+    name = path.name if name is None else name
+    foreign = None if layout is None else link_target_problem(layout, name)
     if foreign is not None or not path.is_dir():
         return ObservedVenv(
-            name=path.name,
+            name=name,
             path=path,
             has_marker_file=False,
             marker=None,
@@ -52,7 +57,7 @@ def observe_venv(path: Path) -> ObservedVenv:
     except MarkerCorrupt:
         problems.append("corrupt state marker")
     if has_marker_file and marker is not None:
-        if marker.plugin != path.name:
+        if marker.plugin != name:
             problems.append(f"state marker names another plugin ({marker.plugin!r})")
         if marker.status is MarkerStatus.BUILDING:
             problems.append("incomplete (interrupted build)")
@@ -69,14 +74,29 @@ def observe_venv(path: Path) -> ObservedVenv:
         problems.append(f"interpreter {target} missing")
     dists, dist_problems = _read_dists(path, cfg)
     problems.extend(dist_problems)
+    stale_files = () if layout is None else _stale_files(path, layout.extra_files(name))
     return ObservedVenv(
-        name=path.name,
+        name=name,
         path=path,
         has_marker_file=has_marker_file,
         marker=marker,
         problems=tuple(problems),
         dists=dists,
+        stale_files=stale_files,
     )
+
+
+def _stale_files(path: Path, wanted: Mapping[str, str]) -> tuple[str, ...]:
+    """The names of the layout's extra files that are missing or differ in ``path``."""
+    stale = []
+    for file_name, text in sorted(wanted.items()):
+        try:
+            same = (path / file_name).read_text(encoding="utf-8") == text
+        except (OSError, UnicodeDecodeError):
+            same = False
+        if not same:
+            stale.append(file_name)
+    return tuple(stale)
 
 
 def _read_pyvenv_cfg(path: Path) -> dict[str, str] | None:

@@ -138,7 +138,8 @@ def _plan_declared(
         if d.name not in locked_names and d.name not in BOOTSTRAP_DISTS
     )
     upgrade_reasons.extend(f"remove {u.name} {u.version} (not in lock)" for u in uninstall)
-    if not install and not uninstall:
+    upgrade_reasons.extend(f"{name} out of date" for name in observed.stale_files)
+    if not upgrade_reasons:
         return Step(plugin=plugin.name, action=Action.NOOP, interpreter=interpreter)
     return Step(
         plugin=plugin.name,
@@ -178,6 +179,7 @@ def _fingerprint(
                 ],
                 "problems": list(venv.problems),
                 "dists": [[d.name, d.version] for d in venv.dists],
+                **({"stale_files": list(venv.stale_files)} if venv.stale_files else {}),
             }
         )
     data = {

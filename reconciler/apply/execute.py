@@ -8,10 +8,11 @@ different plugins run concurrently (``jobs``); a set ``stop`` event starts no ne
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from packaging.utils import canonicalize_name
 from reconciler.apply import generations as gens
 from reconciler.errors import ExecuteError, ReconcilerError, SafetyError
 from reconciler.installers.base import Installer
+from reconciler.layouts import Layout
 from reconciler.models import (
     Action,
     DesiredState,
@@ -84,9 +86,9 @@ class Context:
     stop: threading.Event
 
     @property
-    def root(self) -> Path:
-        """The venv root."""
-        return self.desired.settings.venv_root
+    def layout(self) -> Layout:
+        """Where the venvs live."""
+        return self.desired.layout
 
     def index(self, step: Step) -> IndexOptions:
         """Where the artifacts of ``step``'s plugin come from."""
@@ -163,21 +165,21 @@ _VERBS = {
 }
 
 
-def leftovers(root: Path, keep: int) -> bool:
+def leftovers(layout: Layout, keep: int) -> bool:
     """True when generations left by a killed run wait to be cleaned (read-only check)."""
-    return bool(gens.stray_flip_links(root)) or any(
-        gens.stale_generations(root, plugin, keep)
-        or (not gens.generations(root, plugin) and gens.live_generation(root, plugin) is None)
-        for plugin in gens.leftover_plugins(root)
+    return bool(gens.stray_flip_links(layout)) or any(
+        gens.stale_generations(layout, plugin, keep)
+        or (not gens.generations(layout, plugin) and gens.live_generation(layout, plugin) is None)
+        for plugin in layout.leftover_plugins()
     )
 
 
 def clean_leftovers(ctx: Context, log: Log) -> None:
     """Delete generations left by killed runs (never the live one, nor a kept previous one)."""
-    for plugin in gens.leftover_plugins(ctx.root):
-        for removed in gens.prune(ctx.root, plugin, ctx.desired.settings.keep_generations):
+    for plugin in ctx.layout.leftover_plugins():
+        for removed in gens.prune(ctx.layout, plugin, ctx.desired.settings.keep_generations):
             log(plugin, f"removed leftover generation {removed.name}")
-    for link in gens.stray_flip_links(ctx.root):
+    for link in gens.stray_flip_links(ctx.layout):
         link.unlink(missing_ok=True)
 
 
@@ -186,9 +188,9 @@ def _build(step: Step, ctx: Context) -> None:
     interpreter = step.interpreter
     if interpreter is None:
         raise ExecuteError(f"plugin {step.plugin!r}: no interpreter in plan step")
-    stable = gens.stable_path(ctx.root, step.plugin)
-    _check_replaceable(stable, ctx.root, step.plugin)
-    generation = gens.new_generation(ctx.root, step.plugin)
+    stable = ctx.layout.stable_path(step.plugin)
+    _check_replaceable(stable, ctx.layout, step.plugin)
+    generation = gens.new_generation(ctx.layout, step.plugin)
     generation.mkdir(parents=True)
     marker = StateMarker(
         plugin=step.plugin,
@@ -203,23 +205,37 @@ def _build(step: Step, ctx: Context) -> None:
         packages = [i.package for i in step.install]
         ctx.installer.install(generation, packages, ctx.index(step), ctx.desired.project_dir)
         _verify(generation, step)
+        write_extra_files(generation, ctx.layout.extra_files(step.plugin))
         write_marker(generation, with_status(marker, MarkerStatus.COMPLETE))
         if ctx.stop.is_set():
             raise Interrupted(f"plugin {step.plugin!r}: interrupted; the previous venv stays live")
         if stable.exists() and not stable.is_symlink():
-            _retire_legacy_directory(stable, ctx.root, step.plugin)
-        gens.flip(ctx.root, step.plugin, generation)
+            _retire_legacy_directory(stable, ctx.layout, step.plugin)
+        gens.flip(ctx.layout, step.plugin, generation)
     except BaseException:
-        if gens.live_generation(ctx.root, step.plugin) != generation:
-            gens.delete_generation(ctx.root, step.plugin, generation)
+        if gens.live_generation(ctx.layout, step.plugin) != generation:
+            gens.delete_generation(ctx.layout, step.plugin, generation)
         raise
-    gens.prune(ctx.root, step.plugin, ctx.desired.settings.keep_generations)
+    gens.prune(ctx.layout, step.plugin, ctx.desired.settings.keep_generations)
 
 
-def _check_replaceable(stable: Path, root: Path, plugin: str) -> None:
+def write_extra_files(venv: Path, files: Mapping[str, str]) -> None:
+    """Write the layout's extra files into ``venv``, each atomically (temporary file + rename)."""
+    for name, text in sorted(files.items()):
+        target = venv / name
+        temporary = venv / f".{name}.tmp-{secrets.token_hex(4)}"
+        try:
+            temporary.write_text(text, encoding="utf-8")
+            temporary.replace(target)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+
+
+def _check_replaceable(stable: Path, layout: Layout, plugin: str) -> None:
     """Refuse to replace anything at the stable path that reconciler did not make."""
     if stable.is_symlink():
-        problem = gens.link_target_problem(root, plugin)
+        problem = gens.link_target_problem(layout, plugin)
         if problem is not None:
             raise SafetyError(f"plugin {plugin!r}: refusing to replace {stable}: {problem}")
     elif stable.exists() and (
@@ -231,9 +247,9 @@ def _check_replaceable(stable: Path, root: Path, plugin: str) -> None:
         )
 
 
-def _retire_legacy_directory(stable: Path, root: Path, plugin: str) -> None:
+def _retire_legacy_directory(stable: Path, layout: Layout, plugin: str) -> None:
     """Move a marked real directory (older layout) into the generations so the flip can happen."""
-    target = gens.new_generation(root, plugin)
+    target = gens.new_generation(layout, plugin)
     target.parent.mkdir(parents=True, exist_ok=True)
     stable.rename(target)
 
@@ -266,12 +282,12 @@ def _verify(generation: Path, step: Step) -> None:
 
 
 def _upgrade(step: Step, ctx: Context) -> None:
-    stable = gens.stable_path(ctx.root, step.plugin)
-    live = gens.live_generation(ctx.root, step.plugin)
+    stable = ctx.layout.stable_path(step.plugin)
+    live = gens.live_generation(ctx.layout, step.plugin)
     target = live if live is not None else stable
     if stable.is_symlink() and live is None:
         raise SafetyError(
-            f"plugin {step.plugin!r}: {gens.link_target_problem(ctx.root, step.plugin)}"
+            f"plugin {step.plugin!r}: {gens.link_target_problem(ctx.layout, step.plugin)}"
         )
     marker = read_marker(target)
     if marker is None:
@@ -290,21 +306,21 @@ def _upgrade(step: Step, ctx: Context) -> None:
             if observe_venv(target).dists == before:  # refused before touching any package
                 restore()
             raise
+        write_extra_files(target, ctx.layout.extra_files(step.plugin))
         write_marker(target, with_status(marker, MarkerStatus.COMPLETE))
 
 
 def _remove(step: Step, ctx: Context) -> None:
-    stable = gens.stable_path(ctx.root, step.plugin)
+    stable = ctx.layout.stable_path(step.plugin)
     if stable.is_symlink():
-        if gens.live_generation(ctx.root, step.plugin) is None:
-            raise SafetyError(
-                f"refusing to remove {stable}: {gens.link_target_problem(ctx.root, step.plugin)}"
-            )
+        if gens.live_generation(ctx.layout, step.plugin) is None:
+            problem = gens.link_target_problem(ctx.layout, step.plugin)
+            raise SafetyError(f"refusing to remove {stable}: {problem}")
         stable.unlink()  # atomic: from here on the plugin has no venv
     elif stable.exists():
-        _check_replaceable(stable, ctx.root, step.plugin)
-        _retire_legacy_directory(stable, ctx.root, step.plugin)
-    gens.prune(ctx.root, step.plugin, keep=0)
+        _check_replaceable(stable, ctx.layout, step.plugin)
+        _retire_legacy_directory(stable, ctx.layout, step.plugin)
+    gens.prune(ctx.layout, step.plugin, keep=0)
 
 
 def _noop(step: Step, ctx: Context) -> None:
@@ -322,15 +338,14 @@ _STEPS: dict[Action, Callable[[Step, Context], None]] = {
 
 def rollback(desired: DesiredState, plugin: str) -> Path:
     """Flip ``plugin`` back to its previous complete generation (caller holds the lock)."""
-    root = desired.settings.venv_root
-    gens.stable_path(root, plugin)
-    if gens.live_generation(root, plugin) is None:
+    layout = desired.layout
+    if gens.live_generation(layout, plugin) is None:
         raise ReconcilerError(f"plugin {plugin!r}: no live venv made by reconciler to roll back")
-    previous = gens.previous_generation(root, plugin)
+    previous = gens.previous_generation(layout, plugin)
     if previous is None:
         raise ReconcilerError(
             f"plugin {plugin!r}: no previous generation to roll back to "
             "(set settings.keep-generations = 1 to keep one)"
         )
-    gens.flip(root, plugin, previous)
+    gens.flip(layout, plugin, previous)
     return previous

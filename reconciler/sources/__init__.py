@@ -1,1 +1,77 @@
-"""Sources of desired state: a project file (reconciler.toml, meltano.yml) -> DesiredState."""
+"""Sources of desired state: a project file (reconciler.toml, meltano.yml) -> DesiredState.
+
+A source is a module-level object with a ``file_name`` it is found by and a ``load(path)``
+that reads that file into a :class:`~reconciler.models.DesiredState`, picking the layout its
+venvs live in (``DesiredState.layout``). Nothing after loading knows which source it was.
+
+:func:`find_project_file` searches ``--project DIR``, else upward from the current directory;
+in each directory the first source of :data:`SOURCES` whose file exists wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import attrs
+
+from reconciler.errors import ConfigError
+from reconciler.models import DesiredState
+
+
+@attrs.frozen
+class Source:
+    """One kind of project file."""
+
+    file_name: str
+    load: Callable[[Path], DesiredState]
+    editable: bool = False  # `reconciler add/remove` can edit it
+
+
+def _load_toml(path: Path) -> DesiredState:
+    from reconciler.sources import toml  # noqa: PLC0415
+
+    return toml.load(path)
+
+
+TOML = Source("reconciler.toml", _load_toml, editable=True)
+#: Every source, in the order they are tried within one directory.
+SOURCES: tuple[Source, ...] = (TOML,)
+
+
+def source_for(project_file: Path) -> Source:
+    """The source that reads ``project_file`` (by its name; unknown names read as TOML)."""
+    return next((s for s in SOURCES if s.file_name == project_file.name), TOML)
+
+
+def _in_directory(directory: Path) -> Path | None:
+    for source in SOURCES:
+        candidate = directory / source.file_name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def find_project_file(project: Path | None, cwd: Path | None = None) -> Path:
+    """``--project``'s project file (a directory or a file), else the nearest one upward."""
+    names = " or ".join(s.file_name for s in SOURCES)
+    if project is not None:
+        if project.is_dir():
+            found = _in_directory(project)
+            if found is None:
+                raise ConfigError(f"{project / SOURCES[0].file_name}: no such file")
+            return found.absolute()
+        if not project.is_file():
+            raise ConfigError(f"{project}: no such file")
+        return project.absolute()
+    start = (cwd or Path.cwd()).absolute()
+    for directory in (start, *start.parents):
+        found = _in_directory(directory)
+        if found is not None:
+            return found
+    raise ConfigError(f"no {names} found in {start} or any parent directory (use --project)")
+
+
+def load(project_file: Path) -> DesiredState:
+    """Read ``project_file`` with its source."""
+    return source_for(project_file).load(project_file)

@@ -1,0 +1,85 @@
+"""Layouts: where each plugin's venv lives on disk, and what else that path needs.
+
+A layout answers, for one project, every "where" question that observe and apply share:
+
+- ``stable_path(plugin)``: the path users and tools run the venv from (always a symlink to the
+  live generation once reconciler manages it), e.g. ``.venvs/tap-csv``;
+- ``generations_dir(plugin)``: the directory holding that plugin's generations (``g<id>`` dirs);
+- ``entries()``: every venv-like entry on disk (declared or not), so undeclared managed venvs
+  can be planned for removal;
+- ``leftover_plugins()``: plugins that have a generations directory (cleaned after a kill);
+- ``link_dirs()``: the directories holding stable paths (where a killed flip leaves a
+  temporary ``.<name>.flip-*`` link);
+- ``extra_files(plugin)``: files (name -> text) written into a generation before it goes live
+  and checked by observe (a file that differs makes the plan refresh it);
+- ``claimed_by_tool(path)``: why an unmarked directory at a stable path was made by the tool
+  the layout serves (and may be replaced through a new generation), or None.
+
+Every path a layout returns is under ``root``; the apply lock and reconciler's own helper files
+live in ``root`` too. :class:`~reconciler.layouts.venvs.VenvsLayout` (``.venvs/<plugin>``) is the
+layout of ``reconciler.toml``. Nothing in plan or execute knows which layout it runs on.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Protocol
+
+#: Name of the temporary link a flip creates beside a stable path: ``.<name>.flip-<hex>``.
+FLIP_INFIX = ".flip-"
+
+
+class Layout(Protocol):
+    """Where one project's venvs live (see the module docstring)."""
+
+    @property
+    def root(self) -> Path:
+        """The directory everything this layout creates or deletes lives under."""
+        ...
+
+    def stable_path(self, plugin: str) -> Path:
+        """The stable venv path of ``plugin``; raises SafetyError for a name that could escape."""
+        ...
+
+    def generations_dir(self, plugin: str) -> Path:
+        """Where the generations of ``plugin`` live."""
+        ...
+
+    def entries(self) -> list[tuple[str, Path]]:
+        """``(plugin, stable path)`` of every venv-like entry on disk, sorted by plugin."""
+        ...
+
+    def leftover_plugins(self) -> list[str]:
+        """Plugins with a generations directory on disk (live or not), sorted."""
+        ...
+
+    def link_dirs(self) -> list[Path]:
+        """The existing directories that hold stable paths."""
+        ...
+
+    def extra_files(self, plugin: str) -> Mapping[str, str]:
+        """Files (name -> exact text) the venv of ``plugin`` must hold besides its packages."""
+        ...
+
+    def claimed_by_tool(self, path: Path) -> str | None:
+        """Why the unmarked directory ``path`` may be replaced (its tool built it), or None."""
+        ...
+
+
+def live_generation(layout: Layout, plugin: str) -> Path | None:
+    """The generation ``plugin``'s stable path points at, if it is a link into its generations."""
+    stable = layout.stable_path(plugin)
+    if not stable.is_symlink():
+        return None
+    target = Path(os.path.normpath(stable.parent / stable.readlink()))
+    return target if target.parent == layout.generations_dir(plugin) else None
+
+
+def link_target_problem(layout: Layout, plugin: str) -> str | None:
+    """Why ``plugin``'s stable path is a symlink that is not ours (None when ours, or no link)."""
+    stable = layout.stable_path(plugin)
+    if not stable.is_symlink() or live_generation(layout, plugin) is not None:
+        return None
+    return f"symlink to {stable.readlink()} is not a reconciler generation"

@@ -1,0 +1,75 @@
+"""The layout seam: where venvs live, what else they need, with no plan/execute special case."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import attrs
+import pytest
+from test_plan import LOCKED, MATCHING, plan_one, venv
+
+from reconciler.apply import generations as gens
+from reconciler.errors import SafetyError
+from reconciler.layouts import link_target_problem, live_generation
+from reconciler.layouts.venvs import VenvsLayout
+from reconciler.models import Action
+from reconciler.observe import observe
+
+
+def test_venvs_layout_paths(tmp_path: Path) -> None:
+    layout = VenvsLayout(tmp_path)
+    assert layout.stable_path("tap-a") == tmp_path / "tap-a"
+    assert layout.generations_dir("tap-a") == tmp_path / ".generations" / "tap-a"
+    assert layout.extra_files("tap-a") == {}
+    assert layout.claimed_by_tool(tmp_path / "tap-a") is None
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "", ".", "..", "/abs"])
+def test_venvs_layout_refuses_names_that_escape(tmp_path: Path, name: str) -> None:
+    with pytest.raises(SafetyError, match="not a valid plugin name"):
+        VenvsLayout(tmp_path).stable_path(name)
+
+
+def test_entries_skip_reconcilers_own_files(tmp_path: Path) -> None:
+    for name in ("tap-a", ".generations", ".reconciler.lock", "target-b"):
+        (tmp_path / name).mkdir()
+    layout = VenvsLayout(tmp_path)
+    assert [n for n, _ in layout.entries()] == ["tap-a", "target-b"]
+    assert layout.link_dirs() == [tmp_path]
+
+
+def test_flip_links_relative_to_the_stable_paths_directory(tmp_path: Path) -> None:
+    layout = VenvsLayout(tmp_path)
+    generation = gens.new_generation(layout, "tap-a")
+    generation.mkdir(parents=True)
+    gens.flip(layout, "tap-a", generation)
+    assert (tmp_path / "tap-a").readlink() == Path(".generations/tap-a") / generation.name
+    assert live_generation(layout, "tap-a") == generation
+    assert link_target_problem(layout, "tap-a") is None
+    assert gens.stray_flip_links(layout) == []
+
+
+@attrs.frozen
+class _FileLayout(VenvsLayout):
+    """A ``.venvs`` layout whose venvs also need one file (as the Meltano one does)."""
+
+    def extra_files(self, plugin: str) -> Mapping[str, str]:
+        return {"tool-fingerprint": f"{plugin}-abc"}
+
+
+def test_observe_reports_extra_files_that_differ(tmp_path: Path) -> None:
+    (tmp_path / "tap-a").mkdir()
+    (tmp_path / "tap-b").mkdir()
+    (tmp_path / "tap-b" / "tool-fingerprint").write_text("tap-b-abc", encoding="utf-8")
+    found = {v.name: v.stale_files for v in observe(_FileLayout(tmp_path)).venvs}
+    assert found == {"tap-a": ("tool-fingerprint",), "tap-b": ()}
+
+
+def test_a_stale_extra_file_alone_plans_an_upgrade_that_installs_nothing() -> None:
+    observed = attrs.evolve(venv("tap", *MATCHING), stale_files=("tool-fingerprint",))
+    (step,) = plan_one(LOCKED, observed).steps
+    assert step.action is Action.UPGRADE
+    assert step.reasons == ("tool-fingerprint out of date",)
+    assert step.install == ()
+    assert step.uninstall == ()
