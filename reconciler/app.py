@@ -213,11 +213,17 @@ def run_lock(
     upgrade_packages: Sequence[str],
     log: Callable[[str, str], None],
     jobs: int = 1,
+    resolver: str | None = None,
 ) -> locking.LockReport:
-    """Re-resolve missing/stale locks (or all, when upgrading) and delete orphaned ones."""
-    from reconciler.locking import lock as locking  # noqa: PLC0415 - keep `plan` light
+    """Re-resolve missing/stale locks (or all, when upgrading) and delete orphaned ones.
+
+    ``resolver`` overrides ``settings.resolver`` (``auto``: uv when installed, else pip-tools).
+    """
+    from reconciler.locking import get_resolver  # noqa: PLC0415 - keep `plan` light
+    from reconciler.locking import lock as locking  # noqa: PLC0415
 
     check_selection(project, only, allow_undeclared=False)
+    chosen = get_resolver(resolver or project.desired.settings.resolver)
     return locking.lock_all(
         project.desired,
         project.interpreters,
@@ -225,6 +231,7 @@ def run_lock(
         upgrade=upgrade,
         upgrade_packages=upgrade_packages,
         log=log,
+        resolver=chosen,
         jobs=jobs,
     )
 

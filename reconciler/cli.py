@@ -129,6 +129,12 @@ def _jobs(jobs: int | None) -> int:
 @click.option(
     "--jobs", "-j", type=click.IntRange(min=1), default=None, help=JOBS_HELP.format("resolved")
 )
+@click.option(
+    "--resolver",
+    type=click.Choice(["auto", "pip-tools", "uv"]),
+    default=None,
+    help="Resolver (default: settings.resolver; auto = uv if installed, else pip-tools).",
+)
 @click.pass_context
 def lock(
     ctx: click.Context,
@@ -137,8 +143,9 @@ def lock(
     upgrade: bool,
     upgrade_packages: tuple[str, ...],
     jobs: int | None,
+    resolver: str | None,
 ) -> int:
-    """Resolve requirements with pip-compile into lock/<plugin>.txt (only missing/stale ones)."""
+    """Resolve requirements (uv or pip-compile) into lock/<plugin>.txt (only missing/stale)."""
     project = _project(ctx)
     if check:
         statuses = app.lock_statuses(project, plugins)
@@ -162,6 +169,7 @@ def lock(
             upgrade_packages=upgrade_packages,
             log=reporter,
             jobs=_jobs(jobs),
+            resolver=resolver,
         )
     click.echo(
         f"Lock complete: {len(report.written)} written, {len(report.unchanged)} unchanged, "

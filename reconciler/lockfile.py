@@ -33,6 +33,8 @@ def inputs_digest(plugin: Plugin, python_major_minor: str, index: IndexOptions) 
     requirements += [f"-c {c}" for c in plugin.constraints]
     if plugin.pre:
         requirements.append("--pre")
+    if plugin.universal:
+        requirements.append("--universal")  # which resolver made a lock is not an input
     index_data = {
         "index_url": index.index_url,
         "extra_index_urls": list(index.extra_index_urls),

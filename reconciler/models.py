@@ -37,6 +37,8 @@ class Settings:
     index: IndexOptions = IndexOptions()
     installer: str = "auto"
     keep_generations: int = 0
+    resolver: str = "auto"
+    universal: bool = False
 
 
 @attrs.frozen
@@ -45,8 +47,9 @@ class Plugin:
 
     ``index`` is the plugin's own index settings (``None``: the project's ``[settings]``);
     ``constraints`` are constraint files/URLs as written (relative to the project), ``pre`` allows
-    pre-releases. A source (reconciler.toml, meltano.yml) fills these; nothing downstream cares
-    which source it was.
+    pre-releases, ``universal`` asks for a lock valid on every platform (uv's universal
+    resolution, environment markers kept). A source (reconciler.toml, meltano.yml) fills these;
+    nothing downstream cares which source it was.
     """
 
     name: str
@@ -55,6 +58,7 @@ class Plugin:
     index: IndexOptions | None = None
     constraints: tuple[str, ...] = ()
     pre: bool = False
+    universal: bool = False
 
 
 def _default_layout(state: DesiredState) -> Layout:

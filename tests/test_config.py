@@ -77,6 +77,22 @@ def test_defaults() -> None:
     assert state.plugins == (Plugin("a", ("x",), "python3"),)
 
 
+def test_resolver_and_universal_settings() -> None:
+    text = (
+        '[settings]\nresolver = "pip-tools"\nuniversal = true\n\n'
+        '[plugins.a]\nrequirements = ["x"]\n\n'
+        '[plugins.b]\nrequirements = ["x"]\nuniversal = false\n'
+    )
+    state = parse(text, PROJECT_FILE)
+    assert state.settings.resolver == "pip-tools"
+    assert state.settings.universal is True
+    assert [(p.name, p.universal) for p in state.plugins] == [("a", True), ("b", False)]
+    defaults = parse('[plugins.a]\nrequirements = ["x"]\nuniversal = true\n', PROJECT_FILE)
+    assert defaults.settings.resolver == "auto"
+    assert defaults.settings.universal is False
+    assert defaults.plugins[0].universal is True
+
+
 def test_empty_file_declares_nothing() -> None:
     state = parse("", PROJECT_FILE)
     assert state.plugins == ()
@@ -234,6 +250,13 @@ BAD = [
         id="duplicate-plugin-key",
     ),
     pytest.param('[settings]\n\ninstaller = "conda"\n', 3, ("installer", "conda"), id="installer"),
+    pytest.param(
+        '[settings]\n\nresolver = "poetry"\n', 3, ("resolver", "poetry", "pip-tools"), id="resolver"
+    ),
+    pytest.param('[settings]\n\nuniversal = "yes"\n', 3, ("universal",), id="universal-str"),
+    pytest.param(
+        '[plugins.a]\nrequirements = ["x"]\nuniversal = 1\n', 3, ("universal",), id="universal-int"
+    ),
     pytest.param(
         "[plugins.a]\n\nrequirements = []\n", 3, ("requirements",), id="empty-requirements"
     ),

@@ -25,6 +25,8 @@ from conftest import (
     add_plugin,
 )
 
+from reconciler.installers.uv import find_uv
+
 ACTIONS = ("create", "upgrade", "reinstall", "remove", "no-op")
 
 
@@ -209,16 +211,28 @@ def _poison_wheelhouse(mw: ModuleType, dest: Path) -> Path:
     return dest
 
 
+@pytest.mark.parametrize(
+    "resolver",
+    [
+        "pip-tools",
+        pytest.param("uv", marks=pytest.mark.skipif(find_uv() is None, reason="uv not installed")),
+    ],
+)
 def test_ambient_pip_config_does_not_leak(
-    unlocked_project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    unlocked_project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, resolver: str
 ) -> None:
-    """PIP_* variables and a pip.conf with index settings reach neither the locks nor apply."""
+    """PIP_*/UV_* variables, a pip.conf and a uv.toml reach neither the locks nor apply."""
     project = unlocked_project
     mw = _make_wheels(monkeypatch)
     from_env = _poison_wheelhouse(mw, tmp_path / "poison-env")
     from_conf = _poison_wheelhouse(mw, tmp_path / "poison-conf")
     constraints = tmp_path / "constraints.txt"
     constraints.write_text("demo-extra==1.0.0\n", encoding="utf-8")
+    uv_toml = tmp_path / "uv.toml"
+    uv_toml.write_text(
+        f'find-links = ["{from_conf}"]\nconstraint-dependencies = ["demo-extra==1.0.0"]\n',
+        encoding="utf-8",
+    )
     pip_conf = tmp_path / "pip.conf"
     pip_conf.write_text(
         "[global]\n"
@@ -236,9 +250,17 @@ def test_ambient_pip_config_does_not_leak(
         "PIP_INDEX_URL": "http://127.0.0.1:9/simple",
         "PIP_EXTRA_INDEX_URL": "http://127.0.0.1:9/extra",
         "PIP_CONSTRAINT": str(constraints),
+        "UV_INDEX_URL": "http://127.0.0.1:9/simple",
+        "UV_DEFAULT_INDEX": "http://127.0.0.1:9/simple",
+        "UV_EXTRA_INDEX_URL": "http://127.0.0.1:9/extra",
+        "UV_FIND_LINKS": str(from_env),
+        "UV_CONSTRAINT": str(constraints),
+        "UV_PRERELEASE": "allow",
+        "UV_CONFIG_FILE": str(uv_toml),
     }
+    (project.root / "uv.toml").write_text(uv_toml.read_text(), encoding="utf-8")
 
-    project.ok("lock", env=ambient)
+    project.ok("lock", "--resolver", resolver, env=ambient)
     for plugin in PLUGINS:
         text = project.lock(plugin).read_text(encoding="utf-8")
         for needle in ("/tmp", "file://", str(tmp_path), str(project.root), "127.0.0.1"):

@@ -299,3 +299,14 @@ def test_stale_reasons_from_a_parsed_header() -> None:
     lock = parse("x", LOCK_PATH, f"{old.header()}\na==1.0\n")
     assert stale_reasons(lock, old) == ()
     assert stale_reasons(lock, digest("a>=1", "b")) == ("requirements changed",)
+
+
+def test_universal_is_an_input_of_the_digest_and_unset_changes_nothing() -> None:
+    plain = Plugin("x", ("a==1",), "python3")
+    universal = Plugin("x", ("a==1",), "python3", universal=True)
+    before = inputs_digest(plain, "3.11", IndexOptions())
+    after = inputs_digest(universal, "3.11", IndexOptions())
+    assert before.digest != after.digest
+    assert before == inputs_digest(
+        Plugin("x", ("a==1",), "python3", universal=False), "3.11", IndexOptions()
+    )

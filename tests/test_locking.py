@@ -1,19 +1,40 @@
-"""`reconciler lock`: real pip-compile runs against the fixture wheelhouse, offline."""
+"""`reconciler lock`: real pip-compile and uv runs against the fixture wheelhouse, offline.
+
+Most tests run once per resolver (``resolver`` fixture): both must behave the same.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
+
+from reconciler import lockfile
+from reconciler.installers.uv import find_uv
+from reconciler.locking.uv import resolution_error as uv_resolution_error
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "example"
 WHEELS = FIXTURE / "wheels"
 PY312 = Path("/root/.pyenv/versions/3.12.1/bin/python3.12")
+HAS_UV = find_uv() is not None
+RESOLVERS = [
+    pytest.param("pip-tools", id="pip-tools"),
+    pytest.param("uv", id="uv", marks=pytest.mark.skipif(not HAS_UV, reason="uv not installed")),
+]
+
+
+@pytest.fixture(params=RESOLVERS)
+def resolver(request: pytest.FixtureRequest) -> str:
+    """Each resolver in turn."""
+    name: str = request.param
+    return name
 
 
 def reconciler(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -26,12 +47,14 @@ def reconciler(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def make_project(tmp_path: Path, plugins: str) -> Path:
+def make_project(tmp_path: Path, plugins: str, resolver: str = "auto") -> Path:
     """A project using the fixture wheelhouse with the given ``[plugins.*]`` tables."""
     project = tmp_path / "proj"
-    project.mkdir()
+    project.mkdir(parents=True, exist_ok=True)
     (project / "reconciler.toml").write_text(
-        f'[settings]\nfind-links = ["{WHEELS}"]\nno-index = true\n\n{plugins}', encoding="utf-8"
+        f'[settings]\nfind-links = ["{WHEELS}"]\nno-index = true\nresolver = "{resolver}"\n\n'
+        f"{plugins}",
+        encoding="utf-8",
     )
     return project
 
@@ -93,11 +116,8 @@ def test_orphaned_lock_reported_then_deleted(tmp_path: Path) -> None:
     assert handwritten.exists(), "files without our header are never deleted"
 
 
-def test_incremental_lock_leaves_fresh_locks_byte_identical(tmp_path: Path) -> None:
-    project = make_project(
-        tmp_path,
-        TWO_PLUGINS,
-    )
+def test_incremental_lock_leaves_fresh_locks_byte_identical(tmp_path: Path, resolver: str) -> None:
+    project = make_project(tmp_path, TWO_PLUGINS, resolver)
     assert reconciler(project, "lock").returncode == 0
     beta, gamma = project / "lock" / "beta.txt", project / "lock" / "gamma.txt"
     before = (beta.read_bytes(), beta.stat().st_mtime_ns, beta.stat().st_ino)
@@ -123,8 +143,8 @@ def test_digest_ignores_comments_and_whitespace_in_toml(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout
 
 
-def test_upgrade_package_bumps_only_that_package(tmp_path: Path) -> None:
-    project = make_project(tmp_path, '[plugins.beta]\nrequirements = ["tap-beta"]\n')
+def test_upgrade_package_bumps_only_that_package(tmp_path: Path, resolver: str) -> None:
+    project = make_project(tmp_path, '[plugins.beta]\nrequirements = ["tap-beta"]\n', resolver)
     assert reconciler(project, "lock").returncode == 0
     lock = project / "lock" / "beta.txt"
     assert pins(lock) == {"demo-common": "1.1.0", "demo-extra": "2.0.0", "tap-beta": "1.0.0"}
@@ -150,8 +170,10 @@ def test_upgrade_package_bumps_only_that_package(tmp_path: Path) -> None:
     assert pins(lock)["demo-common"] == "1.1.0"
 
 
-def test_lock_holds_no_machine_path_and_reads_the_same_everywhere(tmp_path: Path) -> None:
-    project = make_project(tmp_path, '[plugins.beta]\nrequirements = ["tap-beta"]\n')
+def test_lock_holds_no_machine_path_and_reads_the_same_everywhere(
+    tmp_path: Path, resolver: str
+) -> None:
+    project = make_project(tmp_path, '[plugins.beta]\nrequirements = ["tap-beta"]\n', resolver)
     assert reconciler(project, "lock").returncode == 0
     text = (project / "lock" / "beta.txt").read_text()
     assert str(tmp_path) not in text
@@ -170,9 +192,11 @@ def test_lock_holds_no_machine_path_and_reads_the_same_everywhere(tmp_path: Path
     ],
 )
 def test_resolution_error_is_one_line_naming_plugin(
-    tmp_path: Path, requirement: str, expected: str
+    tmp_path: Path, requirement: str, expected: str, resolver: str
 ) -> None:
-    project = make_project(tmp_path, f'[plugins.beta]\nrequirements = ["{requirement}"]\n')
+    project = make_project(
+        tmp_path, f'[plugins.beta]\nrequirements = ["{requirement}"]\n', resolver
+    )
     result = reconciler(project, "lock")
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
@@ -182,18 +206,26 @@ def test_resolution_error_is_one_line_naming_plugin(
     assert "Traceback" not in result.stderr
 
 
-def test_conflict_names_the_conflicting_requirement(tmp_path: Path) -> None:
+def test_conflict_names_the_conflicting_requirement(tmp_path: Path, resolver: str) -> None:
     project = make_project(
-        tmp_path, '[plugins.alpha]\nrequirements = ["tap-alpha==1.1.0", "demo-common<1.1"]\n'
+        tmp_path,
+        '[plugins.alpha]\nrequirements = ["tap-alpha==1.1.0", "demo-common<1.1"]\n',
+        resolver,
     )
     result = reconciler(project, "lock")
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0] == (
-        "error: plugin 'alpha': cannot lock: conflicting requirements: "
-        "demo-common<1.1 (requested) vs demo-common>=1.1 (from tap_alpha-1.1.0)"
-    )
+    expected = {
+        "pip-tools": "conflicting requirements: "
+        "demo-common<1.1 (requested) vs demo-common>=1.1 (from tap_alpha-1.1.0)",
+        # uv's whole chain, its continuation lines joined: the last cause explains it.
+        "uv": "No solution found when resolving dependencies: Because tap-alpha>=1.1.0 depends "
+        "on demo-common>=1.1 and you require tap-alpha==1.1.0, we can conclude that you "
+        "require demo-common>=1.1. And because you require demo-common<1.1, we can conclude "
+        "that your requirements are unsatisfiable.",
+    }
+    assert lines[0] == f"error: plugin 'alpha': cannot lock: {expected[resolver]}"
 
 
 def test_missing_interpreter_is_one_line_naming_plugin_and_what_was_tried(tmp_path: Path) -> None:
@@ -208,26 +240,32 @@ def test_missing_interpreter_is_one_line_naming_plugin_and_what_was_tried(tmp_pa
 
 
 @pytest.mark.skipif(not PY312.exists(), reason=f"second interpreter {PY312} not installed")
-def test_plugin_is_resolved_for_its_own_interpreter(tmp_path: Path) -> None:
+def test_plugin_is_resolved_for_its_own_interpreter(tmp_path: Path, resolver: str) -> None:
     project = make_project(
         tmp_path,
         f'[plugins.beta]\nrequirements = ["tap-beta"]\n\n'
         f'[plugins.new]\nrequirements = ["tap-beta"]\npython = "{PY312}"\n',
+        resolver,
     )
     result = reconciler(project, "lock")
     assert result.returncode == 0, result.stderr
-    assert "autogenerated by pip-compile with Python 3.12" in (project / "lock/new.txt").read_text()
     assert " python=3.12 " in (project / "lock/new.txt").read_text()
-    assert (
-        f"Python {sys.version_info.major}.{sys.version_info.minor}"
-        in (project / "lock/beta.txt").read_text()
-    )
-    helpers = list((project / ".venvs" / ".reconciler" / "tools").iterdir())
-    assert len(helpers) == 1
-    # The helper environment is reused: a second resolution creates nothing new.
-    helper_inode = helpers[0].stat().st_ino
-    assert reconciler(project, "lock", "--upgrade").returncode == 0
-    assert helpers[0].stat().st_ino == helper_inode
+    current = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert f" python={current} " in (project / "lock/beta.txt").read_text()
+    tools = project / ".venvs" / ".reconciler" / "tools"
+    if resolver == "pip-tools":
+        text = (project / "lock/new.txt").read_text()
+        assert "autogenerated by pip-compile with Python 3.12" in text
+        assert f"Python {current}" in (project / "lock/beta.txt").read_text()
+        helpers = list(tools.iterdir())
+        assert len(helpers) == 1
+        # The helper environment is reused: a second resolution creates nothing new.
+        helper_inode = helpers[0].stat().st_ino
+        assert reconciler(project, "lock", "--upgrade").returncode == 0
+        assert helpers[0].stat().st_ino == helper_inode
+    else:
+        assert not tools.exists(), "uv resolves for any Python version without a helper env"
+        assert reconciler(project, "lock", "--upgrade").returncode == 0
     # Plan and apply build the venv with that interpreter.
     assert reconciler(project, "apply").returncode == 0
     cfg = (project / ".venvs" / "new" / "pyvenv.cfg").read_text()
@@ -238,3 +276,155 @@ def test_plugin_is_resolved_for_its_own_interpreter(tmp_path: Path) -> None:
     assert out.stdout.startswith("tap-beta 1.0.0")
     assert reconciler(project, "plan", "--detailed-exitcode").returncode == 0
     shutil.rmtree(project / ".venvs")
+
+
+# --- resolver parity and settings ------------------------------------------------------------
+
+
+def _make_wheels() -> ModuleType:
+    """``fixtures/make_wheels.py`` as a module (to write extra wheels for one test)."""
+    spec = importlib.util.spec_from_file_location("make_wheels", FIXTURE.parent / "make_wheels.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("make_wheels", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def locked_packages(lock: Path) -> tuple[tuple[str, str, tuple[str, ...], str | None], ...]:
+    """What a lock pins: (name, version, hashes, marker) per line, as the tool reads it."""
+    parsed = lockfile.parse(lock.stem, lock, lock.read_text(encoding="utf-8"))
+    return tuple((p.name, p.version, p.hashes, p.marker) for p in parsed.packages)
+
+
+@pytest.mark.skipif(not HAS_UV, reason="uv not installed")
+def test_both_resolvers_give_the_same_pins_and_hashes_on_the_fixtures(tmp_path: Path) -> None:
+    example = (FIXTURE / "reconciler.toml").read_text(encoding="utf-8")
+    plugins = example[example.index("\n[plugins.") :]
+    projects = {}
+    for name in ("pip-tools", "uv"):
+        projects[name] = make_project(tmp_path / name, plugins, name)
+        result = reconciler(projects[name], "lock")
+        assert result.returncode == 0, result.stderr
+    for plugin in ("tap-alpha", "tap-beta", "target-gamma"):
+        by_pip = locked_packages(projects["pip-tools"] / "lock" / f"{plugin}.txt")
+        by_uv = locked_packages(projects["uv"] / "lock" / f"{plugin}.txt")
+        assert by_pip == by_uv, plugin
+        assert by_pip, plugin
+        header = {
+            (projects[n] / "lock" / f"{plugin}.txt").read_text().splitlines()[0] for n in projects
+        }
+        assert len(header) == 1, f"the inputs header must not depend on the resolver: {header}"
+    assert (
+        "autogenerated by pip-compile" in (projects["pip-tools"] / "lock/tap-beta.txt").read_text()
+    )
+    assert "autogenerated by uv" in (projects["uv"] / "lock/tap-beta.txt").read_text()
+
+
+@pytest.mark.skipif(not HAS_UV, reason="uv not installed")
+def test_lock_freshness_does_not_depend_on_the_resolver(tmp_path: Path) -> None:
+    project = make_project(tmp_path, TWO_PLUGINS, "uv")
+    assert reconciler(project, "lock").returncode == 0
+    beta = project / "lock" / "beta.txt"
+    before = (beta.read_bytes(), beta.stat().st_mtime_ns, beta.stat().st_ino)
+    toml = project / "reconciler.toml"
+    toml.write_text(toml.read_text().replace('resolver = "uv"', 'resolver = "pip-tools"'))
+    result = reconciler(project, "lock", "--check")
+    assert result.returncode == 0, result.stdout
+    result = reconciler(project, "lock")
+    assert result.returncode == 0, result.stderr
+    assert "0 written, 2 unchanged" in result.stdout
+    assert (beta.read_bytes(), beta.stat().st_mtime_ns, beta.stat().st_ino) == before
+    # A uv-made lock is kept as pip-compile's preferences (and the other way round below).
+    result = reconciler(project, "lock", "--upgrade-package", "demo-extra")
+    assert result.returncode == 0, result.stderr
+    assert pins(beta) == {"demo-common": "1.1.0", "demo-extra": "2.0.0", "tap-beta": "1.0.0"}
+    result = reconciler(project, "lock", "--resolver", "uv", "--upgrade-package", "demo-common")
+    assert result.returncode == 0, result.stderr
+    assert "autogenerated by uv" in beta.read_text()
+
+
+def test_plugin_index_constraints_and_pre_reach_the_resolver(tmp_path: Path, resolver: str) -> None:
+    mw = _make_wheels()
+    newer = tmp_path / "newer"
+    newer.mkdir()
+    mw.write_wheel(mw.plugin("tap-beta", "9.0.0", ("demo-common>=1.0",)), newer)
+    mw.write_wheel(mw.library("demo-extra", "3.0.0rc1"), newer)
+    project = tmp_path / "proj"
+    (project / "pins").mkdir(parents=True)
+    (project / "pins" / "constraints.txt").write_text("demo-common==1.0.0\n", encoding="utf-8")
+    constraints = "pins/constraints.txt"  # relative to the project, and so it reads in the lock
+    project = make_project(
+        tmp_path,
+        '[plugins.plain]\nrequirements = ["tap-beta"]\n\n'
+        f'[plugins.own-index]\nrequirements = ["tap-beta"]\n'
+        f'find-links = ["{WHEELS}", "{newer}"]\n\n'
+        f'[plugins.constrained]\nrequirements = ["tap-beta"]\nconstraints = ["{constraints}"]\n\n'
+        f'[plugins.pre]\nrequirements = ["demo-extra"]\nfind-links = ["{newer}"]\npre = true\n\n'
+        f'[plugins.final]\nrequirements = ["demo-extra"]\nfind-links = ["{WHEELS}", "{newer}"]\n',
+        resolver,
+    )
+    result = reconciler(project, "lock")
+    assert result.returncode == 0, result.stderr
+    lock = project / "lock"
+    assert pins(lock / "plain.txt")["tap-beta"] == "1.0.0", "project index: no 9.0.0"
+    assert pins(lock / "own-index.txt")["tap-beta"] == "9.0.0", "the plugin's own find-links"
+    assert pins(lock / "constrained.txt")["demo-common"] == "1.0.0"
+    assert pins(lock / "pre.txt") == {"demo-extra": "3.0.0rc1"}
+    assert pins(lock / "final.txt") == {"demo-extra": "2.0.0"}
+    assert "-c pins/constraints.txt" in (lock / "constrained.txt").read_text()
+    for path in lock.iterdir():
+        assert str(tmp_path) not in path.read_text(), path.read_text()
+
+
+def test_universal_with_pip_tools_is_a_one_line_error_naming_the_setting(tmp_path: Path) -> None:
+    project = make_project(
+        tmp_path,
+        '[plugins.beta]\nrequirements = ["tap-beta"]\nuniversal = true\n\n'
+        '[plugins.gamma]\nrequirements = ["target-gamma"]\n',
+        "pip-tools",
+    )
+    result = reconciler(project, "lock")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "error: plugin 'beta': universal = true needs the uv resolver "
+        '(set resolver = "uv" or "auto" with uv installed, or universal = false)'
+    ]
+    assert (project / "lock" / "gamma.txt").is_file(), "the other plugin is still locked"
+    assert not (project / "lock" / "beta.txt").exists()
+
+
+@pytest.mark.parametrize(
+    ("stderr", "expected"),
+    [
+        pytest.param(
+            "error: Request failed after 3 retries\n"
+            "  Caused by: Failed to fetch: `https://user:secret@host/simple/x/`\n"
+            "  Caused by: error sending request for url\n"
+            "  Caused by: client error (Connect)\n"
+            "  Caused by: Connection refused (os error 111)\n",
+            "Request failed after 3 retries: Failed to fetch: `https://****@host/simple/x/`: "
+            "Connection refused (os error 111)",
+            id="caused-by-chain-keeps-the-url-and-last-cause",
+        ),
+        pytest.param(
+            "  \u00d7 No solution found when resolving dependencies:\n"
+            "  ╰─▶ Because you require a>=5 and only a<=1 is available, we can\n"
+            "      conclude that your requirements are unsatisfiable.\n"
+            "\n"
+            "      hint: a was found on https://x/simple, but not at the requested version\n",
+            "No solution found when resolving dependencies: Because you require a>=5 and only a<=1 "
+            "is available, we can conclude that your requirements are unsatisfiable.",
+            id="fancy-renderer",
+        ),
+        pytest.param(
+            "warning: something minor\nerror: Failed to parse `x.in`\n  cause: bad line 3\n",
+            "Failed to parse `x.in`: bad line 3",
+            id="plain-cause",
+        ),
+        pytest.param("", "uv pip compile failed with no output", id="silent"),
+    ],
+)
+def test_uv_error_is_its_head_and_last_cause(stderr: str, expected: str) -> None:
+    assert uv_resolution_error(stderr) == expected

@@ -1,1 +1,32 @@
-"""Locking: resolvers turn declared requirements into hashed locks; fetch builds wheelhouses."""
+"""Locking: resolvers behind one protocol (pip-tools, uv), orchestration, fetch."""
+
+from __future__ import annotations
+
+from reconciler.errors import ReconcilerError
+from reconciler.locking.base import Resolver
+
+RESOLVERS = ("auto", "pip-tools", "uv")
+
+
+def get_resolver(name: str) -> Resolver:
+    """The resolver called ``name``; ``auto`` is uv when it is installed, else pip-tools."""
+    from reconciler.installers.uv import find_uv  # noqa: PLC0415
+    from reconciler.locking.piptools import PipToolsResolver  # noqa: PLC0415
+    from reconciler.locking.uv import UvResolver  # noqa: PLC0415
+
+    if name == "pip-tools":
+        return PipToolsResolver()
+    if name in ("uv", "auto"):
+        uv = find_uv()
+        if uv is not None:
+            return UvResolver(uv)
+        if name == "auto":
+            return PipToolsResolver()
+        raise ReconcilerError(
+            "resolver 'uv' requested but uv is not installed "
+            "(pip install 'reconciler[uv]', or use --resolver pip-tools)"
+        )
+    raise ReconcilerError(f"unknown resolver {name!r} (use one of {', '.join(RESOLVERS)})")
+
+
+__all__ = ["RESOLVERS", "Resolver", "get_resolver"]

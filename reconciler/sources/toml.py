@@ -21,6 +21,7 @@ from reconciler.support.redact import redact
 
 PROJECT_FILE = "reconciler.toml"
 INSTALLERS = ("auto", "pip", "uv")
+RESOLVERS = ("auto", "pip-tools", "uv")
 
 
 @attrs.define
@@ -34,6 +35,8 @@ class _RawSettings:
     no_index: bool = False
     installer: str = "auto"
     keep_generations: int = 0
+    resolver: str = "auto"
+    universal: bool = False
 
 
 @attrs.define
@@ -46,6 +49,7 @@ class _RawPlugin:
     no_index: bool | None = None
     constraints: list[str] = attrs.Factory(list)
     pre: bool = False
+    universal: bool | None = None
 
 
 @attrs.define
@@ -237,20 +241,24 @@ def _split_dotted(dotted: str) -> list[str]:
     return [a or b or c for a, b, c in parts]
 
 
-def _validate(raw: _RawProject, text: str, project_file: Path) -> DesiredState:
+def _settings(s: _RawSettings, text: str, project_file: Path) -> Settings:
+    """The validated ``[settings]`` table."""
     label = project_file.name
     project_dir = project_file.parent
-    s = raw.settings
-    if s.installer not in INSTALLERS:
-        raise ConfigError(
-            _at(
-                label,
-                text,
-                ["settings", "installer"],
-                "settings.installer",
-                f"must be one of {', '.join(INSTALLERS)}, not {s.installer!r}",
+    for key, value, allowed in (
+        ("installer", s.installer, INSTALLERS),
+        ("resolver", s.resolver, RESOLVERS),
+    ):
+        if value not in allowed:
+            raise ConfigError(
+                _at(
+                    label,
+                    text,
+                    ["settings", key],
+                    f"settings.{key}",
+                    f"must be one of {', '.join(allowed)}, not {value!r}",
+                )
             )
-        )
     if s.keep_generations not in (0, 1):
         raise ConfigError(
             _at(
@@ -266,7 +274,7 @@ def _validate(raw: _RawProject, text: str, project_file: Path) -> DesiredState:
             raise ConfigError(
                 _at(label, text, ["settings", key], f"settings.{key}", "must not be empty")
             )
-    settings = Settings(
+    return Settings(
         venv_root=_resolve(project_dir, s.venv_root),
         lock_dir=_resolve(project_dir, s.lock_dir),
         python=s.python,
@@ -278,7 +286,15 @@ def _validate(raw: _RawProject, text: str, project_file: Path) -> DesiredState:
         ),
         installer=s.installer,
         keep_generations=s.keep_generations,
+        resolver=s.resolver,
+        universal=s.universal,
     )
+
+
+def _validate(raw: _RawProject, text: str, project_file: Path) -> DesiredState:
+    label = project_file.name
+    project_dir = project_file.parent
+    settings = _settings(raw.settings, text, project_file)
     plugins: list[Plugin] = []
     seen: dict[str, str] = {}
     for name, raw_plugin in raw.plugins.items():
@@ -343,6 +359,9 @@ def _validate(raw: _RawProject, text: str, project_file: Path) -> DesiredState:
                 index=_plugin_index(raw_plugin, settings.index),
                 constraints=tuple(raw_plugin.constraints),
                 pre=raw_plugin.pre,
+                universal=settings.universal
+                if raw_plugin.universal is None
+                else raw_plugin.universal,
             )
         )
     if settings.venv_root == project_dir:

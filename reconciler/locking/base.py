@@ -1,0 +1,98 @@
+"""The resolver protocol and what every resolver shares (the request, the scratch directory).
+
+A resolver turns one plugin's requirements into the body of its lock: pip requirements pinned
+with ``==`` and hashed, installable by plain ``pip install --require-hashes -r``. The
+orchestration (freshness, the ``# reconciler-inputs`` header, writing) lives in
+:mod:`reconciler.locking.lock` and does not care which resolver produced the body.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Protocol
+
+import attrs
+
+from reconciler.errors import LockError
+from reconciler.installers.base import show_command
+from reconciler.models import IndexOptions, Interpreter, Plugin
+from reconciler.support.pipconfig import hermetic_env
+
+#: What a lock's own comment says made it (no machine path, no flags).
+CUSTOM_COMPILE_COMMAND = "reconciler lock"
+
+
+@attrs.frozen
+class ResolveRequest:
+    """Everything a resolver needs to lock one plugin.
+
+    ``previous`` is the current lock's text (its pins are kept where still allowed), ``None``
+    to resolve from scratch (``--upgrade`` or no lock yet); ``upgrade_packages`` are freed from
+    their previous pins. ``tools_dir`` is where a resolver may cache helper environments.
+    """
+
+    plugin: Plugin
+    interpreter: Interpreter
+    index: IndexOptions
+    project_dir: Path
+    tools_dir: Path
+    previous: str | None = None
+    upgrade_packages: tuple[str, ...] = ()
+
+
+class Resolver(Protocol):
+    """Resolves a plugin's requirements into a hashed, pinned requirements file body."""
+
+    name: str
+
+    def resolve(self, request: ResolveRequest) -> str:
+        """The lock body (without reconciler's header) for ``request``; raises LockError."""
+
+
+@attrs.frozen
+class Workdir:
+    """A scratch directory with the plugin's ``<name>.in`` and its output ``<name>.txt``."""
+
+    path: Path
+    source: Path
+    output: Path
+
+
+@contextmanager
+def workdir(request: ResolveRequest) -> Iterator[Workdir]:
+    """A temporary directory holding the requirements and (when kept) the previous lock.
+
+    Both resolvers run with this directory as their working directory and relative file
+    names, so the lock's annotations (``# via -r tap.in``) hold no machine path.
+    """
+    name = request.plugin.name
+    with tempfile.TemporaryDirectory(prefix="reconciler-lock-") as tmp:
+        work = Path(tmp)
+        source = work / f"{name}.in"
+        source.write_text("".join(f"{r}\n" for r in request.plugin.requirements), encoding="utf-8")
+        output = work / f"{name}.txt"
+        if request.previous is not None:
+            output.write_text(request.previous, encoding="utf-8")
+        yield Workdir(work, source, output)
+
+
+def run_resolver(
+    command: Sequence[str], plugin: str, tool: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a resolver command hermetically in ``cwd``; OSError becomes a one-line LockError."""
+    show_command(command)
+    try:
+        return subprocess.run(
+            list(command),
+            cwd=cwd,
+            env=hermetic_env() if env is None else env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError as exc:
+        raise LockError(f"plugin {plugin!r}: cannot run {tool}: {exc.strerror or exc}") from exc

@@ -1,0 +1,108 @@
+"""The uv resolver: ``uv pip compile --generate-hashes`` for the plugin's Python version.
+
+uv resolves for any target version (``--python-version X.Y``) and, with ``--universal``, for
+every platform at once, so no helper environment is needed. Its output is the same pip
+requirements format pip-compile writes; an existing output file is uv's preference source, so
+unchanged pins are kept exactly as pip-compile keeps them.
+"""
+
+from __future__ import annotations
+
+import re
+
+from reconciler.errors import LockError
+from reconciler.locking.base import CUSTOM_COMPILE_COMMAND, ResolveRequest, run_resolver, workdir
+from reconciler.support.pipconfig import index_args, resolve_link
+from reconciler.support.redact import redact
+
+UV_COMPILE_FLAGS = (
+    "--generate-hashes",
+    "--no-config",
+    "--quiet",
+    "--no-python-downloads",
+    # pip (and so pip-compile) takes the best match across every index; uv's default
+    # (first index only) would give other pins for the same inputs.
+    "--index-strategy",
+    "unsafe-best-match",
+    "--custom-compile-command",
+    CUSTOM_COMPILE_COMMAND,
+)
+
+
+class UvResolver:
+    """Runs ``uv pip compile`` (the uv binary the installer uses too)."""
+
+    name = "uv"
+
+    def __init__(self, uv: str) -> None:
+        self.uv = uv
+
+    def resolve(self, request: ResolveRequest) -> str:
+        """Resolve with uv; the previous lock is the output file (uv keeps its pins)."""
+        plugin = request.plugin
+        with workdir(request) as work:
+            command = [
+                self.uv,
+                "pip",
+                "compile",
+                *UV_COMPILE_FLAGS,
+                "--python",
+                request.interpreter.executable,
+                "--python-version",
+                request.interpreter.major_minor,
+            ]
+            if plugin.universal:
+                command.append("--universal")
+            if request.previous is None:
+                command.append("--upgrade")
+            for name in request.upgrade_packages:
+                command.extend(["--upgrade-package", name])
+            command.extend(index_args(request.index, request.project_dir))
+            for constraint in plugin.constraints:
+                command.extend(["--constraint", resolve_link(constraint, request.project_dir)])
+            if plugin.pre:
+                command.extend(["--prerelease", "allow"])
+            command.extend(["--output-file", work.output.name, work.source.name])
+            result = run_resolver(command, plugin.name, "uv", work.path)
+            if result.returncode != 0:
+                raise LockError(
+                    f"plugin {plugin.name!r}: cannot lock: {resolution_error(result.stderr)}"
+                )
+            return work.output.read_text(encoding="utf-8")
+
+
+_CAUSE = re.compile(r"^\s*(?:Caused by:|cause:|╰─▶)\s*(?P<text>.*)$")
+_HEAD = re.compile(r"^\s*(?:error:|\u00d7)\s*(?P<text>.*)$")  # x: the fancy renderer
+
+
+def resolution_error(stderr: str) -> str:
+    """One line from uv's error chain: its head and the last ``Caused by:`` (continuations joined).
+
+    ``No solution found when resolving dependencies: Because ... unsatisfiable.``
+    """
+    head: str | None = None
+    causes: list[list[str]] = []
+    for raw in stderr.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith(("hint:", "help:")):
+            break  # advice after the chain, not its cause
+        if line.startswith("warning:"):
+            continue
+        if (match := _CAUSE.match(raw)) is not None:
+            causes.append([match.group("text").strip()])
+        elif head is None and (match := _HEAD.match(raw)) is not None:
+            head = match.group("text").strip()
+        elif causes:
+            causes[-1].append(line)  # a cause's continuation line
+        elif head is not None:
+            head = f"{head} {line}"
+    chain = [" ".join(c) for c in causes if c]
+    if head is None and not chain:
+        lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+        return redact(lines[-1]) if lines else "uv pip compile failed with no output"
+    parts = [p for p in (head, *chain[-1:]) if p]
+    if len(chain) > 1 and "://" in chain[0] and "://" not in parts[-1]:
+        parts.insert(1, chain[0])  # keep the URL that failed, not only the socket error
+    return redact(": ".join(p.rstrip(":") for p in parts))
