@@ -38,16 +38,20 @@ def record_hash(data: bytes) -> str:
 
 
 def test_wheels_are_committed() -> None:
-    """The wheelhouse holds exactly the nine expected wheels."""
+    """The wheelhouse holds exactly the thirteen expected wheels."""
     assert [path.name for path in COMMITTED] == [
         "demo_common-1.0.0-py3-none-any.whl",
         "demo_common-1.1.0-py3-none-any.whl",
         "demo_extra-1.0.0-py3-none-any.whl",
         "demo_extra-2.0.0-py3-none-any.whl",
+        "demo_linux-1.0.0-py3-none-any.whl",
+        "demo_macos-1.0.0-py3-none-any.whl",
         "demo_stray-1.0.0-py3-none-any.whl",
+        "demo_windows-1.0.0-py3-none-any.whl",
         "tap_alpha-1.0.0-py3-none-any.whl",
         "tap_alpha-1.1.0-py3-none-any.whl",
         "tap_beta-1.0.0-py3-none-any.whl",
+        "tap_multi-1.0.0-py3-none-any.whl",
         "target_gamma-1.0.0-py3-none-any.whl",
     ]
 
