@@ -13,6 +13,7 @@ from pathlib import Path
 
 from reconciler.errors import InterpreterError
 from reconciler.models import Interpreter
+from reconciler.support.shims import shim_key
 
 _PROBE = r"""
 import json, os, platform, sys
@@ -38,6 +39,7 @@ print(json.dumps({"executable": os.path.realpath(base), "version": platform.pyth
                   "markers": markers}))
 """
 _CACHE_FORMAT = 1
+_CACHE_ENTRIES = 256
 
 
 def cache_dir() -> Path:
@@ -83,10 +85,16 @@ def _identity(path: Path) -> str | None:
 def probe(path: Path) -> Interpreter:
     """Version, real executable and marker environment of the interpreter at ``path``.
 
-    The answer is cached under :func:`cache_dir` keyed by the executable's inode, size and
-    mtime, so a repeated ``plan`` starts no process.
+    The answer is cached under :func:`cache_dir`: for an executable, keyed by its inode, size
+    and mtime; for a version-manager shim (pyenv, asdf, mise), keyed by everything that decides
+    which interpreter the shim runs (:func:`reconciler.support.shims.shim_key`), with the chosen
+    executable's identity re-checked on every hit. So a repeated ``plan`` starts no process.
+    Other launcher scripts are probed every time: their answer can change unseen.
     """
-    key = _identity(path)
+    key = shim_key(path)
+    is_shim = key is not None
+    if key is None:
+        key = _identity(path)
     cache_file = cache_dir() / "interpreters.json"
     cache: dict[str, dict[str, object]] = {}
     if key is not None:
@@ -95,7 +103,7 @@ def probe(path: Path) -> Interpreter:
             if isinstance(loaded, dict) and loaded.get("format") == _CACHE_FORMAT:
                 cache = loaded.get("entries", {})
         hit = cache.get(key)
-        if isinstance(hit, dict):
+        if isinstance(hit, dict) and (not is_shim or _same_target(hit)):
             with contextlib.suppress(KeyError, TypeError, AttributeError):
                 return _from_json(hit)
     try:
@@ -115,9 +123,20 @@ def probe(path: Path) -> Interpreter:
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InterpreterError(f"interpreter {path} gave an unreadable answer") from exc
     if key is not None:
+        if is_shim:
+            data["target"] = _identity(Path(interpreter.executable))
+        cache.pop(key, None)
         cache[key] = data
+        while len(cache) > _CACHE_ENTRIES:
+            cache.pop(next(iter(cache)))  # the oldest entry first
         _write_cache(cache_file, {"format": _CACHE_FORMAT, "entries": cache})
     return interpreter
+
+
+def _same_target(entry: dict[str, object]) -> bool:
+    """True when the executable a shim chose is still the very file it was when probed."""
+    target = entry.get("target")
+    return target is not None and target == _identity(Path(str(entry.get("executable"))))
 
 
 def _from_json(data: dict[str, object]) -> Interpreter:
