@@ -346,3 +346,60 @@ def test_find_not_found(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"reconciler\.toml") as info:
         find_project_file(None, cwd=nested)
     assert "\n" not in str(info.value)
+
+
+# --------------------------------------------------------------------------- the two readers
+
+VALID = [
+    pytest.param(FULL, id="full"),
+    pytest.param('[plugins.a]\nrequirements = ["x"]\n', id="minimal"),
+    pytest.param("", id="empty"),
+    pytest.param('plugins = { a = { requirements = ["x"], pre = true } }\n', id="inline"),
+    pytest.param(
+        '[settings]\nresolver = "uv"\nuniversal = true\n\n'
+        '[plugins.a]\nrequirements = ["x"]\nuniversal = false\nconstraints = ["c.txt"]\n'
+        'index-url = "https://i/simple"\nextra-index-urls = []\nfind-links = ["w"]\n'
+        "no-index = false\n",
+        id="every-plugin-key",
+    ),
+]
+
+
+@pytest.mark.parametrize("text", VALID)
+def test_the_fast_reader_reads_valid_files_as_the_edge_reader_does(text: str) -> None:
+    from reconciler.sources import toml  # noqa: PLC0415
+
+    fast = toml._fast_raw(text)
+    assert fast is not None, "a valid file takes the fast path"
+    assert fast == toml._edge_raw(text, PROJECT_FILE.name)
+
+
+@pytest.mark.parametrize(("text", "line", "mentions"), BAD)
+def test_the_fast_reader_refuses_what_the_edge_reader_explains(
+    text: str, line: int, mentions: tuple[str, ...]
+) -> None:
+    """Type and key errors never pass the fast reader (validation errors are shared)."""
+    from reconciler.sources import toml  # noqa: PLC0415
+
+    fast = toml._fast_raw(text)
+    try:
+        edge = toml._edge_raw(text, PROJECT_FILE.name)
+    except ConfigError:
+        assert fast is None
+    else:
+        assert fast == edge  # e.g. a bad plugin name: both read it, _validate refuses it
+
+
+def test_plan_path_loads_without_tomlkit_or_cattrs(tmp_path: Path) -> None:
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    (tmp_path / "reconciler.toml").write_text(FULL, encoding="utf-8")
+    code = (
+        "import sys\n"
+        "from reconciler.sources.toml import load\n"
+        f"load(__import__('pathlib').Path({str(tmp_path / 'reconciler.toml')!r}))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tomlkit', 'cattrs')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,18 +1,22 @@
-"""Load ``reconciler.toml`` (tomlkit + cattrs) into a validated :class:`DesiredState`."""
+"""Load ``reconciler.toml`` into a validated :class:`DesiredState`.
+
+Two readers, one answer. A well-formed file is read with the standard library's ``tomllib`` and
+checked field by field against the raw classes below (the fast path a no-op ``plan`` takes).
+Anything that does not fit exactly goes to the edge reader, tomlkit + cattrs, whose
+path-addressed messages become the one-line errors (``reconciler.toml:3: plugins.foo: unknown key
+'pyhton'``); so every error reads as it always did, and tomlkit and cattrs are imported only then
+(and by ``add``/``remove``, which edit the document).
+"""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import cattrs
-import tomlkit
-import tomlkit.exceptions
-from cattrs.gen import make_dict_structure_fn, override
-from cattrs.preconf.tomlkit import make_converter
 
 from reconciler import requirements
 from reconciler.errors import ConfigError
@@ -58,7 +62,16 @@ class _RawProject:
     plugins: dict[str, _RawPlugin] = attrs.Factory(dict)
 
 
+if TYPE_CHECKING:
+    import cattrs
+    import tomlkit.exceptions
+
+
+@functools.cache
 def _converter() -> cattrs.Converter:
+    from cattrs.gen import make_dict_structure_fn, override  # noqa: PLC0415 - errors only
+    from cattrs.preconf.tomlkit import make_converter  # noqa: PLC0415
+
     conv = make_converter(forbid_extra_keys=True)
 
     def strict_str(value: object, _: object) -> str:
@@ -103,9 +116,6 @@ def _converter() -> cattrs.Converter:
     return conv
 
 
-_CONVERTER = _converter()
-
-
 def find_project_file(project: Path | None, cwd: Path | None = None) -> Path:
     """``--project DIR``'s ``reconciler.toml``, else the nearest one upward from ``cwd``."""
     if project is not None:
@@ -132,13 +142,24 @@ def load(project_file: Path) -> DesiredState:
 
 def parse(text: str, project_file: Path) -> DesiredState:
     """Parse the text of a ``reconciler.toml`` located at ``project_file``."""
-    label = project_file.name
+    raw = _fast_raw(text)
+    if raw is None:
+        raw = _edge_raw(text, project_file.name)
+    return _validate(raw, text, project_file)
+
+
+def _edge_raw(text: str, label: str) -> _RawProject:
+    """tomlkit + cattrs: the reader whose messages are the errors (raises for bad input)."""
+    import cattrs  # noqa: PLC0415 - only for files the fast path refused
+    import tomlkit  # noqa: PLC0415
+    import tomlkit.exceptions  # noqa: PLC0415
+
     try:
         document = tomlkit.parse(text)
     except tomlkit.exceptions.TOMLKitError as exc:
         raise ConfigError(_syntax_error(text, label, exc)) from exc
     try:
-        raw = _CONVERTER.structure(document.unwrap(), _RawProject)
+        raw: _RawProject = _converter().structure(document.unwrap(), _RawProject)
     except Exception as exc:  # cattrs raises ClassValidationError / ExceptionGroup trees
         messages = (
             cattrs.transform_error(exc, format_exception=_format_exception)
@@ -146,13 +167,89 @@ def parse(text: str, project_file: Path) -> DesiredState:
             else [str(exc)]
         )
         raise ConfigError(_describe(messages[0], text, label)) from exc
-    return _validate(raw, text, project_file)
+    return raw
+
+
+class _Refused(Exception):
+    """The fast reader does not take this file; the edge reader will explain why."""
+
+
+def _fast_raw(text: str) -> _RawProject | None:
+    """The raw project read with ``tomllib`` when every key and type fits exactly, else None."""
+    import tomllib  # noqa: PLC0415 - stdlib, fast
+
+    try:
+        data = tomllib.loads(text)
+        settings = data.pop("settings", {})
+        plugins = data.pop("plugins", {})
+        if data or not isinstance(plugins, dict):
+            raise _Refused
+        return _RawProject(
+            settings=_fast_structure(settings, _RawSettings),
+            plugins={str(k): _fast_structure(v, _RawPlugin) for k, v in plugins.items()},
+        )
+    except (tomllib.TOMLDecodeError, _Refused):
+        return None
+
+
+def _is_str_list(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+_FAST_CHECKS: dict[str, Any] = {
+    "str": lambda v: isinstance(v, str),
+    "bool": lambda v: isinstance(v, bool),
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "list[str]": _is_str_list,
+}
+
+
+_FIELDS: dict[type[Any], tuple[tuple[str, str, bool, Any], ...]] = {}
+
+
+def _fast_fields(cls: type[Any]) -> tuple[tuple[str, str, bool, Any], ...]:
+    """(attribute, key, required, type check) of each field of a raw class (memoised)."""
+    known = _FIELDS.get(cls)
+    if known is not None:
+        return known
+    fields = []
+    for field in attrs.fields(cls):
+        kind = field.type  # a string, unless cattrs already resolved the annotations
+        if not isinstance(kind, str):
+            kind = repr(kind).replace("<class '", "").replace("'>", "")
+        check = _FAST_CHECKS[kind.removesuffix(" | None")]
+        key = field.name.replace("_", "-")
+        fields.append((field.name, key, field.default is attrs.NOTHING, check))
+    _FIELDS[cls] = tuple(fields)
+    return _FIELDS[cls]
+
+
+def _fast_structure(value: object, cls: type[Any]) -> Any:
+    """``cls`` from a plain table, or :class:`_Refused` for any unknown key or wrong type."""
+    if not isinstance(value, dict):
+        raise _Refused
+    given = dict(value)
+    kwargs: dict[str, Any] = {}
+    for name, key, required, check in _fast_fields(cls):
+        if key not in given:
+            if required:
+                raise _Refused
+            continue
+        item = given.pop(key)
+        if not check(item):
+            raise _Refused
+        kwargs[name] = item
+    if given:
+        raise _Refused
+    return cls(**kwargs)
 
 
 def _format_exception(exc: BaseException, type_: type | None) -> str:
     """cattrs's message for one leaf error, keeping the text of our own type checks."""
     if isinstance(exc, TypeError) and str(exc).startswith("expected "):
         return str(exc)
+    import cattrs  # noqa: PLC0415
+
     return cattrs.v.format_exception(exc, type_)
 
 
