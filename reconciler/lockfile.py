@@ -8,10 +8,10 @@ import re
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
 
 from reconciler.errors import LockError
 from reconciler.models import IndexOptions, InputsDigest, Lock, LockedPackage, Plugin
+from reconciler.support.names import canonical_name
 from reconciler.support.redact import redact
 
 _HEADER_RE = re.compile(
@@ -19,6 +19,13 @@ _HEADER_RE = re.compile(
     r"(?: requirements=(?P<req>[0-9a-f]+) python=(?P<python>\S+) index=(?P<index>[0-9a-f]+))?\s*$"
 )
 _HASH_RE = re.compile(r"--hash[= ](\S+)")
+#: The line every resolver writes for almost every pin: ``name==1.2.3 --hash=sha256:...``;
+#: read without packaging (anything else takes the general path below).
+_PLAIN_PIN = re.compile(
+    r"(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)"
+    r"==(?P<version>(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*)"
+    r"(?P<hashes>(?:\s+--hash=sha256:[0-9a-f]{64})*)"
+)
 
 
 def _sha(data: object) -> str:
@@ -98,6 +105,18 @@ def parse(plugin: str, path: Path, text: str) -> Lock:
             raise LockError(
                 f"{label}:{number}: option lines are not supported in a lock ({content.split()[0]})"
             )
+        plain = _PLAIN_PIN.fullmatch(content)
+        if plain is not None:
+            name = canonical_name(plain.group("name"))
+            if name in packages and packages[name].marker is None:
+                raise LockError(f"{label}:{number}: {name} is pinned twice")
+            packages[name] = LockedPackage(
+                name=name,
+                version=plain.group("version"),
+                requirement=f"{plain.group('name')}=={plain.group('version')}",
+                hashes=tuple(h[7:] for h in plain.group("hashes").split()),
+            )
+            continue
         hashes = tuple(_HASH_RE.findall(content))
         requirement_text = _HASH_RE.sub("", content).strip()
         try:
@@ -121,7 +140,7 @@ def parse(plugin: str, path: Path, text: str) -> Lock:
                 raise LockError(
                     f"{label}:{number}: malformed hash {h!r} (expected sha256:<64 hex>)"
                 )
-        name = canonicalize_name(requirement.name)
+        name = canonical_name(requirement.name)
         marker = str(requirement.marker) if requirement.marker else None
         if name in packages and marker is None and packages[name].marker is None:
             raise LockError(f"{label}:{number}: {name} is pinned twice")
@@ -159,4 +178,6 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
 def _strip_comment(line: str) -> str:
     if line.lstrip().startswith("#"):
         return ""
+    if "#" not in line:
+        return line.strip()
     return re.sub(r"(^|\s)#.*$", "", line).strip()

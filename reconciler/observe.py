@@ -7,13 +7,11 @@ from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
-
 from reconciler.errors import ReconcilerError
 from reconciler.layouts import Layout, link_target_problem
 from reconciler.models import InstalledDist, MarkerStatus, Observation, ObservedVenv
 from reconciler.state import MARKER_NAME, MarkerCorrupt, read_marker
+from reconciler.support.names import canonical_name, normal_version
 
 
 def observe(layout: Layout) -> Observation:
@@ -143,15 +141,15 @@ def _read_dists(
         raw_name, sep, raw_version = stem.rpartition("-")
         try:
             if not sep or not raw_name:
-                raise InvalidVersion(stem)
-            version = str(Version(raw_version))
-        except InvalidVersion:
+                raise ValueError(stem)
+            version = normal_version(raw_version)
+        except ValueError:  # packaging's InvalidVersion is one
             problems.append(f"broken distribution {entry}")
             continue
-        if not (site / entry / "METADATA").is_file():
+        if not os.path.isfile(os.path.join(site, entry, "METADATA")):  # noqa: PTH113,PTH118 - hot
             problems.append(f"broken distribution {entry} (no METADATA)")
             continue
-        dists.append(InstalledDist(name=canonicalize_name(raw_name), version=version))
+        dists.append(InstalledDist(name=canonical_name(raw_name), version=version))
     counts = Counter(d.name for d in dists)
     for name, count in sorted(counts.items()):
         if count > 1:

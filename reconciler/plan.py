@@ -6,9 +6,6 @@ import hashlib
 import json
 from collections.abc import Collection, Mapping
 
-from packaging.markers import Marker
-from packaging.version import Version
-
 from reconciler.errors import LockError
 from reconciler.lockfile import inputs_digest, stale_reasons
 from reconciler.models import (
@@ -26,14 +23,21 @@ from reconciler.models import (
     Step,
     Uninstall,
 )
+from reconciler.support.names import same_version
 
 
 def applicable(lock: Lock, interpreter: Interpreter) -> tuple[LockedPackage, ...]:
     """The locked packages whose environment marker holds for ``interpreter``."""
+    if all(p.marker is None for p in lock.packages):
+        return lock.packages
     env = dict(interpreter.markers)
-    return tuple(
-        p for p in lock.packages if p.marker is None or not env or Marker(p.marker).evaluate(env)
-    )
+    return tuple(p for p in lock.packages if p.marker is None or not env or _holds(p.marker, env))
+
+
+def _holds(marker: str, env: dict[str, str]) -> bool:
+    from packaging.markers import Marker  # noqa: PLC0415 - only locks with markers need it
+
+    return Marker(marker).evaluate(env)
 
 
 def check_lock(
@@ -128,7 +132,7 @@ def _plan_declared(
         if have is None:
             install.append(Install(package))
             upgrade_reasons.append(f"add {package.name} {package.version} (missing)")
-        elif Version(have) != Version(package.version):
+        elif not same_version(have, package.version):
             install.append(Install(package, from_version=have))
             upgrade_reasons.append(f"{package.name} {have} -> {package.version}")
     locked_names = {p.name for p in wanted}

@@ -5,19 +5,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
-import cattrs
-from cattrs.preconf.json import make_converter
+import attrs
 
 from reconciler.models import MarkerStatus, StateMarker
 
 MARKER_NAME = "reconciler-state.json"
 #: Prefix of the temporary file a marker is first written to (then renamed over MARKER_NAME).
 MARKER_TEMP_PREFIX = ".reconciler-state-"
-_CONVERTER = make_converter(forbid_extra_keys=True)
 
 
 class MarkerCorrupt(ValueError):
@@ -33,14 +31,45 @@ def read_marker(venv: Path) -> StateMarker | None:
     except (OSError, UnicodeDecodeError) as exc:
         raise MarkerCorrupt(str(exc)) from exc
     try:
-        return _CONVERTER.structure(json.loads(text), StateMarker)
-    except (ValueError, cattrs.BaseValidationError) as exc:
+        return _structure(json.loads(text))
+    except ValueError as exc:
         raise MarkerCorrupt("not a valid state marker") from exc
+
+
+def _structure(data: object) -> StateMarker:
+    """A :class:`StateMarker` from parsed JSON: exactly its fields, each of its type.
+
+    Read on every ``plan`` for every venv, so plain checks rather than a converter.
+    """
+    if not isinstance(data, dict):
+        raise ValueError("not an object")
+    given = dict(data)
+    values: dict[str, Any] = {}
+    for field in attrs.fields(StateMarker):
+        if field.name not in given:
+            if field.default is attrs.NOTHING:
+                raise ValueError(f"missing {field.name}")
+            continue
+        value = given.pop(field.name)
+        kind = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", "")
+        if kind == "MarkerStatus":
+            value = MarkerStatus(value)  # ValueError for an unknown status
+        elif kind == "int":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{field.name} is not an integer")
+        elif not isinstance(value, str):
+            raise ValueError(f"{field.name} is not a string")
+        values[field.name] = value
+    if given:
+        raise ValueError(f"unknown keys {sorted(given)}")
+    return StateMarker(**values)
 
 
 def write_marker(venv: Path, marker: StateMarker) -> None:
     """Write the marker of ``venv`` atomically (temporary file + fsync + rename)."""
-    payload = json.dumps(_CONVERTER.unstructure(marker), indent=2, sort_keys=True) + "\n"
+    import tempfile  # noqa: PLC0415 - apply only; keep `plan` light
+
+    payload = json.dumps(attrs.asdict(marker), indent=2, sort_keys=True) + "\n"
     fd, tmp = tempfile.mkstemp(dir=venv, prefix=MARKER_TEMP_PREFIX)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

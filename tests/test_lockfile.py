@@ -6,6 +6,8 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from reconciler.errors import LockError
 from reconciler.lockfile import inputs_digest, parse, stale_reasons
@@ -310,3 +312,42 @@ def test_universal_is_an_input_of_the_digest_and_unset_changes_nothing() -> None
     assert before == inputs_digest(
         Plugin("x", ("a==1",), "python3", universal=False), "3.11", IndexOptions()
     )
+
+
+_NAMES = st.from_regex(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,10}[A-Za-z0-9])?", fullmatch=True)
+_VERSIONS = st.from_regex(r"(0|[1-9][0-9]{0,3})(\.(0|[1-9][0-9]{0,3})){0,3}", fullmatch=True)
+_HASHES = st.lists(st.from_regex(r"sha256:[0-9a-f]{64}", fullmatch=True), max_size=3)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.tuples(_NAMES, _VERSIONS, _HASHES), max_size=6, unique_by=lambda t: t[0].lower())
+)
+def test_plain_pins_read_fast_as_packaging_reads_them(
+    pins: list[tuple[str, str, list[str]]],
+) -> None:
+    """The regex path for ``name==1.2.3 --hash=...`` gives what the packaging path gives."""
+    import re as regex  # noqa: PLC0415
+
+    from reconciler import lockfile  # noqa: PLC0415
+
+    canonical = {regex.sub(r"[-_.]+", "-", n).lower() for n, _, _ in pins}
+    assume(len(canonical) == len(pins))
+    text = (
+        HEADER
+        + "\n"
+        + "".join(
+            f"{name}=={version}"
+            + "".join(f" \\\n    --hash={h}" for h in hashes)
+            + "\n    # via x\n"
+            for name, version, hashes in pins
+        )
+    )
+    fast = parse("x", LOCK_PATH, text)
+    original = lockfile._PLAIN_PIN
+    lockfile._PLAIN_PIN = regex.compile(r"(?!)")  # never matches: the general path only
+    try:
+        general = parse("x", LOCK_PATH, text)
+    finally:
+        lockfile._PLAIN_PIN = original
+    assert fast == general

@@ -7,8 +7,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 from reconciler.errors import InterpreterError
@@ -106,6 +104,8 @@ def probe(path: Path) -> Interpreter:
         if isinstance(hit, dict) and (not is_shim or _same_target(hit)):
             with contextlib.suppress(KeyError, TypeError, AttributeError):
                 return _from_json(hit)
+    import subprocess  # noqa: PLC0415 - a cache miss only; keep `plan` light
+
     try:
         result = subprocess.run(
             [str(path), "-I", "-c", _PROBE], capture_output=True, text=True, timeout=60, check=False
@@ -152,6 +152,8 @@ def _from_json(data: dict[str, object]) -> Interpreter:
 
 def _write_cache(cache_file: Path, payload: object) -> None:
     """Write the cache atomically; a cache that cannot be written is simply not kept."""
+    import tempfile  # noqa: PLC0415 - a cache miss only
+
     with contextlib.suppress(OSError):
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=cache_file.parent, prefix=".interpreters-")

@@ -1,0 +1,38 @@
+"""Distribution names and versions in canonical form, fast for the common case.
+
+``packaging.utils`` pulls in ``packaging.tags`` (logging, subprocess, sysconfig) just to offer
+``canonicalize_name``; a plan reads a name and a version for every ``*.dist-info`` of every venv
+and every line of every lock, so both are done here with one regex each, and ``packaging`` is
+asked only for versions that are not plain release numbers.
+"""
+
+from __future__ import annotations
+
+import re
+
+_SEPARATORS = re.compile(r"[-_.]+")
+#: A version that is its own normal form: release numbers without leading zeros.
+_PLAIN_VERSION = re.compile(r"(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*")
+
+
+def canonical_name(name: str) -> str:
+    """The PEP 503 normalised form of a distribution name (as ``canonicalize_name`` gives)."""
+    return _SEPARATORS.sub("-", name).lower()
+
+
+def normal_version(text: str) -> str:
+    """The PEP 440 normal form of ``text``; raises ``InvalidVersion`` (a ValueError)."""
+    if _PLAIN_VERSION.fullmatch(text):
+        return text
+    from packaging.version import Version  # noqa: PLC0415 - only for unusual versions
+
+    return str(Version(text))
+
+
+def same_version(a: str, b: str) -> bool:
+    """True when ``a`` and ``b`` are the same PEP 440 version (``1.0`` is ``1.0.0``)."""
+    if a == b:
+        return True
+    from packaging.version import Version  # noqa: PLC0415 - only when the strings differ
+
+    return Version(a) == Version(b)
