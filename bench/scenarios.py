@@ -732,8 +732,13 @@ def single_install(bench: Bench, installer: str) -> Sample:
 
 
 def lock_jobs(bench: Bench, project: Path, jobs1: bool) -> Sample:
-    """``reconciler lock`` of 10 plugins from no locks, ``--jobs 1`` or the default."""
-    args: list[str | Path] = ["lock", "--jobs", "1"] if jobs1 else ["lock"]
+    """``reconciler lock --resolver pip-tools`` of 10 plugins from no locks, ``--jobs 1`` or not.
+
+    (The pip-tools resolver, as this row measured before uv became the default resolver.)
+    """
+    args: list[str | Path] = ["lock", "--resolver", "pip-tools"]
+    if jobs1:
+        args += ["--jobs", "1"]
 
     def trial() -> Run:
         for path in (project / "lock").glob("*.txt"):
@@ -753,16 +758,99 @@ def lock_jobs(bench: Bench, project: Path, jobs1: bool) -> Sample:
     return sample
 
 
+def lock_resolver(bench: Bench, project: Path, resolver: str) -> Sample:
+    """``reconciler lock --resolver X`` of 10 plugins from no locks (default ``--jobs``)."""
+
+    def trial() -> Run:
+        for path in (project / "lock").glob("*.txt"):
+            path.unlink()
+        return bench.run(bench.rec(project, "lock", "--resolver", resolver))
+
+    sample = bench.measure(
+        f"lock.n10.resolver-{resolver}",
+        f"reconciler lock --resolver {resolver} of 10 plugins, no locks present",
+        trial,
+        "lock",
+    )
+    try:
+        bench.lock_check(project)
+    except BenchError as exc:
+        sample.error = sample.error or str(exc)
+    return sample
+
+
+def uv_compile_loop(bench: Bench, n: int) -> Sample:
+    """The hand-written ``uv pip compile --generate-hashes`` loop over the same 10 inputs."""
+    names = [wh.plugin_name(i) for i in range(n)]
+    work = bench.root / "baseline" / "uv-compile"
+
+    def trial() -> float:
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        started = time.perf_counter()
+        for name in names:
+            source = work / f"{name}.in"
+            source.write_text(f"{name}\n", encoding="utf-8")
+            bench.run(
+                [
+                    bench.uv,
+                    "pip",
+                    "compile",
+                    "--no-config",
+                    "--quiet",
+                    "--generate-hashes",
+                    "--no-index",
+                    "--find-links",
+                    bench.wheels,
+                    "--python-version",
+                    bench.major_minor,
+                    "--output-file",
+                    work / f"{name}.txt",
+                    source,
+                ]
+            )
+        return time.perf_counter() - started
+
+    return _loop_sample(
+        bench,
+        "baseline.lock.n10.uv-compile-loop",
+        "sequential `uv pip compile --generate-hashes --python-version X.Y` per plugin",
+        trial,
+        n,
+        n,
+        "baseline-fast",
+    )
+
+
+def apply_noop(bench: Bench, project: Path) -> Sample:
+    """``reconciler apply`` when every venv already matches (exit 0, nothing touched)."""
+    return bench.measure(
+        "apply.noop.n20",
+        "reconciler apply over 20 up-to-date venvs (nothing to do)",
+        lambda: bench.run(bench.rec(project, "apply")),
+        "plan",
+    )
+
+
 # ---- meltano (optional) --------------------------------------------------------------------
 
 
-def meltano_install(bench: Bench, n: int) -> Sample | None:
-    """``meltano install`` of the same plugins (cold); None with a note when meltano is absent."""
-    meltano = shutil.which("meltano", path=f"{DEV_BIN}{os.pathsep}{bench.env.get('PATH', '')}")
+MELTANO_BIN = Path(__file__).resolve().parent.parent / "build" / "meltano" / "bin" / "meltano"
+
+
+def meltano_install(bench: Bench, n: int) -> tuple[Sample | None, Sample | None]:
+    """``meltano install`` of the same plugins, cold and as a no-op re-run (uv backend).
+
+    The Meltano is the one ``make meltano`` builds from its own hashed lock (``lock/meltano.txt``)
+    into ``build/meltano``; without it both samples are None and a note says so.
+    """
+    meltano = MELTANO_BIN if MELTANO_BIN.exists() else None
     if meltano is None:
-        bench.notes.append("BENCH_MELTANO=1: meltano is not installed; meltano scenario skipped")
-        bench.log("  meltano is not installed: skipped (install it yourself to compare)")
-        return None
+        bench.notes.append(
+            f"meltano rows not measured: {MELTANO_BIN} is missing (build it with `make meltano`)"
+        )
+        bench.log("  meltano is not built (make meltano): skipped")
+        return None, None
     project = bench.root / "baseline" / "meltano"
     shutil.rmtree(project, ignore_errors=True)
     project.mkdir(parents=True)
@@ -784,18 +872,31 @@ def meltano_install(bench: Bench, n: int) -> Sample | None:
             f"    executable: {name}",
         ]
     (project / "meltano.yml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    env_extra = {"MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", "MELTANO_DISABLE_TRACKING": "true"}
+    env = {
+        **bench.env,
+        "PATH": f"{DEV_BIN}{os.pathsep}{bench.env.get('PATH', '')}",  # uv for its uv backend
+        "MELTANO_VENV_BACKEND": "uv",
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "MELTANO_DISABLE_TRACKING": "true",
+    }
 
-    def trial() -> Run:
+    def cold() -> Run:
         shutil.rmtree(project / ".meltano", ignore_errors=True)
-        return measure.run([meltano, "install"], env={**bench.env, **env_extra}, cwd=project)
+        return measure.run([meltano, "install"], env=env, cwd=project)
 
-    return bench.measure(
+    cold_sample = bench.measure(
         "baseline.cold.n20.meltano-install",
-        f"`meltano install` of the {n} plugins (pip_url with the wheelhouse), cold",
-        trial,
-        "baseline-slow",
+        f"`meltano install` of the {n} plugins (uv backend, wheelhouse pip_url), cold",
+        cold,
+        "baseline-fast",
     )
+    noop_sample = bench.measure(
+        "baseline.noop.n20.meltano-install",
+        f"`meltano install` re-run over the {n} installed plugins",
+        lambda: measure.run([meltano, "install"], env=env, cwd=project),
+        "baseline-fast",
+    )
+    return cold_sample, noop_sample
 
 
 def tool_version(command: list[str | Path], env: dict[str, str]) -> str:
