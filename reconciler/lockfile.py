@@ -82,8 +82,82 @@ def read(plugin: str, path: Path) -> Lock | None:
     return parse(plugin, path, text)
 
 
+#: Blank and comment lines between pins (``# via ...`` annotations, the header).
+_FILLER = re.compile(r"(?:[ \t]*(?:#[^\n]*)?\n)*")
+#: One pin as both resolvers write it: ``name==1.2.3 \`` then one ``--hash=`` line per hash.
+_PIN_BLOCK = re.compile(
+    r"(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)"
+    r"==(?P<version>(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*)"
+    r"(?P<hashes>(?:[ \t]*\\\n[ \t]*--hash=sha256:[0-9a-f]{64})*)[ \t]*\n"
+)
+
+
+def _plain_pin(content: str) -> LockedPackage | None:
+    """A ``name==1.2.3 --hash=...`` logical line read without packaging; None for any other."""
+    plain = _PLAIN_PIN.fullmatch(content)
+    if plain is None:
+        return None
+    return LockedPackage(
+        name=canonical_name(plain.group("name")),
+        version=plain.group("version"),
+        requirement=f"{plain.group('name')}=={plain.group('version')}",
+        hashes=tuple(h[7:] for h in plain.group("hashes").split()),
+    )
+
+
+def _fast_parse(plugin: str, path: Path, text: str) -> Lock | None:
+    """A lock made only of plain hashed pins and comments, read in one scan; None otherwise.
+
+    Two regex matches per pin instead of a logical-line split, packaging and a regex per line:
+    a lock of a dozen pins reads in microseconds. Anything else (markers, extras, URLs, option
+    lines, duplicates, no header on line 1) returns None for :func:`parse`'s general path.
+    """
+    header = _HEADER_RE.match(text.split("\n", 1)[0])
+    if header is None:
+        return None
+    body = text if text.endswith("\n") else text + "\n"
+    packages: dict[str, LockedPackage] = {}
+    position, end = 0, len(body)
+    while True:
+        position = _FILLER.match(body, position).end()  # type: ignore[union-attr]
+        if position >= end:
+            break
+        pin = _PIN_BLOCK.match(body, position)
+        if pin is None:
+            return None
+        position = pin.end()
+        written, version = pin.group("name"), pin.group("version")
+        name = canonical_name(written)
+        if name in packages:
+            return None  # the general path names the line
+        packages[name] = LockedPackage(
+            name=name,
+            version=version,
+            requirement=f"{written}=={version}",
+            hashes=tuple(h[7:] for h in pin.group("hashes").split() if h.startswith("--hash=")),
+        )
+    inputs = InputsDigest(
+        header.group("digest"),
+        header.group("req") or "",
+        header.group("python") or "",
+        header.group("index") or "",
+    )
+    return Lock(
+        plugin=plugin,
+        path=path,
+        inputs=inputs,
+        packages=tuple(packages[n] for n in sorted(packages)),
+        content_digest="sha256:" + hashlib.sha256(text.encode()).hexdigest(),
+    )
+
+
 def parse(plugin: str, path: Path, text: str) -> Lock:
-    """Parse pip-compile output (plus our header) into a :class:`Lock`."""
+    """Parse pip-compile (or uv) output plus our header into a :class:`Lock`."""
+    return _fast_parse(plugin, path, text) or _parse_lines(plugin, path, text)
+
+
+def _parse_lines(plugin: str, path: Path, text: str) -> Lock:
+    """The general path: every logical line, errors naming the file and line."""
     label = f"{path.parent.name}/{path.name}"
     inputs: InputsDigest | None = None
     packages: dict[str, LockedPackage] = {}
@@ -105,17 +179,11 @@ def parse(plugin: str, path: Path, text: str) -> Lock:
             raise LockError(
                 f"{label}:{number}: option lines are not supported in a lock ({content.split()[0]})"
             )
-        plain = _PLAIN_PIN.fullmatch(content)
+        plain = _plain_pin(content)
         if plain is not None:
-            name = canonical_name(plain.group("name"))
-            if name in packages and packages[name].marker is None:
-                raise LockError(f"{label}:{number}: {name} is pinned twice")
-            packages[name] = LockedPackage(
-                name=name,
-                version=plain.group("version"),
-                requirement=f"{plain.group('name')}=={plain.group('version')}",
-                hashes=tuple(h[7:] for h in plain.group("hashes").split()),
-            )
+            if plain.name in packages and packages[plain.name].marker is None:
+                raise LockError(f"{label}:{number}: {plain.name} is pinned twice")
+            packages[plain.name] = plain
             continue
         hashes = tuple(_HASH_RE.findall(content))
         requirement_text = _HASH_RE.sub("", content).strip()

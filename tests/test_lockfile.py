@@ -344,10 +344,12 @@ def test_plain_pins_read_fast_as_packaging_reads_them(
         )
     )
     fast = parse("x", LOCK_PATH, text)
-    original = lockfile._PLAIN_PIN
+    assert lockfile._fast_parse("x", LOCK_PATH, text) == fast, "the one-scan path took it"
+    original = lockfile._PLAIN_PIN, lockfile._fast_parse
     lockfile._PLAIN_PIN = regex.compile(r"(?!)")  # never matches: the general path only
+    lockfile._fast_parse = lambda *_: None  # type: ignore[assignment]
     try:
         general = parse("x", LOCK_PATH, text)
     finally:
-        lockfile._PLAIN_PIN = original
+        lockfile._PLAIN_PIN, lockfile._fast_parse = original
     assert fast == general
