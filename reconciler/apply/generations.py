@@ -3,9 +3,9 @@
 Where the stable path and the generations directory are is the layout's business
 (:mod:`reconciler.layouts`); for ``.venvs``::
 
-    tap-csv -> .generations/tap-csv/g0000018a2b3c4d5e-1f2e3d    (the live venv, stable path)
-    .generations/tap-csv/g0000018a2b3c4d5e-1f2e3d/             (built at its final real path)
-    .generations/tap-csv/g0000018a29f000000-aaaaaa/            (previous, kept for rollback)
+    tap-csv -> .generations/tap-csv/g0000000000000002    (the live venv, stable path)
+    .generations/tap-csv/g0000000000000002/             (built at its final real path)
+    .generations/tap-csv/g0000000000000001/             (previous, kept for rollback)
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import contextlib
 import os
 import secrets
 import shutil
-import time
 from pathlib import Path
 
 from reconciler.errors import SafetyError
@@ -39,8 +38,24 @@ __all__ = [
 
 
 def new_generation(layout: Layout, plugin: str) -> Path:
-    """A fresh, unique generation path (not yet created); names sort by creation time."""
-    return layout.generations_dir(plugin) / f"g{time.time_ns():016x}-{secrets.token_hex(3)}"
+    """A fresh generation path (not yet created): one past the newest existing generation.
+
+    Names sort by creation order (16 hex digits; older releases used the creation time, so a
+    number past the newest of those still sorts last). The first generation of a plugin is
+    always ``g0000000000000001``: rebuilding a venv root from nothing reuses the very paths of
+    the last build, so uv finds its cached interpretation of each venv's interpreter (keyed by
+    the executable's path) instead of starting every new venv's Python to query it.
+    """
+    directory = layout.generations_dir(plugin)
+    newest = 0
+    try:
+        names = os.listdir(directory)
+    except (FileNotFoundError, NotADirectoryError):
+        names = []
+    for name in names:
+        with contextlib.suppress(ValueError):
+            newest = max(newest, int(name[1:17], 16) if name.startswith("g") else 0)
+    return directory / f"g{newest + 1:016x}"
 
 
 def generations(layout: Layout, plugin: str) -> list[Path]:

@@ -2,9 +2,9 @@
 
 Under the venv root::
 
-    tap-csv -> .generations/tap-csv/g0000018a2b3c4d5e-1f2e3d    (the live venv, stable path)
-    .generations/tap-csv/g0000018a2b3c4d5e-1f2e3d/             (built at its final real path)
-    .generations/tap-csv/g0000018a29f000000-aaaaaa/            (previous, kept for rollback)
+    tap-csv -> .generations/tap-csv/g0000000000000002    (the live venv, stable path)
+    .generations/tap-csv/g0000000000000002/             (built at its final real path)
+    .generations/tap-csv/g0000000000000001/             (previous, kept for rollback)
     .reconciler.lock, .reconciler/                             (apply lock, helper files)
 
 Entries whose names start with ``.`` are reconciler's own; every other entry is a venv-like
