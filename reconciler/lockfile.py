@@ -7,8 +7,7 @@ import json
 import re
 from pathlib import Path
 
-from packaging.requirements import InvalidRequirement, Requirement
-
+from reconciler import requirements as reqs
 from reconciler.errors import LockError
 from reconciler.models import IndexOptions, InputsDigest, Lock, LockedPackage, Plugin
 from reconciler.support.names import canonical_name
@@ -34,7 +33,7 @@ def _sha(data: object) -> str:
 
 def inputs_digest(plugin: Plugin, python_major_minor: str, index: IndexOptions) -> InputsDigest:
     """Digest the plugin's requirements (normalised, order-free), interpreter and index settings."""
-    requirements = sorted(str(Requirement(r)) for r in plugin.requirements)
+    requirements = sorted(reqs.normalised(r) for r in plugin.requirements)
     # Constraints and pre-releases are resolution inputs too; listed only when used, so the
     # digest of a plugin without them is unchanged.
     requirements += [f"-c {c}" for c in plugin.constraints]
@@ -158,6 +157,8 @@ def parse(plugin: str, path: Path, text: str) -> Lock:
 
 def _parse_lines(plugin: str, path: Path, text: str) -> Lock:
     """The general path: every logical line, errors naming the file and line."""
+    from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415
+
     label = f"{path.parent.name}/{path.name}"
     inputs: InputsDigest | None = None
     packages: dict[str, LockedPackage] = {}

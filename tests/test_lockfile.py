@@ -353,3 +353,29 @@ def test_plain_pins_read_fast_as_packaging_reads_them(
     finally:
         lockfile._PLAIN_PIN, lockfile._fast_parse = original
     assert fast == general
+
+
+_OPS = st.sampled_from(["", "==", "!=", "<=", ">=", "<", ">", "~="])
+_SPACE = st.sampled_from(["", " ", "  ", "\t"])
+
+
+@settings(max_examples=100, deadline=None)
+@given(_SPACE, _NAMES, _SPACE, _OPS, _SPACE, _VERSIONS, _SPACE)
+def test_simple_requirements_normalise_without_packaging_as_packaging_does(
+    a: str, name: str, b: str, op: str, c: str, version: str, d: str
+) -> None:
+    from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415
+
+    from reconciler import requirements  # noqa: PLC0415
+
+    text = f"{a}{name}{b}{op}{c}{version if op else ''}{d}"
+    try:
+        expected: str | None = str(Requirement(text))
+    except InvalidRequirement:
+        expected = None
+    if expected is None:
+        with pytest.raises(ValueError):  # noqa: PT011 - packaging's message varies
+            requirements.check(text)
+    else:
+        requirements.check(text)
+        assert requirements.normalised(text) == expected
