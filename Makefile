@@ -3,6 +3,8 @@
 #   make dev    create .venv from the hashed lock lock/dev.txt + editable install
 #   make test   ruff, mypy and pytest (PYTEST_ARGS="-k foo" to narrow)
 #   make demo   run scripts/demo.sh against fixtures/example
+#   make demo-meltano  lock, plan, apply a Meltano project, then `meltano invoke` (no install)
+#   make meltano  build/meltano: Meltano from the hashed lock/meltano.txt (its own venv)
 #   make kill-test  SIGKILL apply at 30 random moments (CI runs 8 inside make test)
 #   make bench  benchmark against pip/pip-tools/uv loops (BENCH_ARGS=--quick)
 #   make lock   recompile lock/requirements.txt and lock/dev.txt from PyPI
@@ -37,7 +39,7 @@ PYPI_ONLY := env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL -u PIP_CONSTRAINT \
 	PIP_CONFIG_FILE=/dev/null PIP_INDEX_URL=https://pypi.org/simple \
 	CUSTOM_COMPILE_COMMAND="make lock"
 
-.PHONY: dev test demo bench kill-test lock clean
+.PHONY: dev test demo demo-meltano meltano bench kill-test lock clean
 
 dev: $(DEV_STAMP)
 
@@ -51,13 +53,28 @@ $(DEV_STAMP): $(DEPS_STAMP) pyproject.toml
 	$(VENV_PY) -m pip install --no-deps --no-build-isolation -e .
 	touch $@
 
-test: dev
+# ---- Meltano (its own venv, never the dev venv; used by tests, demo-meltano and bench) ----
+MELTANO_VENV := build/meltano
+MELTANO_STAMP := $(MELTANO_VENV)/.stamp
+
+meltano: $(MELTANO_STAMP)
+
+$(MELTANO_STAMP): lock/meltano.txt
+	rm -rf $(MELTANO_VENV)
+	$(PYTHON) -m venv $(MELTANO_VENV)
+	$(MELTANO_VENV)/bin/python -m pip install --require-hashes --no-deps -r lock/meltano.txt
+	touch $@
+
+test: dev meltano
 	$(VENV)/bin/ruff check $(LINT_DIRS)
 	$(VENV)/bin/mypy reconciler
 	$(VENV_PY) -m pytest $(PYTEST_ARGS)
 
 demo: dev
 	bash scripts/demo.sh
+
+demo-meltano: dev meltano
+	bash scripts/demo-meltano.sh
 
 KILL_ITERATIONS ?= 30
 kill-test: dev
@@ -80,6 +97,8 @@ lock: $(LOCKENV_STAMP)
 		-o lock/requirements.txt pyproject.toml
 	$(PYPI_ONLY) $(LOCKENV)/bin/pip-compile $(LOCK_FLAGS) $(LOCK_ARGS) \
 		--extra dev --extra uv -o lock/dev.txt pyproject.toml lock/dev.in
+	$(PYPI_ONLY) $(LOCKENV)/bin/pip-compile $(LOCK_FLAGS) $(LOCK_ARGS) \
+		-o lock/meltano.txt lock/meltano.in
 
 clean:
 	rm -rf $(VENV) build .mypy_cache .pytest_cache .ruff_cache

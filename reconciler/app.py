@@ -46,6 +46,24 @@ def load_project(project: Path | None) -> Project:
     return Project(desired=desired, interpreters=resolved)
 
 
+def select(project: Project, names: Collection[str], *, allow_undeclared: bool) -> tuple[str, ...]:
+    """The plugins that command-line ``names`` stand for (aliases resolved); raise when one is
+    unknown."""
+    resolved = project.desired.resolve_names(names)
+    check_selection(project, resolved, allow_undeclared=allow_undeclared)
+    return resolved
+
+
+def resolve_one(project: Project, name: str) -> str:
+    """The one plugin ``name`` stands for; raise when it stands for several."""
+    resolved = project.desired.resolve_names([name])
+    if len(resolved) > 1:
+        raise ReconcilerError(
+            f"plugin name {name!r} is ambiguous: say one of {', '.join(resolved)}"
+        )
+    return resolved[0]
+
+
 def check_selection(project: Project, names: Collection[str], *, allow_undeclared: bool) -> None:
     """Raise when a plugin named on the command line is unknown."""
     declared = {p.name for p in project.desired.plugins}
@@ -70,7 +88,7 @@ def read_locks(desired: DesiredState, only: Collection[str] = ()) -> dict[str, L
 
 def compute_plan(project: Project, only: Collection[str] = ()) -> Plan:
     """Observe the venv root and plan against the locks."""
-    check_selection(project, only, allow_undeclared=True)
+    only = select(project, only, allow_undeclared=True)
     observation = observe(project.desired.layout)
     locks = read_locks(project.desired, only)
     return make_plan(project.desired, locks, project.interpreters, observation, only)
@@ -182,6 +200,7 @@ def run_rollback(project: Project, plugin: str, lock_timeout: float) -> Path:
     from reconciler.apply import execute  # noqa: PLC0415 - keep `plan` light
     from reconciler.apply.applylock import exclusive  # noqa: PLC0415
 
+    plugin = resolve_one(project, plugin)
     with exclusive(project.desired.settings.venv_root, lock_timeout):
         return execute.rollback(project.desired, plugin)
 
@@ -190,7 +209,7 @@ def lock_statuses(project: Project, only: Collection[str] = ()) -> list[locking.
     """Freshness of every (selected) declared plugin's lock."""
     from reconciler.locking import lock as locking  # noqa: PLC0415 - keep `plan` light
 
-    check_selection(project, only, allow_undeclared=False)
+    only = select(project, only, allow_undeclared=False)
     return [
         locking.status(p, project.interpreters[p.name], project.desired)
         for p in project.desired.plugins
@@ -222,7 +241,7 @@ def run_lock(
     from reconciler.locking import get_resolver  # noqa: PLC0415 - keep `plan` light
     from reconciler.locking import lock as locking  # noqa: PLC0415
 
-    check_selection(project, only, allow_undeclared=False)
+    only = select(project, only, allow_undeclared=False)
     chosen = get_resolver(resolver or project.desired.settings.resolver)
     return locking.lock_all(
         project.desired,
@@ -290,6 +309,7 @@ def run_command(
     from reconciler.models import Action  # noqa: PLC0415
     from reconciler.render import detail  # noqa: PLC0415
 
+    plugin = resolve_one(project, plugin)
     if project.desired.plugin(plugin) is None:
         raise ReconcilerError(
             f"plugin {plugin!r} is not declared in {project.desired.project_file.name}"
@@ -318,14 +338,19 @@ def _console_scripts(project: Project, plugin: str) -> list[str]:
     """Console scripts declared by the distributions the plugin's requirements name."""
     import configparser  # noqa: PLC0415
 
-    from packaging.requirements import Requirement  # noqa: PLC0415
+    from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415
     from packaging.utils import canonicalize_name  # noqa: PLC0415
 
     from reconciler.observe import site_packages  # noqa: PLC0415
 
     declared = project.desired.plugin(plugin)
     assert declared is not None  # noqa: S101 - checked by the caller
-    wanted = {canonicalize_name(Requirement(r).name) for r in declared.requirements}
+    wanted: set[str] = set()
+    for text in declared.requirements:
+        try:
+            wanted.add(canonicalize_name(Requirement(text).name))
+        except InvalidRequirement:  # a URL, path or editable: look at every distribution
+            wanted.add("*")
     venv = project.desired.venv_path(plugin)
     site = site_packages(venv, None)
     scripts: list[str] = []
@@ -334,7 +359,7 @@ def _console_scripts(project: Project, plugin: str) -> list[str]:
     for dist_info in sorted(site.glob("*.dist-info")):
         name = canonicalize_name(dist_info.name.removesuffix(".dist-info").rpartition("-")[0])
         entry_points = dist_info / "entry_points.txt"
-        if name not in wanted or not entry_points.is_file():
+        if (name not in wanted and "*" not in wanted) or not entry_points.is_file():
             continue
         parser = configparser.ConfigParser(delimiters=("=",))
         parser.optionxform = str  # type: ignore[assignment,method-assign]

@@ -67,7 +67,11 @@ def cli(
 
 
 def _project(ctx: click.Context) -> app.Project:
-    return app.load_project(ctx.obj["project"])
+    project = app.load_project(ctx.obj["project"])
+    if not ctx.obj["quiet"]:
+        for note in project.desired.notes:
+            click.echo(redact(f"note: {note}"), err=True)
+    return project
 
 
 def _color(ctx: click.Context) -> bool:
@@ -442,6 +446,7 @@ def add_command(
         given = ctx.obj["project"]
         directory = given if given is None or given.suffix != ".toml" else given.parent
         project_file = new_project_file(directory or Path.cwd())
+    _refuse_to_edit(project_file, "add")
 
     def lock_it() -> None:
         with _progress(ctx) as reporter:
@@ -460,6 +465,16 @@ def add_command(
     return EXIT_OK
 
 
+def _refuse_to_edit(project_file: Path, command: str) -> None:
+    from reconciler.sources import source_for  # noqa: PLC0415
+
+    if not source_for(project_file).editable:
+        raise ConfigError(
+            f"{project_file.name}: `reconciler {command}` edits reconciler.toml only; "
+            f"in a Meltano project use `meltano {command}`, then `reconciler lock`"
+        )
+
+
 @cli.command("remove")
 @click.argument("name")
 @click.pass_context
@@ -468,6 +483,7 @@ def remove_command(ctx: click.Context, name: str) -> int:
     from reconciler.sources.toml_edit import remove_plugin  # noqa: PLC0415
 
     project_file = find_project_file(ctx.obj["project"])
+    _refuse_to_edit(project_file, "remove")
     remove_plugin(project_file, name)
     click.echo(f"Removed plugin {name!r} from {project_file.name}.")
     click.echo("Next: `reconciler apply` removes its venv; `reconciler lock` deletes its lock.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,7 +50,9 @@ class Plugin:
     ``constraints`` are constraint files/URLs as written (relative to the project), ``pre`` allows
     pre-releases, ``universal`` asks for a lock valid on every platform (uv's universal
     resolution, environment markers kept). A source (reconciler.toml, meltano.yml) fills these;
-    nothing downstream cares which source it was.
+    nothing downstream cares which source it was. ``lock_name`` is the lock's path under the
+    lock dir without ``.txt`` (default: the name; Meltano groups locks by plugin type:
+    ``extractors/tap-csv``).
     """
 
     name: str
@@ -59,6 +62,7 @@ class Plugin:
     constraints: tuple[str, ...] = ()
     pre: bool = False
     universal: bool = False
+    lock_name: str | None = None
 
 
 def _default_layout(state: DesiredState) -> Layout:
@@ -72,7 +76,9 @@ class DesiredState:
     """Everything the project file (``reconciler.toml``, ``meltano.yml``) declares.
 
     ``layout`` says where each plugin's venv lives; a source picks it (default: ``.venvs``
-    under ``settings.venv_root``).
+    under ``settings.venv_root``). ``aliases`` are other names the command line accepts, each
+    with the plugins it stands for (Meltano: an ``inherit_from`` child sharing its parent's
+    venv, ``<type>/<name>``); ``notes`` are things the source skipped, said once per command.
     """
 
     project_file: Path
@@ -81,6 +87,8 @@ class DesiredState:
     layout: Layout = attrs.field(
         default=attrs.Factory(_default_layout, takes_self=True), eq=False, repr=False
     )
+    aliases: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def project_dir(self) -> Path:
@@ -103,7 +111,20 @@ class DesiredState:
 
     def lock_path(self, name: str) -> Path:
         """Where the lock of plugin ``name`` lives."""
-        return self.settings.lock_dir / f"{name}.txt"
+        plugin = self.plugin(name)
+        lock_name = plugin.lock_name if plugin is not None and plugin.lock_name else name
+        return self.settings.lock_dir / f"{lock_name}.txt"
+
+    def resolve_names(self, names: Iterable[str]) -> tuple[str, ...]:
+        """The plugin names that command-line ``names`` stand for (declared names and aliases
+        as they are; an unknown name is kept, for the caller to report)."""
+        declared = {p.name for p in self.plugins}
+        aliases = dict(self.aliases)
+        resolved: list[str] = []
+        for name in names:
+            found = (name,) if name in declared else aliases.get(name, (name,))
+            resolved.extend(n for n in found if n not in resolved)
+        return tuple(resolved)
 
     def venv_path(self, name: str) -> Path:
         """The stable path of plugin ``name``'s venv (where the layout puts it)."""

@@ -62,7 +62,8 @@ def observe_venv(path: Path, name: str | None = None, layout: Layout | None = No
         elif marker.status is MarkerStatus.UPGRADING:
             problems.append("incomplete (interrupted upgrade)")
     elif not has_marker_file:
-        problems.append("incomplete (no state marker)")
+        claimed = None if layout is None else layout.claimed_by_tool(path)
+        problems.append(claimed or "incomplete (no state marker)")
     cfg = _read_pyvenv_cfg(path)
     if cfg is None:
         problems.append("incomplete (no pyvenv.cfg)")

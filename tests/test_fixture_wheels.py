@@ -38,7 +38,7 @@ def record_hash(data: bytes) -> str:
 
 
 def test_wheels_are_committed() -> None:
-    """The wheelhouse holds exactly the thirteen expected wheels."""
+    """The wheelhouse holds exactly the fifteen expected wheels."""
     assert [path.name for path in COMMITTED] == [
         "demo_common-1.0.0-py3-none-any.whl",
         "demo_common-1.1.0-py3-none-any.whl",
@@ -52,7 +52,9 @@ def test_wheels_are_committed() -> None:
         "tap_alpha-1.1.0-py3-none-any.whl",
         "tap_beta-1.0.0-py3-none-any.whl",
         "tap_multi-1.0.0-py3-none-any.whl",
+        "tap_singer-1.0.0-py3-none-any.whl",
         "target_gamma-1.0.0-py3-none-any.whl",
+        "target_singer-1.0.0-py3-none-any.whl",
     ]
 
 

@@ -9,6 +9,7 @@ different plugins run concurrently (``jobs``); a set ``stop`` event starts no ne
 from __future__ import annotations
 
 import secrets
+import shutil
 import subprocess
 import threading
 import time
@@ -209,13 +210,19 @@ def _build(step: Step, ctx: Context) -> None:
         write_marker(generation, with_status(marker, MarkerStatus.COMPLETE))
         if ctx.stop.is_set():
             raise Interrupted(f"plugin {step.plugin!r}: interrupted; the previous venv stays live")
+        retired = None
         if stable.exists() and not stable.is_symlink():
-            _retire_legacy_directory(stable, ctx.layout, step.plugin)
+            claimed = ctx.layout.claimed_by_tool(stable) is not None
+            retired = _retire_legacy_directory(stable, ctx.layout, step.plugin)
+            if not claimed:
+                retired = None  # a marked directory of ours: now an ordinary old generation
         gens.flip(ctx.layout, step.plugin, generation)
     except BaseException:
         if gens.live_generation(ctx.layout, step.plugin) != generation:
             gens.delete_generation(ctx.layout, step.plugin, generation)
         raise
+    if retired is not None and ctx.layout.claimed_by_tool(retired) is not None:
+        shutil.rmtree(retired)  # the venv another tool built, replaced by this generation
     gens.prune(ctx.layout, step.plugin, ctx.desired.settings.keep_generations)
 
 
@@ -238,8 +245,13 @@ def _check_replaceable(stable: Path, layout: Layout, plugin: str) -> None:
         problem = gens.link_target_problem(layout, plugin)
         if problem is not None:
             raise SafetyError(f"plugin {plugin!r}: refusing to replace {stable}: {problem}")
-    elif stable.exists() and (
-        not stable.is_dir() or (not (stable / MARKER_NAME).is_file() and any(stable.iterdir()))
+    elif (
+        stable.exists()
+        and layout.claimed_by_tool(stable) is None
+        and (
+            not stable.is_dir()
+            or (not (stable / MARKER_NAME).is_file() and any(stable.iterdir()))
+        )
     ):
         raise SafetyError(
             f"plugin {plugin!r}: refusing to replace {stable}: not made by reconciler "
@@ -247,11 +259,13 @@ def _check_replaceable(stable: Path, layout: Layout, plugin: str) -> None:
         )
 
 
-def _retire_legacy_directory(stable: Path, layout: Layout, plugin: str) -> None:
-    """Move a marked real directory (older layout) into the generations so the flip can happen."""
+def _retire_legacy_directory(stable: Path, layout: Layout, plugin: str) -> Path:
+    """Move a real directory (marked, older layout; or claimed, built by the layout's tool) into
+    the generations so the flip can happen; returns where it went."""
     target = gens.new_generation(layout, plugin)
     target.parent.mkdir(parents=True, exist_ok=True)
     stable.rename(target)
+    return target
 
 
 def _verify(generation: Path, step: Step) -> None:

@@ -43,10 +43,12 @@ def orphans(desired: DesiredState) -> tuple[Path, ...]:
     lock_dir = desired.settings.lock_dir
     if not lock_dir.is_dir():
         return ()
-    declared = {p.name for p in desired.plugins}
+    declared = {desired.lock_path(p.name) for p in desired.plugins}
     found = []
-    for path in sorted(lock_dir.glob("*.txt")):
-        if path.stem in declared or not PLUGIN_NAME_RE.match(path.stem):
+    candidates = [*lock_dir.glob("*.txt"), *lock_dir.glob("*/*.txt")]  # grouped: <type>/<name>
+    for path in sorted(candidates):
+        parts = path.relative_to(lock_dir).with_suffix("").parts
+        if path in declared or not all(PLUGIN_NAME_RE.match(part) for part in parts):
             continue
         try:
             with path.open(encoding="utf-8") as handle:

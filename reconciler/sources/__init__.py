@@ -34,9 +34,17 @@ def _load_toml(path: Path) -> DesiredState:
     return toml.load(path)
 
 
+def _load_meltano(path: Path) -> DesiredState:
+    from reconciler.sources import meltano  # noqa: PLC0415
+
+    return meltano.load(path)
+
+
 TOML = Source("reconciler.toml", _load_toml, editable=True)
-#: Every source, in the order they are tried within one directory.
-SOURCES: tuple[Source, ...] = (TOML,)
+MELTANO = Source("meltano.yml", _load_meltano)
+#: Every source, in the order they are tried within one directory: a ``meltano.yml`` wins over
+#: a ``reconciler.toml`` beside it (which then holds ``[settings]`` only).
+SOURCES: tuple[Source, ...] = (MELTANO, TOML)
 
 
 def source_for(project_file: Path) -> Source:
@@ -54,12 +62,12 @@ def _in_directory(directory: Path) -> Path | None:
 
 def find_project_file(project: Path | None, cwd: Path | None = None) -> Path:
     """``--project``'s project file (a directory or a file), else the nearest one upward."""
-    names = " or ".join(s.file_name for s in SOURCES)
+    names = " or ".join(s.file_name for s in reversed(SOURCES))
     if project is not None:
         if project.is_dir():
             found = _in_directory(project)
             if found is None:
-                raise ConfigError(f"{project / SOURCES[0].file_name}: no such file")
+                raise ConfigError(f"{project / TOML.file_name}: no such file")
             return found.absolute()
         if not project.is_file():
             raise ConfigError(f"{project}: no such file")
