@@ -300,11 +300,12 @@ def _toml_settings(root: Path) -> tuple[Settings, bool]:
     def refuse(keys: list[str], message: str) -> ConfigError:
         line = toml.locate(text, keys)
         where = f"{toml.PROJECT_FILE}:{line}" if line else toml.PROJECT_FILE
-        return ConfigError(f"{where}: {'.'.join(keys)}: {message}")
+        return ConfigError(f"{where}: {'.'.join(keys[:2])}: {message}")
 
     if state.plugins or "plugins" in document:
+        first = [p.name for p in state.plugins][:1]
         raise refuse(
-            ["plugins"],
+            ["plugins", *first],
             f"not allowed beside {PROJECT_FILE} (the plugins come from {PROJECT_FILE}; "
             "keep only [settings] here)",
         )
