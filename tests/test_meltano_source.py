@@ -88,7 +88,7 @@ def public(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             inherit_from: tap-github
           - name: tap-slack
             namespace: tap_slack
-            pip_url: git+https://github.com/MeltanoLabs/tap-slack.git@{SHA}
+            pip_url: tap-slack@git+https://github.com/MeltanoLabs/tap-slack.git@{SHA}
               --constraint https://raw.githubusercontent.com/apache/airflow/constraints-2.8.1/constraints-${{MELTANO__PYTHON_VERSION}}.txt
         """,
     )
@@ -147,13 +147,13 @@ def test_public_project(public: Path) -> None:
     assert state.resolve_names(["tap-github-org"]) == ("tap-github",)
     # a pinned git URL and a constraint URL with Meltano's python version
     slack = by_name["tap-slack"]
-    assert slack.requirements == (f"git+https://github.com/MeltanoLabs/tap-slack.git@{SHA}",)
+    assert slack.requirements == (f"tap-slack@git+https://github.com/MeltanoLabs/tap-slack.git@{SHA}",)
     assert slack.constraints == (
         "https://raw.githubusercontent.com/apache/airflow/constraints-2.8.1/constraints-3.11.txt",
     )
     # -r $MELTANO_PROJECT_ROOT/requirements/x.txt: its lines, and its own -c relative to it
     snowflake = by_name["target-snowflake"]
-    assert snowflake.requirements == (
+    assert tuple(" ".join(r.split()) for r in snowflake.requirements) == (
         'meltanolabs-target-snowflake==0.8.0 ; python_version >= "3.8"',
         "snowflake-connector-python[pandas]==3.6.0",
     )
@@ -164,7 +164,7 @@ def test_public_project(public: Path) -> None:
         public.resolve() / ".meltano" / "loaders" / "target-snowflake" / "venv"
     )
     args = [
-        f"git+https://github.com/MeltanoLabs/tap-slack.git@{SHA}",
+        f"tap-slack@git+https://github.com/MeltanoLabs/tap-slack.git@{SHA}",
         "--constraint",
         "https://raw.githubusercontent.com/apache/airflow/constraints-2.8.1/constraints-3.11.txt",
     ]
@@ -261,11 +261,11 @@ def test_index_options_become_the_plugins_own_settings(tmp_path: Path) -> None:
             pip_url: >-
               target-a==1.0;
               --index-url=https://a/simple -f ./wheels --no-index --pre
-              -c constraints.txt -e ./plugins/shared
+              -c constraints.txt
         """,
     )
     (plugin,) = load(tmp_path).plugins
-    assert plugin.requirements == ("target-a==1.0", "-e ./plugins/shared")
+    assert plugin.requirements == ("target-a==1.0",)
     assert plugin.index == IndexOptions(
         index_url="https://a/simple",
         extra_index_urls=("https://b/simple",),

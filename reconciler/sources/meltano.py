@@ -665,7 +665,7 @@ def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
             pending.append(raw[:-1])
             continue
         pending.append(raw)
-        line = re.sub(r"(^|\s+)#.*$", "", " ".join(pending)).strip()
+        line = re.sub(r"(^|\s+)#.*$", "", "".join(pending)).strip()  # pip joins as is
         pending = []
         if line:
             yield start, line
