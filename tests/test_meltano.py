@@ -253,6 +253,7 @@ def test_a_venv_built_by_meltano_install_is_adopted(mproject: MeltanoProject) ->
     assert built.is_symlink()
     assert built.resolve().parent == built.parent / ".generations"
     assert os.listdir(built.parent / ".generations") == [built.resolve().name]  # old one gone
+    assert sorted(os.listdir(built.parent)) == [".generations", "venv"]  # swapped, then deleted
     assert (stranger / "keep-me").read_text(encoding="utf-8") == "mine"
     view = mproject.meltano_view("tap-singer")
     assert view["tap-singer"]["requires_install"] is False

@@ -168,7 +168,9 @@ _VERBS = {
 
 def leftovers(layout: Layout, keep: int) -> bool:
     """True when generations left by a killed run wait to be cleaned (read-only check)."""
-    return bool(gens.stray_flip_links(layout)) or any(
+    if gens.stray_flip_links(layout) or gens.stray_replaced_dirs(layout):
+        return True
+    return any(
         gens.stale_generations(layout, plugin, keep)
         or (not gens.generations(layout, plugin) and gens.live_generation(layout, plugin) is None)
         for plugin in layout.leftover_plugins()
@@ -182,6 +184,8 @@ def clean_leftovers(ctx: Context, log: Log) -> None:
             log(plugin, f"removed leftover generation {removed.name}")
     for link in gens.stray_flip_links(ctx.layout):
         link.unlink(missing_ok=True)
+    for replaced in gens.stray_replaced_dirs(ctx.layout):
+        shutil.rmtree(replaced)
 
 
 def _build(step: Step, ctx: Context) -> None:
@@ -212,11 +216,15 @@ def _build(step: Step, ctx: Context) -> None:
             raise Interrupted(f"plugin {step.plugin!r}: interrupted; the previous venv stays live")
         retired = None
         if stable.exists() and not stable.is_symlink():
-            claimed = ctx.layout.claimed_by_tool(stable) is not None
-            retired = _retire_legacy_directory(stable, ctx.layout, step.plugin)
-            if not claimed:
-                retired = None  # a marked directory of ours: now an ordinary old generation
-        gens.flip(ctx.layout, step.plugin, generation)
+            if ctx.layout.claimed_by_tool(stable) is not None:
+                # another tool's venv: swapped for the link in one step where the OS can
+                retired = gens.flip_over_directory(ctx.layout, step.plugin, generation)
+                if retired is None:
+                    retired = _retire_legacy_directory(stable, ctx.layout, step.plugin)
+            else:  # a marked directory of ours (older layout): now an ordinary old generation
+                _retire_legacy_directory(stable, ctx.layout, step.plugin)
+        if gens.live_generation(ctx.layout, step.plugin) != generation:
+            gens.flip(ctx.layout, step.plugin, generation)
     except BaseException:
         if gens.live_generation(ctx.layout, step.plugin) != generation:
             gens.delete_generation(ctx.layout, step.plugin, generation)

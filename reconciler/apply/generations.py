@@ -24,6 +24,7 @@ from reconciler.state import MARKER_NAME, MARKER_TEMP_PREFIX, MarkerCorrupt, rea
 __all__ = [
     "delete_generation",
     "flip",
+    "flip_over_directory",
     "generations",
     "is_complete",
     "is_ours",
@@ -34,6 +35,7 @@ __all__ = [
     "prune",
     "stale_generations",
     "stray_flip_links",
+    "stray_replaced_dirs",
 ]
 
 
@@ -91,6 +93,49 @@ def flip(layout: Layout, plugin: str, generation: Path) -> None:
     _fsync_dir(stable.parent)
 
 
+_RENAME_EXCHANGE = 2  # linux/fs.h
+_AT_FDCWD = -100
+
+
+def _rename_exchange(first: Path, second: Path) -> None:
+    """Swap two paths atomically (Linux ``renameat2(RENAME_EXCHANGE)``); OSError if unsupported."""
+    import ctypes  # noqa: PLC0415 - only when a real directory is replaced
+    import errno  # noqa: PLC0415
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError) as exc:
+        raise OSError(errno.ENOSYS, "renameat2 not available") from exc
+    result = renameat2(
+        _AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE
+    )
+    if result != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code), str(second))
+
+
+def flip_over_directory(layout: Layout, plugin: str, generation: Path) -> Path | None:
+    """Replace the real directory at ``plugin``'s stable path by a link to ``generation`` in one
+    atomic exchange; returns where the directory went (``.<name>.flip-<hex>`` beside it), or
+    None when the system cannot exchange (nothing changed then)."""
+    stable = layout.stable_path(plugin)
+    relative = os.path.relpath(generation, stable.parent)
+    temporary = stable.parent / f".{stable.name}{FLIP_INFIX}{secrets.token_hex(4)}"
+    temporary.symlink_to(relative)
+    try:
+        _rename_exchange(temporary, stable)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+        return None
+    except BaseException:
+        if temporary.is_symlink():
+            temporary.unlink(missing_ok=True)
+        raise
+    _fsync_dir(stable.parent)
+    return temporary
+
+
 def _fsync_dir(directory: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(directory, os.O_RDONLY)
@@ -146,17 +191,27 @@ def previous_generation(layout: Layout, plugin: str) -> Path | None:
     return candidates[-1] if candidates else None
 
 
-def stray_flip_links(layout: Layout) -> list[Path]:
-    """Temporary symlinks of a flip that was killed before its rename (``.<name>.flip-*``)."""
+def _flip_entries(layout: Layout) -> list[Path]:
     found: list[Path] = []
     for directory in layout.link_dirs():
         try:
             names = os.listdir(directory)
         except OSError:
             continue
-        found.extend(
-            directory / n
-            for n in sorted(names)
-            if FLIP_INFIX in n and n.startswith(".") and (directory / n).is_symlink()
-        )
+        found.extend(directory / n for n in sorted(names) if FLIP_INFIX in n and n.startswith("."))
     return found
+
+
+def stray_flip_links(layout: Layout) -> list[Path]:
+    """Temporary symlinks of a flip that was killed before its rename (``.<name>.flip-*``)."""
+    return [p for p in _flip_entries(layout) if p.is_symlink()]
+
+
+def stray_replaced_dirs(layout: Layout) -> list[Path]:
+    """Directories another tool built that a flip replaced, left beside the link by a kill
+    before their deletion (``.<name>.flip-*``, claimed by the layout's tool)."""
+    return [
+        p
+        for p in _flip_entries(layout)
+        if not p.is_symlink() and p.is_dir() and layout.claimed_by_tool(p) is not None
+    ]
