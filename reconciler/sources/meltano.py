@@ -825,6 +825,7 @@ def _plugin(
         index=index,
         constraints=args.constraints,
         pre=args.pre,
+        universal=project.settings.universal,
         lock_name=f"{entry.type}/{item.dir_name}",
     )
     return plugin, fingerprint(tokens, python)
