@@ -135,6 +135,7 @@ def _read_dists(
         entries = os.listdir(site)
     except OSError as exc:
         return (), [f"cannot read site-packages: {exc.strerror}"]
+    prefix = f"{site}{os.sep}"
     for entry in entries:
         if not entry.endswith(".dist-info"):
             continue
@@ -147,7 +148,7 @@ def _read_dists(
         except ValueError:  # packaging's InvalidVersion is one
             problems.append(f"broken distribution {entry}")
             continue
-        if not os.path.isfile(os.path.join(site, entry, "METADATA")):  # noqa: PTH113,PTH118 - hot
+        if not os.path.isfile(f"{prefix}{entry}{os.sep}METADATA"):  # noqa: PTH113 - hot loop
             problems.append(f"broken distribution {entry} (no METADATA)")
             continue
         dists.append(InstalledDist(name=canonical_name(raw_name), version=version))
