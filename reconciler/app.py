@@ -66,6 +66,8 @@ def resolve_one(project: Project, name: str) -> str:
 
 def check_selection(project: Project, names: Collection[str], *, allow_undeclared: bool) -> None:
     """Raise when a plugin named on the command line is unknown."""
+    if not names:
+        return  # nothing named: nothing to check (and no second observe of the venv root)
     declared = {p.name for p in project.desired.plugins}
     on_disk: set[str] = set()
     if allow_undeclared:
