@@ -82,7 +82,7 @@ kill-test: dev
 
 # Offline benchmark (bench/README.md): ~10 min; BENCH_ARGS=--quick for a ~2 min smoke run.
 BENCH_ARGS ?=
-bench: dev
+bench: dev meltano
 	$(VENV_PY) bench/run.py $(BENCH_ARGS)
 
 $(LOCKENV_STAMP):
