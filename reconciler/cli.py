@@ -206,8 +206,10 @@ def plan(
     """Show what apply would do; changes nothing."""
     the_plan = app.compute_plan(_project(ctx), plugins)
     if out is not None:
+        from reconciler.support.files import write_atomic  # noqa: PLC0415
+
         try:
-            out.write_text(render.to_json(the_plan), encoding="utf-8")
+            write_atomic(out, render.to_json(the_plan))
         except OSError as exc:
             raise ReconcilerError(f"cannot write plan file {out}: {exc.strerror}") from exc
     if as_json:

@@ -52,8 +52,8 @@ def observe_venv(path: Path, name: str | None = None, layout: Layout | None = No
     marker = None
     try:
         marker = read_marker(path)
-    except MarkerCorrupt:
-        problems.append("corrupt state marker")
+    except MarkerCorrupt as exc:  # MarkerUnreadable too: "state marker unreadable (...)"
+        problems.append(str(exc))
     if has_marker_file and marker is not None:
         if marker.plugin != name:
             problems.append(f"state marker names another plugin ({marker.plugin!r})")

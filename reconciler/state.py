@@ -19,21 +19,29 @@ MARKER_TEMP_PREFIX = ".reconciler-state-"
 
 
 class MarkerCorrupt(ValueError):
-    """The marker file exists but cannot be read as a state marker."""
+    """The marker file exists but is not a state marker; ``str()`` is the problem to report."""
+
+
+class MarkerUnreadable(MarkerCorrupt):
+    """The marker file exists but cannot be read (permissions, I/O error): nothing is known."""
 
 
 def read_marker(venv: Path) -> StateMarker | None:
-    """The marker of ``venv``; None when absent; :class:`MarkerCorrupt` when unreadable."""
+    """The marker of ``venv``; None when absent.
+
+    Raises :class:`MarkerUnreadable` when the file cannot be read (``"state marker unreadable
+    (Permission denied)"``) and :class:`MarkerCorrupt` when it is not a valid marker.
+    """
     try:
-        text = (venv / MARKER_NAME).read_text(encoding="utf-8")
+        data = (venv / MARKER_NAME).read_bytes()
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MarkerCorrupt(str(exc)) from exc
+    except OSError as exc:
+        raise MarkerUnreadable(f"state marker unreadable ({exc.strerror or exc})") from exc
     try:
-        return _structure(json.loads(text))
-    except ValueError as exc:
-        raise MarkerCorrupt("not a valid state marker") from exc
+        return _structure(json.loads(data.decode("utf-8")))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MarkerCorrupt("corrupt state marker") from exc
 
 
 def _structure(data: object) -> StateMarker:
@@ -52,7 +60,9 @@ def _structure(data: object) -> StateMarker:
             continue
         value = given.pop(field.name)
         kind = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", "")
-        if kind == "MarkerStatus":
+        if value is None and kind.endswith("| None"):
+            pass  # an optional field (``built_at`` of an older marker rewritten)
+        elif kind == "MarkerStatus":
             value = MarkerStatus(value)  # ValueError for an unknown status
         elif kind == "int":
             if isinstance(value, bool) or not isinstance(value, int):
@@ -66,20 +76,14 @@ def _structure(data: object) -> StateMarker:
 
 
 def write_marker(venv: Path, marker: StateMarker) -> None:
-    """Write the marker of ``venv`` atomically (temporary file + fsync + rename)."""
-    import tempfile  # noqa: PLC0415 - apply only; keep `plan` light
+    """Write the marker of ``venv`` atomically (temporary file + fsync + rename).
+
+    The file gets the permissions the umask gives (an existing marker keeps its mode).
+    """
+    from reconciler.support.files import write_atomic  # noqa: PLC0415 - apply only
 
     payload = json.dumps(attrs.asdict(marker), indent=2, sort_keys=True) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=venv, prefix=MARKER_TEMP_PREFIX)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(tmp).replace(venv / MARKER_NAME)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(venv / MARKER_NAME, payload, prefix=MARKER_TEMP_PREFIX, follow_symlinks=False)
 
 
 @contextlib.contextmanager
@@ -105,11 +109,4 @@ def provisional(venv: Path, marker: StateMarker) -> Iterator[Callable[[], None]]
 
 def with_status(marker: StateMarker, status: MarkerStatus) -> StateMarker:
     """A copy of ``marker`` with another status."""
-    return StateMarker(
-        plugin=marker.plugin,
-        status=status,
-        python_executable=marker.python_executable,
-        python_version=marker.python_version,
-        installer=marker.installer,
-        format_version=marker.format_version,
-    )
+    return attrs.evolve(marker, status=status)

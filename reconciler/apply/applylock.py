@@ -23,7 +23,7 @@ def exclusive(root: Path, timeout: float) -> Iterator[None]:
     """Hold the venv root's lock, waiting up to ``timeout`` seconds for another holder."""
     root.mkdir(parents=True, exist_ok=True)
     path = root / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)  # umask applies
     try:
         deadline = time.monotonic() + max(timeout, 0.0)
         while True:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +14,7 @@ from reconciler import lockfile
 from reconciler.errors import LockError
 from reconciler.locking.base import Resolver, ResolveRequest
 from reconciler.models import PLUGIN_NAME_RE, DesiredState, Interpreter, Plugin
+from reconciler.support.files import write_if_changed
 from reconciler.support.pipconfig import resolve_link
 
 
@@ -119,25 +118,6 @@ def _without_header(body: str) -> str:
     """The resolver's output without a ``# reconciler-inputs`` line kept from the old lock."""
     first, _, rest = body.partition("\n")
     return rest if first.startswith("# reconciler-inputs: ") else body
-
-
-def write_if_changed(path: Path, text: str) -> bool:
-    """Atomically replace ``path`` with ``text`` unless it already holds exactly that."""
-    try:
-        if path.read_text(encoding="utf-8") == text:
-            return False
-    except (OSError, UnicodeDecodeError):
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return True
 
 
 @attrs.frozen

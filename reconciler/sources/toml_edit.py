@@ -10,11 +10,7 @@ and against :func:`reconciler.config.parse` before anything is written.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import stat
-import tempfile
 from collections.abc import Callable, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +23,7 @@ from tomlkit.items import Table
 from reconciler.errors import ConfigError, ReconcilerError
 from reconciler.models import DesiredState, Plugin
 from reconciler.sources import toml as config
+from reconciler.support.files import write_atomic
 
 
 class EditError(ConfigError):
@@ -304,35 +301,6 @@ def _read(project_file: Path) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{project_file}: cannot read: not UTF-8 ({exc.reason})") from exc
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text``: temporary file beside it, fsync, ``os.replace``.
-
-    A symlink is followed (its target is replaced); the file's permission bits are kept.
-    """
-    target = path.resolve()
-    try:
-        mode = stat.S_IMODE(target.stat().st_mode)
-    except FileNotFoundError:
-        mode = 0o644
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(tmp).chmod(mode)
-        Path(tmp).replace(target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    with contextlib.suppress(OSError):  # make the rename itself durable where possible
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
 
 def _commit(project_file: Path, before: str, after: str) -> Edit:

@@ -152,17 +152,11 @@ def _from_json(data: dict[str, object]) -> Interpreter:
 
 def _write_cache(cache_file: Path, payload: object) -> None:
     """Write the cache atomically; a cache that cannot be written is simply not kept."""
-    import tempfile  # noqa: PLC0415 - a cache miss only
+    from reconciler.support.files import write_atomic  # noqa: PLC0415 - a cache miss only
 
     with contextlib.suppress(OSError):
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache_file.parent, prefix=".interpreters-")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(payload, handle)
-            Path(tmp).replace(cache_file)
-        except OSError:
-            Path(tmp).unlink(missing_ok=True)
+        write_atomic(cache_file, json.dumps(payload), prefix=".interpreters-", durable=False)
 
 
 def resolve(spec: str, project_dir: Path) -> Interpreter:

@@ -1,0 +1,175 @@
+"""Correct on real hosts (issue 10): file modes under a real umask, other accounts reading what
+reconciler wrote, ``run`` with the venv's environment, signals and temporary files.
+
+Everything is real: the CLI runs as a subprocess with a real umask, other accounts are real
+(``setpriv`` to ``nobody``, or root without its file-permission capabilities), venvs are built by
+the real installers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+from conftest import MARKER, PLUGINS, Project, Result, copy_example
+
+SETPRIV = shutil.which("setpriv")
+NOBODY = 65534
+#: Root without the capabilities that bypass file permissions: an account that cannot read a
+#: file its mode forbids (works for a root test runner, where chmod alone proves nothing).
+NO_DAC = ("--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search")
+
+
+def run_as(
+    project: Path,
+    *args: str,
+    umask: int | None = None,
+    prefix: tuple[str, ...] = (),
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Result:
+    """Run the CLI as a subprocess with a real ``umask`` (and an optional command prefix)."""
+    completed = subprocess.run(
+        [*prefix, sys.executable, "-m", "reconciler", "--project", str(project), *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or project,
+        env={**os.environ, **(env or {})},
+        umask=-1 if umask is None else umask,
+        timeout=300,
+        check=False,
+    )
+    return Result(completed.returncode, completed.stdout, completed.stderr)
+
+
+def ok_as(project: Path, *args: str, **kwargs: object) -> Result:
+    """:func:`run_as`, exit 0 required."""
+    result = run_as(project, *args, **kwargs)  # type: ignore[arg-type]
+    assert result.code == 0, result.describe()
+    assert "Traceback" not in result.err, result.describe()
+    return result
+
+
+def mode(path: Path) -> int:
+    """Permission bits of ``path`` (not following a symlink at the end)."""
+    return stat.S_IMODE(path.lstat().st_mode)
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A directory every account can traverse (pytest's own tmp dirs are 0700)."""
+    base = Path(tempfile.mkdtemp(prefix="reconciler-hosts-", dir="/tmp"))
+    base.chmod(0o755)
+    try:
+        yield base
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def live_generation(project: Project, plugin: str) -> Path:
+    """The generation directory ``.venvs/<plugin>`` points at."""
+    return project.venv(plugin).resolve()
+
+
+# --- 1. file modes -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("umask", "file_mode", "dir_mode"), [(0o022, 0o644, 0o755), (0o027, 0o640, 0o750)])
+def test_written_files_get_the_permissions_the_umask_gives(
+    shared_dir: Path, umask: int, file_mode: int, dir_mode: int
+) -> None:
+    """Locks, markers, plan files, a new reconciler.toml and generations follow the umask."""
+    project = copy_example(shared_dir / "project")
+    project.root.chmod(0o755)
+    fresh = shared_dir / "fresh"
+    ok_as(fresh, "add", "tap-x", "tap-alpha==1.0.0", umask=umask, cwd=shared_dir)
+    ok_as(project.root, "lock", umask=umask)
+    ok_as(project.root, "plan", "-o", "plan.json", umask=umask)
+    ok_as(project.root, "apply", umask=umask)
+
+    written = [
+        fresh / "reconciler.toml",
+        project.root / "plan.json",
+        *(project.lock(p) for p in PLUGINS),
+        *(live_generation(project, p) / MARKER for p in PLUGINS),
+        *(live_generation(project, p) / "pyvenv.cfg" for p in PLUGINS),
+        project.venv_root / ".reconciler.lock",
+    ]
+    for path in written:
+        assert mode(path) == file_mode, f"{path}: {oct(mode(path))}, want {oct(file_mode)}"
+    directories = [
+        fresh,
+        project.root / "lock",
+        project.venv_root,
+        project.venv_root / ".generations",
+        *(live_generation(project, p).parent for p in PLUGINS),
+        *(live_generation(project, p) for p in PLUGINS),
+        *(live_generation(project, p) / "bin" for p in PLUGINS),
+    ]
+    for path in directories:
+        assert mode(path) == dir_mode, f"{path}: {oct(mode(path))}, want {oct(dir_mode)}"
+
+    if SETPRIV is None:
+        pytest.skip("setpriv is not installed: cannot check what another account reads")
+    as_nobody = [SETPRIV, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+    for path in written:
+        read = subprocess.run([*as_nobody, "cat", str(path)], capture_output=True, check=False)
+        if umask & 0o004:
+            assert read.returncode != 0, f"{path} readable by others under umask {oct(umask)}"
+        else:
+            assert read.returncode == 0, f"another account cannot read {path}: {read.stderr!r}"
+
+
+def test_an_existing_file_keeps_its_mode_when_rewritten(project: Project) -> None:
+    """A lock, reconciler.toml and a marker rewritten in place keep the mode someone gave them."""
+    project.ok("apply")
+    lock = project.lock("tap-beta")
+    lock.chmod(0o604)
+    project.toml.chmod(0o600)
+    marker = live_generation(project, "tap-beta") / MARKER
+    marker.chmod(0o640)
+
+    project.set_requirements("tap-beta", ["tap-beta", "demo-extra<2"])
+    before = lock.read_text(encoding="utf-8")
+    project.ok("lock", "tap-beta")
+    assert lock.read_text(encoding="utf-8") != before, "the lock was rewritten"
+    assert mode(lock) == 0o604
+    project.ok("add", "tap-new", "tap-alpha==1.0.0")
+    assert "tap-new" in project.toml.read_text(encoding="utf-8")
+    assert mode(project.toml) == 0o600
+    project.ok("remove", "tap-new")
+    project.ok("apply", "tap-beta")
+    assert project.dists("tap-beta")["demo-extra"] == "1.0.0"
+    marker = live_generation(project, "tap-beta") / MARKER
+    assert json.loads(marker.read_text(encoding="utf-8"))["status"] == "complete"
+    assert mode(marker) == 0o640
+
+
+@pytest.mark.skipif(SETPRIV is None, reason="setpriv is not installed")
+def test_unreadable_marker_is_reported_as_unreadable_with_the_reason(applied: Project) -> None:
+    """An account that cannot read a marker is told so, not that the venv is corrupt."""
+    assert SETPRIV is not None
+    marker = live_generation(applied, "tap-alpha") / MARKER
+    marker.chmod(0o000)
+    prefix = (SETPRIV, *NO_DAC)
+    result = run_as(applied.root, "plan", "--json", prefix=prefix)
+    assert result.code == 0, result.describe()
+    entry = next(c for c in json.loads(result.out)["changes"] if c["plugin"] == "tap-alpha")
+    assert entry["reasons"] == ["state marker unreadable (Permission denied)"], entry
+    refused = run_as(applied.root, "run", "tap-alpha", prefix=prefix)
+    assert refused.code == 1, refused.describe()
+    assert "state marker unreadable (Permission denied)" in refused.err
+    assert "corrupt" not in refused.err
+
+    marker.chmod(0o644)
+    marker.write_text("{ not json", encoding="utf-8")
+    entry = applied.change("tap-alpha")
+    assert entry["reasons"] == ["corrupt state marker"], entry
