@@ -82,7 +82,9 @@ def live_generation(project: Project, plugin: str) -> Path:
 # --- 1. file modes -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("umask", "file_mode", "dir_mode"), [(0o022, 0o644, 0o755), (0o027, 0o640, 0o750)])
+@pytest.mark.parametrize(
+    ("umask", "file_mode", "dir_mode"), [(0o022, 0o644, 0o755), (0o027, 0o640, 0o750)]
+)
 def test_written_files_get_the_permissions_the_umask_gives(
     shared_dir: Path, umask: int, file_mode: int, dir_mode: int
 ) -> None:
