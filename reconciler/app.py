@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -301,12 +302,38 @@ def status(project: Project) -> list[StatusRow]:
     return rows
 
 
-def run_command(
-    project: Project, plugin: str, script: str | None, module: str | None, args: Sequence[str]
-) -> list[str]:
-    """The command line that runs ``plugin``'s console script (or ``python -m``) in its venv.
+@attrs.frozen
+class RunCommand:
+    """What ``reconciler run`` executes: the command line and its environment."""
 
-    Refuses when the venv is missing or does not match its lock.
+    argv: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]
+
+
+def run_environment(venv: Path, environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` as activating ``venv`` (or ``meltano invoke``) makes it.
+
+    ``VIRTUAL_ENV`` is the venv's stable path, its ``bin`` comes first on ``PATH`` (so a plugin
+    that starts its own tools finds the venv's), and ``PYTHONHOME`` is dropped.
+    """
+    env = dict(environ)
+    env.pop("PYTHONHOME", None)
+    env["VIRTUAL_ENV"] = str(venv)
+    path = env.get("PATH")
+    env["PATH"] = str(venv / "bin") + (os.pathsep + path if path else "")
+    return env
+
+
+def run_command(
+    project: Project,
+    plugin: str,
+    script: str | None,
+    module: str | None,
+    args: Sequence[str],
+    environ: Mapping[str, str],
+) -> RunCommand:
+    """The command line (and environment) that runs ``plugin``'s console script (or
+    ``python -m``) in its venv. Refuses when the venv is missing or does not match its lock.
     """
     from reconciler.models import Action  # noqa: PLC0415
     from reconciler.render import detail  # noqa: PLC0415
@@ -324,12 +351,13 @@ def run_command(
             "run `reconciler apply` first"
         )
     venv = project.desired.venv_path(plugin)
+    env = tuple(sorted(run_environment(venv, environ).items()))
     if module is not None:
-        return [str(venv / "bin" / "python"), "-m", module, *args]
+        return RunCommand((str(venv / "bin" / "python"), "-m", module, *args), env)
     candidates = [script] if script else [plugin, *_console_scripts(project, plugin)]
     for name in candidates:
         if name and (venv / "bin" / name).is_file():
-            return [str(venv / "bin" / name), *args]
+            return RunCommand((str(venv / "bin" / name), *args), env)
     available = sorted(_console_scripts(project, plugin))
     hint = f"; available: {', '.join(available)}" if available else ""
     wanted = script or plugin

@@ -414,11 +414,18 @@ def run(
     script: str | None,
     module: str | None,
 ) -> int:
-    """Run PLUGIN's console script from its managed venv: `reconciler run PLUGIN -- ARGS...`."""
-    command = app.run_command(_project(ctx), plugin, script, module, args)
+    """Run PLUGIN's console script from its managed venv: `reconciler run PLUGIN -- ARGS...`.
+
+    ARGS are passed on as given (the `--` separator is not). The script runs as in an activated
+    venv: VIRTUAL_ENV is set and the venv's bin comes first on PATH.
+    """
+    if args[:1] == ("--",):
+        args = args[1:]
+    command = app.run_command(_project(ctx), plugin, script, module, args, os.environ)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(command[0], command)  # noqa: S606 - replace this process: the script's exit code
+    # Replace this process, so the exit code and signals are the script's own.
+    os.execve(command.argv[0], command.argv, dict(command.env))  # noqa: S606
 
 
 @cli.command("add")

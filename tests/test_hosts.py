@@ -16,10 +16,11 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
+from typing import Any
 from pathlib import Path
 
 import pytest
-from conftest import MARKER, PLUGINS, Project, Result, copy_example
+from conftest import MARKER, PLUGINS, Project, Result, add_plugin, copy_example
 
 SETPRIV = shutil.which("setpriv")
 NOBODY = 65534
@@ -175,3 +176,101 @@ def test_unreadable_marker_is_reported_as_unreadable_with_the_reason(applied: Pr
     marker.write_text("{ not json", encoding="utf-8")
     entry = applied.change("tap-alpha")
     assert entry["reasons"] == ["corrupt state marker"], entry
+
+
+# --- 3. run: arguments and environment ------------------------------------------------------------
+
+ECHO_SOURCE = '''"""Fixture plugin: prints its argv and the environment a plugin's own tools depend on."""
+
+import json
+import os
+import shutil
+import sys
+
+
+def main() -> int:
+    """Print argv, VIRTUAL_ENV, PATH, PYTHONHOME and which python/tap-echo PATH finds."""
+    print(json.dumps({
+        "argv": sys.argv[1:],
+        "VIRTUAL_ENV": os.environ.get("VIRTUAL_ENV"),
+        "PATH": os.environ.get("PATH"),
+        "PYTHONHOME": os.environ.get("PYTHONHOME"),
+        "which_python": shutil.which("python"),
+        "which_self": shutil.which("tap-echo"),
+        "prefix": sys.prefix,
+    }))
+    return int(os.environ.get("ECHO_EXIT", "0"))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+'''
+
+
+def load_make_wheels() -> object:
+    """``fixtures/make_wheels.py`` as a module (its deterministic wheel writer)."""
+    import importlib.util  # noqa: PLC0415
+
+    spec = importlib.util.spec_from_file_location(
+        "make_wheels", Path(__file__).resolve().parents[1] / "fixtures" / "make_wheels.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["make_wheels"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def echo_project(project: Project) -> Project:
+    """The example project plus ``tap-echo``, whose console script prints argv and env."""
+    make_wheels: Any = load_make_wheels()
+    wheelhouse = project.root / "echo-wheels"
+    wheelhouse.mkdir()
+    dist = make_wheels.Dist(
+        name="tap-echo",
+        version="1.0.0",
+        summary="Fixture plugin printing argv and environment",
+        script=True,
+        module_source=ECHO_SOURCE,
+    )
+    make_wheels.write_wheel(dist, wheelhouse)
+    with project.edit() as doc:
+        doc["settings"]["find-links"] = ["wheels", "echo-wheels"]
+        add_plugin(doc, "tap-echo", ["tap-echo==1.0.0"])
+    project.ok("lock")
+    project.ok("apply", "tap-echo")
+    return project
+
+
+def test_run_passes_args_without_the_separator_in_the_venv_environment(
+    echo_project: Project,
+) -> None:
+    """``run P -- ARGS`` gives ARGS as written, VIRTUAL_ENV and the venv's bin first on PATH."""
+    project = echo_project
+    venv = project.venv("tap-echo")
+    path = os.environ["PATH"]
+    env = {"VIRTUAL_ENV": "/some/other/venv"}
+    cases = {
+        ("--", "--about", "--config", "x y.json"): ["--about", "--config", "x y.json"],
+        ("--about",): ["--about"],
+        ("--", "--", "-v"): ["--", "-v"],  # only the first separator is reconciler's
+        (): [],
+    }
+    for args, expected in cases.items():
+        result = project.ok("run", "tap-echo", *args, env=env)
+        seen = json.loads(result.out)
+        assert seen["argv"] == expected, (args, seen)
+        assert seen["VIRTUAL_ENV"] == str(venv)
+        assert seen["PATH"] == f"{venv / 'bin'}:{path}"
+        assert seen["PYTHONHOME"] is None
+        assert seen["which_python"] == str(venv / "bin" / "python")
+        assert seen["which_self"] == str(venv / "bin" / "tap-echo")
+        assert Path(seen["prefix"]).resolve() == venv.resolve()
+    module = project.ok("run", "-m", "tap_echo.__init__", "tap-echo", "--", "a", env=env)
+    assert json.loads(module.out)["argv"] == ["a"]
+    assert json.loads(module.out)["VIRTUAL_ENV"] == str(venv)
+    failing = project.run("run", "tap-echo", "--", "x", env={**env, "ECHO_EXIT": "3"})
+    assert failing.code == 3, failing.describe()
+    assert json.loads(failing.out)["argv"] == ["x"]
