@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
 from reconciler import requirements as reqs
 from reconciler.errors import LockError
-from reconciler.models import IndexOptions, InputsDigest, Lock, LockedPackage, Plugin
+from reconciler.models import IndexOptions, InputsDigest, Interpreter, Lock, LockedPackage, Plugin
 from reconciler.support.names import canonical_name
 from reconciler.support.redact import redact
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
 
 _HEADER_RE = re.compile(
     r"^# reconciler-inputs: sha256:(?P<digest>[0-9a-f]{64})"
@@ -31,22 +38,86 @@ def _sha(data: object) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
+#: Index URLs that mean "PyPI", i.e. the same as no index URL at all (normalised form).
+DEFAULT_INDEX_URLS = frozenset({"https://pypi.org/simple", "https://pypi.python.org/simple"})
+
+
+def normalise_url(url: str) -> str:
+    """``url`` as the digest sees it: no credentials, lower-case scheme and host, no trailing
+    ``/``. Rotating a token or adding a ``/`` does not change what is resolved."""
+    parts = urlsplit(url.strip())
+    if not parts.scheme or not parts.netloc:
+        return url.strip().rstrip("/") or url.strip()
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
+    netloc = host + (f":{parts.port}" if parts.port is not None else "")
+    path = parts.path.rstrip("/")
+    return urlunsplit((parts.scheme.lower(), netloc, path, parts.query, parts.fragment))
+
+
+def _normalise_link(link: str) -> str:
+    if "://" in link:
+        return normalise_url(link)
+    return posixpath.normpath(link.strip()) if link.strip() else link
+
+
+def normalise_index(index: IndexOptions) -> dict[str, object]:
+    """The index settings as they affect resolution (what the digest covers).
+
+    Credentials and trailing slashes are ignored, the default PyPI URL equals none, and with
+    ``no-index`` the index URLs (which pip then ignores) do not count.
+    """
+    index_url = normalise_url(index.index_url) if index.index_url else None
+    if index_url in DEFAULT_INDEX_URLS:
+        index_url = None
+    extras = [normalise_url(u) for u in index.extra_index_urls]
+    if index.no_index:
+        index_url, extras = None, []
+    return {
+        "index_url": index_url,
+        "extra_index_urls": extras,
+        "find_links": [_normalise_link(link) for link in index.find_links],
+        "no_index": index.no_index,
+    }
+
+
+def normalise_requirement(text: str) -> str:
+    """A requirement as the digest sees it: PEP 503 names and extras, packaging's spelling of
+    specifiers and markers, credentials stripped from a direct URL. Text that is not a PEP 508
+    requirement (a path, a bare VCS URL) is kept as written."""
+    simple = reqs.SIMPLE.fullmatch(text)
+    if simple is not None:  # bare name or name OP X.Y: no packaging on the plan path
+        name, op, version = simple.group("name", "op", "version")
+        if op != "~=" or "." in version:
+            return canonical_name(name) + (f"{op}{version}" if op else "")
+    from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415
+
+    try:
+        requirement = Requirement(text)
+    except InvalidRequirement:
+        return text.strip()
+    requirement.name = canonical_name(requirement.name)
+    requirement.extras = {canonical_name(e) for e in requirement.extras}
+    if requirement.url:
+        requirement.url = normalise_url(requirement.url)
+    return str(requirement)
+
+
 def inputs_digest(plugin: Plugin, python_major_minor: str, index: IndexOptions) -> InputsDigest:
-    """Digest the plugin's requirements (normalised, order-free), interpreter and index settings."""
-    requirements = sorted(reqs.normalised(r) for r in plugin.requirements)
+    """Digest the plugin's requirements (normalised, order-free), interpreter and index settings.
+
+    Which resolver made the lock (pip-tools or uv) is not an input: a lock is fresh for both.
+    """
+    requirements = sorted(normalise_requirement(r) for r in plugin.requirements)
     # Constraints and pre-releases are resolution inputs too; listed only when used, so the
     # digest of a plugin without them is unchanged.
-    requirements += [f"-c {c}" for c in plugin.constraints]
+    requirements += [f"-c {_normalise_link(c)}" for c in plugin.constraints]
     if plugin.pre:
         requirements.append("--pre")
     if plugin.universal:
         requirements.append("--universal")  # which resolver made a lock is not an input
-    index_data = {
-        "index_url": index.index_url,
-        "extra_index_urls": list(index.extra_index_urls),
-        "find_links": list(index.find_links),
-        "no_index": index.no_index,
-    }
+    index_data = normalise_index(index)
     req_digest = _sha(requirements)[:16]
     index_digest = _sha(index_data)[:16]
     whole = _sha({"requirements": requirements, "python": python_major_minor, "index": index_data})
@@ -54,7 +125,7 @@ def inputs_digest(plugin: Plugin, python_major_minor: str, index: IndexOptions) 
 
 
 def stale_reasons(lock: Lock, expected: InputsDigest) -> tuple[str, ...]:
-    """Why ``lock`` does not match ``expected`` (empty when fresh)."""
+    """Why ``lock``'s header does not match ``expected`` (empty when it does)."""
     found = lock.inputs
     if found is None:
         return ("no reconciler-inputs header",)
@@ -68,6 +139,115 @@ def stale_reasons(lock: Lock, expected: InputsDigest) -> tuple[str, ...]:
     if found.index and found.index != expected.index:
         reasons.append("index settings changed")
     return tuple(reasons) or ("inputs changed",)
+
+
+def applicable(lock: Lock, markers: Mapping[str, str]) -> tuple[LockedPackage, ...]:
+    """The locked packages whose environment marker holds for an interpreter with ``markers``
+    (all of them when the markers are unknown)."""
+    if all(p.marker is None for p in lock.packages):
+        return lock.packages
+    env = dict(markers)
+    return tuple(p for p in lock.packages if p.marker is None or not env or _holds(p.marker, env))
+
+
+def _holds(marker: str, env: dict[str, str]) -> bool:
+    from packaging.markers import Marker  # noqa: PLC0415 - only locks with markers need it
+
+    return Marker(marker).evaluate(env)
+
+
+def unsatisfied(
+    requirements: Sequence[str], lock: Lock, markers: Mapping[str, str]
+) -> tuple[str, ...]:
+    """The declared requirements the lock's pins do not satisfy (a hand-edited lock).
+
+    A requirement whose marker is false for the interpreter is skipped; a direct reference
+    (``name @ URL``) only needs its name in the lock; a requirement that is not PEP 508 (a local
+    path, a bare VCS URL) is checked by the digest alone.
+    """
+    env = dict(markers)
+    pinned: dict[str, LockedPackage] = {}
+    for package in applicable(lock, env):
+        pinned.setdefault(package.name, package)
+    reasons: list[str] = []
+    for text in requirements:
+        simple = _simple_unsatisfied(text, pinned)
+        if simple is not None:
+            reasons.extend(simple)
+            continue
+        from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415
+
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement:
+            continue
+        if requirement.marker is not None and env and not requirement.marker.evaluate(env):
+            continue
+        name = canonical_name(requirement.name)
+        locked = pinned.get(name)
+        shown = redact(text.strip())
+        if locked is None:
+            reasons.append(f"{shown} missing from the lock")
+        elif requirement.url is None and not _satisfies(requirement, locked.version):
+            reasons.append(f"{shown} not satisfied (lock pins {name} {locked.version})")
+    return tuple(reasons)
+
+
+_PLAIN_RELEASE = re.compile(r"(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*")
+
+
+def _simple_unsatisfied(text: str, pinned: Mapping[str, LockedPackage]) -> list[str] | None:
+    """:func:`unsatisfied` for ``name`` and ``name OP X.Y`` against a plain release pin, without
+    packaging (the plan path); None for any other form."""
+    match = reqs.SIMPLE.fullmatch(text)
+    if match is None:
+        return None
+    name, op, version = match.group("name", "op", "version")
+    locked = pinned.get(canonical_name(name))
+    shown = text.strip()
+    if locked is None:
+        return [f"{shown} missing from the lock"]
+    if op is None:
+        return []
+    if op == "~=" and "." not in version:
+        return None
+    if not _PLAIN_RELEASE.fullmatch(locked.version):
+        return None  # a pre/post/dev/local pin: packaging judges it
+    have = [int(p) for p in locked.version.split(".")]
+    want = [int(p) for p in version.split(".")]
+    size = max(len(have), len(want))
+    padded_have = have + [0] * (size - len(have))
+    padded_want = want + [0] * (size - len(want))
+    holds = {
+        "==": padded_have == padded_want,
+        "!=": padded_have != padded_want,
+        "<=": padded_have <= padded_want,
+        ">=": padded_have >= padded_want,
+        "<": padded_have < padded_want,
+        ">": padded_have > padded_want,
+        "~=": padded_have >= padded_want and have[: len(want) - 1] == want[:-1],
+    }[op]
+    return [] if holds else [f"{shown} not satisfied (lock pins {locked.name} {locked.version})"]
+
+
+def _satisfies(requirement: Requirement, version: str) -> bool:
+    from packaging.version import InvalidVersion, Version  # noqa: PLC0415 - loaded by packaging
+
+    try:
+        return requirement.specifier.contains(Version(version), prereleases=True)
+    except InvalidVersion:
+        return True  # an arbitrary-equality pin (===) the specifier cannot judge
+
+
+def lock_staleness(
+    plugin: Plugin, lock: Lock, interpreter: Interpreter, index: IndexOptions
+) -> tuple[str, ...]:
+    """Why ``lock`` is stale for ``plugin`` (empty when fresh): its inputs changed, or its pins
+    no longer satisfy the declared requirements."""
+    expected = inputs_digest(plugin, interpreter.major_minor, index)
+    return stale_reasons(lock, expected) or unsatisfied(
+        plugin.requirements, lock, dict(interpreter.markers)
+    )
 
 
 def read(plugin: str, path: Path) -> Lock | None:

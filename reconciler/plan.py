@@ -6,8 +6,8 @@ import hashlib
 import json
 from collections.abc import Collection, Mapping
 
+from reconciler import lockfile
 from reconciler.errors import LockError
-from reconciler.lockfile import inputs_digest, stale_reasons
 from reconciler.models import (
     BOOTSTRAP_DISTS,
     Action,
@@ -28,16 +28,7 @@ from reconciler.support.names import same_version
 
 def applicable(lock: Lock, interpreter: Interpreter) -> tuple[LockedPackage, ...]:
     """The locked packages whose environment marker holds for ``interpreter``."""
-    if all(p.marker is None for p in lock.packages):
-        return lock.packages
-    env = dict(interpreter.markers)
-    return tuple(p for p in lock.packages if p.marker is None or not env or _holds(p.marker, env))
-
-
-def _holds(marker: str, env: dict[str, str]) -> bool:
-    from packaging.markers import Marker  # noqa: PLC0415 - only locks with markers need it
-
-    return Marker(marker).evaluate(env)
+    return lockfile.applicable(lock, dict(interpreter.markers))
 
 
 def check_lock(
@@ -47,8 +38,7 @@ def check_lock(
     rel = _rel(desired, desired.lock_path(plugin.name))
     if lock is None:
         raise LockError(f"plugin {plugin.name!r}: no lock ({rel} missing); run `reconciler lock`")
-    expected = inputs_digest(plugin, interpreter.major_minor, desired.index_for(plugin))
-    reasons = stale_reasons(lock, expected)
+    reasons = lockfile.lock_staleness(plugin, lock, interpreter, desired.index_for(plugin))
     if reasons:
         raise LockError(
             f"plugin {plugin.name!r}: lock {rel} is stale ({', '.join(reasons)}); "

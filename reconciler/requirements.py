@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-_SIMPLE = re.compile(
+SIMPLE = re.compile(
     r"[ \t]*(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)[ \t]*"
     r"(?:(?P<op>==|!=|<=|>=|<|>|~=)[ \t]*"
     r"(?P<version>(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*))?[ \t]*"
@@ -21,7 +21,7 @@ _SIMPLE = re.compile(
 
 def _simple(text: str) -> str | None:
     """``packaging``'s spelling of ``text`` when it is a bare name or ``name OP X.Y``; else None."""
-    match = _SIMPLE.fullmatch(text)
+    match = SIMPLE.fullmatch(text)
     if match is None:
         return None
     name, op, version = match.group("name", "op", "version")

@@ -274,3 +274,88 @@ def test_run_passes_args_without_the_separator_in_the_venv_environment(
     failing = project.run("run", "tap-echo", "--", "x", env={**env, "ECHO_EXIT": "3"})
     assert failing.code == 3, failing.describe()
     assert json.loads(failing.out)["argv"] == ["x"]
+
+
+# --- 6. staleness that means something ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        pytest.param({"index-url": "https://pypi.org/simple/"}, id="default-index-written-out"),
+        pytest.param({"find-links": ["wheels/"]}, id="trailing-slash"),
+        pytest.param({"no-index": True, "index-url": "https://u:t0k3n@x.example/s"}, id="no-index"),
+    ],
+)
+def test_settings_that_resolve_the_same_keep_locks_fresh(
+    project: Project, edit: dict[str, object]
+) -> None:
+    with project.edit() as doc:
+        for key, value in edit.items():
+            doc["settings"][key] = value
+    result = project.run("lock", "--check")
+    assert result.code == 0, result.describe()
+    assert "All 3 locks are fresh." in result.out
+
+
+def test_rotating_an_index_token_keeps_locks_fresh(project: Project) -> None:
+    with project.edit() as doc:
+        doc["settings"]["no-index"] = False
+        doc["settings"]["index-url"] = "https://user:token-1@127.0.0.1:9/simple"
+    stamped = {p: project.lock(p).read_text(encoding="utf-8") for p in PLUGINS}
+    # Re-stamp the locks for the token-1 settings without resolving: what `lock` would write.
+    from reconciler.app import load_project  # noqa: PLC0415
+    from reconciler.lockfile import inputs_digest  # noqa: PLC0415
+
+    loaded = load_project(project.root)
+    for plugin in loaded.desired.plugins:
+        digest = inputs_digest(
+            plugin, loaded.interpreters[plugin.name].major_minor, loaded.desired.index_for(plugin)
+        )
+        lines = stamped[plugin.name].splitlines(keepends=True)
+        project.lock(plugin.name).write_text(digest.header() + "\n" + "".join(lines[1:]))
+    project.ok("lock", "--check")
+    with project.edit() as doc:
+        doc["settings"]["index-url"] = "https://user:token-2@127.0.0.1:9/simple/"
+    rotated = project.run("lock", "--check")
+    assert rotated.code == 0, rotated.describe()
+    assert "token" not in rotated.out + rotated.err
+
+
+def test_requirement_name_spelling_keeps_the_lock_fresh(project: Project) -> None:
+    project.set_requirements("tap-alpha", ["TAP_Alpha==1.0.0"])
+    assert project.run("lock", "--check").code == 0
+
+
+def test_hand_edited_lock_that_contradicts_the_requirements_is_stale(applied: Project) -> None:
+    """A pin the declared specifier rejects, or a declared package missing: stale, named."""
+    project = applied
+    lock = project.lock("tap-alpha")
+    text = lock.read_text(encoding="utf-8")
+    assert "tap-alpha==1.0.0" in text
+    lock.write_text(text.replace("tap-alpha==1.0.0", "tap-alpha==1.1.0"), encoding="utf-8")
+    reason = "tap-alpha==1.0.0 not satisfied (lock pins tap-alpha 1.1.0)"
+    check = project.run("lock", "--check")
+    assert check.code == 2, check.describe()
+    assert f"tap-alpha: stale ({reason})" in check.out
+    for command in (("plan",), ("apply",), ("run", "tap-alpha")):
+        refused = project.run(*command)
+        assert refused.code == 1, refused.describe()
+        assert reason in refused.err, refused.describe()
+    assert project.dists("tap-alpha")["tap-alpha"] == "1.0.0", "nothing was installed"
+
+    project.ok("lock")
+    assert "tap-alpha==1.0.0" in lock.read_text(encoding="utf-8")
+
+    gamma = project.lock("target-gamma")
+    kept: list[str] = []
+    dropping = False
+    for line in gamma.read_text(encoding="utf-8").splitlines(keepends=True):
+        if not line[:1].isspace():  # a new entry starts: drop target-gamma and its hash lines
+            dropping = line.startswith("target-gamma==")
+        if not dropping:
+            kept.append(line)
+    gamma.write_text("".join(kept), encoding="utf-8")
+    check = project.run("lock", "--check")
+    assert check.code == 2, check.describe()
+    assert "target-gamma: stale (target-gamma missing from the lock)" in check.out

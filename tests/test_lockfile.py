@@ -3,15 +3,33 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from packaging.requirements import Requirement
+from packaging.version import Version
 
 from reconciler.errors import LockError
-from reconciler.lockfile import inputs_digest, parse, stale_reasons
-from reconciler.models import IndexOptions, InputsDigest, Lock, LockedPackage, Plugin
+from reconciler.lockfile import (
+    inputs_digest,
+    lock_staleness,
+    normalise_requirement,
+    normalise_url,
+    parse,
+    stale_reasons,
+    unsatisfied,
+)
+from reconciler.models import (
+    IndexOptions,
+    InputsDigest,
+    Interpreter,
+    Lock,
+    LockedPackage,
+    Plugin,
+)
 
 LOCK_PATH = Path("/p/lock/x.txt")
 H1 = "sha256:" + "1" * 64
@@ -200,7 +218,11 @@ def test_inputs_digest_ignores_formatting(a: tuple[str, ...], b: tuple[str, ...]
             "index",
             id="index-url",
         ),
-        pytest.param(digest("a>=1", "b<2", index=IndexOptions()), "index", id="index-url-removed"),
+        pytest.param(
+            digest("a>=1", "b<2", index=IndexOptions(index_url="https://pypi.org/simple/x")),
+            "index",
+            id="index-url-path",
+        ),
         pytest.param(
             digest(
                 "a>=1",
@@ -276,7 +298,7 @@ def test_stale_reasons_name_the_changed_input(expected: InputsDigest, reason: st
 
 
 def test_stale_reasons_lists_every_changed_input() -> None:
-    expected = digest("a>=2", python="3.12", index=IndexOptions())
+    expected = digest("a>=2", python="3.12", index=IndexOptions(no_index=True))
     assert stale_reasons(lock_with(digest("a>=1")), expected) == (
         "requirements changed",
         "interpreter changed (python 3.11 -> 3.12)",
@@ -379,3 +401,204 @@ def test_simple_requirements_normalise_without_packaging_as_packaging_does(
     else:
         requirements.check(text)
         assert requirements.normalised(text) == expected
+
+
+# --------------------------------------------------------------------------- normalisation
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        pytest.param(
+            IndexOptions(index_url="https://user:token-1@repo.example/simple"),
+            IndexOptions(index_url="https://user:token-2@repo.example/simple"),
+            id="rotated-token",
+        ),
+        pytest.param(
+            IndexOptions(index_url="https://repo.example/simple/"),
+            IndexOptions(index_url="https://repo.example/simple"),
+            id="trailing-slash",
+        ),
+        pytest.param(
+            IndexOptions(index_url="https://pypi.org/simple"), IndexOptions(), id="default-pypi"
+        ),
+        pytest.param(
+            IndexOptions(index_url="https://PyPI.org/simple/"), IndexOptions(), id="pypi-spelling"
+        ),
+        pytest.param(
+            IndexOptions(extra_index_urls=("https://__token__:abc@x.example/simple/",)),
+            IndexOptions(extra_index_urls=("https://x.example/simple",)),
+            id="extra-index-credentials",
+        ),
+        pytest.param(
+            IndexOptions(find_links=("wheels/",)), IndexOptions(find_links=("wheels",)), id="link"
+        ),
+        pytest.param(
+            IndexOptions(index_url="https://repo.example/simple", no_index=True),
+            IndexOptions(no_index=True),
+            id="index-url-ignored-with-no-index",
+        ),
+    ],
+)
+def test_index_settings_that_resolve_the_same_have_the_same_digest(
+    a: IndexOptions, b: IndexOptions
+) -> None:
+    assert digest("a>=1", index=a) == digest("a>=1", index=b)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        pytest.param(("SIX==1.16.0",), ("six==1.16.0",), id="name-case"),
+        pytest.param(("Tap_CSV.x==1",), ("tap-csv-x==1",), id="name-separators"),
+        pytest.param(("a[Extra_One,b]>=1",), ("a[b,extra-one]>=1",), id="extras"),
+        pytest.param(
+            ("tap @ https://user:t1@host.example/tap-1.0.whl",),
+            ("tap @ https://host.example/tap-1.0.whl",),
+            id="direct-url-credentials",
+        ),
+    ],
+)
+def test_requirement_spellings_that_mean_the_same_have_the_same_digest(
+    a: tuple[str, ...], b: tuple[str, ...]
+) -> None:
+    assert digest(*a) == digest(*b)
+
+
+def test_different_index_hosts_still_differ() -> None:
+    assert digest("a", index=IndexOptions(index_url="https://one.example/simple")) != digest(
+        "a", index=IndexOptions(index_url="https://two.example/simple")
+    )
+
+
+def test_normalise_url_strips_only_what_does_not_matter() -> None:
+    assert (
+        normalise_url("HTTPS://u:p@Host.Example:8443/Simple/") == "https://host.example:8443/Simple"
+    )
+    assert normalise_url("http://[::1]:8080/simple/") == "http://[::1]:8080/simple"
+
+
+# --------------------------------------------------------------------------- satisfaction
+
+PY311 = Interpreter(
+    "/usr/bin/python3.11",
+    "3.11.7",
+    (("python_version", "3.11"), ("sys_platform", "linux"), ("python_full_version", "3.11.7")),
+)
+
+
+def lock_of(*pins: str, markers: dict[str, str] | None = None) -> Lock:
+    packages = []
+    for pin in pins:
+        name, _, version = pin.partition("==")
+        marker = (markers or {}).get(name)
+        packages.append(LockedPackage(name, version, pin, (H1,), marker))
+    return Lock("x", LOCK_PATH, None, tuple(packages), "sha256:" + "0" * 64)
+
+
+@pytest.mark.parametrize(
+    ("requirements", "pins", "reasons"),
+    [
+        pytest.param(("six==1.16.0",), ("six==1.16.0",), (), id="fresh"),
+        pytest.param(("SIX>=1.16",), ("six==1.17.0",), (), id="range-and-case"),
+        pytest.param(
+            ("six==1.16.0",),
+            ("six==1.17.0",),
+            ("six==1.16.0 not satisfied (lock pins six 1.17.0)",),
+            id="hand-edited-pin",
+        ),
+        pytest.param(
+            ("tap-x", "six"), ("six==1.0",), ("tap-x missing from the lock",), id="missing"
+        ),
+        pytest.param(('old-thing>=1; python_version < "3.9"',), (), (), id="marker-false-skipped"),
+        pytest.param(
+            ('new-thing>=2; python_version >= "3.9"',),
+            ("new-thing==1.0",),
+            ('new-thing>=2; python_version >= "3.9" not satisfied (lock pins new-thing 1.0)',),
+            id="marker-true-checked",
+        ),
+        pytest.param(("a>=1.0",), ("a==2.0rc1",), (), id="pinned-prerelease-satisfies"),
+        pytest.param(
+            ("tap @ https://host.example/tap-1.0.whl",), ("tap==1.0",), (), id="direct-url"
+        ),
+        pytest.param(
+            ("tap @ https://host.example/tap-1.0.whl",),
+            (),
+            ("tap @ https://host.example/tap-1.0.whl missing from the lock",),
+            id="direct-url-missing",
+        ),
+        pytest.param(("./plugins/tap-x",), (), (), id="local-path-left-to-the-digest"),
+        pytest.param(
+            ("git+https://host.example/tap.git",), (), (), id="bare-vcs-left-to-the-digest"
+        ),
+    ],
+)
+def test_unsatisfied_names_the_requirement(
+    requirements: tuple[str, ...], pins: tuple[str, ...], reasons: tuple[str, ...]
+) -> None:
+    assert unsatisfied(requirements, lock_of(*pins), dict(PY311.markers)) == reasons
+
+
+def test_a_pin_for_another_interpreter_does_not_satisfy() -> None:
+    lock = lock_of("six==1.16.0", markers={"six": 'python_version < "3.9"'})
+    assert unsatisfied(("six",), lock, dict(PY311.markers)) == ("six missing from the lock",)
+
+
+def test_credentials_in_a_missing_requirement_are_redacted() -> None:
+    (reason,) = unsatisfied(("tap @ https://user:hunter2@host.example/tap-1.0.whl",), lock_of(), {})
+    assert "hunter2" not in reason
+
+
+def test_lock_staleness_checks_the_digest_then_the_pins() -> None:
+    plugin = Plugin("x", ("six==1.16.0",), "python3")
+    inputs = inputs_digest(plugin, "3.11", IndexOptions())
+    fresh = attrs_evolve_lock(lock_of("six==1.16.0"), inputs)
+    assert lock_staleness(plugin, fresh, PY311, IndexOptions()) == ()
+    edited = attrs_evolve_lock(lock_of("six==1.17.0"), inputs)
+    assert lock_staleness(plugin, edited, PY311, IndexOptions()) == (
+        "six==1.16.0 not satisfied (lock pins six 1.17.0)",
+    )
+    changed = Plugin("x", ("six==1.17.0",), "python3")
+    assert lock_staleness(changed, fresh, PY311, IndexOptions()) == ("requirements changed",)
+
+
+def attrs_evolve_lock(lock: Lock, inputs: InputsDigest) -> Lock:
+    return Lock(lock.plugin, lock.path, inputs, lock.packages, lock.content_digest)
+
+
+# --------------------------------------------------------------------------- fast paths = packaging
+
+_RELEASE = st.lists(st.integers(0, 12), min_size=1, max_size=4).map(
+    lambda parts: ".".join(map(str, parts))
+)
+
+
+@given(
+    name=st.sampled_from(["six", "Tap_CSV", "a.b-c"]),
+    op=st.sampled_from(["==", "!=", "<=", ">=", "<", ">", "~="]),
+    wanted=_RELEASE,
+    pinned=_RELEASE,
+)
+def test_the_fast_satisfaction_check_agrees_with_packaging(
+    name: str, op: str, wanted: str, pinned: str
+) -> None:
+    text = f"{name}{op}{wanted}"
+    if op == "~=" and "." not in wanted:
+        return  # not a valid specifier: packaging's path handles it
+    lock = lock_of(f"{canonical(name)}=={pinned}")
+    fast = unsatisfied((text,), lock, {})
+    holds = Requirement(text).specifier.contains(Version(pinned), prereleases=True)
+    assert (fast == ()) == holds, (text, pinned, fast)
+    assert normalise_requirement(text) == str(_canonical_requirement(text)), (
+        "the digest's fast spelling is packaging's"
+    )
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _canonical_requirement(text: str) -> object:
+    requirement = Requirement(text)
+    requirement.name = canonical(requirement.name)
+    return requirement

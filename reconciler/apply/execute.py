@@ -257,8 +257,7 @@ def _check_replaceable(stable: Path, layout: Layout, plugin: str) -> None:
         stable.exists()
         and layout.claimed_by_tool(stable) is None
         and (
-            not stable.is_dir()
-            or (not (stable / MARKER_NAME).is_file() and any(stable.iterdir()))
+            not stable.is_dir() or (not (stable / MARKER_NAME).is_file() and any(stable.iterdir()))
         )
     ):
         raise SafetyError(

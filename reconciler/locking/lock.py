@@ -32,8 +32,7 @@ def status(plugin: Plugin, interpreter: Interpreter, desired: DesiredState) -> L
     lock = lockfile.read(plugin.name, desired.lock_path(plugin.name))
     if lock is None:
         return LockStatus(plugin.name, "missing", ("missing",))
-    expected = lockfile.inputs_digest(plugin, interpreter.major_minor, desired.index_for(plugin))
-    reasons = lockfile.stale_reasons(lock, expected)
+    reasons = lockfile.lock_staleness(plugin, lock, interpreter, desired.index_for(plugin))
     return LockStatus(plugin.name, "stale" if reasons else "fresh", reasons)
 
 
