@@ -16,8 +16,8 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import MARKER, PLUGINS, Project, Result, add_plugin, copy_example
@@ -180,7 +180,7 @@ def test_unreadable_marker_is_reported_as_unreadable_with_the_reason(applied: Pr
 
 # --- 3. run: arguments and environment ------------------------------------------------------------
 
-ECHO_SOURCE = '''"""Fixture plugin: prints its argv and the environment a plugin's own tools depend on."""
+ECHO_SOURCE = '''"""Fixture plugin: prints its argv and the environment its own tools depend on."""
 
 import json
 import os
