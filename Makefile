@@ -7,7 +7,8 @@
 #   make meltano  build/meltano: Meltano from the hashed lock/meltano.txt (its own venv)
 #   make kill-test  SIGKILL apply at 30 random moments (CI runs 8 inside make test)
 #   make bench  benchmark against pip/pip-tools/uv loops (BENCH_ARGS=--quick)
-#   make lock   recompile lock/requirements.txt and lock/dev.txt from PyPI
+#   make lock   recompile lock/requirements.txt, lock/requirements-uv.txt (with the
+#               uv extra) and lock/dev.txt from PyPI
 #               (LOCK_ARGS=--upgrade to move pins forward)
 #   make clean  remove the venv, build outputs and tool caches
 
@@ -95,6 +96,8 @@ $(LOCKENV_STAMP):
 lock: $(LOCKENV_STAMP)
 	$(PYPI_ONLY) $(LOCKENV)/bin/pip-compile $(LOCK_FLAGS) $(LOCK_ARGS) \
 		-o lock/requirements.txt pyproject.toml
+	$(PYPI_ONLY) $(LOCKENV)/bin/pip-compile $(LOCK_FLAGS) $(LOCK_ARGS) \
+		--extra uv -o lock/requirements-uv.txt pyproject.toml
 	$(PYPI_ONLY) $(LOCKENV)/bin/pip-compile $(LOCK_FLAGS) $(LOCK_ARGS) \
 		--extra dev --extra uv -o lock/dev.txt pyproject.toml lock/dev.in
 	$(PYPI_ONLY) $(LOCKENV)/bin/pip-compile $(LOCK_FLAGS) $(LOCK_ARGS) \

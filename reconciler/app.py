@@ -13,7 +13,14 @@ import attrs
 
 from reconciler import lockfile, sources
 from reconciler.errors import ReconcilerError, StalePlanError
-from reconciler.models import DesiredState, IndexOptions, Interpreter, Lock, Plan
+from reconciler.models import (
+    DesiredState,
+    IndexOptions,
+    Interpreter,
+    Lock,
+    ObservedVenv,
+    Plan,
+)
 from reconciler.observe import observe
 from reconciler.plan import make_plan
 from reconciler.render import FORMAT_VERSION
@@ -273,7 +280,7 @@ class StatusRow:
 
 def status(project: Project) -> list[StatusRow]:
     """Path, python, package count, lock freshness and drift of every plugin (no changes)."""
-    from reconciler.models import BOOTSTRAP_DISTS, Action  # noqa: PLC0415
+    from reconciler.models import Action  # noqa: PLC0415
     from reconciler.render import detail  # noqa: PLC0415
 
     desired = project.desired
@@ -285,11 +292,18 @@ def status(project: Project) -> list[StatusRow]:
         venv = observation.get(name)
         rel = str(desired.venv_path(name)).removeprefix(str(desired.project_dir) + "/")
         python = venv.marker.python_version if venv and venv.marker else None
-        packages = len([d for d in venv.dists if d.name not in BOOTSTRAP_DISTS]) if venv else 0
         if name not in declared:
+            packages = _counted(venv, frozenset())
             rows.append(StatusRow(name, rel, python, packages, "undeclared", "remove"))
             continue
-        locks = read_locks(desired, [name])
+        try:
+            locks = read_locks(desired, [name])
+        except ReconcilerError as exc:
+            packages = _counted(venv, frozenset())
+            rows.append(StatusRow(name, rel, python, packages, "invalid", "unknown", str(exc)))
+            continue
+        lock = locks.get(name)
+        packages = _counted(venv, frozenset(p.name for p in lock.packages) if lock else frozenset())
         try:
             plan = make_plan(desired, locks, project.interpreters, observation, [name])
         except ReconcilerError as exc:
@@ -322,6 +336,16 @@ def run_environment(venv: Path, environ: Mapping[str, str]) -> dict[str, str]:
     path = env.get("PATH")
     env["PATH"] = str(venv / "bin") + (os.pathsep + path if path else "")
     return env
+
+
+def _counted(venv: ObservedVenv | None, locked: frozenset[str]) -> int:
+    """Installed distributions as ``plan`` counts them: pip, setuptools and wheel only when
+    locked."""
+    from reconciler.models import BOOTSTRAP_DISTS  # noqa: PLC0415
+
+    if venv is None:
+        return 0
+    return sum(1 for d in venv.dists if d.name not in BOOTSTRAP_DISTS or d.name in locked)
 
 
 def run_command(

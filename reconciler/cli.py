@@ -299,16 +299,25 @@ def apply(
     )
     stop = threading.Event()
     with _stop_on_signals(stop), contextlib.ExitStack() as stack:
+        holder: dict[str, Reporter] = {}
+        starting = threading.Lock()
+
+        def reporter() -> Reporter:
+            # One progress view for the whole apply, however many threads log at once (two
+            # live displays would each leave their own rows on the screen).
+            with starting:
+                if "reporter" not in holder:
+                    holder["reporter"] = stack.enter_context(_progress(ctx))
+                return holder["reporter"]
 
         def show(plan: Plan) -> None:
             _print_plan(ctx, plan)
+            if plan.changes:  # the live view starts once the plan is printed
+                reporter()
 
         def log(plugin: str, message: str) -> None:
-            if "reporter" not in holder:  # the live view starts once the plan is printed
-                holder["reporter"] = stack.enter_context(_progress(ctx))
-            holder["reporter"](plugin, message)
+            reporter()(plugin, message)
 
-        holder: dict[str, Reporter] = {}
         _, result = app.run_apply(project, options, show_plan=show, log=log, stop=stop)
     if result is None:
         return EXIT_OK
@@ -389,15 +398,25 @@ def status(ctx: click.Context, as_json: bool) -> int:
     if not rows:
         click.echo("No plugins declared and no managed venvs.")
         return EXIT_OK
-    width = max(len(r.plugin) for r in rows)
-    path_width = max(len(r.path) for r in rows)
-    click.echo(f"{'PLUGIN':<{width}}  {'PATH':<{path_width}}  PYTHON   PKGS  LOCK        DRIFT")
-    for r in rows:
-        drift = r.drift if r.drift in ("no", "unknown") else f"{r.drift}: {r.detail}"
-        click.echo(
-            f"{r.plugin:<{width}}  {r.path:<{path_width}}  {r.python or '-':<7}  "
-            f"{r.packages:>4}  {r.lock:<10}  {redact(drift)}"
+    header = ("PLUGIN", "PATH", "PYTHON", "PKGS", "LOCK", "DRIFT")
+    table = [
+        (
+            r.plugin,
+            r.path,
+            r.python or "-",
+            str(r.packages),
+            r.lock,
+            redact(r.drift if r.drift in ("no", "unknown") else f"{r.drift}: {r.detail}"),
         )
+        for r in rows
+    ]
+    widths = [max(len(cells[i]) for cells in (header, *table)) for i in range(len(header) - 1)]
+    for cells in (header, *table):
+        line = "  ".join(
+            cell.rjust(width) if i == 3 else cell.ljust(width)  # PKGS is a number
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=False))
+        )
+        click.echo(f"{line}  {cells[-1]}")
     return EXIT_OK
 
 

@@ -264,6 +264,18 @@ class Install:
     package: LockedPackage
     from_version: str | None = None
 
+    @property
+    def is_downgrade(self) -> bool:
+        """True when this install replaces a newer installed version."""
+        if self.from_version is None:
+            return False
+        from packaging.version import InvalidVersion, Version  # noqa: PLC0415
+
+        try:
+            return Version(self.package.version) < Version(self.from_version)
+        except InvalidVersion:
+            return False
+
 
 @attrs.frozen
 class Uninstall:

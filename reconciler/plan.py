@@ -123,8 +123,10 @@ def _plan_declared(
             install.append(Install(package))
             upgrade_reasons.append(f"add {package.name} {package.version} (missing)")
         elif not same_version(have, package.version):
-            install.append(Install(package, from_version=have))
-            upgrade_reasons.append(f"{package.name} {have} -> {package.version}")
+            change = Install(package, from_version=have)
+            install.append(change)
+            direction = " (downgrade)" if change.is_downgrade else ""
+            upgrade_reasons.append(f"{package.name} {have} -> {package.version}{direction}")
     locked_names = {p.name for p in wanted}
     uninstall = tuple(
         Uninstall(d.name, d.version)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reconciler.models import Action, Plan, Step
+from reconciler.models import Action, Install, Plan, Step
 from reconciler.support.redact import redact
 
 FORMAT_VERSION = 1
@@ -33,7 +33,7 @@ def detail(step: Step) -> str:
         return f"{count} package{'s' if count != 1 else ''}"
     if step.action is Action.UPGRADE:
         parts = [
-            f"{i.package.name} {i.from_version} -> {i.package.version}"
+            f"{i.package.name} {i.from_version} -> {i.package.version}{_direction(i)}"
             if i.from_version is not None
             else f"+ {i.package.name} {i.package.version}"
             for i in step.install
@@ -41,6 +41,11 @@ def detail(step: Step) -> str:
         parts.extend(f"- {u.name} {u.version}" for u in step.uninstall)
         return ", ".join(parts)
     return ", ".join(step.reasons)
+
+
+def _direction(install: Install) -> str:
+    """`` (downgrade)`` when the locked version is older than the installed one."""
+    return " (downgrade)" if install.is_downgrade else ""
 
 
 def human(plan: Plan, *, color: bool = False) -> str:

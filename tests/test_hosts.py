@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MARKER, PLUGINS, Project, Result, add_plugin, copy_example
+from conftest import MANY_PLUGINS, MARKER, PLUGINS, Project, Result, add_plugin, copy_example
 
 SETPRIV = shutil.which("setpriv")
 NOBODY = 65534
@@ -183,6 +184,7 @@ def test_unreadable_marker_is_reported_as_unreadable_with_the_reason(applied: Pr
 ECHO_SOURCE = '''"""Fixture plugin: prints its argv and the environment its own tools depend on."""
 
 import json
+import re
 import os
 import shutil
 import sys
@@ -359,3 +361,210 @@ def test_hand_edited_lock_that_contradicts_the_requirements_is_stale(applied: Pr
     check = project.run("lock", "--check")
     assert check.code == 2, check.describe()
     assert "target-gamma: stale (target-gamma missing from the lock)" in check.out
+
+
+# --- 7. what people see ---------------------------------------------------------------------------
+
+
+class Screen:
+    """A minimal terminal: enough of VT100 to replay what rich's live display writes."""
+
+    CSI = re.compile(r"\x1b\[([0-9;?]*)([A-Za-z])")
+
+    def __init__(self) -> None:
+        self.lines: list[list[str]] = [[]]
+        self.row = 0
+        self.col = 0
+
+    def _line(self) -> list[str]:
+        while len(self.lines) <= self.row:
+            self.lines.append([])
+        return self.lines[self.row]
+
+    def feed(self, text: str) -> None:
+        """Interpret ``text``: printable characters, CR, LF, cursor moves and line erases."""
+        i = 0
+        while i < len(text):
+            char = text[i]
+            if char == "\x1b":
+                match = self.CSI.match(text, i)
+                if match:
+                    self._control(match.group(1), match.group(2))
+                    i = match.end()
+                    continue
+                i += 2  # another escape (e.g. charset selection): skip
+                continue
+            if char == "\r":
+                self.col = 0
+            elif char == "\n":
+                self.row += 1
+                self.col = 0
+            elif char >= " ":
+                line = self._line()
+                line.extend(" " * (self.col - len(line) + 1))
+                line[self.col] = char
+                self.col += 1
+            i += 1
+
+    def _control(self, params: str, command: str) -> None:
+        number = int(params) if params.isdigit() else None
+        if command == "A":
+            self.row = max(0, self.row - (number or 1))
+        elif command == "B":
+            self.row += number or 1
+        elif command == "G":
+            self.col = (number or 1) - 1
+        elif command == "K":
+            line = self._line()
+            if number in (None, 0):
+                del line[self.col :]
+            elif number == 2:
+                line.clear()
+        # colours (m), cursor visibility (h/l) and the rest change no text
+
+    def text(self) -> list[str]:
+        """The screen's lines, trailing blanks removed."""
+        lines = ["".join(line).rstrip() for line in self.lines]
+        while lines and not lines[-1]:
+            lines.pop()
+        return lines
+
+
+def test_screen_replays_cursor_movement() -> None:
+    screen = Screen()
+    screen.feed("a row\r\nold 1\r\nold 2\r\x1b[2K\x1b[1A\x1b[2Knew 1\r\nnew 2\r\ndone\r\n")
+    assert screen.text() == ["a row", "new 1", "new 2", "done"]
+
+
+def test_live_display_ends_with_one_final_row_per_plugin_and_the_summary(
+    many_project: Project,
+) -> None:
+    """On a terminal, what stays on screen: the plan, one finished row per plugin, the summary."""
+    from test_ui import SUMMARY, run_in_pty  # noqa: PLC0415
+
+    code, raw = run_in_pty(many_project.root, "apply", "--jobs", "4")
+    assert code == 0, raw
+    screen = Screen()
+    screen.feed(raw)
+    lines = screen.text()
+    plugins = sorted(MANY_PLUGINS)
+    plan_end = next(i for i, line in enumerate(lines) if line.startswith("Plan: "))
+    assert (
+        lines[plan_end]
+        == f"Plan: {len(plugins)} to create, 0 to upgrade, 0 to reinstall, 0 to remove."
+    )
+    rows = lines[plan_end + 1 : -1]
+    assert [row.split()[0] for row in rows] == plugins, "\n".join(lines)
+    for row in rows:
+        assert re.fullmatch(r"\S+\s+create done in \d+\.\ds\s+\d+\.\ds", row), "\n".join(lines)
+    assert SUMMARY.match(lines[-1]), "\n".join(lines)
+
+
+def _columns(line: str) -> list[tuple[int, int, str]]:
+    return [(m.start(), m.end(), m.group()) for m in re.finditer(r"\S+", line)]
+
+
+@pytest.mark.parametrize("name", ["a", "a-plugin-with-a-name-longer-than-its-path-column-x"])
+def test_status_counts_what_plan_counts_and_aligns_for_any_name(
+    project: Project, name: str
+) -> None:
+    """A locked setuptools is counted by status as by plan; columns line up under the header."""
+    make_wheels: Any = load_make_wheels()
+    wheelhouse = project.root / "boot-wheels"
+    wheelhouse.mkdir()
+    make_wheels.write_wheel(
+        make_wheels.Dist(
+            name="setuptools",
+            version="99.0",
+            summary="Fixture stand-in for a locked bootstrap package",
+            module_source='"""Not the real setuptools."""\n',
+        ),
+        wheelhouse,
+    )
+    with project.edit() as doc:
+        doc["settings"]["find-links"] = ["wheels", "boot-wheels"]
+        add_plugin(doc, name, ["tap-alpha==1.0.0", "setuptools==99.0"])
+    project.ok("lock")
+    planned = project.change(name)
+    assert len(planned["install"]) == 3, planned
+    project.ok("apply")
+    assert project.dists(name)["setuptools"] == "99.0"
+
+    lines = project.ok("status").out.splitlines()
+    header = _columns(lines[0])
+    assert [cell for _, _, cell in header] == ["PLUGIN", "PATH", "PYTHON", "PKGS", "LOCK", "DRIFT"]
+    rows = {line.split()[0]: line for line in lines[1:]}
+    assert set(rows) == {name, *PLUGINS}
+    for line in rows.values():
+        cells = _columns(line)[:6]
+        for index, ((start, end, _), (cell_start, cell_end, _)) in enumerate(
+            zip(header, cells, strict=True)
+        ):
+            if index == 3:  # PKGS: numbers right-aligned under the header
+                assert cell_end == end, f"misaligned PKGS:\n{lines[0]}\n{line}"
+            else:
+                assert cell_start == start, f"misaligned column {index}:\n{lines[0]}\n{line}"
+    assert _columns(rows[name])[3][2] == "3", rows[name]
+    assert json.loads(project.ok("status", "--json").out)["plugins"][0]["packages"] == 3
+
+
+def test_a_version_decrease_reads_as_a_downgrade(applied: Project) -> None:
+    applied.set_requirements("tap-beta", ["tap-beta", "demo-extra<2"])
+    applied.ok("lock", "tap-beta")
+    plan = applied.ok("plan").out
+    assert "~ tap-beta   upgrade     demo-extra 2.0.0 -> 1.0.0 (downgrade)" in plan, plan
+    entry = applied.change("tap-beta")
+    assert entry["reasons"] == ["demo-extra 2.0.0 -> 1.0.0 (downgrade)"]
+    assert entry["install"] == [{"name": "demo-extra", "version": "1.0.0", "from": "2.0.0"}]
+    applied.set_requirements("tap-beta", ["tap-beta"])
+    applied.ok("lock", "tap-beta")
+    applied.ok("apply")
+    assert "(downgrade)" not in applied.ok("plan").out
+
+
+def test_upgrade_package_not_in_any_selected_lock_is_an_error(project: Project) -> None:
+    """``lock -P NAME`` names NAME when no selected plugin has it, and changes nothing."""
+    before = {p: project.lock(p).read_bytes() for p in PLUGINS}
+    result = project.run("lock", "-P", "no-such-package")
+    assert result.code == 1, result.describe()
+    assert result.err_lines == [
+        "error: --upgrade-package no-such-package: not in the lock of any selected plugin "
+        "(tap-alpha, tap-beta, target-gamma)"
+    ], result.describe()
+    selected = project.run("lock", "tap-alpha", "-P", "demo-extra")
+    assert selected.code == 1, selected.describe()
+    assert "demo-extra" in selected.err
+    assert "(tap-alpha)" in selected.err
+    assert {p: project.lock(p).read_bytes() for p in PLUGINS} == before
+    # Any spelling of a locked name; only the plugins whose lock has it are re-resolved.
+    spelled = project.ok("lock", "-P", "Demo_Extra")
+    resolving = [line.split(":")[0] for line in spelled.out.splitlines() if ": resolving" in line]
+    assert resolving == ["tap-beta"], spelled.out
+
+
+def _pins(path: Path) -> dict[str, tuple[str, frozenset[str]]]:
+    """``name -> (version, hashes)`` of a hashed pip-compile lock."""
+    from reconciler.lockfile import parse  # noqa: PLC0415
+
+    lock = parse(path.stem, path, path.read_text(encoding="utf-8"))
+    return {p.name: (p.version, frozenset(p.hashes)) for p in lock.packages}
+
+
+def test_the_documented_install_from_source_gives_uv() -> None:
+    """README's from-source line installs a hashed lock that includes the uv extra, with the
+    same pins and hashes the dev venv (built by make test from lock/dev.txt) is tested with."""
+    repo = Path(__file__).resolve().parents[1]
+    readme = (repo / "README.md").read_text(encoding="utf-8")
+    line = "pip install --require-hashes -r lock/requirements-uv.txt && pip install --no-deps ."
+    assert line in readme
+    base = _pins(repo / "lock" / "requirements.txt")
+    with_uv = _pins(repo / "lock" / "requirements-uv.txt")
+    dev = _pins(repo / "lock" / "dev.txt")
+    assert set(with_uv) == {*base, "uv"}
+    for name, pin in with_uv.items():
+        assert pin[1], f"{name} is not hashed"
+        assert dev[name] == pin, f"{name}: requirements-uv.txt and dev.txt disagree"
+        if name in base:
+            assert base[name] == pin
+    makefile = (repo / "Makefile").read_text(encoding="utf-8")
+    assert "--extra uv -o lock/requirements-uv.txt pyproject.toml" in makefile

@@ -93,7 +93,11 @@ def test_check_reports_missing_then_fresh_then_stale(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "beta: stale (requirements changed)" in result.stdout
 
+    # An index URL beside no-index = true is ignored by pip, so it is no change; no-index is.
     toml.write_text(toml.read_text().replace("no-index = true", "no-index = true\nindex-url = 'x'"))
+    result = reconciler(project, "lock", "--check")
+    assert "index settings changed" not in result.stdout
+    toml.write_text(toml.read_text().replace("no-index = true", "no-index = false"))
     result = reconciler(project, "lock", "--check")
     assert "index settings changed" in result.stdout
 

@@ -9,6 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import attrs
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from reconciler import lockfile
 from reconciler.errors import LockError
@@ -119,6 +121,52 @@ def _without_header(body: str) -> str:
     return rest if first.startswith("# reconciler-inputs: ") else body
 
 
+def _upgrade_targets(
+    plugins: Sequence[Plugin], desired: DesiredState, upgrade_packages: Sequence[str]
+) -> dict[str, bool]:
+    """Which plugins ``--upgrade-package`` concerns: those whose lock (or requirements) name a
+    package to bump. A package no selected plugin has is an error naming it."""
+    wanted: dict[str, str] = {}
+    for spec in upgrade_packages:
+        try:
+            wanted[canonicalize_name(Requirement(spec).name)] = spec
+        except InvalidRequirement as exc:
+            raise LockError(f"--upgrade-package {spec!r}: not a package name") from exc
+    concerned = dict.fromkeys((p.name for p in plugins), False)
+    if not wanted:
+        return concerned
+    found: set[str] = set()
+    for plugin in plugins:
+        names = set(_declared_names(plugin))
+        try:
+            lock = lockfile.read(plugin.name, desired.lock_path(plugin.name))
+        except LockError:
+            lock = None
+        if lock is not None:
+            names |= {p.name for p in lock.packages}
+        hits = names & set(wanted)
+        found |= hits
+        concerned[plugin.name] = bool(hits)
+    missing = [spec for name, spec in wanted.items() if name not in found]
+    if missing:
+        where = ", ".join(p.name for p in plugins) or "none"
+        raise LockError(
+            f"--upgrade-package {', '.join(missing)}: not in the lock of any selected plugin "
+            f"({where})"
+        )
+    return concerned
+
+
+def _declared_names(plugin: Plugin) -> list[str]:
+    names: list[str] = []
+    for text in plugin.requirements:
+        try:
+            names.append(canonicalize_name(Requirement(text).name))
+        except InvalidRequirement:
+            continue
+    return names
+
+
 @attrs.frozen
 class LockReport:
     """What ``reconciler lock`` did."""
@@ -148,12 +196,11 @@ def lock_all(
     started = time.monotonic()
     unchanged: list[str] = []
     todo: list[tuple[Plugin, LockStatus]] = []
-    forced = upgrade or bool(upgrade_packages)
-    for plugin in desired.plugins:
-        if only and plugin.name not in only:
-            continue
+    selected = [p for p in desired.plugins if not only or p.name in only]
+    bumped = _upgrade_targets(selected, desired, upgrade_packages)
+    for plugin in selected:
         state = status(plugin, interpreters[plugin.name], desired)
-        if state.state == "fresh" and not forced:
+        if state.state == "fresh" and not upgrade and not bumped[plugin.name]:
             unchanged.append(plugin.name)
         else:
             todo.append((plugin, state))
