@@ -168,6 +168,7 @@ def run_apply(
     from reconciler.apply.applylock import exclusive  # noqa: PLC0415 - keep `plan` light
     from reconciler.apply.execute import apply_plan, leftovers  # noqa: PLC0415
     from reconciler.installers import get_installer  # noqa: PLC0415
+    from reconciler.support import scratch  # noqa: PLC0415
 
     desired = project.desired
     installer = get_installer(options.installer or desired.settings.installer)
@@ -180,7 +181,7 @@ def run_apply(
     if not plan.changes and not leftovers(desired.layout, keep):
         show_plan(plan)
         return plan, None
-    with exclusive(root, options.lock_timeout):
+    with exclusive(root, options.lock_timeout), scratch.session(desired.layout.root):
         plan = _checked_plan(project, options)  # the world may have moved while we waited
         show_plan(plan)
         result = apply_plan(plan, desired, installer, log, jobs=options.jobs, stop=stop)

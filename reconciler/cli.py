@@ -165,7 +165,8 @@ def lock(
             return EXIT_CHANGES
         click.echo(f"All {len(statuses)} locks are fresh.")
         return EXIT_OK
-    with _progress(ctx) as reporter:
+    stop = threading.Event()
+    with _stop_on_signals(stop, "locks being resolved stay unchanged"), _progress(ctx) as reporter:
         report = app.run_lock(
             project,
             plugins,
@@ -330,21 +331,27 @@ def apply(
         if not failure.interrupted:
             click.echo(f"error: {redact(failure.error or '')}", err=True)
     if stop.is_set() or result.interrupted:
-        click.echo("error: interrupted; every venv is old or new, run apply again", err=True)
+        click.echo("error: interrupted; run apply again to finish", err=True)
         return EXIT_INTERRUPTED
     return EXIT_ERROR if result.failed else EXIT_OK
 
 
 @contextlib.contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """First SIGINT/SIGTERM: start no new step and let running ones roll back; second: abort."""
+def _stop_on_signals(
+    stop: threading.Event, what: str = "running steps roll back"
+) -> Iterator[None]:
+    """First SIGINT/SIGTERM: start nothing new, stop the running pip/uv/pip-compile children
+    (their steps then roll back); second: kill them and abort."""
+    from reconciler.support import procs  # noqa: PLC0415
 
     def handler(signum: int, frame: object) -> None:
         if stop.is_set():
+            procs.kill_all()
             raise KeyboardInterrupt
         stop.set()
+        procs.stop()
         name = signal.Signals(signum).name
-        click.echo(f"{name}: stopping; running steps roll back (again to abort)", err=True)
+        click.echo(f"{name}: stopping; {what} (again to abort)", err=True)
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

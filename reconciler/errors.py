@@ -31,3 +31,9 @@ class ExecuteError(ReconcilerError):
 
 class SafetyError(ReconcilerError):
     """An action would touch something reconciler does not own (outside the root, no marker)."""
+
+
+class Interrupted(ReconcilerError):
+    """A stop was asked for (SIGINT/SIGTERM) before or during this step; exit code 130."""
+
+    exit_code = 130

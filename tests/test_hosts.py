@@ -12,10 +12,14 @@ import json
 import os
 import re
 import shutil
+import signal
+import socket
 import stat
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -187,6 +191,8 @@ import json
 import re
 import os
 import shutil
+import signal
+import socket
 import sys
 
 
@@ -568,3 +574,213 @@ def test_the_documented_install_from_source_gives_uv() -> None:
             assert base[name] == pin
     makefile = (repo / "Makefile").read_text(encoding="utf-8")
     assert "--extra uv -o lock/requirements-uv.txt pyproject.toml" in makefile
+
+
+# --- 5. signals and temporary files ---------------------------------------------------------------
+
+
+class StallingIndex:
+    """A real HTTP endpoint that accepts connections and never answers: pip, uv and pip-compile
+    sit in a network read until they are stopped (their own timeouts are 15 s and more)."""
+
+    def __init__(self) -> None:
+        self._server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._server.bind(("127.0.0.1", 0))
+        self._server.listen(64)
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}/simple"
+        self.accepted = threading.Event()
+        self._connections: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self._server.accept()
+            except OSError:
+                return
+            self._connections.append(connection)
+            self.accepted.set()
+
+    def close(self) -> None:
+        """Stop accepting and drop every connection."""
+        self._server.close()
+        for connection in self._connections:
+            connection.close()
+
+
+@pytest.fixture
+def stalling_index() -> Iterator[StallingIndex]:
+    index = StallingIndex()
+    try:
+        yield index
+    finally:
+        index.close()
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (read from /proc)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat_line = Path(f"/proc/{entry}/stat").read_text(encoding="utf-8")
+        except OSError:
+            continue
+        fields = stat_line.rsplit(")", 1)[1].split()
+        if fields[0] != "Z":
+            parents[int(entry)] = int(fields[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    """The processes of ``pids`` that still run (zombies count as gone)."""
+    living = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1]
+        except OSError:
+            continue
+        if state.split()[0] != "Z":
+            living.add(pid)
+    return living
+
+
+def wait_gone(pids: set[int], seconds: float = 10.0) -> set[int]:
+    """Wait up to ``seconds`` for ``pids`` to exit; return those still alive."""
+    deadline = time.monotonic() + seconds
+    while alive(pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return alive(pids)
+
+
+def start(project: Project, tmpdir: Path, *args: str) -> subprocess.Popen[str]:
+    """The CLI as a child with its own ``TMPDIR`` (signals go to this pid only)."""
+    tmpdir.mkdir(exist_ok=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "--project", str(project.root), *args],
+        cwd=project.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(tmpdir)},
+    )
+
+
+def stalled_children(proc: subprocess.Popen[str], index: StallingIndex) -> set[int]:
+    """Wait until a child of ``proc`` is inside a request to ``index``; return the children."""
+    assert index.accepted.wait(120), "no installer or resolver reached the index"
+    time.sleep(0.3)  # let the other jobs reach it too
+    children = descendants(proc.pid)
+    assert children, "the index was reached, so a child runs"
+    assert proc.poll() is None
+    return children
+
+
+def scratch_entries(project: Project) -> list[str]:
+    """What is in ``.venvs/.reconciler/tmp`` (absent counts as empty)."""
+    base = project.venv_root / ".reconciler" / "tmp"
+    return sorted(os.listdir(base)) if base.is_dir() else []
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_lock_and_its_resolvers_leaving_nothing(
+    unlocked_project: Project, stalling_index: StallingIndex, tmp_path: Path, signum: int
+) -> None:
+    """SIGTERM/SIGINT to ``lock`` while pip-compile waits on the network: exit 130 at once,
+    pip-compile gone, no lock written, nothing in TMPDIR or the scratch area."""
+    project = unlocked_project
+    with project.edit() as doc:
+        doc["settings"]["no-index"] = False
+        doc["settings"]["index-url"] = stalling_index.url
+    tmpdir = tmp_path / "tmp"
+    proc = start(project, tmpdir, "lock", "--jobs", "2")
+    children = stalled_children(proc, stalling_index)
+    signalled = time.monotonic()
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=60)
+    took = time.monotonic() - signalled
+    assert proc.returncode == 130, f"{out}\n{err}"
+    assert took < 8, f"lock took {took:.1f}s to stop"
+    assert "Traceback" not in err, err
+    assert "error: lock interrupted" in err, err
+    assert not wait_gone(children, 5), "pip-compile outlived lock"
+    assert not list((project.root / "lock").glob("*.txt")), "no lock may be written"
+    assert sorted(os.listdir(tmpdir)) == []
+    assert scratch_entries(project) == []
+    assert not project.venv_root.exists(), "lock created the venv root only for its scratch"
+
+
+@pytest.mark.parametrize("installer", ["pip", "uv"])
+def test_sigterm_stops_apply_and_its_installers_leaving_every_venv_old(
+    applied: Project, stalling_index: StallingIndex, tmp_path: Path, installer: str
+) -> None:
+    """SIGTERM to ``apply`` while the installers wait on the network: stopped within seconds,
+    installers terminated, builds rolled back, nothing left in TMPDIR or the scratch area."""
+    project = applied
+    for plugin in PLUGINS:  # every venv needs a rebuild: reinstall, built beside the live one
+        (live_generation(project, plugin) / MARKER).write_text("{ corrupt", encoding="utf-8")
+    before = {p: live_generation(project, p) for p in PLUGINS}
+    tmpdir = tmp_path / "tmp"
+    proc = start(
+        project, tmpdir, "apply", "--installer", installer, "--index-url", stalling_index.url
+    )
+    children = stalled_children(proc, stalling_index)
+    signalled = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    took = time.monotonic() - signalled
+    assert proc.returncode == 130, f"{out}\n{err}"
+    assert took < 8, f"apply took {took:.1f}s to stop"
+    assert "Traceback" not in err, err
+    assert not wait_gone(children, 5), f"{installer} outlived apply"
+    assert sorted(os.listdir(tmpdir)) == []
+    assert scratch_entries(project) == []
+    for plugin in PLUGINS:
+        assert live_generation(project, plugin) == before[plugin], "the old venv stays live"
+        generations = os.listdir(project.venv_root / ".generations" / plugin)
+        assert generations == [before[plugin].name], f"{plugin}: a build was left: {generations}"
+    project.ok("apply")
+    assert "No changes." in project.ok("plan").out
+
+
+@pytest.mark.parametrize("command", ["lock", "apply"])
+def test_after_sigkill_one_more_run_leaves_no_temporary_file(
+    project: Project, stalling_index: StallingIndex, tmp_path: Path, command: str
+) -> None:
+    """SIGKILL (no handler runs): the children die with reconciler, their temporary files are
+    in the scratch area (never in TMPDIR), and the next run removes them."""
+    tmpdir = tmp_path / "tmp"
+    if command == "lock":
+        with project.edit() as doc:
+            doc["settings"]["no-index"] = False
+            doc["settings"]["index-url"] = stalling_index.url
+        for plugin in PLUGINS:
+            project.lock(plugin).unlink()
+        proc = start(project, tmpdir, "lock")
+    else:
+        proc = start(project, tmpdir, "apply", "--index-url", stalling_index.url)
+    children = stalled_children(proc, stalling_index)
+    proc.kill()
+    proc.communicate(timeout=60)
+    assert not wait_gone(children, 5), "children outlived a SIGKILLed reconciler"
+    assert sorted(os.listdir(tmpdir)) == [], "nothing of reconciler's or its children's in TMPDIR"
+    left = scratch_entries(project)
+    assert any(name.startswith("run-") and not name.endswith(".lock") for name in left), left
+
+    stalling_index.close()
+    if command == "lock":
+        with project.edit() as doc:
+            doc["settings"]["no-index"] = True
+            del doc["settings"]["index-url"]
+    result = run_as(project.root, command, env={"TMPDIR": str(tmpdir)})
+    assert result.code == 0, result.describe()
+    assert scratch_entries(project) == []
+    assert sorted(os.listdir(tmpdir)) == []

@@ -8,6 +8,7 @@ different plugins run concurrently (``jobs``); a set ``stop`` event starts no ne
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import subprocess
@@ -21,7 +22,7 @@ import attrs
 from packaging.utils import canonicalize_name
 
 from reconciler.apply import generations as gens
-from reconciler.errors import ExecuteError, ReconcilerError, SafetyError
+from reconciler.errors import ExecuteError, Interrupted, ReconcilerError, SafetyError
 from reconciler.installers.base import Installer
 from reconciler.layouts import Layout
 from reconciler.models import (
@@ -35,15 +36,10 @@ from reconciler.models import (
 )
 from reconciler.observe import observe_venv
 from reconciler.state import MARKER_NAME, provisional, read_marker, with_status, write_marker
+from reconciler.support import procs, scratch
 
 #: ``log(plugin, message)``: one progress event of one plugin.
 Log = Callable[[str, str], None]
-
-
-class Interrupted(ReconcilerError):
-    """apply was asked to stop (Ctrl-C / SIGTERM) before or during this step."""
-
-    exit_code = 130
 
 
 @attrs.frozen
@@ -167,8 +163,11 @@ _VERBS = {
 
 
 def leftovers(layout: Layout, keep: int) -> bool:
-    """True when generations left by a killed run wait to be cleaned (read-only check)."""
+    """True when generations or temporary files left by a killed run wait to be cleaned
+    (read-only check)."""
     if gens.stray_flip_links(layout) or gens.stray_replaced_dirs(layout):
+        return True
+    if scratch.stale(scratch.scratch_base(layout.root)):
         return True
     return any(
         gens.stale_generations(layout, plugin, keep)
@@ -186,6 +185,8 @@ def clean_leftovers(ctx: Context, log: Log) -> None:
         link.unlink(missing_ok=True)
     for replaced in gens.stray_replaced_dirs(ctx.layout):
         shutil.rmtree(replaced)
+    for removed in scratch.sweep(scratch.scratch_base(ctx.layout.root)):
+        log("apply", f"removed temporary files of a killed run ({removed.name})")
 
 
 def _build(step: Step, ctx: Context) -> None:
@@ -279,13 +280,13 @@ def _verify(generation: Path, step: Step) -> None:
     """The interpreter starts and every locked distribution is present."""
     python = generation / "bin" / "python"
     try:
-        subprocess.run(
-            [str(python), "-I", "-c", "import sys"], check=True, capture_output=True, timeout=60
-        )
+        started = procs.run([str(python), "-I", "-c", "import sys"], env=os.environ, timeout=60)
     except (OSError, subprocess.SubprocessError) as exc:
         raise ExecuteError(
             f"plugin {step.plugin!r}: new venv's interpreter does not start"
         ) from exc
+    if started.returncode != 0:
+        raise ExecuteError(f"plugin {step.plugin!r}: new venv's interpreter does not start")
     observed = observe_venv(generation)
     present = {(d.name, d.version) for d in observed.dists}
     from packaging.version import Version  # noqa: PLC0415 - only on this path
@@ -323,9 +324,14 @@ def _upgrade(step: Step, ctx: Context) -> None:
                 ctx.index(step),
                 ctx.desired.project_dir,
             )
-        except BaseException:
+        except BaseException as exc:
             if observe_venv(target).dists == before:  # refused before touching any package
                 restore()
+            elif isinstance(exc, Interrupted):
+                raise Interrupted(
+                    f"plugin {step.plugin!r}: interrupted mid-upgrade; marked upgrading, "
+                    "the next apply reinstalls it"
+                ) from exc
             raise
         write_extra_files(target, ctx.layout.extra_files(step.plugin))
         write_marker(target, with_status(marker, MarkerStatus.COMPLETE))

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import os
 import shlex
-import subprocess
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
-from reconciler.errors import ExecuteError
+from reconciler.errors import ExecuteError, Interrupted
 from reconciler.models import IndexOptions, LockedPackage
+from reconciler.support import procs, scratch
 from reconciler.support.pipconfig import hermetic_env, index_args
 from reconciler.support.redact import redact
 
@@ -49,12 +49,15 @@ def show_command(command: Sequence[str]) -> None:
 
 
 def run(command: Sequence[str], what: str) -> None:
-    """Run ``command`` hermetically; on failure raise :class:`ExecuteError` with its last words."""
+    """Run ``command`` hermetically; on failure raise :class:`ExecuteError` with its last words.
+
+    A stop request (SIGINT/SIGTERM) ends the command and raises :class:`Interrupted`.
+    """
     show_command(command)
     try:
-        result = subprocess.run(
-            list(command), capture_output=True, text=True, env=hermetic_env(), check=False
-        )
+        result = procs.run(command, env=hermetic_env())
+    except Interrupted as exc:
+        raise Interrupted(f"{what}: interrupted") from exc
     except OSError as exc:
         raise ExecuteError(f"{what}: cannot run {command[0]}: {exc.strerror}") from exc
     if result.returncode != 0:
@@ -73,7 +76,7 @@ def last_error_line(output: str) -> str:
 @contextmanager
 def requirements_file(lines: Iterable[str]) -> Iterator[Path]:
     """A temporary requirements file holding ``lines`` (requirement plus hashes each)."""
-    fd, name = tempfile.mkstemp(prefix="reconciler-", suffix=".txt")
+    fd, name = tempfile.mkstemp(prefix="reconciler-", suffix=".txt", dir=scratch.tmpdir())
     path = Path(name)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

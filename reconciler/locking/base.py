@@ -17,9 +17,10 @@ from typing import Protocol
 
 import attrs
 
-from reconciler.errors import LockError
+from reconciler.errors import Interrupted, LockError
 from reconciler.installers.base import show_command
 from reconciler.models import IndexOptions, Interpreter, Plugin
+from reconciler.support import procs, scratch
 from reconciler.support.pipconfig import hermetic_env
 
 #: What a lock's own comment says made it (no machine path, no flags).
@@ -70,7 +71,7 @@ def workdir(request: ResolveRequest) -> Iterator[Workdir]:
     names, so the lock's annotations (``# via -r tap.in``) hold no machine path.
     """
     name = request.plugin.name
-    with tempfile.TemporaryDirectory(prefix="reconciler-lock-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="reconciler-lock-", dir=scratch.tmpdir()) as tmp:
         work = Path(tmp)
         source = work / f"{name}.in"
         source.write_text("".join(f"{r}\n" for r in request.plugin.requirements), encoding="utf-8")
@@ -83,16 +84,14 @@ def workdir(request: ResolveRequest) -> Iterator[Workdir]:
 def run_resolver(
     command: Sequence[str], plugin: str, tool: str, cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run a resolver command hermetically in ``cwd``; OSError becomes a one-line LockError."""
+    """Run a resolver command hermetically in ``cwd``; OSError becomes a one-line LockError.
+
+    A stop request (SIGINT/SIGTERM) ends the command and raises :class:`Interrupted`.
+    """
     show_command(command)
     try:
-        return subprocess.run(
-            list(command),
-            cwd=cwd,
-            env=hermetic_env() if env is None else env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        return procs.run(command, cwd=cwd, env=hermetic_env() if env is None else env)
+    except Interrupted as exc:
+        raise Interrupted(f"plugin {plugin!r}: interrupted; its lock is unchanged") from exc
     except OSError as exc:
         raise LockError(f"plugin {plugin!r}: cannot run {tool}: {exc.strerror or exc}") from exc

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import subprocess
 import sys
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
@@ -30,6 +29,7 @@ from reconciler.app import Project, check_selection
 from reconciler.errors import LockError, ReconcilerError
 from reconciler.installers.base import last_error_line, requirements_file, show_command
 from reconciler.plan import applicable, check_lock
+from reconciler.support import procs, scratch
 from reconciler.support.pipconfig import hermetic_env, index_args
 from reconciler.support.redact import redact
 
@@ -142,10 +142,13 @@ def fetch(
     settings = project.desired.settings
     index = index_args(settings.index, project.desired.project_dir)
     unique: dict[tuple[str, str], Artifact] = {}
-    for executable, artifacts in groups.items():
-        for batch in batches(artifacts):
-            log(f"downloading {len(batch)} artifact(s) with {executable}")
-            _download(executable, batch, dest, index)
+    # pip's temporary files go to the scratch area, where the next run finds them.
+    with scratch.session(project.desired.layout.root):
+        for executable, artifacts in groups.items():
+            for batch in batches(artifacts):
+                log(f"downloading {len(batch)} artifact(s) with {executable}")
+                _download(executable, batch, dest, index)
+    for artifacts in groups.values():
         for a in artifacts:
             key = (a.name, canonicalize_version(a.version))
             old = unique.get(key)
@@ -179,9 +182,7 @@ def _download(
         ]
         show_command(command)
         try:
-            result = subprocess.run(
-                command, capture_output=True, text=True, env=hermetic_env(), check=False
-            )
+            result = procs.run(command, env=hermetic_env())
         except OSError as exc:
             raise FetchError(f"cannot run pip: {exc.strerror or exc}") from exc
     if result.returncode != 0:

@@ -13,9 +13,10 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from reconciler import lockfile
-from reconciler.errors import LockError
+from reconciler.errors import Interrupted, LockError
 from reconciler.locking.base import Resolver, ResolveRequest
 from reconciler.models import PLUGIN_NAME_RE, DesiredState, Interpreter, Plugin
+from reconciler.support import procs, scratch
 from reconciler.support.files import write_if_changed
 from reconciler.support.pipconfig import resolve_link
 
@@ -207,6 +208,8 @@ def lock_all(
 
     def resolve(item: tuple[Plugin, LockStatus]) -> bool | LockError:
         plugin, state = item
+        if procs.stopping():
+            raise Interrupted(f"plugin {plugin.name!r}: interrupted before it started")
         log(plugin.name, f"resolving ({', '.join(state.reasons) or 'upgrade'})")
         try:
             changed = lock_plugin(
@@ -223,11 +226,19 @@ def lock_all(
         log(plugin.name, f"{'written' if changed else 'unchanged'}")
         return changed
 
-    if jobs > 1 and len(todo) > 1:
-        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="lock") as pool:
-            outcomes = list(pool.map(resolve, todo))
-    else:
-        outcomes = [resolve(item) for item in todo]
+    with scratch.session(desired.layout.root) as area:
+        if not todo:  # nothing to resolve: still clear what a killed lock left
+            scratch.sweep(area.base)
+        try:
+            if jobs > 1 and len(todo) > 1:
+                with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="lock") as pool:
+                    outcomes = list(pool.map(resolve, todo))
+            else:
+                outcomes = [resolve(item) for item in todo]
+        except Interrupted as exc:
+            raise Interrupted(
+                "lock interrupted; locks written so far are kept, the others are unchanged"
+            ) from exc
     errors = [o for o in outcomes if isinstance(o, LockError)]
     if errors:
         raise errors[0]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
-import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -20,6 +20,7 @@ from reconciler.locking.base import (
     workdir,
 )
 from reconciler.models import Interpreter
+from reconciler.support import procs, scratch
 from reconciler.support.pipconfig import hermetic_env, index_args, resolve_link
 from reconciler.support.redact import redact
 
@@ -113,14 +114,14 @@ def _helper_python(interpreter: Interpreter, tools: Path) -> str:
     if pth is not None and pth.read_text(encoding="utf-8") == pth_text:
         return str(python)
     tools.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(dir=tools, prefix=".building-"))
+    # Built in the run's scratch directory (same file system: renamed into place), so a killed
+    # build is swept by the next run like any other temporary file.
+    building = Path(tempfile.mkdtemp(dir=scratch.tmpdir() or tools, prefix=".building-"))
     try:
         shutil.rmtree(building)
-        result = subprocess.run(
+        result = procs.run(
             [interpreter.executable, "-m", "venv", "--without-pip", str(building)],
-            capture_output=True,
-            text=True,
-            check=False,
+            env=os.environ,
         )
         if result.returncode != 0:
             raise LockError(

@@ -1,0 +1,149 @@
+"""Child processes (pip, uv, pip-compile) that stop when reconciler is asked to stop.
+
+Every child runs in its own process group with ``TMPDIR`` pointing into the run's scratch
+directory (:mod:`reconciler.support.scratch`), so everything it leaves behind is found and removed
+by the next run. On Linux a child also gets ``PR_SET_PDEATHSIG``: if reconciler is killed
+outright (SIGKILL), its children die with it instead of installing on into a venv nobody watches.
+
+:func:`stop` (called from the SIGINT/SIGTERM handler) makes every running child's group exit
+(SIGTERM, then SIGKILL after a grace period) and refuses to start new ones; the interrupted
+caller then raises :class:`~reconciler.errors.Interrupted`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from reconciler.errors import Interrupted
+from reconciler.support import scratch
+
+#: Seconds a child has to exit after SIGTERM before its group gets SIGKILL.
+GRACE = 2.0
+
+_children: set[subprocess.Popen[str]] = set()
+_guard = threading.Lock()
+_stopping = threading.Event()
+
+
+def _death_signal() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that asks Linux to SIGKILL the child when its parent dies."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+    pr_set_pdeathsig = 1
+
+    def preexec() -> None:  # runs in the child between fork and exec: nothing that allocates
+        prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os._exit(1)
+
+    return preexec
+
+
+def stopping() -> bool:
+    """True once :func:`stop` was called: no new child starts."""
+    return _stopping.is_set()
+
+
+def stop(grace: float = GRACE) -> None:
+    """Stop every running child (its whole process group) and start no new one."""
+    _stopping.set()
+    with _guard:
+        running = list(_children)
+    for child in running:
+        _signal_group(child, signal.SIGTERM)
+    if running:
+        timer = threading.Timer(grace, kill_all)
+        timer.daemon = True
+        timer.start()
+
+
+def kill_all() -> None:
+    """SIGKILL every running child's process group (the second Ctrl-C, or after the grace)."""
+    _stopping.set()
+    with _guard:
+        running = list(_children)
+    for child in running:
+        _signal_group(child, signal.SIGKILL)
+
+
+def _signal_group(child: subprocess.Popen[str], signum: int) -> None:
+    if child.poll() is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.pid, signum)
+
+
+def child_env(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` with ``TMPDIR`` (and ``TEMP``/``TMP``) in the run's scratch directory."""
+    result = dict(env)
+    directory = scratch.tmpdir()
+    if directory is not None:
+        for name in ("TMPDIR", "TEMP", "TMP"):
+            result[name] = str(directory)
+    return result
+
+
+def run(
+    command: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: Path | None = None,
+    timeout: float | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` to completion, capturing its output, as a stoppable child.
+
+    Raises :class:`Interrupted` when a stop was requested before it started or while it ran
+    (whatever its exit status), :class:`OSError` when it cannot start and
+    :class:`subprocess.TimeoutExpired` after ``timeout`` (its group killed).
+    """
+    if _stopping.is_set():
+        raise Interrupted("interrupted")
+    child = subprocess.Popen(
+        list(command),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(env),
+        cwd=cwd,
+        process_group=0,
+        preexec_fn=_PREEXEC,  # noqa: PLW1509 - only prctl(2); see _death_signal
+    )
+    with _guard:
+        _children.add(child)
+    try:
+        if _stopping.is_set():  # stop() ran between the check above and the registration
+            _signal_group(child, signal.SIGTERM)
+        try:
+            out, err = child.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _signal_group(child, signal.SIGKILL)
+            child.communicate()
+            raise
+        except BaseException:
+            _signal_group(child, signal.SIGKILL)
+            child.wait()
+            raise
+    finally:
+        with _guard:
+            _children.discard(child)
+    if _stopping.is_set():
+        raise Interrupted("interrupted")
+    return subprocess.CompletedProcess(list(command), child.returncode, out, err)
+
+
+_PREEXEC = _death_signal()
