@@ -214,6 +214,9 @@ class StateMarker:
     python_executable: str
     python_version: str
     installer: str
+    #: The real path the venv was built at (venvs are not relocatable: scripts name it). A venv
+    #: found elsewhere (project moved or copied) is rebuilt. None in markers of older versions.
+    built_at: str | None = None
     format_version: int = 1
 
 
@@ -228,6 +231,7 @@ class ObservedVenv:
     problems: tuple[str, ...]  # why the venv cannot be trusted (empty when healthy)
     dists: tuple[InstalledDist, ...]
     stale_files: tuple[str, ...] = ()  # the layout's extra files that are missing or differ
+    location: str | None = None  # the real path of the venv directory (symlinks resolved)
 
     @property
     def managed(self) -> bool:
@@ -295,6 +299,9 @@ class Step:
     install: tuple[Install, ...] = ()
     uninstall: tuple[Uninstall, ...] = ()
     interpreter: Interpreter | None = None
+    #: Every locked package that applies (what a new generation of the venv gets); an upgrade
+    #: done as a new generation (``keep-generations >= 1``) installs these, not just ``install``.
+    locked: tuple[LockedPackage, ...] = ()
 
 
 @attrs.frozen

@@ -82,6 +82,7 @@ def observe_venv(path: Path, name: str | None = None, layout: Layout | None = No
         problems=tuple(problems),
         dists=dists,
         stale_files=stale_files,
+        location=os.path.realpath(path),
     )
 
 

@@ -98,9 +98,13 @@ def _plan_declared(
             reasons=("no venv",),
             install=tuple(Install(p) for p in wanted),
             interpreter=interpreter,
+            locked=wanted,
         )
     reasons = list(observed.problems)
     marker = observed.marker
+    moved_from = moved(observed)
+    if moved_from is not None:
+        reasons.append(f"venv moved (built at {moved_from})")
     if not reasons and marker is not None:
         if marker.python_version != interpreter.version:
             reasons.append(f"python {marker.python_version} -> {interpreter.version}")
@@ -113,6 +117,7 @@ def _plan_declared(
             reasons=tuple(reasons),
             install=tuple(Install(p) for p in wanted),
             interpreter=interpreter,
+            locked=wanted,
         )
     installed = {d.name: d.version for d in observed.dists}
     install: list[Install] = []
@@ -144,7 +149,17 @@ def _plan_declared(
         install=tuple(install),
         uninstall=uninstall,
         interpreter=interpreter,
+        locked=wanted,
     )
+
+
+def moved(observed: ObservedVenv) -> str | None:
+    """Where the venv was built, when it now lives elsewhere (the project was moved or copied:
+    its scripts still name the old path); None when it is where it was built, or unknown."""
+    marker = observed.marker
+    if marker is None or marker.built_at is None or observed.location is None:
+        return None
+    return marker.built_at if marker.built_at != observed.location else None
 
 
 def _fingerprint(
@@ -176,6 +191,7 @@ def _fingerprint(
                 "problems": list(venv.problems),
                 "dists": [[d.name, d.version] for d in venv.dists],
                 **({"stale_files": list(venv.stale_files)} if venv.stale_files else {}),
+                **({"moved_from": moved(venv)} if moved(venv) is not None else {}),
             }
         )
     data = {

@@ -25,7 +25,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MANY_PLUGINS, MARKER, PLUGINS, Project, Result, add_plugin, copy_example
+from conftest import (
+    EXPECTED_OUTPUT,
+    MANY_PLUGINS,
+    MARKER,
+    PLUGINS,
+    Project,
+    Result,
+    add_plugin,
+    copy_example,
+)
 
 SETPRIV = shutil.which("setpriv")
 NOBODY = 65534
@@ -784,3 +793,108 @@ def test_after_sigkill_one_more_run_leaves_no_temporary_file(
     assert result.code == 0, result.describe()
     assert scratch_entries(project) == []
     assert sorted(os.listdir(tmpdir)) == []
+
+
+# --- 2. moved and copied projects -----------------------------------------------------------------
+
+
+def _works(project: Project, plugin: str) -> bool:
+    exe = project.venv(plugin) / "bin" / plugin
+    done = subprocess.run([str(exe)], capture_output=True, text=True, check=False, timeout=60)
+    return done.returncode == 0 and done.stdout.strip() == EXPECTED_OUTPUT[plugin]
+
+
+@pytest.mark.parametrize("how", ["moved", "copied"])
+def test_a_moved_or_copied_project_is_reinstalled_where_it_now_is(
+    applied: Project, tmp_path: Path, how: str
+) -> None:
+    """``mv proj proj2`` (or a copy): every console script still names the old path, so plan
+    says ``reinstall: venv moved (built at OLD)`` and apply repairs it; the original is kept."""
+    built = {p: str(live_generation(applied, p)) for p in PLUGINS}
+    for plugin in PLUGINS:
+        assert json.loads((Path(built[plugin]) / MARKER).read_text())["built_at"] == built[plugin]
+    target = tmp_path / f"{how}-project"
+    if how == "moved":
+        applied.root.rename(target)
+    else:
+        shutil.copytree(applied.root, target, symlinks=True)
+    project = Project(target)
+    before = project.ok("plan", "--json")
+    for change in json.loads(before.out)["changes"]:
+        assert change["action"] == "reinstall", change
+        assert change["reasons"] == [f"venv moved (built at {built[change['plugin']]})"]
+    if how == "moved":  # what the user would hit: scripts whose shebang names a gone path
+        assert not any(_works(project, p) for p in PLUGINS)
+    status = project.ok("status").out
+    assert "reinstall: venv moved (built at" in status
+
+    project.ok("apply")
+    assert "No changes." in project.ok("plan").out
+    for plugin in PLUGINS:
+        assert _works(project, plugin)
+        now = str(live_generation(project, plugin))
+        assert now.startswith(str(target))
+        assert json.loads((Path(now) / MARKER).read_text())["built_at"] == now
+        assert os.listdir(project.venv_root / ".generations" / plugin) == [Path(now).name]
+    if how == "copied":  # the original project is untouched and still matches
+        assert "No changes." in applied.ok("plan").out
+        assert all(_works(applied, p) for p in PLUGINS)
+
+
+# --- 4. rollback covers upgrades ------------------------------------------------------------------
+
+
+def _keep_one(project: Project) -> None:
+    with project.edit() as doc:
+        doc["settings"]["keep-generations"] = 1
+
+
+def test_with_keep_generations_an_upgrade_is_a_new_generation_and_rollback_restores_the_pins(
+    project: Project,
+) -> None:
+    _keep_one(project)
+    project.ok("apply")
+    old = {p: live_generation(project, p) for p in PLUGINS}
+    old_pins = {p: project.dists(p) for p in PLUGINS}
+    project.set_requirements("tap-beta", ["tap-beta", "demo-extra<2"])
+    project.ok("lock", "tap-beta")
+    assert project.change("tap-beta")["action"] == "upgrade"
+    project.ok("apply")
+    new = live_generation(project, "tap-beta")
+    assert new != old["tap-beta"], "the upgrade built a new generation"
+    assert old["tap-beta"].is_dir(), "the previous generation is kept"
+    assert project.dists("tap-beta")["demo-extra"] == "1.0.0"
+    assert old_pins["tap-beta"]["demo-extra"] == "2.0.0"
+    assert (old["tap-beta"] / "lib").is_dir()
+    assert json.loads((new / MARKER).read_text())["built_at"] == str(new)
+    for plugin in ("tap-alpha", "target-gamma"):
+        assert live_generation(project, plugin) == old[plugin], "unchanged plugins stay"
+
+    result = project.ok("rollback", "tap-beta")
+    assert old["tap-beta"].name in result.out
+    assert live_generation(project, "tap-beta") == old["tap-beta"]
+    assert project.dists("tap-beta") == old_pins["tap-beta"]
+    assert _works(project, "tap-beta")
+    drift = project.change("tap-beta")
+    assert drift["action"] == "upgrade"
+    assert drift["reasons"] == ["demo-extra 2.0.0 -> 1.0.0 (downgrade)"]
+
+    project.ok("apply")  # forward again: a new generation, the rolled-back one kept
+    assert project.dists("tap-beta")["demo-extra"] == "1.0.0"
+    kept = sorted(os.listdir(project.venv_root / ".generations" / "tap-beta"))
+    assert len(kept) == 2, kept
+    assert old["tap-beta"].name in kept
+
+
+def test_the_keep_generations_hint_only_when_it_is_zero(project: Project) -> None:
+    project.ok("apply")
+    hinted = project.run("rollback", "tap-alpha")
+    assert hinted.code == 1
+    assert "set settings.keep-generations = 1" in hinted.err
+    _keep_one(project)
+    kept = project.run("rollback", "tap-alpha")
+    assert kept.code == 1
+    assert kept.err_lines == [
+        "error: plugin 'tap-alpha': no previous generation to roll back to "
+        "(one is kept from the next change on)"
+    ], kept.describe()

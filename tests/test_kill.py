@@ -316,3 +316,76 @@ def test_sigkill_during_apply_leaves_every_venv_old_or_new(
     final = project.ok("apply")
     assert "No changes." in final.out, final.describe()
     print("\n".join(log))  # shown with -s: which moments were hit
+
+
+def keep_one_generation(project: Project) -> None:
+    """``settings.keep-generations = 1`` (not an input of any lock: they stay fresh)."""
+    document = tomlkit.parse(project.toml.read_text(encoding="utf-8"))
+    document["settings"]["keep-generations"] = 1
+    project.toml.write_text(tomlkit.dumps(document), encoding="utf-8")
+
+
+def test_sigkill_during_upgrades_with_kept_generations_is_old_or_new(
+    many_project: Project, locksets: dict[str, LockSet]
+) -> None:
+    """With keep-generations = 1 an upgrade is a new generation flipped atomically: a kill at
+    any moment leaves every venv working on exactly its old pins or its new ones, never half
+    upgraded; then apply converges and rollback restores the pins of the generation before."""
+    project = many_project
+    rng = random.Random(SEED + 1)  # noqa: S311 - reproducible timing, not cryptography
+    current = "A"
+    use(project, locksets[current])
+    keep_one_generation(project)
+    project.ok("apply")
+    started = time.monotonic()
+    use(project, locksets["B"])
+    keep_one_generation(project)
+    project.ok("apply")  # a full upgrade round, timed: the range the kills are drawn from
+    typical = time.monotonic() - started
+    current = "B"
+    log: list[str] = []
+
+    for iteration in range(max(2, ITERATIONS // 2)):
+        previous, current = current, ("B" if current == "A" else "A")
+        use(project, locksets[current])
+        keep_one_generation(project)
+        planned = {c["plugin"]: c["action"] for c in project.plan_json()["changes"]}
+        assert set(planned.values()) == {"upgrade"}, planned
+
+        delay = rng.uniform(0, typical)
+        begun = time.monotonic()
+        finished = kill_after(start_apply(project), delay, begun)
+        outcome = "killed" if finished is None else f"finished in {finished:.3f}s"
+        log.append(f"#{iteration} {previous}->{current} kill@{delay:.3f}s: {outcome}")
+        context = "\n".join(log)
+
+        left = set()
+        for plugin in MANY_PLUGINS:
+            assert script_works(project, plugin), f"{context}\n{plugin} broken after the kill"
+            marker = read_marker(project, plugin) or {}
+            assert marker.get("status") == "complete", f"{context}\n{plugin}: {marker}"
+            pins = installed(project, plugin)
+            old, new = locksets[previous].pins(plugin), locksets[current].pins(plugin)
+            assert pins in (old, new), f"{context}\n{plugin} is half upgraded: {pins}"
+            if pins == old:
+                left.add(plugin)
+        result = project.run("plan", "--json")
+        assert result.code == 0, f"{context}\n{result.describe()}"
+        listed = {c["plugin"] for c in json.loads(result.out)["changes"] if c["action"] != "no-op"}
+        assert listed == left, f"{context}\nplan lists {sorted(listed)}, left {sorted(left)}"
+
+        project.ok("apply")
+        assert "No changes." in project.ok("plan").out, context
+        for plugin in MANY_PLUGINS:
+            generations = os.listdir(project.venv_root / ".generations" / plugin)
+            assert len(generations) <= 2, f"{context}\n{plugin}: {generations}"
+
+    plugin = "tap-beta-2"
+    before = installed(project, plugin)
+    project.ok("rollback", plugin)
+    after = installed(project, plugin)
+    assert after != before
+    other = "B" if current == "A" else "A"
+    assert after == locksets[other].pins(plugin), "rollback restores the previous pins"
+    assert script_works(project, plugin)
+    print("\n".join(log))  # shown with -s: which moments were hit

@@ -6,6 +6,7 @@ import hashlib
 from collections import Counter
 from pathlib import Path
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import settings as hyp_settings
@@ -285,6 +286,51 @@ def test_reinstall_when_same_version_but_other_executable() -> None:
     assert PY.executable in reason
     assert PY_OTHER_EXE.executable in reason
     assert step.interpreter == PY_OTHER_EXE
+
+
+@pytest.mark.parametrize(
+    ("built_at", "location", "reasons"),
+    [
+        pytest.param(
+            "/old/proj/.venvs/g1",
+            "/new/proj/.venvs/g1",
+            ("venv moved (built at /old/proj/.venvs/g1)",),
+            id="moved",
+        ),
+        pytest.param("/proj/.venvs/g1", "/proj/.venvs/g1", (), id="in-place"),
+        pytest.param(None, "/new/proj/.venvs/g1", (), id="older-marker-without-built-at"),
+        pytest.param("/proj/.venvs/g1", None, (), id="location-unknown"),
+    ],
+)
+def test_reinstall_when_the_venv_moved(
+    built_at: str | None, location: str | None, reasons: tuple[str, ...]
+) -> None:
+    marker = attrs.evolve(state_marker("tap"), built_at=built_at)
+    observed = attrs.evolve(venv("tap", *MATCHING, marker=marker), location=location)
+    (step,) = plan_one(LOCKED, observed).steps
+    assert step.reasons == reasons
+    if reasons:
+        assert step.action is Action.REINSTALL
+        assert [i.package for i in step.install] == list(LOCKED)
+    else:
+        assert step.action is Action.NOOP
+
+
+def test_a_move_changes_the_fingerprint() -> None:
+    marker = attrs.evolve(state_marker("tap"), built_at="/a/g1")
+    here = attrs.evolve(venv("tap", *MATCHING, marker=marker), location="/a/g1")
+    there = attrs.evolve(here, location="/b/g1")
+    assert plan_one(LOCKED, here).fingerprint != plan_one(LOCKED, there).fingerprint
+
+
+def test_every_step_that_builds_carries_every_locked_package() -> None:
+    """``locked`` is what a new generation gets, also for an upgrade (``keep-generations``)."""
+    older = venv(
+        "tap", dist("certifi", "2024.2.2"), dist("requests", "2.31.0"), dist("urllib3", "2.2.1")
+    )
+    for observed in (None, older, venv("tap", *MATCHING, interpreter=PY_OLD)):
+        (step,) = plan_one(LOCKED, observed).steps
+        assert step.locked == LOCKED, step
 
 
 # --------------------------------------------------------------------------- upgrade

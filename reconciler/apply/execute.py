@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from reconciler.models import (
     Action,
     DesiredState,
     IndexOptions,
+    LockedPackage,
     MarkerStatus,
     Plan,
     StateMarker,
@@ -171,6 +172,7 @@ def leftovers(layout: Layout, keep: int) -> bool:
         return True
     return any(
         gens.stale_generations(layout, plugin, keep)
+        or gens.trash(layout, plugin)
         or (not gens.generations(layout, plugin) and gens.live_generation(layout, plugin) is None)
         for plugin in layout.leftover_plugins()
     )
@@ -204,17 +206,21 @@ def _build(step: Step, ctx: Context) -> None:
         python_executable=interpreter.executable,
         python_version=interpreter.version,
         installer=ctx.installer.name,
+        built_at=os.path.realpath(generation),
     )
+    # Every locked package: a create/reinstall installs them all, and so does an upgrade made
+    # as a new generation (the live one stays as it is, for rollback).
+    packages = list(step.locked) or [i.package for i in step.install]
     try:
         write_marker(generation, marker)  # first: from now on the directory is provably ours
         ctx.installer.create_venv(interpreter.executable, generation)
-        packages = [i.package for i in step.install]
         ctx.installer.install(generation, packages, ctx.index(step), ctx.desired.project_dir)
-        _verify(generation, step)
+        _verify(generation, step, packages)
         write_extra_files(generation, ctx.layout.extra_files(step.plugin))
         write_marker(generation, with_status(marker, MarkerStatus.COMPLETE))
         if ctx.stop.is_set():
             raise Interrupted(f"plugin {step.plugin!r}: interrupted; the previous venv stays live")
+        previous = gens.live_generation(ctx.layout, step.plugin)
         retired = None
         if stable.exists() and not stable.is_symlink():
             if ctx.layout.claimed_by_tool(stable) is not None:
@@ -223,7 +229,7 @@ def _build(step: Step, ctx: Context) -> None:
                 if retired is None:
                     retired = _retire_legacy_directory(stable, ctx.layout, step.plugin)
             else:  # a marked directory of ours (older layout): now an ordinary old generation
-                _retire_legacy_directory(stable, ctx.layout, step.plugin)
+                previous = _retire_legacy_directory(stable, ctx.layout, step.plugin)
         if gens.live_generation(ctx.layout, step.plugin) != generation:
             gens.flip(ctx.layout, step.plugin, generation)
     except BaseException:
@@ -232,7 +238,8 @@ def _build(step: Step, ctx: Context) -> None:
         raise
     if retired is not None and ctx.layout.claimed_by_tool(retired) is not None:
         shutil.rmtree(retired)  # the venv another tool built, replaced by this generation
-    gens.prune(ctx.layout, step.plugin, ctx.desired.settings.keep_generations)
+    keep = ctx.desired.settings.keep_generations
+    gens.prune(ctx.layout, step.plugin, keep, prefer=previous)  # keep what was live: rollback
 
 
 def write_extra_files(venv: Path, files: Mapping[str, str]) -> None:
@@ -276,7 +283,7 @@ def _retire_legacy_directory(stable: Path, layout: Layout, plugin: str) -> Path:
     return target
 
 
-def _verify(generation: Path, step: Step) -> None:
+def _verify(generation: Path, step: Step, packages: Sequence[LockedPackage]) -> None:
     """The interpreter starts and every locked distribution is present."""
     python = generation / "bin" / "python"
     try:
@@ -293,9 +300,9 @@ def _verify(generation: Path, step: Step) -> None:
 
     have = {(n, Version(v)) for n, v in present}
     missing = [
-        f"{i.package.name} {i.package.version}"
-        for i in step.install
-        if (canonicalize_name(i.package.name), Version(i.package.version)) not in have
+        f"{p.name} {p.version}"
+        for p in packages
+        if (canonicalize_name(p.name), Version(p.version)) not in have
     ]
     if missing:
         raise ExecuteError(
@@ -304,6 +311,11 @@ def _verify(generation: Path, step: Step) -> None:
 
 
 def _upgrade(step: Step, ctx: Context) -> None:
+    """Change only the differing packages in place; with ``keep-generations >= 1`` build a new
+    generation instead, so the live one is kept whole for ``rollback``."""
+    if ctx.desired.settings.keep_generations >= 1:
+        _build(step, ctx)
+        return
     stable = ctx.layout.stable_path(step.plugin)
     live = gens.live_generation(ctx.layout, step.plugin)
     target = live if live is not None else stable
@@ -370,9 +382,11 @@ def rollback(desired: DesiredState, plugin: str) -> Path:
         raise ReconcilerError(f"plugin {plugin!r}: no live venv made by reconciler to roll back")
     previous = gens.previous_generation(layout, plugin)
     if previous is None:
-        raise ReconcilerError(
-            f"plugin {plugin!r}: no previous generation to roll back to "
-            "(set settings.keep-generations = 1 to keep one)"
+        hint = (
+            " (set settings.keep-generations = 1 to keep one)"
+            if desired.settings.keep_generations == 0
+            else " (one is kept from the next change on)"
         )
+        raise ReconcilerError(f"plugin {plugin!r}: no previous generation to roll back to{hint}")
     gens.flip(layout, plugin, previous)
     return previous

@@ -161,21 +161,55 @@ def delete_generation(layout: Layout, plugin: str, generation: Path) -> None:
         raise SafetyError(f"refusing to delete {generation}: not a generation of {plugin!r}")
     if not is_ours(generation):
         raise SafetyError(f"refusing to delete {generation}: no state marker")
-    shutil.rmtree(generation)
+    # Renamed first (atomic), then deleted: a kill half-way through the deletion leaves a
+    # directory named as reconciler's trash, never a marker-less generation nobody may delete.
+    trash = generation.parent / f"{TRASH_PREFIX}{generation.name}-{secrets.token_hex(3)}"
+    generation.rename(trash)
+    shutil.rmtree(trash)
 
 
-def stale_generations(layout: Layout, plugin: str, keep: int) -> list[Path]:
-    """Generations that are neither live nor among the ``keep`` newest complete others."""
+#: Prefix of a generation being deleted (``.trash-g<id>``), inside a plugin's generations dir.
+TRASH_PREFIX = ".trash-"
+
+
+def trash(layout: Layout, plugin: str) -> list[Path]:
+    """Generations whose deletion was interrupted (``.trash-g<id>``): reconciler's to finish."""
+    directory = layout.generations_dir(plugin)
+    try:
+        names = sorted(os.listdir(directory))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return [
+        directory / n
+        for n in names
+        if n.startswith(TRASH_PREFIX + "g") and not (directory / n).is_symlink()
+    ]
+
+
+def stale_generations(
+    layout: Layout, plugin: str, keep: int, prefer: Path | None = None
+) -> list[Path]:
+    """Generations that are neither live nor among the ``keep`` complete others kept.
+
+    Kept are the newest complete ones, ``prefer`` first (the generation that was live until
+    now: after a rollback and a new apply, that is the one to go back to).
+    """
     live = live_generation(layout, plugin)
     others = [g for g in generations(layout, plugin) if g != live and is_ours(g)]
-    kept = [g for g in others if is_complete(g)][-keep:] if keep > 0 else []
+    complete = [g for g in others if is_complete(g)]
+    if prefer in complete:
+        complete = [g for g in complete if g != prefer] + [prefer]
+    kept = complete[-keep:] if keep > 0 else []
     return [g for g in others if g not in kept]
 
 
-def prune(layout: Layout, plugin: str, keep: int) -> list[Path]:
+def prune(layout: Layout, plugin: str, keep: int, prefer: Path | None = None) -> list[Path]:
     """Delete the stale generations of ``plugin`` (and its directory once it is empty)."""
     removed = []
-    for generation in stale_generations(layout, plugin, keep):
+    for leftover in trash(layout, plugin):
+        shutil.rmtree(leftover)
+        removed.append(leftover)
+    for generation in stale_generations(layout, plugin, keep, prefer):
         delete_generation(layout, plugin, generation)
         removed.append(generation)
     if not generations(layout, plugin) and live_generation(layout, plugin) is None:
