@@ -8,8 +8,9 @@
 #   make kill-test  SIGKILL apply at 30 random moments (CI runs 8 inside make test)
 #   make bench  benchmark against pip/pip-tools/uv loops (BENCH_ARGS=--quick)
 #   make lock   recompile lock/requirements.txt, lock/requirements-uv.txt (with the
-#               uv extra) and lock/dev.txt from PyPI
+#               uv extra), lock/dev.txt and lock/test-wheels.txt from PyPI
 #               (LOCK_ARGS=--upgrade to move pins forward)
+#   make helper-locks  recompile the pip-tools locks for Python 3.8-3.10 (package data)
 #   make clean  remove the venv, build outputs and tool caches
 
 PYTHON ?= python3
@@ -40,7 +41,7 @@ PYPI_ONLY := env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL -u PIP_CONSTRAINT \
 	PIP_CONFIG_FILE=/dev/null PIP_INDEX_URL=https://pypi.org/simple \
 	CUSTOM_COMPILE_COMMAND="make lock"
 
-.PHONY: dev test demo demo-meltano meltano bench kill-test lock clean
+.PHONY: dev test test-wheels demo demo-meltano meltano bench kill-test lock helper-locks clean
 
 dev: $(DEV_STAMP)
 
@@ -66,7 +67,27 @@ $(MELTANO_STAMP): lock/meltano.txt
 	$(MELTANO_VENV)/bin/python -m pip install --require-hashes --no-deps -r lock/meltano.txt
 	touch $@
 
-test: dev meltano
+# Wheels the tests install offline, fetched once from PyPI (hash-checked) during set-up:
+# setuptools (the build backend of the local projects, git repositories and sdists the tests
+# build) and, per old Python, the pip-tools helper reconciler ships a lock for.
+TEST_WHEELS := build/test-wheels
+TEST_WHEELS_STAMP := $(TEST_WHEELS)/.stamp
+HELPER_LOCKS := $(wildcard reconciler/locking/helpers/py3.*.txt)
+DOWNLOAD := $(PYPI_ONLY) $(VENV_PY) -m pip download --no-deps --require-hashes \
+	--only-binary :all: --progress-bar off --quiet --dest $(TEST_WHEELS)
+
+$(TEST_WHEELS_STAMP): $(DEPS_STAMP) lock/test-wheels.txt $(HELPER_LOCKS)
+	mkdir -p $(TEST_WHEELS)
+	$(DOWNLOAD) -r lock/test-wheels.txt
+	for lock in $(HELPER_LOCKS); do \
+		version=$$(basename $$lock .txt | sed 's/^py//'); \
+		$(DOWNLOAD) --python-version $$version -r $$lock || exit 1; \
+	done
+	touch $@
+
+test-wheels: $(TEST_WHEELS_STAMP)
+
+test: dev meltano $(TEST_WHEELS_STAMP)
 	$(VENV)/bin/ruff check $(LINT_DIRS)
 	$(VENV)/bin/mypy reconciler
 	$(VENV_PY) -m pytest $(PYTEST_ARGS)
@@ -102,6 +123,19 @@ lock: $(LOCKENV_STAMP)
 		--extra dev --extra uv -o lock/dev.txt pyproject.toml lock/dev.in
 	$(PYPI_ONLY) $(LOCKENV)/bin/pip-compile $(LOCK_FLAGS) $(LOCK_ARGS) \
 		-o lock/meltano.txt lock/meltano.in
+	$(PYPI_ONLY) $(LOCKENV)/bin/pip-compile $(LOCK_FLAGS) $(LOCK_ARGS) \
+		-o lock/test-wheels.txt lock/test-wheels.in
+
+# The pip-tools helper locks shipped as package data, one per Python older than the tool's own
+# (uv compiles for another Python version without that interpreter).
+helper-locks: dev
+	for version in 3.8 3.9 3.10; do \
+		$(PYPI_ONLY) UV_CUSTOM_COMPILE_COMMAND="make helper-locks" $(VENV)/bin/uv pip compile \
+			--no-config --index-url https://pypi.org/simple --python-version $$version \
+			--generate-hashes --only-binary :all: --quiet $(LOCK_ARGS) \
+			-o reconciler/locking/helpers/py$$version.txt reconciler/locking/helpers/pip-tools.in \
+			|| exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) build .mypy_cache .pytest_cache .ruff_cache

@@ -8,11 +8,12 @@ import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
 
 import attrs
 
 from reconciler import lockfile, sources
-from reconciler.errors import ReconcilerError, StalePlanError
+from reconciler.errors import Errors, ReconcilerError, StalePlanError, combine
 from reconciler.models import (
     DesiredState,
     IndexOptions,
@@ -36,22 +37,40 @@ class Project:
     """A loaded project: desired state plus each plugin's interpreter."""
 
     desired: DesiredState
-    interpreters: dict[str, Interpreter]
+    interpreters: dict[str, Interpreter]  # every plugin whose interpreter was found
+    #: plugins whose interpreter cannot be used, with the one-line reason; they block only
+    #: commands about themselves (and show their problem in ``status``)
+    broken: dict[str, str] = attrs.field(factory=dict)
+
+    def require(self, only: Collection[str] = ()) -> None:
+        """Raise naming every broken plugin among ``only`` (all plugins when empty)."""
+        names = [n for n in sorted(self.broken) if not only or n in only]
+        if names:
+            raise combine([ReconcilerError(self.broken[n]) for n in names])
 
 
 def load_project(project: Path | None) -> Project:
-    """Find and load the project file and resolve every plugin's interpreter (memoised)."""
+    """Find and load the project file and resolve every plugin's interpreter (memoised).
+
+    A plugin whose interpreter is missing does not fail the load: it is recorded in
+    ``Project.broken`` so that commands about the other plugins still work.
+    """
     desired = sources.load(sources.find_project_file(project))
-    by_spec: dict[str, Interpreter] = {}
+    by_spec: dict[str, Interpreter | ReconcilerError] = {}
     resolved: dict[str, Interpreter] = {}
+    broken: dict[str, str] = {}
     for plugin in desired.plugins:
         if plugin.python not in by_spec:
             try:
                 by_spec[plugin.python] = interpreters.resolve(plugin.python, desired.project_dir)
             except ReconcilerError as exc:
-                raise type(exc)(f"plugin {plugin.name!r}: {exc}") from exc
-        resolved[plugin.name] = by_spec[plugin.python]
-    return Project(desired=desired, interpreters=resolved)
+                by_spec[plugin.python] = exc
+        found = by_spec[plugin.python]
+        if isinstance(found, ReconcilerError):
+            broken[plugin.name] = f"plugin {plugin.name!r}: {found}"
+        else:
+            resolved[plugin.name] = found
+    return Project(desired=desired, interpreters=resolved, broken=broken)
 
 
 def select(project: Project, names: Collection[str], *, allow_undeclared: bool) -> tuple[str, ...]:
@@ -99,9 +118,30 @@ def read_locks(desired: DesiredState, only: Collection[str] = ()) -> dict[str, L
 def compute_plan(project: Project, only: Collection[str] = ()) -> Plan:
     """Observe the venv root and plan against the locks."""
     only = select(project, only, allow_undeclared=True)
+    project.require(only)
     observation = observe(project.desired.layout)
     locks = read_locks(project.desired, only)
-    return make_plan(project.desired, locks, project.interpreters, observation, only)
+    trees = local_sources(project.desired, locks)
+    return make_plan(project.desired, locks, project.interpreters, observation, only, trees)
+
+
+def local_sources(desired: DesiredState, locks: Mapping[str, Lock | None]) -> dict[str, str]:
+    """``{source URL: fingerprint}`` of every non-editable local project the locks name.
+
+    Editable installs need none (they are live); a fingerprint stats the tree's files and reads
+    none, so this costs nothing when no lock has a local project.
+    """
+    from reconciler.observe import source_fingerprint  # noqa: PLC0415
+
+    found: dict[str, str] = {}
+    for lock in locks.values():
+        for package in lock.packages if lock is not None else ():
+            if package.kind != "path" or package.editable:
+                continue
+            url = package.source_url(desired.project_dir)
+            if url is not None and url not in found:
+                found[url] = source_fingerprint(Path(unquote(urlsplit(url).path)))
+    return found
 
 
 @attrs.frozen
@@ -221,6 +261,7 @@ def lock_statuses(project: Project, only: Collection[str] = ()) -> list[locking.
     from reconciler.locking import lock as locking  # noqa: PLC0415 - keep `plan` light
 
     only = select(project, only, allow_undeclared=False)
+    project.require(only)
     return [
         locking.status(p, project.interpreters[p.name], project.desired)
         for p in project.desired.plugins
@@ -254,16 +295,27 @@ def run_lock(
 
     only = select(project, only, allow_undeclared=False)
     chosen = get_resolver(resolver or project.desired.settings.resolver)
-    return locking.lock_all(
-        project.desired,
-        project.interpreters,
-        only,
-        upgrade=upgrade,
-        upgrade_packages=upgrade_packages,
-        log=log,
-        resolver=chosen,
-        jobs=jobs,
-    )
+    broken = [
+        ReconcilerError(project.broken[n]) for n in sorted(project.broken) if not only or n in only
+    ]
+    try:
+        report = locking.lock_all(
+            project.desired,
+            project.interpreters,
+            only,
+            upgrade=upgrade,
+            upgrade_packages=upgrade_packages,
+            log=log,
+            resolver=chosen,
+            jobs=jobs,
+        )
+    except Errors as exc:
+        raise combine(sorted([*broken, *exc.errors], key=str)) from exc
+    except ReconcilerError as exc:
+        raise combine(sorted([*broken, exc], key=str)) from exc
+    if broken:
+        raise combine(broken)  # the others are locked; each broken plugin named
+    return report
 
 
 @attrs.frozen
@@ -297,6 +349,9 @@ def status(project: Project) -> list[StatusRow]:
             packages = _counted(venv, frozenset())
             rows.append(StatusRow(name, rel, python, packages, "undeclared", "remove"))
             continue
+        if name in project.broken:
+            rows.append(StatusRow(name, rel, python, 0, "unknown", "unknown", project.broken[name]))
+            continue
         try:
             locks = read_locks(desired, [name])
         except ReconcilerError as exc:
@@ -306,7 +361,8 @@ def status(project: Project) -> list[StatusRow]:
         lock = locks.get(name)
         packages = _counted(venv, frozenset(p.name for p in lock.packages) if lock else frozenset())
         try:
-            plan = make_plan(desired, locks, project.interpreters, observation, [name])
+            trees = local_sources(desired, locks)
+            plan = make_plan(desired, locks, project.interpreters, observation, [name], trees)
         except ReconcilerError as exc:
             lock_state = "missing" if locks.get(name) is None else "stale"
             rows.append(StatusRow(name, rel, python, packages, lock_state, "unknown", str(exc)))

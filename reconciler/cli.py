@@ -413,7 +413,7 @@ def status(ctx: click.Context, as_json: bool) -> int:
             r.python or "-",
             str(r.packages),
             r.lock,
-            redact(r.drift if r.drift in ("no", "unknown") else f"{r.drift}: {r.detail}"),
+            redact(r.drift if r.drift == "no" or not r.detail else f"{r.drift}: {r.detail}"),
         )
         for r in rows
     ]
@@ -563,7 +563,8 @@ def completion(shell: str) -> int:
 
 
 def _fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
-    click.echo(f"error: {redact(message)}", err=True)
+    for line in message.splitlines() or [""]:  # several failing plugins: one line each
+        click.echo(f"error: {redact(line)}", err=True)
     sys.exit(code)
 
 

@@ -37,3 +37,17 @@ class Interrupted(ReconcilerError):
     """A stop was asked for (SIGINT/SIGTERM) before or during this step; exit code 130."""
 
     exit_code = 130
+
+
+class Errors(ReconcilerError):
+    """Several plugins failed: one line each (``error: plugin 'a': ...``), in plugin order."""
+
+    def __init__(self, errors: list[ReconcilerError]) -> None:
+        self.errors = tuple(errors)
+        super().__init__("\n".join(str(e) for e in errors))
+        self.exit_code = max((e.exit_code for e in errors), default=1)
+
+
+def combine(errors: list[ReconcilerError]) -> ReconcilerError:
+    """One error for ``errors``: itself when alone, else :class:`Errors` listing every one."""
+    return errors[0] if len(errors) == 1 else Errors(errors)

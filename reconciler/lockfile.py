@@ -337,7 +337,6 @@ def parse(plugin: str, path: Path, text: str) -> Lock:
 
 def _parse_lines(plugin: str, path: Path, text: str) -> Lock:
     """The general path: every logical line, errors naming the file and line."""
-    from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415
 
     label = f"{path.parent.name}/{path.name}"
     inputs: InputsDigest | None = None
@@ -353,55 +352,178 @@ def _parse_lines(plugin: str, path: Path, text: str) -> Lock:
                     header.group("index") or "",
                 )
                 continue
+        meta = _reconciler_meta(logical)
         content = _strip_comment(logical)
         if not content:
             continue
-        if content.startswith("-"):
-            raise LockError(
-                f"{label}:{number}: option lines are not supported in a lock ({content.split()[0]})"
-            )
         plain = _plain_pin(content)
-        if plain is not None:
-            if plain.name in packages and packages[plain.name].marker is None:
-                raise LockError(f"{label}:{number}: {plain.name} is pinned twice")
-            packages[plain.name] = plain
-            continue
-        hashes = tuple(_HASH_RE.findall(content))
-        requirement_text = _HASH_RE.sub("", content).strip()
-        try:
-            requirement = Requirement(requirement_text)
-        except InvalidRequirement as exc:
-            raise LockError(
-                redact(f"{label}:{number}: invalid requirement: {requirement_text!r}")
-            ) from exc
-        specs = list(requirement.specifier)
-        if (
-            requirement.url
-            or len(specs) != 1
-            or specs[0].operator not in ("==", "===")
-            or specs[0].version.endswith(".*")
-        ):
-            raise LockError(
-                redact(f"{label}:{number}: {requirement_text!r} is not pinned with '=='")
-            )
-        for h in hashes:
-            if not re.fullmatch(r"sha256:[0-9a-f]{64}", h):
-                raise LockError(
-                    f"{label}:{number}: malformed hash {h!r} (expected sha256:<64 hex>)"
-                )
-        name = canonical_name(requirement.name)
-        marker = str(requirement.marker) if requirement.marker else None
+        package = plain if plain is not None else _parse_line(label, number, content, meta)
+        name, marker = package.name, package.marker
         if name in packages and marker is None and packages[name].marker is None:
             raise LockError(f"{label}:{number}: {name} is pinned twice")
-        base = requirement_text.split(";", 1)[0].strip()
-        packages[name if marker is None else f"{name};{marker}"] = LockedPackage(
-            name=name, version=specs[0].version, requirement=base, hashes=hashes, marker=marker
-        )
+        packages[name if marker is None else f"{name};{marker}"] = package
     content_digest = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
     ordered = tuple(sorted(packages.values(), key=lambda p: (p.name, p.marker or "")))
     return Lock(
         plugin=plugin, path=path, inputs=inputs, packages=ordered, content_digest=content_digest
     )
+
+
+_META_RE = re.compile(r"#\s*reconciler:\s*(?P<items>.*)$")
+_COMMIT_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+
+
+def _reconciler_meta(line: str) -> dict[str, str]:
+    """``# reconciler: name=tap-x ref=v1`` trailing a lock line -> ``{"name": ..., "ref": ...}``."""
+    match = _META_RE.search(line)
+    if not match:
+        return {}
+    items = (item.partition("=") for item in match.group("items").split())
+    return {key: value for key, sep, value in items if sep}
+
+
+def _parse_line(label: str, number: int, content: str, meta: dict[str, str]) -> LockedPackage:
+    """One requirement line of a lock: a pin, a hashed URL, a VCS commit or a local path."""
+    from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415
+
+    hashes = tuple(_HASH_RE.findall(content))
+    requirement_text = _HASH_RE.sub("", content).strip()
+    for h in hashes:
+        if not re.fullmatch(r"sha256:[0-9a-f]{64}", h):
+            raise LockError(f"{label}:{number}: malformed hash {h!r} (expected sha256:<64 hex>)")
+    editable = False
+    match = re.match(r"^(?:-e|--editable)(?:\s+|=)(?P<rest>\S.*)$", requirement_text)
+    if match:
+        editable = True
+        requirement_text = match.group("rest").strip()
+    elif requirement_text.startswith("-"):
+        raise LockError(
+            f"{label}:{number}: option lines are not supported in a lock "
+            f"({requirement_text.split()[0]})"
+        )
+    if requirement_text.startswith(("./", "../", "/", "file:")) or editable:
+        return _path_line(label, number, requirement_text, meta, editable, hashes)
+    try:
+        requirement = Requirement(requirement_text)
+    except InvalidRequirement as exc:
+        raise LockError(
+            redact(f"{label}:{number}: invalid requirement: {requirement_text!r}")
+        ) from exc
+    name = canonical_name(requirement.name)
+    marker = str(requirement.marker) if requirement.marker else None
+    base = requirement_text.split(";", 1)[0].strip()
+    if requirement.url:
+        return _url_line(label, number, name, requirement.url, base, marker, hashes, meta)
+    specs = list(requirement.specifier)
+    if len(specs) != 1 or specs[0].operator not in ("==", "===") or specs[0].version.endswith(".*"):
+        raise LockError(redact(f"{label}:{number}: {requirement_text!r} is not pinned with '=='"))
+    return LockedPackage(
+        name=name, version=specs[0].version, requirement=base, hashes=hashes, marker=marker
+    )
+
+
+def _url_line(
+    label: str,
+    number: int,
+    name: str,
+    url: str,
+    base: str,
+    marker: str | None,
+    hashes: tuple[str, ...],
+    meta: dict[str, str],
+) -> LockedPackage:
+    from reconciler.requirements import VCS_SCHEMES, split_vcs  # noqa: PLC0415
+
+    if url.lower().startswith(VCS_SCHEMES):
+        _, ref, _ = split_vcs(url)
+        if ref is None or not _COMMIT_RE.match(ref):
+            raise LockError(
+                redact(
+                    f"{label}:{number}: {base!r} is not pinned to a commit id "
+                    "(run `reconciler lock`)"
+                )
+            )
+        return LockedPackage(
+            name=name,
+            version="",
+            requirement=base,
+            hashes=(),
+            marker=marker,
+            kind="vcs",
+            url=url,
+            commit=ref,
+            ref=meta.get("ref"),
+        )
+    if url.startswith("file:") and not hashes and not _is_archive(url):
+        return LockedPackage(
+            name=name,
+            version="",
+            requirement=base,
+            marker=marker,
+            kind="path",
+            url=url,
+        )
+    if not hashes:
+        raise LockError(redact(f"{label}:{number}: {base!r}: a direct URL must carry --hash"))
+    return LockedPackage(
+        name=name,
+        version=_archive_version(url),
+        requirement=base,
+        hashes=hashes,
+        marker=marker,
+        kind="url",
+        url=url,
+    )
+
+
+def _path_line(
+    label: str,
+    number: int,
+    text: str,
+    meta: dict[str, str],
+    editable: bool,
+    hashes: tuple[str, ...],
+) -> LockedPackage:
+    name = meta.get("name")
+    if not name:
+        raise LockError(
+            f"{label}:{number}: local path {('-e ' if editable else '') + text!r} has no "
+            "'# reconciler: name=...' comment "
+            "(run `reconciler lock`)"
+        )
+    return LockedPackage(
+        name=canonical_name(name),
+        version="",
+        requirement=text,
+        hashes=(),
+        kind="path",
+        url=text,
+        editable=editable,
+    )
+
+
+def _is_archive(url: str) -> bool:
+    return url.split("#", 1)[0].endswith((".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz"))
+
+
+def _archive_version(url: str) -> str:
+    """The version a wheel or sdist URL's file name gives, else ""."""
+    from urllib.parse import unquote, urlsplit  # noqa: PLC0415
+
+    from packaging.utils import (  # noqa: PLC0415
+        InvalidSdistFilename,
+        InvalidWheelFilename,
+        parse_sdist_filename,
+        parse_wheel_filename,
+    )
+
+    filename = unquote(urlsplit(url).path).rsplit("/", 1)[-1]
+    try:
+        if filename.endswith(".whl"):
+            return str(parse_wheel_filename(filename)[1])
+        return str(parse_sdist_filename(filename)[1])
+    except (InvalidWheelFilename, InvalidSdistFilename):
+        return ""
 
 
 def _logical_lines(text: str) -> list[tuple[int, str]]:

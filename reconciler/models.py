@@ -40,6 +40,8 @@ class Settings:
     keep_generations: int = 0
     resolver: str = "auto"
     universal: bool = False
+    #: True: an unhashable requirement (VCS, local path) is an error (production setting).
+    require_hashes: bool = False
 
 
 @attrs.frozen
@@ -150,13 +152,55 @@ class LockedPackage:
     """One pinned line of a lock file."""
 
     name: str  # canonical (PEP 503) name
-    version: str
+    version: str  # "" when the lock does not say (VCS, local paths)
     requirement: str  # the requirement as written in the lock, e.g. ``Demo_Common==1.0.0``
     hashes: tuple[str, ...] = ()
     marker: str | None = None
+    #: ``index`` (name==version), ``url`` (archive URL), ``vcs`` (URL pinned to a commit) or
+    #: ``path`` (a local project, relative to the project directory).
+    kind: str = "index"
+    url: str | None = None  # the direct URL (``url``/``vcs``) or the path as locked (``path``)
+    editable: bool = False
+    commit: str | None = None  # the VCS commit id the lock pins
+    ref: str | None = None  # the VCS ref (tag, branch) the commit was taken from
 
-    def install_line(self) -> str:
-        """The line to hand to an installer: requirement, marker and every hash."""
+    @property
+    def hashable(self) -> bool:
+        """True when this line can be installed with ``--require-hashes``."""
+        return self.kind in ("index", "url")
+
+    @property
+    def label(self) -> str:
+        """What to show for this package: its version, short commit, or path."""
+        if self.kind == "vcs" and self.commit:
+            return f"@{self.commit[:12]}"
+        if self.kind == "path":
+            return f"{'-e ' if self.editable else ''}{self.url}"
+        return self.version or (self.url or "")
+
+    def source_url(self, project_dir: Path) -> str | None:
+        """The URL pip records in ``direct_url.json`` for this package (None for index pins)."""
+        if self.kind == "path":
+            assert self.url is not None  # noqa: S101 - path lines always carry one
+            if self.url.startswith("file:"):
+                return self.url
+            return (project_dir / self.url).resolve().as_uri()
+        if self.kind == "vcs" and self.url is not None:
+            return self.url.split("+", 1)[1].rsplit("@", 1)[0]
+        return self.url
+
+    def install_line(self, project_dir: Path | None = None) -> str:
+        """The line to hand to an installer: requirement, marker and every hash.
+
+        Local paths are made absolute against ``project_dir`` (the installer's working directory
+        is not the project's).
+        """
+        if self.kind == "path" and project_dir is not None:
+            url = self.source_url(project_dir)
+            text = f"{self.name} @ {url}"
+            if self.editable:
+                return f"-e {url}"
+            return text if self.marker is None else f"{text} ; {self.marker}"
         text = self.requirement if self.marker is None else f"{self.requirement} ; {self.marker}"
         return " ".join([text, *(f"--hash={h}" for h in self.hashes)])
 
@@ -195,6 +239,17 @@ class InstalledDist:
 
     name: str  # canonical
     version: str
+    direct: DirectUrl | None = None  # from PEP 610 ``direct_url.json``, when pip wrote one
+
+
+@attrs.frozen
+class DirectUrl:
+    """What PEP 610 ``direct_url.json`` says about where a distribution was installed from."""
+
+    url: str
+    commit: str | None = None  # vcs_info.commit_id
+    editable: bool = False  # dir_info.editable
+    is_dir: bool = False  # dir_info present (a local project directory)
 
 
 class MarkerStatus(enum.StrEnum):
@@ -218,6 +273,9 @@ class StateMarker:
     #: found elsewhere (project moved or copied) is rebuilt. None in markers of older versions.
     built_at: str | None = None
     format_version: int = 1
+    #: Fingerprint of each non-editable local project's source tree when it was installed
+    #: (``(name, fingerprint)`` pairs): a changed tree means the package is rebuilt.
+    sources: tuple[tuple[str, str], ...] = ()
 
 
 @attrs.frozen
@@ -267,6 +325,7 @@ class Install:
 
     package: LockedPackage
     from_version: str | None = None
+    reason: str | None = None  # why a direct source (VCS, URL, path) is reinstalled
 
     @property
     def is_downgrade(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections import Counter
 from collections.abc import Mapping
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from reconciler.errors import ReconcilerError
 from reconciler.layouts import Layout, link_target_problem
-from reconciler.models import InstalledDist, MarkerStatus, Observation, ObservedVenv
+from reconciler.models import DirectUrl, InstalledDist, MarkerStatus, Observation, ObservedVenv
 from reconciler.state import MARKER_NAME, MarkerCorrupt, read_marker
 from reconciler.support.names import canonical_name, normal_version
 
@@ -152,9 +153,71 @@ def _read_dists(
         if not os.path.isfile(f"{prefix}{entry}{os.sep}METADATA"):  # noqa: PTH113 - hot loop
             problems.append(f"broken distribution {entry} (no METADATA)")
             continue
-        dists.append(InstalledDist(name=canonical_name(raw_name), version=version))
+        direct = _read_direct_url(os.path.join(site, entry, "direct_url.json"))  # noqa: PTH118
+        dists.append(InstalledDist(name=canonical_name(raw_name), version=version, direct=direct))
     counts = Counter(d.name for d in dists)
     for name, count in sorted(counts.items()):
         if count > 1:
             problems.append(f"duplicate dist-info for {name}")
     return tuple(sorted(dists, key=lambda d: (d.name, d.version))), problems
+
+
+def _read_direct_url(path: str) -> DirectUrl | None:
+    """PEP 610 ``direct_url.json`` of one distribution (None when absent or unreadable)."""
+    try:
+        with open(path, encoding="utf-8") as handle:  # noqa: PTH123 - hot path, plain str
+            data = json.load(handle)
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("url"), str):
+        return None
+    vcs = data.get("vcs_info")
+    directory = data.get("dir_info")
+    commit = vcs.get("commit_id") if isinstance(vcs, dict) else None
+    editable = bool(directory.get("editable")) if isinstance(directory, dict) else False
+    return DirectUrl(
+        url=data["url"],
+        commit=commit if isinstance(commit, str) else None,
+        editable=editable,
+        is_dir=isinstance(directory, dict),
+    )
+
+
+#: Directories a source fingerprint ignores: VCS data, caches and build outputs (a build writes
+#: ``build/`` and ``*.egg-info`` into the tree; they must not make the next plan see a change).
+_SKIP_DIRS = frozenset(
+    {
+        ".git", ".hg", ".svn", "__pycache__", "build", "dist", ".venv", "venv", ".tox", ".nox",
+        ".mypy_cache", ".pytest_cache", ".ruff_cache", "node_modules", ".eggs",
+    }
+)  # fmt: skip
+
+
+def source_fingerprint(path: Path) -> str:
+    """A digest of a local project's tree: every file's relative path, size and mtime.
+
+    No file is read, so a no-op plan stays cheap; an edit (or a ``touch``) changes it. Missing
+    paths give ``"missing"``.
+    """
+    import hashlib  # noqa: PLC0415 - only plans with non-editable local projects need it
+
+    digest = hashlib.sha256()
+    if path.is_file():
+        st = path.stat()
+        digest.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
+        return digest.hexdigest()[:32]
+    if not path.is_dir():
+        return "missing"
+    for directory, dirnames, filenames in os.walk(path):
+        dirnames[:] = sorted(
+            d for d in dirnames if d not in _SKIP_DIRS and not d.endswith(".egg-info")
+        )
+        for name in sorted(filenames):
+            full = os.path.join(directory, name)  # noqa: PTH118 - os.walk gives strings
+            try:
+                st = os.lstat(full)
+            except OSError:
+                continue
+            rel = os.path.relpath(full, path)
+            digest.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:32]

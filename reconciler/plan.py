@@ -5,14 +5,19 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Collection, Mapping
+from pathlib import Path
+
+import attrs
 
 from reconciler import lockfile
-from reconciler.errors import LockError
+from reconciler.errors import LockError, ReconcilerError, combine
 from reconciler.models import (
     BOOTSTRAP_DISTS,
     Action,
     DesiredState,
+    DirectUrl,
     Install,
+    InstalledDist,
     Interpreter,
     Lock,
     LockedPackage,
@@ -44,6 +49,13 @@ def check_lock(
             f"plugin {plugin.name!r}: lock {rel} is stale ({', '.join(reasons)}); "
             "run `reconciler lock`"
         )
+    if desired.settings.require_hashes:
+        unhashed = [p for p in lock.packages if not p.hashable]
+        if unhashed:
+            raise LockError(
+                f"plugin {plugin.name!r}: settings.require-hashes is true but {rel} has "
+                f"unhashable {', '.join(f'{p.name} ({p.kind} {p.url})' for p in unhashed)}"
+            )
     return lock
 
 
@@ -53,11 +65,14 @@ def make_plan(
     interpreters: Mapping[str, Interpreter],
     observation: Observation,
     only: Collection[str] = (),
+    sources: Mapping[str, str] | None = None,
 ) -> Plan:
     """Diff every declared plugin's lock against what is on disk.
 
     ``locks`` and ``interpreters`` are keyed by plugin name; ``only`` restricts the plan to those
-    plugins (empty means all). Raises :class:`LockError` for a missing or stale lock.
+    plugins (empty means all); ``sources`` maps the source URL of each non-editable local project
+    to its current :func:`~reconciler.observe.source_fingerprint`. Raises :class:`LockError` for
+    a missing or stale lock.
     """
     declared = {p.name: p for p in desired.plugins}
     names = sorted(set(declared) | {v.name for v in observation.venvs})
@@ -66,6 +81,7 @@ def make_plan(
     steps: list[Step] = []
     warnings: list[str] = []
     checked: dict[str, Lock] = {}
+    failures: list[ReconcilerError] = []
     for name in names:
         observed = observation.get(name)
         plugin = declared.get(name)
@@ -80,15 +96,32 @@ def make_plan(
                 warnings.append(f"{rel}: unmanaged directory left alone (no state marker)")
             continue
         interpreter = interpreters[name]
-        lock = check_lock(plugin, locks.get(name), interpreter, desired)
+        try:
+            lock = check_lock(plugin, locks.get(name), interpreter, desired)
+        except LockError as exc:
+            failures.append(exc)  # every plugin with a bad lock is named, not just the first
+            continue
         checked[name] = lock
-        steps.append(_plan_declared(plugin, lock, interpreter, observed))
+        context = _Context(desired.project_dir, sources or {})
+        steps.append(_plan_declared(plugin, lock, interpreter, observed, context))
+    if failures:
+        raise combine(failures)
     fingerprint = _fingerprint(checked, interpreters, observation, names)
     return Plan(steps=tuple(steps), warnings=tuple(warnings), fingerprint=fingerprint)
 
 
+@attrs.frozen
+class _Context:
+    project_dir: Path
+    sources: Mapping[str, str]
+
+
 def _plan_declared(
-    plugin: Plugin, lock: Lock, interpreter: Interpreter, observed: ObservedVenv | None
+    plugin: Plugin,
+    lock: Lock,
+    interpreter: Interpreter,
+    observed: ObservedVenv | None,
+    context: _Context,
 ) -> Step:
     wanted = applicable(lock, interpreter)
     if observed is None:
@@ -119,19 +152,21 @@ def _plan_declared(
             interpreter=interpreter,
             locked=wanted,
         )
-    installed = {d.name: d.version for d in observed.dists}
+    installed = {d.name: d for d in observed.dists}
+    recorded = dict(marker.sources) if marker is not None else {}
     install: list[Install] = []
     upgrade_reasons: list[str] = []
     for package in wanted:
-        have = installed.get(package.name)
-        if have is None:
+        dist = installed.get(package.name)
+        if dist is None:
             install.append(Install(package))
-            upgrade_reasons.append(f"add {package.name} {package.version} (missing)")
-        elif not same_version(have, package.version):
-            change = Install(package, from_version=have)
-            install.append(change)
-            direction = " (downgrade)" if change.is_downgrade else ""
-            upgrade_reasons.append(f"{package.name} {have} -> {package.version}{direction}")
+            upgrade_reasons.append(f"add {package.name} {package.label} (missing)")
+            continue
+        why = _differs(package, dist, recorded, context)
+        if why is not None:
+            note = None if package.kind == "index" else why
+            install.append(Install(package, from_version=dist.version, reason=note))
+            upgrade_reasons.append(why)
     locked_names = {p.name for p in wanted}
     uninstall = tuple(
         Uninstall(d.name, d.version)
@@ -162,6 +197,60 @@ def moved(observed: ObservedVenv) -> str | None:
     return marker.built_at if marker.built_at != observed.location else None
 
 
+def _differs(
+    package: LockedPackage,
+    dist: InstalledDist,
+    recorded: Mapping[str, str],
+    context: _Context,
+) -> str | None:
+    """Why the installed ``dist`` is not what ``package`` locks (None when it is)."""
+    if package.kind == "index":
+        return _differs_index(package, dist)
+    if dist.direct is None:
+        return f"{package.name} {dist.version} -> {package.label}"
+    if package.kind == "path":
+        return _differs_path(package, dist.direct, recorded, context)
+    wanted = _strip_fragment(package.source_url(context.project_dir) or "")
+    have = _strip_fragment(dist.direct.url)
+    if package.kind == "vcs" and (dist.direct.commit != package.commit or have != wanted):
+        shown = f"@{dist.direct.commit[:12]}" if dist.direct.commit else _shown(have)
+        return f"{package.name} {shown} -> {package.label}"
+    if package.kind == "url" and have != wanted:
+        return f"{package.name} {_shown(have)} -> {package.label}"
+    return None
+
+
+def _differs_index(package: LockedPackage, dist: InstalledDist) -> str | None:
+    name, direct = package.name, dist.direct
+    if not same_version(dist.version, package.version):
+        return f"{name} {dist.version} -> {package.version}"
+    if direct is not None and (direct.commit is not None or direct.is_dir):
+        return f"{name} {dist.version} from {_shown(direct.url)} -> {package.version} (index)"
+    return None
+
+
+def _differs_path(
+    package: LockedPackage, direct: DirectUrl, recorded: Mapping[str, str], context: _Context
+) -> str | None:
+    wanted = package.source_url(context.project_dir)
+    if _strip_fragment(direct.url) != wanted or direct.editable != package.editable:
+        have = f"{'-e ' if direct.editable else ''}{_shown(direct.url)}"
+        return f"{package.name} {have} -> {package.label}"
+    if not package.editable and wanted is not None:
+        now = context.sources.get(wanted)
+        if now is not None and recorded.get(package.name) != now:
+            return f"{package.name} rebuilt ({package.url} changed)"
+    return None
+
+
+def _strip_fragment(url: str) -> str:
+    return url.split("#", 1)[0]
+
+
+def _shown(url: str) -> str:
+    return url.removeprefix("file://")
+
+
 def _fingerprint(
     locks: Mapping[str, Lock],
     interpreters: Mapping[str, Interpreter],
@@ -189,7 +278,11 @@ def _fingerprint(
                     marker.installer,
                 ],
                 "problems": list(venv.problems),
-                "dists": [[d.name, d.version] for d in venv.dists],
+                "dists": [
+                    [d.name, d.version, *([] if d.direct is None else [d.direct.url])]
+                    for d in venv.dists
+                ],
+                "sources": [list(pair) for pair in (marker.sources if marker else ())],
                 **({"stale_files": list(venv.stale_files)} if venv.stale_files else {}),
                 **({"moved_from": moved(venv)} if moved(venv) is not None else {}),
             }

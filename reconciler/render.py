@@ -28,19 +28,44 @@ _SUMMARY_ORDER = (Action.CREATE, Action.UPGRADE, Action.REINSTALL, Action.REMOVE
 
 def detail(step: Step) -> str:
     """The one-line description of what a step changes."""
+    unhashed = [i.package.name for i in step.install if not i.package.hashable]
+    note = f" (unhashed: {', '.join(unhashed)})" if unhashed else ""
     if step.action is Action.CREATE:
         count = len(step.install)
-        return f"{count} package{'s' if count != 1 else ''}"
+        return f"{count} package{'s' if count != 1 else ''}{note}"
     if step.action is Action.UPGRADE:
-        parts = [
-            f"{i.package.name} {i.from_version} -> {i.package.version}{_direction(i)}"
-            if i.from_version is not None
-            else f"+ {i.package.name} {i.package.version}"
-            for i in step.install
-        ]
+        parts = [_upgrade_part(i) for i in step.install]
         parts.extend(f"- {u.name} {u.version}" for u in step.uninstall)
         return ", ".join(parts)
-    return ", ".join(step.reasons)
+    return ", ".join(step.reasons) + note
+
+
+def _upgrade_part(item: Install) -> str:
+    package = item.package
+    tag = "" if package.hashable else " (unhashed)"
+    if item.from_version is None:
+        return f"+ {package.name} {package.label}{tag}"
+    if package.kind == "index":
+        return f"{package.name} {item.from_version} -> {package.version}"
+    return f"{item.reason or package.name + ' -> ' + package.label}{tag}"
+
+
+def _install_entry(item: Install) -> dict[str, Any]:
+    package = item.package
+    entry: dict[str, Any] = {
+        "name": package.name,
+        "version": package.version,
+        "from": item.from_version,
+    }
+    if package.kind != "index":  # direct sources say where from, and whether hash-checked
+        entry["source"] = package.kind
+        entry["location"] = package.url
+        entry["hashed"] = package.hashable
+        if package.commit:
+            entry["commit"] = package.commit
+        if package.editable:
+            entry["editable"] = True
+    return entry
 
 
 def _direction(install: Install) -> str:
@@ -86,10 +111,7 @@ def to_data(plan: Plan) -> dict[str, Any]:
                 "plugin": step.plugin,
                 "action": str(step.action),
                 "reasons": [redact(r) for r in step.reasons],
-                "install": [
-                    {"name": i.package.name, "version": i.package.version, "from": i.from_version}
-                    for i in step.install
-                ],
+                "install": [_install_entry(i) for i in step.install],
                 "uninstall": [{"name": u.name, "version": u.version} for u in step.uninstall],
             }
             for step in plan.steps

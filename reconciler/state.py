@@ -64,6 +64,8 @@ def _structure(data: object) -> StateMarker:
             pass  # an optional field (``built_at`` of an older marker rewritten)
         elif kind == "MarkerStatus":
             value = MarkerStatus(value)  # ValueError for an unknown status
+        elif field.name == "sources":
+            value = _pairs(value)
         elif kind == "int":
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(f"{field.name} is not an integer")
@@ -75,6 +77,20 @@ def _structure(data: object) -> StateMarker:
     return StateMarker(**values)
 
 
+def _pairs(value: object) -> tuple[tuple[str, str], ...]:
+    """``[["tap-x", "fingerprint"], ...]`` -> pairs of strings; ValueError otherwise."""
+    if not isinstance(value, list):
+        raise ValueError("sources is not a list")
+    pairs = []
+    for item in value:
+        if not (
+            isinstance(item, list) and len(item) == 2 and all(isinstance(i, str) for i in item)
+        ):
+            raise ValueError("sources holds something other than [name, fingerprint] pairs")
+        pairs.append((item[0], item[1]))
+    return tuple(pairs)
+
+
 def write_marker(venv: Path, marker: StateMarker) -> None:
     """Write the marker of ``venv`` atomically (temporary file + fsync + rename).
 
@@ -82,7 +98,10 @@ def write_marker(venv: Path, marker: StateMarker) -> None:
     """
     from reconciler.support.files import write_atomic  # noqa: PLC0415 - apply only
 
-    payload = json.dumps(attrs.asdict(marker), indent=2, sort_keys=True) + "\n"
+    data = attrs.asdict(marker)
+    if not data.get("sources"):
+        data.pop("sources", None)  # markers without local projects keep their old shape
+    payload = json.dumps(data, indent=2, sort_keys=True) + "\n"
     write_atomic(venv / MARKER_NAME, payload, prefix=MARKER_TEMP_PREFIX, follow_symlinks=False)
 
 

@@ -137,7 +137,12 @@ def test_empty_lock() -> None:
             "a==1\n--index-url https://pypi.org/simple\n", 2, "--index-url", id="index-url"
         ),
         pytest.param("--find-links wheels\na==1\n", 1, "--find-links", id="find-links"),
-        pytest.param("-e .\n", 1, "-e", id="editable"),
+        pytest.param("-e .\n", 1, "-e", id="editable-without-name"),
+        pytest.param("./x\n", 1, "./x", id="path-without-name"),
+        pytest.param("t @ git+https://h/r@v1\n", 1, "commit", id="vcs-not-a-commit"),
+        pytest.param("t @ git+https://h/r\n", 1, "commit", id="vcs-no-ref"),
+        pytest.param("t @ https://h/t-1.0-py3-none-any.whl\n", 1, "--hash", id="url-no-hash"),
+        pytest.param("-r other.txt\n", 1, "-r", id="include"),
         pytest.param(
             "a==1\nb==2 \\\n    --hash=sha256:xyz\n", 2, "sha256:xyz", id="malformed-hash"
         ),

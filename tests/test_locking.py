@@ -239,7 +239,8 @@ def test_missing_interpreter_is_one_line_naming_plugin_and_what_was_tried(tmp_pa
     result = reconciler(project, "lock")
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        "error: plugin 'beta': interpreter 'python9.99' not found (tried python9.99 on PATH)"
+        "error: plugin 'beta': interpreter 'python9.99' not found "
+        "(tried python9.99 on PATH, pyenv versions 9.99*)"
     )
 
 

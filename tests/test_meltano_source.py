@@ -147,7 +147,9 @@ def test_public_project(public: Path) -> None:
     assert state.resolve_names(["tap-github-org"]) == ("tap-github",)
     # a pinned git URL and a constraint URL with Meltano's python version
     slack = by_name["tap-slack"]
-    assert slack.requirements == (f"tap-slack@git+https://github.com/MeltanoLabs/tap-slack.git@{SHA}",)
+    assert slack.requirements == (
+        f"tap-slack@git+https://github.com/MeltanoLabs/tap-slack.git@{SHA}",
+    )
     assert slack.constraints == (
         "https://raw.githubusercontent.com/apache/airflow/constraints-2.8.1/constraints-3.11.txt",
     )
@@ -359,8 +361,11 @@ def test_a_duplicate_across_include_files_names_both(tmp_path: Path) -> None:
     body = "plugins:\n  loaders:\n  - name: t\n    pip_url: t==1\n"
     write(tmp_path, "sub/a.yml", body)
     write(tmp_path, "sub/b.yml", body)
-    with pytest.raises(ConfigError, match=r"^sub/b\.yml:3: plugins\.loaders\.t: duplicate plugin "
-                       r"\(also in sub/a\.yml:3\)$"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^sub/b\.yml:3: plugins\.loaders\.t: duplicate plugin "
+        r"\(also in sub/a\.yml:3\)$",
+    ):
         load(tmp_path)
 
 

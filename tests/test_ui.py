@@ -160,7 +160,8 @@ def test_status_lines_and_json(applied: Project) -> None:
     assert text[0].split() == ["PLUGIN", "PATH", "PYTHON", "PKGS", "LOCK", "DRIFT"]
     rows = {line.split()[0]: line.split() for line in text[1:]}
     assert rows["tap-alpha"][1:] == [".venvs/tap-alpha", rows["tap-alpha"][2], "2", "fresh", "no"]
-    assert rows["tap-beta"][4:6] == ["stale", "unknown"]
+    assert rows["tap-beta"][4:6] == ["stale", "unknown:"]  # then why: the stale lock's reason
+    assert "requirements changed" in " ".join(rows["tap-beta"][6:])
     assert rows["target-gamma"][3:6] == ["3", "fresh", "upgrade:"]
     data = json.loads(applied.ok("status", "--json").out)
     by_name = {row["plugin"]: row for row in data["plugins"]}

@@ -207,6 +207,7 @@ def _build(step: Step, ctx: Context) -> None:
         python_version=interpreter.version,
         installer=ctx.installer.name,
         built_at=os.path.realpath(generation),
+        sources=_sources(step, ctx, ()),
     )
     # Every locked package: a create/reinstall installs them all, and so does an upgrade made
     # as a new generation (the live one stays as it is, for rollback).
@@ -299,10 +300,15 @@ def _verify(generation: Path, step: Step, packages: Sequence[LockedPackage]) -> 
     from packaging.version import Version  # noqa: PLC0415 - only on this path
 
     have = {(n, Version(v)) for n, v in present}
+    names = {n for n, _ in present}
     missing = [
-        f"{p.name} {p.version}"
+        f"{p.name} {p.label}"
         for p in packages
-        if (canonicalize_name(p.name), Version(p.version)) not in have
+        if (
+            (canonicalize_name(p.name), Version(p.version)) not in have
+            if p.version
+            else canonicalize_name(p.name) not in names
+        )
     ]
     if missing:
         raise ExecuteError(
@@ -327,6 +333,7 @@ def _upgrade(step: Step, ctx: Context) -> None:
     if marker is None:
         raise SafetyError(f"plugin {step.plugin!r}: state marker vanished; plan again")
     before = observe_venv(target).dists
+    sources = _sources(step, ctx, marker.sources)
     with provisional(target, with_status(marker, MarkerStatus.UPGRADING)) as restore:
         try:
             ctx.installer.uninstall(target, [u.name for u in step.uninstall])
@@ -346,7 +353,30 @@ def _upgrade(step: Step, ctx: Context) -> None:
                 ) from exc
             raise
         write_extra_files(target, ctx.layout.extra_files(step.plugin))
-        write_marker(target, with_status(marker, MarkerStatus.COMPLETE))
+        done = attrs.evolve(marker, status=MarkerStatus.COMPLETE, sources=sources)
+        write_marker(target, done)
+
+
+def _sources(
+    step: Step, ctx: Context, recorded: tuple[tuple[str, str], ...]
+) -> tuple[tuple[str, str], ...]:
+    """Source fingerprints for the marker: taken before the build, so an edit made while it
+    runs shows up in the next plan. Kept for packages not reinstalled by this step."""
+    from urllib.parse import unquote, urlsplit  # noqa: PLC0415
+
+    from reconciler.observe import source_fingerprint  # noqa: PLC0415
+
+    fresh: dict[str, str] = {}
+    for item in step.install:
+        package = item.package
+        if package.kind != "path" or package.editable:
+            continue
+        url = package.source_url(ctx.desired.project_dir)
+        if url is not None:
+            fresh[package.name] = source_fingerprint(Path(unquote(urlsplit(url).path)))
+    removed = {u.name for u in step.uninstall}
+    kept = {n: f for n, f in recorded if n not in removed}
+    return tuple(sorted({**kept, **fresh}.items()))
 
 
 def _remove(step: Step, ctx: Context) -> None:

@@ -6,9 +6,11 @@ import os
 import shlex
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Protocol
+
+import attrs
 
 from reconciler.errors import ExecuteError, Interrupted
 from reconciler.models import IndexOptions, LockedPackage
@@ -65,12 +67,10 @@ def run(command: Sequence[str], what: str) -> None:
 
 
 def last_error_line(output: str) -> str:
-    """The most telling line of a failed pip/uv run, credentials redacted."""
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    for line in reversed(lines):
-        if line.startswith(("ERROR:", "error:")):
-            return redact(line.split(":", 1)[1].strip())
-    return redact(lines[-1]) if lines else "failed with no output"
+    """The most telling line of a failed pip/uv run (its cause kept), credentials redacted."""
+    from reconciler.support.tool_errors import explain  # noqa: PLC0415
+
+    return explain(output)
 
 
 @contextmanager
@@ -86,14 +86,38 @@ def requirements_file(lines: Iterable[str]) -> Iterator[Path]:
         path.unlink(missing_ok=True)
 
 
-@contextmanager
-def locked_install_args(
-    packages: Sequence[LockedPackage], index: IndexOptions, project_dir: Path
-) -> Iterator[list[str]]:
-    """``[--require-hashes] <index options> -r FILE`` for installing exactly ``packages``.
+@attrs.frozen
+class Batch:
+    """One installer call: its arguments and whether listed packages must be reinstalled."""
 
-    pip and uv take the same spelling; the file lives as long as the ``with`` block.
+    args: tuple[str, ...]
+    force: bool  # reinstall even when a same-version distribution is present (direct sources)
+    hashed: bool
+
+
+@contextmanager
+def install_batches(
+    packages: Sequence[LockedPackage], index: IndexOptions, project_dir: Path
+) -> Iterator[list[Batch]]:
+    """The installer calls that install exactly ``packages``, in order.
+
+    First every hashable line (index pins, archive URLs) with ``--require-hashes``; then the
+    unhashable ones (VCS commits, local projects) in their own call, so hash checking stays on
+    for everything else. pip and uv take the same spelling; the files live as long as the
+    ``with`` block. Both calls are ``--no-deps``: the lock lists every package.
     """
-    with requirements_file(p.install_line() for p in packages) as requirements:
-        args = ["--require-hashes"] if all(p.hashes for p in packages) else []
-        yield [*args, *index_args(index, project_dir), "-r", str(requirements)]
+    hashed = [p for p in packages if p.hashable]
+    unhashed = [p for p in packages if not p.hashable]
+    batches: list[Batch] = []
+    with ExitStack() as stack:
+        index_opts = index_args(index, project_dir)
+        if hashed:
+            file = stack.enter_context(requirements_file(p.install_line() for p in hashed))
+            flags = ["--require-hashes"] if all(p.hashes for p in hashed) else []
+            force = any(p.kind == "url" for p in hashed)
+            batches.append(Batch((*flags, *index_opts, "-r", str(file)), force, hashed=True))
+        if unhashed:
+            lines = (p.install_line(project_dir) for p in unhashed)
+            file = stack.enter_context(requirements_file(lines))
+            batches.append(Batch((*index_opts, "-r", str(file)), force=True, hashed=False))
+        yield batches

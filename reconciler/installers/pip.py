@@ -6,8 +6,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from reconciler.installers.base import locked_install_args, run
+from reconciler.installers.base import install_batches, run
 from reconciler.models import IndexOptions, LockedPackage
+from reconciler.support.interpreters import pip_command
 
 
 class PipInstaller:
@@ -25,17 +26,19 @@ class PipInstaller:
         """Install exactly ``packages`` (no dependencies, hashes required when present)."""
         if not packages:
             return
-        with locked_install_args(packages, index, project_dir) as args:
-            command = [
-                *self._pip(venv),
-                "install",
-                "--no-deps",
-                "--no-input",
-                "--no-warn-script-location",
-                "--no-warn-conflicts",
-                *args,
-            ]
-            run(command, "installing")
+        with install_batches(packages, index, project_dir) as batches:
+            for batch in batches:
+                command = [
+                    *self._pip(venv),
+                    "install",
+                    "--no-deps",
+                    "--no-input",
+                    "--no-warn-script-location",
+                    "--no-warn-conflicts",
+                    *(["--force-reinstall"] if batch.force else []),
+                    *batch.args,
+                ]
+                run(command, "installing")
 
     def uninstall(self, venv: Path, names: Sequence[str]) -> None:
         """Remove the distributions ``names`` from ``venv``."""
@@ -44,4 +47,21 @@ class PipInstaller:
 
     @staticmethod
     def _pip(venv: Path) -> list[str]:
-        return [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python")]
+        python = venv / "bin" / "python"
+        version = _venv_version(venv)
+        if version is None:
+            return [sys.executable, "-m", "pip", "--python", str(python)]
+        return [*pip_command(str(python), version), "--python", str(python)]
+
+
+def _venv_version(venv: Path) -> str | None:
+    """The Python version ``pyvenv.cfg`` records for ``venv`` (None when it says none)."""
+    try:
+        text = (venv / "pyvenv.cfg").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip().lower() in ("version", "version_info"):
+            return value.strip()
+    return None

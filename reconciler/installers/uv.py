@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from reconciler.errors import ReconcilerError
-from reconciler.installers.base import locked_install_args, run
+from reconciler.installers.base import install_batches, run
 from reconciler.models import IndexOptions, LockedPackage
 
 
@@ -59,19 +59,21 @@ class UvInstaller:
         """Install exactly ``packages`` (no dependencies, hashes required when present)."""
         if not packages:
             return
-        with locked_install_args(packages, index, project_dir) as args:
-            command = [
-                self.uv,
-                "pip",
-                "install",
-                "--no-config",
-                "--quiet",
-                "--no-deps",
-                "--python",
-                str(venv / "bin" / "python"),
-                *args,
-            ]
-            run(command, "installing")
+        with install_batches(packages, index, project_dir) as batches:
+            for batch in batches:
+                command = [
+                    self.uv,
+                    "pip",
+                    "install",
+                    "--no-config",
+                    "--quiet",
+                    "--no-deps",
+                    *(["--reinstall"] if batch.force else []),
+                    "--python",
+                    str(venv / "bin" / "python"),
+                    *batch.args,
+                ]
+                run(command, "installing")
 
     def uninstall(self, venv: Path, names: Sequence[str]) -> None:
         """Remove the distributions ``names`` from ``venv``."""

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-import sys
+import tarfile
+import tomllib
+import zipfile
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import attrs
 from packaging.utils import (
@@ -28,8 +31,10 @@ from reconciler import lockfile
 from reconciler.app import Project, check_selection
 from reconciler.errors import LockError, ReconcilerError
 from reconciler.installers.base import last_error_line, requirements_file, show_command
+from reconciler.models import IndexOptions, LockedPackage, Plugin
 from reconciler.plan import applicable, check_lock
 from reconciler.support import procs, scratch
+from reconciler.support.interpreters import pip_command
 from reconciler.support.pipconfig import hermetic_env, index_args
 from reconciler.support.redact import redact
 
@@ -46,6 +51,7 @@ class Artifact:
     version: str
     hashes: tuple[str, ...]
     plugins: tuple[str, ...]  # the plugins whose locks pin it
+    url: str | None = None  # a direct archive URL (``name @ url`` in the lock)
 
     @property
     def pin(self) -> str:
@@ -53,8 +59,9 @@ class Artifact:
         return f"{self.name}=={self.version}"
 
     def line(self) -> str:
-        """The requirements-file line for pip: pin plus every hash."""
-        return " ".join([self.pin, *(f"--hash={h}" for h in self.hashes)])
+        """The requirements-file line for pip: pin (or direct URL) plus every hash."""
+        head = f"{self.name} @ {self.url}" if self.url else self.pin
+        return " ".join([head, *(f"--hash={h}" for h in self.hashes)])
 
 
 @attrs.frozen
@@ -67,34 +74,52 @@ class FetchReport:
     files: tuple[Path, ...]
 
 
-def collect(project: Project, only: Collection[str] = ()) -> dict[str, tuple[Artifact, ...]]:
-    """The artifacts to fetch, grouped by interpreter executable, deduplicated across locks.
+#: ``(interpreter executable, index options)``: one group of downloads.
+GroupKey = tuple[str, IndexOptions]
 
-    Raises :class:`LockError` for a missing or stale lock, or a lock line without hashes.
+
+def collect(
+    project: Project, only: Collection[str] = (), *, log: Callable[[str], None] | None = None
+) -> dict[GroupKey, tuple[Artifact, ...]]:
+    """The artifacts to fetch, grouped by interpreter and index, deduplicated across locks.
+
+    Each plugin's artifacts come from its own index settings (``desired.index_for``). VCS and
+    local-path lines have no artifact to fetch (their source is needed at deploy time; their
+    build requirements are collected by :func:`fetch`). Raises :class:`LockError` for a missing
+    or stale lock, or a pinned line without hashes.
     """
     desired = project.desired
-    merged: dict[str, dict[tuple[str, str], Artifact]] = {}
+    project.require(only)
+    merged: dict[GroupKey, dict[tuple[str, str], Artifact]] = {}
     for plugin in desired.plugins:
         if only and plugin.name not in only:
             continue
         interpreter = project.interpreters[plugin.name]
         path = desired.lock_path(plugin.name)
         lock = check_lock(plugin, lockfile.read(plugin.name, path), interpreter, desired)
-        group = merged.setdefault(interpreter.executable, {})
+        group = merged.setdefault((interpreter.executable, desired.index_for(plugin)), {})
         for package in applicable(lock, interpreter):
+            if not package.hashable:
+                if log is not None:
+                    log(
+                        f"{plugin.name}: {package.name} is a {package.kind} source "
+                        f"({package.url}), not fetched"
+                    )
+                continue
             if not package.hashes:
                 raise LockError(
                     f"plugin {plugin.name!r}: {path.parent.name}/{path.name} pins "
                     f"{package.name}=={package.version} without a hash; fetch needs hashes "
                     f"(delete the lock and run `reconciler lock {plugin.name}`)"
                 )
-            key = (package.name, canonicalize_version(package.version))
-            new = Artifact(package.name, package.version, package.hashes, (plugin.name,))
+            key = (package.name, canonicalize_version(package.version) or (package.url or ""))
+            url = package.url if package.kind == "url" else None
+            new = Artifact(package.name, package.version, package.hashes, (plugin.name,), url)
             old = group.get(key)
             group[key] = new if old is None else _merge(old, new)
     return {
-        executable: tuple(sorted(group.values(), key=lambda a: (a.name, a.version)))
-        for executable, group in merged.items()
+        key: tuple(sorted(group.values(), key=lambda a: (a.name, a.version)))
+        for key, group in merged.items()
     }
 
 
@@ -133,40 +158,168 @@ def fetch(
     failure raises :class:`FetchError` naming the package and the plugins that lock it.
     """
     check_selection(project, only, allow_undeclared=False)
-    groups = collect(project, only)
+    groups = collect(project, only, log=log)
     dest = dest.absolute()
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise FetchError(f"cannot create {dest}: {exc.strerror or exc}") from exc
-    settings = project.desired.settings
-    index = index_args(settings.index, project.desired.project_dir)
+    project_dir = project.desired.project_dir
+    versions = {i.executable: i.version for i in project.interpreters.values()}
     unique: dict[tuple[str, str], Artifact] = {}
     # pip's temporary files go to the scratch area, where the next run finds them.
     with scratch.session(project.desired.layout.root):
-        for executable, artifacts in groups.items():
+        for (executable, index_options), artifacts in groups.items():
+            index = index_args(index_options, project_dir)
             for batch in batches(artifacts):
                 log(f"downloading {len(batch)} artifact(s) with {executable}")
-                _download(executable, batch, dest, index)
+                _download(executable, versions[executable], batch, dest, index)
     for artifacts in groups.values():
         for a in artifacts:
-            key = (a.name, canonicalize_version(a.version))
+            key = (a.name, canonicalize_version(a.version) or (a.url or ""))
             old = unique.get(key)
             unique[key] = a if old is None else _merge(old, a)
     every = tuple(unique.values())
     files = _verify(every, dest)
+    build = _fetch_build_requirements(project, only, groups, files, dest, log)
     plugins = tuple(p.name for p in project.desired.plugins if not only or p.name in only)
-    return FetchReport(dest=dest, plugins=plugins, artifacts=every, files=files)
+    return FetchReport(dest=dest, plugins=plugins, artifacts=every, files=(*files, *build))
+
+
+def _fetch_build_requirements(
+    project: Project,
+    only: Collection[str],
+    groups: dict[GroupKey, tuple[Artifact, ...]],
+    files: Sequence[Path],
+    dest: Path,
+    log: Callable[[str], None],
+) -> tuple[Path, ...]:
+    """Download what building the sdists and local projects needs, pinned and hash-checked.
+
+    An sdist (or local project) is built at install time in an isolated environment holding its
+    ``[build-system] requires``; offline, those must be in the wheelhouse too. For each
+    interpreter and index, the union of those requirements is resolved with pip-compile
+    (``--generate-hashes``) and downloaded with ``--require-hashes``, so the backend that builds
+    at deploy time is exactly the one hash-checked here.
+    """
+    desired = project.desired
+    needs: dict[GroupKey, set[str]] = {}
+    for (executable, index_options), artifacts in groups.items():
+        names = {(a.name, canonicalize_version(a.version)) for a in artifacts}
+        for path in files:
+            identity = _identify(path.name)
+            if identity is None or path.name.endswith(".whl") or identity not in names:
+                continue
+            needs.setdefault((executable, index_options), set()).update(build_requires(path))
+    for plugin in desired.plugins:
+        if (only and plugin.name not in only) or plugin.name not in project.interpreters:
+            continue
+        interpreter = project.interpreters[plugin.name]
+        lock = lockfile.read(plugin.name, desired.lock_path(plugin.name))
+        for package in lock.packages if lock is not None else ():
+            if package.kind == "path":
+                local = Path(unquote(urlsplit(package.source_url(desired.project_dir) or "").path))
+                key = (interpreter.executable, desired.index_for(plugin))
+                needs.setdefault(key, set()).update(build_requires(local))
+    fetched: list[Path] = []
+    for (executable, index_options), wanted in sorted(needs.items(), key=lambda kv: kv[0][0]):
+        if not wanted:
+            continue
+        plugin = next(
+            p for p in desired.plugins
+            if p.name in project.interpreters
+            and project.interpreters[p.name].executable == executable
+            and desired.index_for(p) == index_options
+        )  # fmt: skip
+        log(f"resolving build requirements ({', '.join(sorted(wanted))}) for {executable}")
+        pins = _resolve_build(sorted(wanted), plugin, project)
+        artifacts = tuple(
+            Artifact(p.name, p.version, p.hashes, ("build",)) for p in pins if p.hashes
+        )
+        index = index_args(index_options, desired.project_dir)
+        version = project.interpreters[plugin.name].version
+        for batch in batches(artifacts):
+            _download(executable, version, batch, dest, index)
+        fetched.extend(_verify(artifacts, dest))
+    return tuple(dict.fromkeys(fetched))
+
+
+def build_requires(path: Path) -> list[str]:
+    """``[build-system] requires`` of an sdist archive or a project directory.
+
+    Without a ``pyproject.toml`` (or without ``[build-system]``), pip builds with setuptools:
+    ``setuptools>=40.8.0``, as pip's own fallback says.
+    """
+    text: str | None = None
+    try:
+        if path.is_dir():
+            candidate = path / "pyproject.toml"
+            text = candidate.read_text(encoding="utf-8") if candidate.is_file() else None
+        elif path.name.endswith(".zip"):
+            with zipfile.ZipFile(path) as archive:
+                member = _pyproject_member(archive.namelist())
+                text = archive.read(member).decode() if member else None
+        else:
+            with tarfile.open(path) as archive:
+                member = _pyproject_member(archive.getnames())
+                handle = archive.extractfile(member) if member else None
+                text = handle.read().decode() if handle else None
+    except (OSError, tarfile.TarError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
+        raise FetchError(f"cannot read the build requirements of {path.name}: {exc}") from exc
+    if text is None:
+        return ["setuptools>=40.8.0"]
+    try:
+        system = tomllib.loads(text).get("build-system")
+    except tomllib.TOMLDecodeError as exc:
+        raise FetchError(f"{path.name}: invalid pyproject.toml: {exc}") from exc
+    if not isinstance(system, dict) or "requires" not in system:
+        return ["setuptools>=40.8.0"]
+    requires = system.get("requires")
+    if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
+        raise FetchError(f"{path.name}: build-system.requires must be a list of strings")
+    return list(requires)
+
+
+def _pyproject_member(names: Sequence[str]) -> str | None:
+    """The top-level ``<dir>/pyproject.toml`` of an sdist."""
+    found = [n for n in names if n.count("/") == 1 and n.endswith("/pyproject.toml")]
+    return found[0] if found else None
+
+
+def _resolve_build(
+    wanted: Sequence[str], plugin: Plugin, project: Project
+) -> tuple[LockedPackage, ...]:
+    """Pin ``wanted`` (build requirements) with hashes, for the plugin's interpreter and index."""
+    from reconciler.locking import get_resolver  # noqa: PLC0415
+    from reconciler.locking.base import ResolveRequest  # noqa: PLC0415
+
+    desired = project.desired
+    interpreter = project.interpreters[plugin.name]
+    build_plugin = attrs.evolve(
+        plugin, requirements=tuple(wanted), constraints=(), pre=False, universal=False
+    )
+    request = ResolveRequest(
+        plugin=build_plugin,
+        interpreter=interpreter,
+        index=desired.index_for(plugin),
+        project_dir=desired.project_dir,
+        tools_dir=desired.settings.venv_root / ".reconciler" / "tools",
+    )
+    body = get_resolver(desired.settings.resolver).resolve(request)
+    parsed = lockfile.parse(plugin.name, Path("build-requirements.txt"), body)
+    return applicable(parsed, interpreter)
 
 
 def _download(
-    executable: str, artifacts: Sequence[Artifact], dest: Path, index: Sequence[str]
+    executable: str,
+    version: str,
+    artifacts: Sequence[Artifact],
+    dest: Path,
+    index: Sequence[str],
 ) -> None:
     with requirements_file(a.line() for a in artifacts) as requirements:
         command = [
-            sys.executable,
-            "-m",
-            "pip",
+            *pip_command(executable, version),
             "--python",
             executable,
             "download",

@@ -13,9 +13,10 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from reconciler import lockfile
-from reconciler.errors import Interrupted, LockError
+from reconciler.errors import Interrupted, LockError, ReconcilerError, combine
+from reconciler.locking import direct
 from reconciler.locking.base import Resolver, ResolveRequest
-from reconciler.models import PLUGIN_NAME_RE, DesiredState, Interpreter, Plugin
+from reconciler.models import PLUGIN_NAME_RE, DesiredState, Interpreter, Lock, Plugin
 from reconciler.support import procs, scratch
 from reconciler.support.files import write_if_changed
 from reconciler.support.pipconfig import resolve_link
@@ -76,14 +77,25 @@ def lock_plugin(
     Whatever resolver made it, the lock gets the same header and is read back before it is
     written, so its freshness never depends on the resolver.
     """
+    if desired.settings.require_hashes:
+        direct.refuse_unhashable(plugin)
     target = desired.lock_path(plugin.name)
     digest = lockfile.inputs_digest(plugin, interpreter.major_minor, desired.index_for(plugin))
     previous = None
     if not upgrade:
         with contextlib.suppress(OSError, UnicodeDecodeError):
-            previous = target.read_text(encoding="utf-8")
+            # keep unchanged pins where still allowed (local paths and VCS lines are the .in's)
+            previous = direct.previous_pins(target.read_text(encoding="utf-8"))
+    # what every resolver gets: local paths absolute, VCS refs pinned to their commit
+    lines = direct.resolver_inputs(
+        plugin,
+        desired.project_dir,
+        _previous(plugin, target),
+        upgrade=upgrade,
+        upgrade_packages=upgrade_packages,
+    )
     request = ResolveRequest(
-        plugin=plugin,
+        plugin=attrs.evolve(plugin, requirements=tuple(lines)),
         interpreter=interpreter,
         index=desired.index_for(plugin),
         project_dir=desired.project_dir,
@@ -91,10 +103,19 @@ def lock_plugin(
         previous=previous,
         upgrade_packages=tuple(upgrade_packages),
     )
-    body = _as_written_paths(resolver.resolve(request), plugin, desired.project_dir)
+    body = direct.finalise(resolver.resolve(request), plugin, desired.project_dir)
+    body = _as_written_paths(body, plugin, desired.project_dir)
     text = digest.header() + "\n" + _without_header(body)
     lockfile.parse(plugin.name, target, text)  # refuse to write what we could not read back
     return write_if_changed(target, text)
+
+
+def _previous(plugin: Plugin, target: Path) -> Lock | None:
+    """The plugin's current lock, if it can be read (its VCS commits are kept)."""
+    try:
+        return lockfile.read(plugin.name, target)
+    except LockError:
+        return None
 
 
 def _as_written_paths(body: str, plugin: Plugin, project_dir: Path) -> str:
@@ -192,7 +213,7 @@ def lock_all(
     """Lock every selected plugin whose lock is missing or stale (all of them with upgrades).
 
     Independent plugins resolve concurrently (``jobs``); when some fail, the others still
-    finish and the first failure (by plugin name) is raised.
+    finish and every failure is raised (one line per plugin, by plugin name).
     """
     started = time.monotonic()
     unchanged: list[str] = []
@@ -200,6 +221,8 @@ def lock_all(
     selected = [p for p in desired.plugins if not only or p.name in only]
     bumped = _upgrade_targets(selected, desired, upgrade_packages)
     for plugin in selected:
+        if plugin.name not in interpreters:
+            continue  # a plugin without a usable interpreter is reported by the caller
         state = status(plugin, interpreters[plugin.name], desired)
         if state.state == "fresh" and not upgrade and not bumped[plugin.name]:
             unchanged.append(plugin.name)
@@ -239,9 +262,9 @@ def lock_all(
             raise Interrupted(
                 "lock interrupted; locks written so far are kept, the others are unchanged"
             ) from exc
-    errors = [o for o in outcomes if isinstance(o, LockError)]
+    errors: list[ReconcilerError] = [o for o in outcomes if isinstance(o, LockError)]
     if errors:
-        raise errors[0]
+        raise combine(errors)  # every failing plugin, one line each (the others are written)
     written = [p.name for (p, _), changed in zip(todo, outcomes, strict=True) if changed is True]
     unchanged += [
         p.name for (p, _), changed in zip(todo, outcomes, strict=True) if changed is False

@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 from reconciler.errors import LockError
+from reconciler.installers.base import show_command
 from reconciler.locking.base import (
     CUSTOM_COMPILE_COMMAND,
     ResolveRequest,
@@ -54,7 +55,7 @@ class PipToolsResolver:
                 f"plugin {plugin.name!r}: universal = true needs the uv resolver "
                 '(set resolver = "uv" or "auto" with uv installed, or universal = false)'
             )
-        python = resolver_python(request.interpreter, request.tools_dir)
+        python = resolver_python(request.interpreter, request.tools_dir, request)
         with workdir(request) as work:
             command = [
                 python,
@@ -86,22 +87,98 @@ class PipToolsResolver:
             return work.output.read_text(encoding="utf-8")
 
 
-def resolver_python(interpreter: Interpreter, tools_dir: Path) -> str:
+def resolver_python(
+    interpreter: Interpreter, tools_dir: Path, request: ResolveRequest | None = None
+) -> str:
     """An interpreter that runs pip-compile for ``interpreter``'s Python version.
 
-    The tool's own interpreter when the major.minor matches; otherwise a helper venv of the
-    plugin's interpreter, cached under ``tools_dir`` (``<venv-root>/.reconciler/tools/``), that
-    sees the tool's own (pure-Python) pip-tools and pip through a ``.pth`` file: no download,
-    created once.
+    - the tool's own interpreter when the major.minor matches;
+    - Python 3.8-3.10 (older than reconciler itself, whose packages use newer syntax and need
+      no ``tomli``): a helper venv of that interpreter holding the pip-tools that the lock
+      shipped with reconciler (``reconciler/locking/helpers/py3.X.txt``) pins for it, installed
+      hash-checked from the plugin's own index settings (``request``), cached under ``tools_dir``
+      (``<venv-root>/.reconciler/tools/``);
+    - newer Pythons: a helper venv that sees the tool's own pure-Python pip-tools and pip
+      through a ``.pth`` file (no download).
     """
     current = f"{sys.version_info.major}.{sys.version_info.minor}"
     if interpreter.major_minor == current:
         return sys.executable
+    version = tuple(int(part) for part in interpreter.major_minor.split("."))
+    if version < (3, 8):
+        raise LockError(
+            f"python {interpreter.version} is not supported "
+            "(reconciler locks for CPython 3.8 and newer)"
+        )
     with _HELPER_LOCK:
+        if helper_lock(interpreter.major_minor) is not None:
+            return _locked_helper_python(interpreter, tools_dir, request)
         return _helper_python(interpreter, tools_dir)
 
 
 _HELPER_LOCK = threading.Lock()
+
+
+def helper_lock(major_minor: str) -> str | None:
+    """The text of the pip-tools lock shipped for Python ``major_minor`` (None: not needed)."""
+    from importlib import resources  # noqa: PLC0415
+
+    resource = resources.files("reconciler.locking") / "helpers" / f"py{major_minor}.txt"
+    try:
+        return resource.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def _locked_helper_python(
+    interpreter: Interpreter, tools: Path, request: ResolveRequest | None
+) -> str:
+    import subprocess  # noqa: PLC0415 - only when a helper is built
+
+    from reconciler.installers.base import last_error_line, requirements_file  # noqa: PLC0415
+
+    text = helper_lock(interpreter.major_minor) or ""
+    tag = hashlib.sha256((interpreter.executable + "\0" + text).encode()).hexdigest()[:10]
+    helper = tools / f"pip-tools-py{interpreter.major_minor}-{tag}"
+    python = helper / "bin" / "python"
+    if (helper / ".complete").is_file():
+        return str(python)
+    tools.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(dir=tools, prefix=".building-"))
+    what = f"cannot set up pip-tools for python {interpreter.version}"
+    index = [] if request is None else index_args(request.index, request.project_dir)
+    try:
+        created = subprocess.run(
+            [interpreter.executable, "-m", "venv", "--clear", str(building)],
+            capture_output=True,
+            text=True,
+            env=hermetic_env(),
+            check=False,
+        )
+        if created.returncode != 0:
+            raise LockError(f"{what}: {last_error_line(created.stderr or created.stdout)}")
+        lines = [line for line in text.splitlines() if line.strip()]
+        with requirements_file(lines) as requirements:
+            command = [
+                str(building / "bin" / "python"), "-m", "pip", "install", "--no-deps",
+                "--require-hashes", "--only-binary", ":all:", "--no-input", "--quiet",
+                *index, "-r", str(requirements),
+            ]  # fmt: skip
+            show_command(command)
+            result = subprocess.run(
+                command, capture_output=True, text=True, env=hermetic_env(), check=False
+            )
+        if result.returncode != 0:
+            reason = last_error_line(result.stderr or result.stdout)
+            raise LockError(f"{what} (from the plugin's index): {reason}")
+        (building / ".complete").write_text("", encoding="utf-8")
+        if helper.exists():
+            shutil.rmtree(helper)
+        building.rename(helper)
+    finally:
+        if building.exists():
+            shutil.rmtree(building, ignore_errors=True)
+    return str(python)
 
 
 def _helper_python(interpreter: Interpreter, tools: Path) -> str:
@@ -164,6 +241,15 @@ _CONFLICT_PART = re.compile(
 )
 
 
+def _artifact(parent: str) -> str:
+    """``tap_x-1.0`` from a candidate's text, e.g. ``https://h/tap_x-1.0-py3-none-any.whl#sha256=...
+    (from https://h/simple/) (requires-python:>=3.10)``."""
+    link = parent.split(maxsplit=1)[0] if parent.split() else parent
+    artifact = link.split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    artifact = re.sub(r"(-py\d.*|-cp\d.*)?\.(whl|tar\.gz|zip|tar\.bz2)$", "", artifact)
+    return artifact or "?"
+
+
 def _conflict(stderr: str) -> str | None:
     """``demo-common<1.1 (requested) conflicts with demo-common>=1.1 (from tap_alpha-1.1.0)``."""
     parts = []
@@ -172,9 +258,7 @@ def _conflict(stderr: str) -> str | None:
         if parent is None:
             parts.append(f"{match.group('req')} (requested)")
         else:
-            artifact = parent.split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
-            artifact = re.sub(r"(-py\d.*)?\.(whl|tar\.gz|zip)$", "", artifact)
-            parts.append(f"{match.group('req')} (from {artifact})")
+            parts.append(f"{match.group('req')} (from {_artifact(parent)})")
     if len(parts) < 2:
         return None
     return "conflicting requirements: " + " vs ".join(dict.fromkeys(parts))
@@ -185,13 +269,14 @@ def resolution_error(stderr: str) -> str:
     conflict = _conflict(stderr)
     if conflict is not None:
         return redact(conflict)
+    from reconciler.support.tool_errors import explain  # noqa: PLC0415
+
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    if any("Failed to build" in line or "fatal:" in line for line in lines):
+        return explain(stderr)  # a build or git failure: its cause, not pip's traceback
     for pattern in _INTERESTING:
         for line in lines:
             match = pattern.search(line)
             if match:
                 return redact(match.group(0))
-    for line in reversed(lines):
-        if line.startswith(("ERROR:", "Error:")):
-            return redact(line.split(":", 1)[1].strip())
-    return redact(lines[-1]) if lines else "pip-compile failed with no output"
+    return explain(stderr) if lines else "pip-compile failed with no output"

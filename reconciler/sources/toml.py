@@ -41,6 +41,7 @@ class _RawSettings:
     keep_generations: int = 0
     resolver: str = "auto"
     universal: bool = False
+    require_hashes: bool = False
 
 
 @attrs.define
@@ -385,6 +386,7 @@ def _settings(s: _RawSettings, text: str, project_file: Path) -> Settings:
         keep_generations=s.keep_generations,
         resolver=s.resolver,
         universal=s.universal,
+        require_hashes=s.require_hashes,
     )
 
 

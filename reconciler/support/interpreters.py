@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
 import shutil
+import sys
+import threading
 from pathlib import Path
 
 from reconciler.errors import InterpreterError
@@ -58,13 +61,52 @@ def find(spec: str, project_dir: Path) -> Path:
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return candidate
     else:
-        names = [f"python{spec}"] if re.fullmatch(r"\d+(\.\d+)*", spec) else [spec]
-        for name in names:
-            tried.append(f"{name} on PATH")
-            found = shutil.which(name)
-            if found:
-                return Path(found)
+        # "3.12" / "python3.12": also found among pyenv's installed versions, whichever is active
+        version = re.fullmatch(r"(?:python)?(\d+\.\d+(?:\.\d+)?)", spec)
+        name = f"python{spec}" if re.fullmatch(r"\d+(\.\d+)*", spec) else spec
+        tried.append(f"{name} on PATH")
+        found = shutil.which(name)
+        if found and not _is_pyenv_shim(Path(found)):
+            return Path(found)
+        if version:
+            installed = _pyenv_installed(version.group(1))
+            tried.append(f"pyenv versions {version.group(1)}*")
+            if installed is not None:
+                return installed
+        if found:
+            return Path(found)  # a shim: it runs, or fails with pyenv's own explanation
     raise InterpreterError(f"interpreter {spec!r} not found (tried {', '.join(tried)})")
+
+
+def _pyenv_root() -> Path:
+    return Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+
+
+def _is_pyenv_shim(path: Path) -> bool:
+    """True for a pyenv shim: what it runs depends on pyenv's active version, not on itself."""
+    return path.parent == _pyenv_root() / "shims"
+
+
+def _pyenv_installed(version: str) -> Path | None:
+    """The newest CPython pyenv has installed whose version starts with ``version`` (any active)."""
+    versions = _pyenv_root() / "versions"
+    wanted = version.split(".")
+    best: tuple[tuple[int, ...], Path] | None = None
+    try:
+        entries = os.listdir(versions)
+    except OSError:
+        return None
+    for entry in entries:
+        if not re.fullmatch(r"\d+(\.\d+)*", entry) or entry.split(".")[: len(wanted)] != wanted:
+            continue
+        major_minor = ".".join(entry.split(".")[:2])
+        candidate = versions / entry / "bin" / f"python{major_minor}"
+        if not os.access(candidate, os.X_OK):
+            continue
+        key = tuple(int(part) for part in entry.split("."))
+        if best is None or key > best[0]:
+            best = (key, candidate)
+    return best[1] if best else None
 
 
 def _identity(path: Path) -> str | None:
@@ -115,8 +157,12 @@ def probe(path: Path) -> Interpreter:
     except subprocess.TimeoutExpired as exc:
         raise InterpreterError(f"interpreter {path} did not answer within 60 s") from exc
     if result.returncode != 0:
-        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise InterpreterError(f"interpreter {path} failed to start: {last}")
+        # the whole message on one line: pyenv explains over several lines which versions
+        # have the command, the last line alone ("Note: See 'pyenv help global'") says nothing
+        lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+        raise InterpreterError(
+            f"interpreter {path} failed to start: {'; '.join(lines) or 'no output'}"
+        )
     try:
         data = json.loads(result.stdout)
         interpreter = _from_json(data)
@@ -162,3 +208,66 @@ def _write_cache(cache_file: Path, payload: object) -> None:
 def resolve(spec: str, project_dir: Path) -> Interpreter:
     """Find and probe the interpreter named by ``spec``."""
     return probe(find(spec, project_dir))
+
+
+_BOOTSTRAP_LOCK = threading.Lock()
+
+
+def tool_pip_runs_on(version: str) -> bool:
+    """True when the pip reconciler runs with supports Python ``version`` (``pip --python``)."""
+    from importlib.metadata import PackageNotFoundError, metadata  # noqa: PLC0415
+
+    from packaging.specifiers import SpecifierSet  # noqa: PLC0415
+
+    try:
+        requires = metadata("pip")["Requires-Python"] or ""
+    except PackageNotFoundError:
+        return False
+    return SpecifierSet(requires).contains(version, prereleases=True)
+
+
+def pip_command(executable: str, version: str) -> list[str]:
+    """How to run a pip that can act on an environment of Python ``version`` (``--python X``).
+
+    reconciler's own pip when it supports that Python; otherwise (e.g. 3.8 and 3.9 with pip 26)
+    the pip that the interpreter's own ``ensurepip`` bundles, in a small venv cached under
+    :func:`cache_dir` -- made offline, once per interpreter.
+    """
+    if tool_pip_runs_on(version):
+        return [sys.executable, "-m", "pip"]
+    major_minor = ".".join(version.split(".")[:2])
+    base = os.path.realpath(executable)  # a venv's python links to its base interpreter
+    tag = hashlib.sha256(base.encode()).hexdigest()[:10]
+    home = cache_dir() / "pip" / f"py{major_minor}-{tag}"
+    python = home / "bin" / "python"
+    with _BOOTSTRAP_LOCK:
+        if not (home / ".complete").is_file():
+            _bootstrap_pip(base, version, home)
+    return [str(python), "-m", "pip"]
+
+
+def _bootstrap_pip(executable: str, version: str, home: Path) -> None:
+    import subprocess  # noqa: PLC0415 - only on a cache miss
+    import tempfile  # noqa: PLC0415
+
+    home.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(dir=home.parent, prefix=".building-"))
+    try:
+        result = subprocess.run(
+            [executable, "-m", "venv", "--clear", str(building)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+            raise InterpreterError(
+                f"python {version} ({executable}): cannot bootstrap pip with ensurepip: {last}"
+            )
+        (building / ".complete").write_text("", encoding="utf-8")
+        if home.exists():
+            shutil.rmtree(home)
+        building.rename(home)
+    finally:
+        if building.exists():
+            shutil.rmtree(building, ignore_errors=True)

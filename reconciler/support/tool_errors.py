@@ -1,0 +1,111 @@
+"""One line that keeps the cause, from the output of a failed pip, pip-compile or uv run.
+
+- uv: the ``error:`` line plus the last ``Caused by:`` / ``cause:`` of its chain (a git ``fatal:``
+  line when the cause is a failed git command), with the expected and computed hashes of a
+  hash mismatch;
+- pip: a hash mismatch names the package, the file and both hashes; a failed build names what
+  failed and, when it was the build backend, the backend requirement that was not found;
+- never an internal class name (``pip._internal.exceptions.FailedToPrepareCandidate: ...`` keeps
+  only its message); credentials are redacted.
+"""
+
+from __future__ import annotations
+
+import re
+
+from reconciler.support.redact import redact
+
+_CLASS_PREFIX = re.compile(r"^(?:[a-z_][\w]*\.)+[A-Z]\w*(?:Error|Exception|Candidate|\w*):\s*")
+_CAUSE = re.compile(r"^\s*(?:Caused by|cause):\s*(?P<text>.*)$")
+_PIP_MISMATCH = re.compile(
+    r"^\s*(?P<req>\S+==\S+) from (?P<url>\S+).*?:\s*\n\s*Expected sha256 (?P<expected>[0-9a-f]+)"
+    r"(?:\s*\n\s*or\s+[0-9a-f]+)*\s*\n\s*Got\s+(?P<got>[0-9a-f]+)",
+    re.MULTILINE,
+)
+_UV_HASHES = re.compile(
+    r"Expected:\s*\n\s*(?P<expected>sha256:[0-9a-f]+).*?Computed:\s*\n\s*(?P<got>sha256:[0-9a-f]+)",
+    re.DOTALL,
+)
+_NOT_FOUND = re.compile(r"No matching distribution found for (?P<req>\S+)")
+_FATAL = re.compile(r"^\s*fatal:\s*(?P<text>.*)$", re.MULTILINE)
+
+
+def strip_class(text: str) -> str:
+    """``pip._internal.exceptions.X: message`` -> ``message``."""
+    return _CLASS_PREFIX.sub("", text.strip())
+
+
+def explain(output: str) -> str:
+    """The most telling line of a failed pip / pip-compile / uv run (credentials redacted)."""
+    return redact(_explain(output))
+
+
+def _explain(output: str) -> str:
+    uv = _uv(output)
+    if uv is not None:
+        return uv
+    mismatch = _PIP_MISMATCH.search(output)
+    if mismatch:
+        return (
+            f"hash mismatch for {mismatch.group('req')} from {mismatch.group('url')}: "
+            f"expected sha256 {mismatch.group('expected')}, got {mismatch.group('got')}"
+        )
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    build = _pip_build_failure(lines, output)
+    if build is not None:
+        return build
+    fatal = _FATAL.search(output)
+    return f"git: {fatal.group('text').strip()}" if fatal else _last_line(lines)
+
+
+def _last_line(lines: list[str]) -> str:
+    for line in reversed(lines):
+        if line.startswith(("ERROR:", "error:")):
+            return strip_class(line.split(":", 1)[1])
+    for line in reversed(lines):
+        if _CLASS_PREFIX.match(line):
+            return strip_class(line)
+    return strip_class(lines[-1]) if lines else "failed with no output"
+
+
+def _uv(output: str) -> str | None:
+    """uv's ``error:`` line with the last cause of its chain."""
+    lines = output.splitlines()
+    head_index = next((i for i, line in enumerate(lines) if line.startswith("error:")), None)
+    if head_index is None:
+        return None
+    head = lines[head_index].removeprefix("error:").strip()
+    causes = [m.group("text").strip() for m in map(_CAUSE.match, lines[head_index:]) if m]
+    rest = "\n".join(lines[head_index:])
+    fatal = _FATAL.search(rest)
+    if fatal:
+        causes.append(f"git: {fatal.group('text').strip()}")
+    if not causes:
+        return head
+    last = causes[-1]
+    hashes = _UV_HASHES.search(rest)
+    if hashes:
+        last += f" (expected {hashes.group('expected')}, computed {hashes.group('got')})"
+    return f"{head}: {last}"
+
+
+def _pip_build_failure(lines: list[str], output: str) -> str | None:
+    """pip's "Failed to build X when installing build dependencies" with the missing backend."""
+    failed = next(
+        (strip_class(line.split(":", 1)[1] if line.startswith("ERROR:") else line)
+         for line in reversed(lines) if "Failed to build" in line),
+        None,
+    )  # fmt: skip
+    if failed is None:
+        return None
+    failed = re.sub(r" when git clone .*$", " (git clone failed)", failed)
+    missing = _NOT_FOUND.search(output)
+    if "build dependencies" in failed and missing:
+        return (
+            f"{failed}: the build backend requirement {missing.group('req')} was not found "
+            "in the package locations"
+        )
+    fatal = _FATAL.search(output)
+    if fatal:
+        return f"{failed}: git: {fatal.group('text').strip()}"
+    return failed
