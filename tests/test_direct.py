@@ -389,7 +389,7 @@ def test_require_hashes_refuses_unhashable_requirements(tmp_path: Path) -> None:
     toml.write_text(
         toml.read_text().replace("[settings]\n", "[settings]\nrequire-hashes = true\n"), "utf-8"
     )
-    before = snapshot(project.root)
+    before = visible(project.root)
     result = project.run("plan")
     assert result.code == 1
     assert result.err_lines == [
@@ -404,7 +404,7 @@ def test_require_hashes_refuses_unhashable_requirements(tmp_path: Path) -> None:
         "error: plugin 'local': settings.require-hashes is true but './plugins/tap-local' "
         "cannot be hash-checked (VCS and local paths have no hash; use an index or archive URL)"
     ]
-    after = snapshot(project.root)
+    after = visible(project.root)
     for changed in ("lock/local.txt", "lock"):  # the lock deleted by the test itself
         del before[changed]
     del after["lock"]
@@ -526,10 +526,11 @@ def test_sdist_applied_offline_from_fetch_wheelhouse(
 
 
 def visible(root: Path) -> dict[str, tuple[int, int, int]]:
-    """Snapshot of the project minus the apply lock file and empty generation dirs."""
+    """Snapshot of the project minus reconciler's bookkeeping under the venv root (apply lock,
+    scratch area for temporary files, empty generation dirs)."""
     found = snapshot(root)
     for key in list(found):
-        if key.startswith((".venvs/.reconciler.lock", ".venvs/.generations")) or key in (
+        if key.startswith((".venvs/.reconciler", ".venvs/.generations")) or key in (
             ".",
             ".venvs",
         ):
@@ -554,10 +555,10 @@ def test_unreachable_git_host(tmp_path: Path) -> None:  # before any resolver ru
     project = new_project(
         tmp_path / "proj", '[plugins.t]\nrequirements = ["t @ git+https://127.0.0.1:9/r.git@v1"]\n'
     )
-    before = snapshot(project.root)
+    before = visible(project.root)
     line = check_error(project.run("lock"), "plugin 't'", "unable to access", "127.0.0.1")
     assert "connect" in line.lower()
-    assert snapshot(project.root) == before
+    assert visible(project.root) == before
 
 
 @pytest.mark.parametrize("combo", TOOLS)
@@ -569,7 +570,7 @@ def test_missing_build_backend_names_it(tmp_path: Path, combo: tuple[str, str]) 
         wheels=False,  # no setuptools anywhere
     )
     local_project(project.root / "plugins" / "tap-local", "tap-local")
-    before = snapshot(project.root)
+    before = visible(project.root)
     if combo[1] == "pip-tools":  # pip-compile builds the metadata: lock fails
         check_error(
             project.run("lock"),
@@ -578,7 +579,7 @@ def test_missing_build_backend_names_it(tmp_path: Path, combo: tuple[str, str]) 
             "when installing build dependencies: the build backend requirement setuptools>=61 "
             "was not found in the package locations",
         )
-        assert snapshot(project.root) == before
+        assert visible(project.root) == before
         return
     # uv reads the static metadata without building; the build at apply time fails
     ok(project, "lock")
@@ -644,10 +645,10 @@ def test_broken_plugin_blocks_only_itself(tmp_path: Path) -> None:
     rows = {line.split()[0]: line for line in status.out.splitlines() if line.strip()}
     assert "python9.99" in rows["broken"]
     assert "unknown" in rows["broken"]
-    before = snapshot(project.root)
+    before = visible(project.root)
     check_error(project.run("plan"), "plugin 'broken'", "python9.99")
     check_error(project.run("apply"), "plugin 'broken'")
-    assert snapshot(project.root) == before
+    assert visible(project.root) == before
 
 
 def test_every_failing_plugin_named_one_line_each(tmp_path: Path) -> None:
