@@ -482,3 +482,29 @@ def test_meltanos_python_version_comes_from_the_meltano_on_path(
     monkeypatch.setenv("MELTANO__PYTHON_VERSION", "3.12")  # the environment wins, as in Meltano
     (plugin,) = load(tmp_path).plugins
     assert plugin.constraints == ("c-3.12.txt",)
+
+
+def test_every_pip_spelling_passes_through_as_pip_writes_it(tmp_path: Path) -> None:
+    """VCS (pinned, branch, subdirectory), editable and local paths, a trailing ';'."""
+    write(
+        tmp_path,
+        "meltano.yml",
+        f"""
+        plugins:
+          extractors:
+          - name: tap-x
+            namespace: tap_x
+            pip_url: >-
+              git+https://github.com/o/tap-x.git@{SHA}#subdirectory=tap
+              git+https://github.com/o/lib.git@main
+              -e ./plugins/tap-y ./local/tap-z/ tap-w==1.0;
+        """,
+    )
+    (plugin,) = load(tmp_path).plugins
+    assert plugin.requirements == (
+        f"git+https://github.com/o/tap-x.git@{SHA}#subdirectory=tap",
+        "git+https://github.com/o/lib.git@main",
+        "-e ./plugins/tap-y",
+        "./local/tap-z/",
+        "tap-w==1.0",
+    )
