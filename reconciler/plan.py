@@ -223,7 +223,8 @@ def _differs(
 def _differs_index(package: LockedPackage, dist: InstalledDist) -> str | None:
     name, direct = package.name, dist.direct
     if not same_version(dist.version, package.version):
-        return f"{name} {dist.version} -> {package.version}"
+        down = " (downgrade)" if Install(package, from_version=dist.version).is_downgrade else ""
+        return f"{name} {dist.version} -> {package.version}{down}"
     if direct is not None and (direct.commit is not None or direct.is_dir):
         return f"{name} {dist.version} from {_shown(direct.url)} -> {package.version} (index)"
     return None

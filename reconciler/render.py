@@ -46,7 +46,7 @@ def _upgrade_part(item: Install) -> str:
     if item.from_version is None:
         return f"+ {package.name} {package.label}{tag}"
     if package.kind == "index":
-        return f"{package.name} {item.from_version} -> {package.version}"
+        return f"{package.name} {item.from_version} -> {package.version}{_direction(item)}"
     return f"{item.reason or package.name + ' -> ' + package.label}{tag}"
 
 
