@@ -20,6 +20,7 @@ from reconciler.errors import SafetyError
 from reconciler.layouts import FLIP_INFIX, Layout, link_target_problem, live_generation
 from reconciler.models import MarkerStatus
 from reconciler.state import MARKER_NAME, MARKER_TEMP_PREFIX, MarkerCorrupt, read_marker
+from reconciler.support.files import fsync_dir
 
 __all__ = [
     "delete_generation",
@@ -90,7 +91,7 @@ def flip(layout: Layout, plugin: str, generation: Path) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    _fsync_dir(stable.parent)
+    fsync_dir(stable.parent)
 
 
 _RENAME_EXCHANGE = 2  # linux/fs.h
@@ -132,17 +133,8 @@ def flip_over_directory(layout: Layout, plugin: str, generation: Path) -> Path |
         if temporary.is_symlink():
             temporary.unlink(missing_ok=True)
         raise
-    _fsync_dir(stable.parent)
+    fsync_dir(stable.parent)
     return temporary
-
-
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def is_ours(generation: Path) -> bool:

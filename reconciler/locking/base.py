@@ -21,7 +21,7 @@ from reconciler.errors import Interrupted, LockError
 from reconciler.installers.base import show_command
 from reconciler.models import IndexOptions, Interpreter, Plugin
 from reconciler.support import procs, scratch
-from reconciler.support.pipconfig import hermetic_env
+from reconciler.support.pipconfig import hermetic_env, index_args, resolve_link
 
 #: What a lock's own comment says made it (no machine path, no flags).
 CUSTOM_COMPILE_COMMAND = "reconciler lock"
@@ -95,3 +95,17 @@ def run_resolver(
         raise Interrupted(f"plugin {plugin!r}: interrupted; its lock is unchanged") from exc
     except OSError as exc:
         raise LockError(f"plugin {plugin!r}: cannot run {tool}: {exc.strerror or exc}") from exc
+
+
+def source_args(request: ResolveRequest, pre_flag: Sequence[str]) -> list[str]:
+    """Index, constraint and pre-release options of ``request``, shared by every resolver.
+
+    ``pre_flag`` is the resolver's own spelling of "allow pre-releases".
+    """
+    plugin = request.plugin
+    args = index_args(request.index, request.project_dir)
+    for constraint in plugin.constraints:
+        args.extend(["--constraint", resolve_link(constraint, request.project_dir)])
+    if plugin.pre:
+        args.extend(pre_flag)
+    return args

@@ -18,11 +18,12 @@ from reconciler.locking.base import (
     CUSTOM_COMPILE_COMMAND,
     ResolveRequest,
     run_resolver,
+    source_args,
     workdir,
 )
 from reconciler.models import Interpreter
 from reconciler.support import procs, scratch
-from reconciler.support.pipconfig import hermetic_env, index_args, resolve_link
+from reconciler.support.pipconfig import hermetic_env, index_args
 from reconciler.support.redact import redact
 
 PIP_COMPILE_FLAGS = (
@@ -71,11 +72,7 @@ class PipToolsResolver:
                 command.append("--upgrade")
             for name in request.upgrade_packages:
                 command.extend(["--upgrade-package", name])
-            command.extend(index_args(request.index, request.project_dir))
-            for constraint in plugin.constraints:
-                command.extend(["--constraint", resolve_link(constraint, request.project_dir)])
-            if plugin.pre:
-                command.append("--pre")
+            command.extend(source_args(request, ["--pre"]))
             env = hermetic_env()
             env["CUSTOM_COMPILE_COMMAND"] = CUSTOM_COMPILE_COMMAND
             env["PIP_TOOLS_CACHE_DIR"] = env.get("PIP_TOOLS_CACHE_DIR", "") or str(_cache_dir())

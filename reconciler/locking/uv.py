@@ -11,8 +11,13 @@ from __future__ import annotations
 import re
 
 from reconciler.errors import LockError
-from reconciler.locking.base import CUSTOM_COMPILE_COMMAND, ResolveRequest, run_resolver, workdir
-from reconciler.support.pipconfig import index_args, resolve_link
+from reconciler.locking.base import (
+    CUSTOM_COMPILE_COMMAND,
+    ResolveRequest,
+    run_resolver,
+    source_args,
+    workdir,
+)
 from reconciler.support.redact import redact
 
 UV_COMPILE_FLAGS = (
@@ -58,11 +63,7 @@ class UvResolver:
             # ~0.4 s a plugin on a local wheelhouse); pip-compile's does not.
             for name in request.upgrade_packages:
                 command.extend(["--upgrade-package", name])
-            command.extend(index_args(request.index, request.project_dir))
-            for constraint in plugin.constraints:
-                command.extend(["--constraint", resolve_link(constraint, request.project_dir)])
-            if plugin.pre:
-                command.extend(["--prerelease", "allow"])
+            command.extend(source_args(request, ["--prerelease", "allow"]))
             command.extend(["--output-file", work.output.name, work.source.name])
             result = run_resolver(command, plugin.name, "uv", work.path)
             if result.returncode != 0:
