@@ -52,6 +52,8 @@ $(DEPS_STAMP): lock/dev.txt
 	touch $@
 
 $(DEV_STAMP): $(DEPS_STAMP) pyproject.toml
+	@# The distribution was called "reconciler" before 0.1.1 (the index's "reconciler" is another project).
+	$(VENV_PY) -m pip uninstall --yes --quiet reconciler 2>/dev/null || true
 	$(VENV_PY) -m pip install --no-deps --no-build-isolation -e .
 	touch $@
 
