@@ -80,3 +80,11 @@ def fsync_dir(directory: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def display_path(root: Path, path: Path) -> str:
+    """``path`` relative to ``root`` for messages, or as given when it is outside."""
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)

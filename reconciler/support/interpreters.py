@@ -10,9 +10,10 @@ import re
 import shutil
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
-from reconciler.errors import InterpreterError
+from reconciler.errors import InterpreterError, ReconcilerError
 from reconciler.models import Interpreter
 from reconciler.support.shims import shim_key
 
@@ -208,6 +209,42 @@ def _write_cache(cache_file: Path, payload: object) -> None:
 def resolve(spec: str, project_dir: Path) -> Interpreter:
     """Find and probe the interpreter named by ``spec``."""
     return probe(find(spec, project_dir))
+
+
+def meltano_python(sys_dir: Path, env: Mapping[str, str]) -> Path | None:
+    """The interpreter Meltano runs on: that of ``<sys-dir>/run/bin`` (the ``meltano`` that last
+    activated this project), else of ``meltano`` on ``PATH`` (read from its ``#!`` line)."""
+    candidates = [sys_dir / "run" / "bin"]
+    on_path = shutil.which("meltano", path=env.get("PATH"))
+    if on_path:
+        candidates.append(Path(on_path))
+    for script in candidates:
+        try:
+            with script.open("rb") as handle:
+                first = handle.readline(512)
+        except OSError:
+            continue
+        if first.startswith(b"#!"):
+            words = first[2:].decode("utf-8", "replace").split()
+            if words and Path(words[0]).is_absolute() and Path(words[0]).name != "env":
+                return Path(words[0])
+    return None
+
+
+def venv_major_minor(python: Path, project_dir: Path) -> str | None:
+    """``X.Y`` of ``python``: from its venv's ``pyvenv.cfg``, else by probing it (cached)."""
+    cfg = python.parent.parent / "pyvenv.cfg"
+    try:
+        for line in cfg.read_text(encoding="utf-8").splitlines():
+            key, sep, value = line.partition("=")
+            if sep and key.strip() in ("version", "version_info"):
+                return ".".join(value.strip().split(".")[:2])
+    except (OSError, UnicodeDecodeError):
+        pass
+    try:
+        return resolve(str(python), project_dir).major_minor
+    except ReconcilerError:
+        return None
 
 
 _BOOTSTRAP_LOCK = threading.Lock()

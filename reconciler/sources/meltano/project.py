@@ -1,0 +1,57 @@
+"""A Meltano project read from disk: its plugin entries, settings and install environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+
+from reconciler.models import Settings
+from reconciler.sources.meltano.env import install_env, project_python
+from reconciler.sources.meltano.include import include_paths
+from reconciler.sources.meltano.sibling import toml_settings
+from reconciler.sources.meltano.yaml import PROJECT_FILE, Entry, plugin_entries, read_yaml
+
+
+@attrs.frozen
+class Project:
+    """What the loader needs of a project: its entries, settings and install environment."""
+
+    root: Path
+    sys_dir: Path
+    settings: Settings
+    python_explicit: bool  # reconciler.toml sets settings.python
+    entries: dict[tuple[str, str], Entry]
+    env: dict[str, str]  # what Meltano expands pip_url with (before the per-plugin part)
+    project_python: str | None
+
+
+def read_project(project_file: Path) -> Project:
+    """Read ``meltano.yml``, its includes, ``.env`` and the sibling ``reconciler.toml``."""
+    root = project_file.parent.absolute()
+    meltano = read_yaml(project_file, PROJECT_FILE)
+    settings, python_explicit = toml_settings(root)
+    entries: dict[tuple[str, str], Entry] = {}
+    documents = [(meltano, PROJECT_FILE)]
+    for path, rel in include_paths(root, meltano):
+        if path != project_file.resolve():
+            documents.append((read_yaml(path, rel), rel))
+    for document, label in documents:
+        for entry in plugin_entries(document, label):
+            before = entries.get((entry.type, entry.name))
+            if before is not None:
+                raise entry.where().error(
+                    f"duplicate plugin (also in {before.label}:{before.line or '?'})"
+                )
+            entries[(entry.type, entry.name)] = entry
+    env = install_env(root, meltano)
+    sys_dir = Path(env["MELTANO_SYS_DIR_ROOT"])
+    return Project(
+        root=root,
+        sys_dir=sys_dir,
+        settings=attrs.evolve(settings, venv_root=sys_dir),
+        python_explicit=python_explicit,
+        entries=entries,
+        env=env,
+        project_python=project_python(meltano, env),
+    )

@@ -1,0 +1,44 @@
+"""The ``reconciler.toml`` beside ``meltano.yml``: ``[settings]`` only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import tomlkit
+
+from reconciler.errors import ConfigError
+from reconciler.models import Settings
+from reconciler.sources import toml
+from reconciler.sources.meltano.yaml import PROJECT_FILE
+
+
+def toml_settings(root: Path) -> tuple[Settings, bool]:
+    """``[settings]`` of a ``reconciler.toml`` beside ``meltano.yml`` (which must declare no
+    plugins); defaults when there is none. Also whether it sets ``python``."""
+    path = root / toml.PROJECT_FILE
+    if not path.is_file():
+        return toml.parse("", path).settings, False
+    state = toml.load(path)
+    text = path.read_text(encoding="utf-8")
+    document = tomlkit.parse(text)
+    table = document.get("settings") or {}
+
+    def refuse(keys: list[str], message: str) -> ConfigError:
+        line = toml.locate(text, keys)
+        where = f"{toml.PROJECT_FILE}:{line}" if line else toml.PROJECT_FILE
+        return ConfigError(f"{where}: {'.'.join(keys[:2])}: {message}")
+
+    if state.plugins or "plugins" in document:
+        first = [p.name for p in state.plugins][:1]
+        raise refuse(
+            ["plugins", *first],
+            f"not allowed beside {PROJECT_FILE} (the plugins come from {PROJECT_FILE}; "
+            "keep only [settings] here)",
+        )
+    if "venv-root" in table:
+        raise refuse(
+            ["settings", "venv-root"],
+            f"not allowed beside {PROJECT_FILE} (venvs live where Meltano looks for them: "
+            ".meltano, or $MELTANO_SYS_DIR_ROOT)",
+        )
+    return state.settings, "python" in table
