@@ -10,6 +10,9 @@
 #   make lock   recompile lock/requirements.txt, lock/requirements-uv.txt (with the
 #               uv extra), lock/dev.txt and lock/test-wheels.txt from PyPI
 #               (LOCK_ARGS=--upgrade to move pins forward)
+#   make dist   dist/: wheel + sdist of venv-reconciler, byte-for-byte reproducible, twine-checked
+#   make tools  build/pipx, build/twine, build/check-jsonschema, build/ansible (hashed locks)
+#   make tool-locks  recompile lock/{pipx,twine,check-jsonschema,ansible}.txt from PyPI
 #   make helper-locks  recompile the pip-tools locks for Python 3.8-3.10 (package data)
 #   make clean  remove the venv, build outputs and tool caches
 
@@ -41,7 +44,8 @@ PYPI_ONLY := env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL -u PIP_CONSTRAINT \
 	PIP_CONFIG_FILE=/dev/null PIP_INDEX_URL=https://pypi.org/simple \
 	CUSTOM_COMPILE_COMMAND="make lock"
 
-.PHONY: dev test test-wheels demo demo-meltano meltano bench kill-test lock helper-locks clean
+.PHONY: dev test test-wheels demo demo-meltano meltano bench kill-test lock helper-locks clean \
+	dist tools tool-locks wheelhouse
 
 dev: $(DEV_STAMP)
 
@@ -89,10 +93,44 @@ $(TEST_WHEELS_STAMP): $(DEPS_STAMP) lock/test-wheels.txt $(HELPER_LOCKS)
 
 test-wheels: $(TEST_WHEELS_STAMP)
 
-test: dev meltano $(TEST_WHEELS_STAMP)
+# ---- release: artifacts, the tools that test them, the wheelhouse they install from ----------
+# Each test tool has its own hashed lock (lock/<tool>.txt) and venv (build/<tool>), like Meltano.
+TOOLS := pipx twine check-jsonschema ansible
+TOOL_STAMPS := $(foreach tool,$(TOOLS),build/$(tool)/.stamp)
+
+tools: $(TOOL_STAMPS)
+
+$(TOOL_STAMPS): build/%/.stamp: lock/%.txt
+	rm -rf build/$*
+	$(PYTHON) -m venv build/$*
+	$(PYPI_ONLY) build/$*/bin/python -m pip install --require-hashes --no-deps \
+		--progress-bar off --quiet -r lock/$*.txt
+	touch $@
+
+# The tool's runtime dependencies (with the uv extra), hash-checked once at set-up: pipx and
+# `uv tool install` install the built wheel from here with --no-index (no network in tests).
+WHEELHOUSE := build/wheelhouse
+WHEELHOUSE_STAMP := $(WHEELHOUSE)/.stamp
+
+$(WHEELHOUSE_STAMP): $(DEPS_STAMP) lock/requirements-uv.txt
+	rm -rf $(WHEELHOUSE)
+	mkdir -p $(WHEELHOUSE)
+	$(PYPI_ONLY) $(VENV_PY) -m pip download --no-deps --require-hashes --only-binary :all: \
+		--progress-bar off --quiet --dest $(WHEELHOUSE) -r lock/requirements-uv.txt
+	touch $@
+
+wheelhouse: $(WHEELHOUSE_STAMP)
+
+# Wheel and sdist from the working tree, no build isolation (the hashed setuptools of lock/dev.txt),
+# timestamps from the last commit: two builds of one commit are the same bytes.
+dist: $(DEV_STAMP) build/twine/.stamp
+	$(VENV_PY) scripts/dist.py --outdir dist
+	build/twine/bin/twine check --strict dist/*
+
+test: dev meltano $(TEST_WHEELS_STAMP) tools wheelhouse dist
 	$(VENV)/bin/ruff check $(LINT_DIRS)
 	$(VENV)/bin/mypy reconciler
-	$(VENV_PY) -m pytest $(PYTEST_ARGS)
+	RECONCILER_REQUIRE_TOOLS=1 $(VENV_PY) -m pytest $(PYTEST_ARGS)
 
 demo: dev
 	bash scripts/demo.sh
@@ -127,6 +165,13 @@ lock: $(LOCKENV_STAMP)
 		-o lock/meltano.txt lock/meltano.in
 	$(PYPI_ONLY) $(LOCKENV)/bin/pip-compile $(LOCK_FLAGS) $(LOCK_ARGS) \
 		-o lock/test-wheels.txt lock/test-wheels.in
+	$(MAKE) tool-locks
+
+tool-locks: $(LOCKENV_STAMP)
+	for tool in $(TOOLS); do \
+		$(PYPI_ONLY) $(LOCKENV)/bin/pip-compile $(LOCK_FLAGS) $(LOCK_ARGS) \
+			-o lock/$$tool.txt lock/$$tool.in || exit 1; \
+	done
 
 # The pip-tools helper locks shipped as package data, one per Python older than the tool's own
 # (uv compiles for another Python version without that interpreter).
@@ -140,4 +185,4 @@ helper-locks: dev
 	done
 
 clean:
-	rm -rf $(VENV) build .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache

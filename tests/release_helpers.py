@@ -1,0 +1,159 @@
+"""Helpers of the release tests: the built artifacts, the tools that test them, the demo project.
+
+The tools (``build/pipx``, ``build/twine``, ``build/check-jsonschema``, ``build/ansible``) and the
+wheelhouse (``build/wheelhouse``: lock/requirements-uv.txt, hash-checked) are made by
+``make tools wheelhouse``. ``make test`` sets ``RECONCILER_REQUIRE_TOOLS=1``: a missing tool then
+fails the test instead of skipping it, so nothing is silently left out there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pytest
+from conftest import EXAMPLE, EXPECTED_OUTPUT, PLUGINS, hermetic_environ
+
+REPO = Path(__file__).resolve().parents[1]
+BUILD = REPO / "build"
+WHEELHOUSE = BUILD / "wheelhouse"
+TOOL_LOCK = REPO / "lock" / "requirements-uv.txt"
+DIST_NAME = "venv-reconciler"
+
+
+def need(path: Path, target: str) -> Path:
+    """``path``, which ``make target`` builds; skip without it (fail under ``make test``)."""
+    if path.exists():
+        return path
+    message = f"{path.relative_to(REPO)} is missing (run `make {target}`)"
+    if os.environ.get("RECONCILER_REQUIRE_TOOLS"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def tool(name: str, executable: str | None = None) -> Path:
+    """The executable ``executable`` (default ``name``) of the tool venv ``build/<name>``."""
+    need(BUILD / name / ".stamp", "tools")
+    return BUILD / name / "bin" / (executable or name)
+
+
+def wheelhouse() -> Path:
+    return need(WHEELHOUSE / ".stamp", "wheelhouse").parent
+
+
+def lock_pins(path: Path = TOOL_LOCK) -> dict[str, tuple[str, frozenset[str]]]:
+    """``name -> (version, sha256 hashes)`` of a hashed pip-compile lock."""
+    pins: dict[str, tuple[str, frozenset[str]]] = {}
+    for block in re.split(r"\n(?=\S)", path.read_text(encoding="utf-8")):
+        found = re.match(r"([A-Za-z0-9._-]+)==([^\s;\\]+)", block)
+        if found:
+            name = re.sub(r"[-_.]+", "-", found.group(1)).lower()
+            pins[name] = (found.group(2), frozenset(re.findall(r"sha256:([0-9a-f]{64})", block)))
+    return pins
+
+
+def constraints_file(dest: Path) -> Path:
+    """The tool lock's pins as a constraints file without hashes (pip refuses hashed
+    constraints beside an unhashed local wheel); the hashes are checked on the wheelhouse."""
+    lines = [f"{name}=={version}" for name, (version, _) in sorted(lock_pins().items())]
+    dest.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return dest
+
+
+def check_wheelhouse_hashes(house: Path) -> int:
+    """Every wheel in ``house`` has a sha256 the tool lock lists for its name; return the count."""
+    pins = lock_pins()
+    count = 0
+    for wheel in sorted(house.glob("*.whl")):
+        name = re.sub(r"[-_.]+", "-", wheel.name.split("-")[0]).lower()
+        assert name in pins, f"{wheel.name}: not in {TOOL_LOCK.name}"
+        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        assert digest in pins[name][1], f"{wheel.name}: sha256 {digest} not in the lock"
+        count += 1
+    return count
+
+
+def installed_dists(venv: Path) -> dict[str, str]:
+    """``name -> version`` from the ``*.dist-info`` directories of ``venv``."""
+    found = {}
+    for info in venv.glob("lib/python*/site-packages/*.dist-info"):
+        name, _, version = info.name[: -len(".dist-info")].partition("-")
+        found[re.sub(r"[-_.]+", "-", name).lower()] = version
+    return found
+
+
+def release_env(tmp: Path, extra_path: Sequence[Path] = ()) -> dict[str, str]:
+    """A hermetic environment (no ambient pip/uv index settings) with ``extra_path`` first."""
+    env = hermetic_environ(tmp / "cache")
+    for name in list(env):
+        if name.startswith("UV_") and name != "UV_CACHE_DIR":
+            del env[name]
+    env["UV_NO_CONFIG"] = "1"
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    env["HOME"] = str(tmp / "home")
+    (tmp / "home").mkdir(exist_ok=True)
+    env["PATH"] = os.pathsep.join([*map(str, extra_path), env.get("PATH", os.defpath)])
+    return env
+
+
+def run(
+    args: Sequence[str | Path],
+    env: Mapping[str, str],
+    cwd: Path | None = None,
+    expect: int = 0,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``args``; assert its exit code is ``expect``; show its output when it is not."""
+    done = subprocess.run(
+        [str(a) for a in args],
+        env=dict(env),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == expect, (
+        f"{' '.join(map(str, args))}: exit {done.returncode} (wanted {expect})\n"
+        f"--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
+    )
+    return done
+
+
+def demo_project(dest: Path) -> Path:
+    """A copy of the demo project (fixtures/example: offline, its own wheelhouse)."""
+    shutil.copytree(EXAMPLE, dest)
+    return dest
+
+
+def run_demo(reconciler: Path, project: Path, env: Mapping[str, str]) -> None:
+    """lock -> check -> plan -> apply -> no changes -> run every plugin, with ``reconciler``."""
+    version = run([reconciler, "--version"], env).stdout
+    assert version.split()[-1] == _version(), version
+    run([reconciler, "lock"], env, cwd=project)
+    run([reconciler, "lock", "--check"], env, cwd=project)
+    plan = run([reconciler, "plan", "--detailed-exitcode"], env, cwd=project, expect=2).stdout
+    assert "Plan: 3 to create" in plan, plan
+    run([reconciler, "apply"], env, cwd=project)
+    run([reconciler, "plan", "--detailed-exitcode"], env, cwd=project)
+    for plugin in PLUGINS:
+        out = run([reconciler, "run", plugin], env, cwd=project).stdout.strip()
+        assert out == EXPECTED_OUTPUT[plugin]
+
+
+def _version() -> str:
+    text = (REPO / "reconciler" / "__init__.py").read_text(encoding="utf-8")
+    found = re.search(r'__version__ = "([^"]+)"', text)
+    assert found
+    return found.group(1)
+
+
+def python_for_tools() -> str:
+    """The interpreter the installed tool runs on: the base interpreter of the test runner."""
+    return str(Path(sys.executable).resolve())
