@@ -20,11 +20,40 @@ from pathlib import Path
 import pytest
 from conftest import EXAMPLE, EXPECTED_OUTPUT, PLUGINS, hermetic_environ
 
+import reconciler
+
 REPO = Path(__file__).resolve().parents[1]
 BUILD = REPO / "build"
 WHEELHOUSE = BUILD / "wheelhouse"
 TOOL_LOCK = REPO / "lock" / "requirements-uv.txt"
 DIST_NAME = "venv-reconciler"
+
+
+@pytest.fixture(scope="session")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Wheel and sdist built twice by scripts/dist.py (what ``make dist`` runs)."""
+    builds = []
+    for name in ("first", "second"):
+        out = tmp_path_factory.mktemp(name)
+        subprocess.run(
+            [sys.executable, str(REPO / "scripts" / "dist.py"), "--outdir", str(out)],
+            check=True,
+            capture_output=True,
+        )
+        builds.append(out)
+    first, second = builds
+    names = sorted(p.name for p in first.iterdir())
+    version = reconciler.__version__
+    assert names == [
+        f"venv_reconciler-{version}-py3-none-any.whl",
+        f"venv_reconciler-{version}.tar.gz",
+    ]
+    for name in names:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), f"{name} differs"
+    return {
+        "wheel": first / names[0],
+        "sdist": first / names[1],
+    }
 
 
 def need(path: Path, target: str) -> Path:
@@ -135,7 +164,7 @@ def demo_project(dest: Path) -> Path:
 def run_demo(reconciler: Path, project: Path, env: Mapping[str, str]) -> None:
     """lock -> check -> plan -> apply -> no changes -> run every plugin, with ``reconciler``."""
     version = run([reconciler, "--version"], env).stdout
-    assert version.split()[-1] == _version(), version
+    assert version.split()[-1] == reconciler.__version__, version
     run([reconciler, "lock"], env, cwd=project)
     run([reconciler, "lock", "--check"], env, cwd=project)
     plan = run([reconciler, "plan", "--detailed-exitcode"], env, cwd=project, expect=2).stdout
@@ -147,13 +176,33 @@ def run_demo(reconciler: Path, project: Path, env: Mapping[str, str]) -> None:
         assert out == EXPECTED_OUTPUT[plugin]
 
 
-def _version() -> str:
-    text = (REPO / "reconciler" / "__init__.py").read_text(encoding="utf-8")
-    found = re.search(r'__version__ = "([^"]+)"', text)
-    assert found
-    return found.group(1)
-
-
 def python_for_tools() -> str:
     """The interpreter the installed tool runs on: the base interpreter of the test runner."""
     return str(Path(sys.executable).resolve())
+
+
+def find_links(dest: Path, wheel: Path) -> Path:
+    """One find-links directory: the hash-checked wheelhouse plus the built ``wheel``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for source in [*wheelhouse().glob("*.whl"), wheel]:
+        (dest / source.name).symlink_to(source)
+    return dest
+
+
+def tool_lock_with(wheel: Path, dest: Path) -> Path:
+    """``reconciler-tool.txt`` as README says to make it, for the built ``wheel``: the tool's
+    pins with hashes (lock/requirements-uv.txt) plus venv-reconciler with the wheel's hash."""
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    text = TOOL_LOCK.read_text(encoding="utf-8")
+    text += f"{DIST_NAME}=={reconciler.__version__} \\\n    --hash=sha256:{digest}\n"
+    dest.write_text(text, encoding="utf-8")
+    return dest
+
+
+def python_dir(dest: Path) -> Path:
+    """A directory holding ``python`` and ``python3``: the base interpreter of the test runner
+    (what ``actions/setup-python`` or a container's ``python`` is)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("python", "python3"):
+        (dest / name).symlink_to(python_for_tools())
+    return dest

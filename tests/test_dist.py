@@ -6,8 +6,6 @@ and the installed ``reconciler`` runs the demo project."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import tarfile
 import zipfile
 from pathlib import Path
@@ -16,6 +14,7 @@ import pytest
 from release_helpers import (
     DIST_NAME,
     REPO,
+    artifacts,
     check_wheelhouse_hashes,
     constraints_file,
     demo_project,
@@ -32,33 +31,7 @@ from release_helpers import (
 import reconciler
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Wheel and sdist built twice by scripts/dist.py (what ``make dist`` runs)."""
-    builds = []
-    for name in ("first", "second"):
-        out = tmp_path_factory.mktemp(name)
-        subprocess.run(
-            [sys.executable, str(REPO / "scripts" / "dist.py"), "--outdir", str(out)],
-            check=True,
-            capture_output=True,
-        )
-        builds.append(out)
-    first, second = builds
-    names = sorted(p.name for p in first.iterdir())
-    version = reconciler.__version__
-    assert names == [
-        f"venv_reconciler-{version}-py3-none-any.whl",
-        f"venv_reconciler-{version}.tar.gz",
-    ]
-    for name in names:
-        assert (first / name).read_bytes() == (second / name).read_bytes(), f"{name} differs"
-    return {
-        "wheel": first / names[0],
-        "sdist": first / names[1],
-    }
+__all__ = ["artifacts"]  # the session fixture, imported for pytest
 
 
 def test_artifacts_are_reproducible_and_complete(artifacts: dict[str, Path]) -> None:
