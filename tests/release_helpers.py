@@ -161,18 +161,18 @@ def demo_project(dest: Path) -> Path:
     return dest
 
 
-def run_demo(reconciler: Path, project: Path, env: Mapping[str, str]) -> None:
-    """lock -> check -> plan -> apply -> no changes -> run every plugin, with ``reconciler``."""
-    version = run([reconciler, "--version"], env).stdout
+def run_demo(exe: Path, project: Path, env: Mapping[str, str]) -> None:
+    """lock -> check -> plan -> apply -> no changes -> run every plugin, with ``exe``."""
+    version = run([exe, "--version"], env).stdout
     assert version.split()[-1] == reconciler.__version__, version
-    run([reconciler, "lock"], env, cwd=project)
-    run([reconciler, "lock", "--check"], env, cwd=project)
-    plan = run([reconciler, "plan", "--detailed-exitcode"], env, cwd=project, expect=2).stdout
+    run([exe, "lock"], env, cwd=project)
+    run([exe, "lock", "--check"], env, cwd=project)
+    plan = run([exe, "plan", "--detailed-exitcode"], env, cwd=project, expect=2).stdout
     assert "Plan: 3 to create" in plan, plan
-    run([reconciler, "apply"], env, cwd=project)
-    run([reconciler, "plan", "--detailed-exitcode"], env, cwd=project)
+    run([exe, "apply"], env, cwd=project)
+    run([exe, "plan", "--detailed-exitcode"], env, cwd=project)
     for plugin in PLUGINS:
-        out = run([reconciler, "run", plugin], env, cwd=project).stdout.strip()
+        out = run([exe, "run", plugin], env, cwd=project).stdout.strip()
         assert out == EXPECTED_OUTPUT[plugin]
 
 
