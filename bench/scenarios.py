@@ -357,9 +357,10 @@ import json, sys, time
 t = time.perf_counter
 t0 = t()
 from pathlib import Path
-from reconciler import app, render
+from reconciler import render
+from reconciler.commands import project as app
 from reconciler.sources import toml as config
-from reconciler.support import interpreters
+from reconciler import interpreters
 from reconciler.observe import observe
 from reconciler.plan import make_plan
 t1 = t()

@@ -1,4 +1,10 @@
-"""The click command line: parses flags, calls :mod:`reconciler.app`, prints. No logic here."""
+"""The click command line: parses flags, calls one :mod:`reconciler.commands` module, prints what
+:mod:`reconciler.render` makes of its result, and maps errors to exit codes. No logic here.
+
+The commands other than ``plan`` and ``status`` are imported inside their click function: each
+pulls in machinery (packaging, tomlkit, the installers, the resolvers) that a no-op ``plan``
+must not pay for at start-up.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +19,13 @@ from typing import Any, NoReturn
 
 import click
 
-from reconciler import __version__, app, render
-from reconciler.errors import ConfigError, ReconcilerError
-from reconciler.models import Action, IndexOptions, Plan
-from reconciler.sources import find_project_file
+from reconciler import __version__, render
+from reconciler.commands.plan import plan as plan_command
+from reconciler.commands.project import Project, load_project
+from reconciler.commands.status import status as status_command
+from reconciler.errors import ReconcilerError
+from reconciler.models import IndexOptions, Plan
+from reconciler.sources import find_project_file, load
 from reconciler.support.redact import redact
 from reconciler.support.ui import Reporter, color_enabled, progress
 
@@ -61,13 +70,13 @@ def cli(
         "debug": debug,
     }
     if verbose:
-        from reconciler.installers.base import echo_commands  # noqa: PLC0415
+        from reconciler.installers.base import echo_commands  # noqa: PLC0415 - start-up: -v only
 
         echo_commands(lambda line: click.echo(f"$ {line}", err=True))
 
 
-def _project(ctx: click.Context) -> app.Project:
-    project = app.load_project(ctx.obj["project"])
+def _project(ctx: click.Context) -> Project:
+    project = load_project(ctx.obj["project"])
     if not ctx.obj["quiet"]:
         for note in project.desired.notes:
             click.echo(redact(f"note: {note}"), err=True)
@@ -103,8 +112,6 @@ def _progress(ctx: click.Context) -> Iterator[Reporter]:
 
 def _complete_plugins(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
     """Plugin names declared in the project file (for shell completion)."""
-    from reconciler.sources import load  # noqa: PLC0415
-
     root = ctx.find_root()
     project = root.params.get("project")
     try:
@@ -150,24 +157,16 @@ def lock(
     resolver: str | None,
 ) -> int:
     """Resolve requirements (uv or pip-compile) into lock/<plugin>.txt (only missing/stale)."""
+    from reconciler.commands import lock as command  # noqa: PLC0415 - start-up (module docstring)
+
     project = _project(ctx)
     if check:
-        statuses = app.lock_statuses(project, plugins)
-        stray = app.orphaned_locks(project) if not plugins else ()
-        for s in statuses:
-            reasons = f" ({', '.join(s.reasons)})" if s.reasons and s.state != "missing" else ""
-            click.echo(f"{s.plugin}: {s.state}{reasons}")
-        for path in stray:
-            click.echo(f"{path.stem}: orphaned lock {path.name} (plugin no longer declared)")
-        bad = [s for s in statuses if s.state != "fresh"]
-        if bad or stray:
-            click.echo(f"{len(bad)} lock(s) missing or stale, {len(stray)} orphaned.")
-            return EXIT_CHANGES
-        click.echo(f"All {len(statuses)} locks are fresh.")
-        return EXIT_OK
+        result = command.check(project, plugins)
+        click.echo(render.lock_check(result))
+        return EXIT_OK if result.ok else EXIT_CHANGES
     stop = threading.Event()
     with _stop_on_signals(stop, "locks being resolved stay unchanged"), _progress(ctx) as reporter:
-        report = app.run_lock(
+        report = command.lock(
             project,
             plugins,
             upgrade=upgrade,
@@ -176,10 +175,7 @@ def lock(
             jobs=_jobs(jobs),
             resolver=resolver,
         )
-    click.echo(
-        f"Lock complete: {len(report.written)} written, {len(report.unchanged)} unchanged, "
-        f"{len(report.removed)} orphaned removed in {report.seconds:.1f}s."
-    )
+    click.echo(render.lock_summary(report))
     return EXIT_OK
 
 
@@ -205,14 +201,7 @@ def plan(
     detailed_exitcode: bool,
 ) -> int:
     """Show what apply would do; changes nothing."""
-    the_plan = app.compute_plan(_project(ctx), plugins)
-    if out is not None:
-        from reconciler.support.files import write_atomic  # noqa: PLC0415
-
-        try:
-            write_atomic(out, render.to_json(the_plan))
-        except OSError as exc:
-            raise ReconcilerError(f"cannot write plan file {out}: {exc.strerror}") from exc
+    the_plan = plan_command(_project(ctx), plugins, out).plan
     if as_json:
         for warning in the_plan.warnings:
             _warn(warning)
@@ -275,6 +264,8 @@ def apply(
     PLANFILE (a first argument that is a file, contains '/' or ends in .json) is a plan saved
     by `plan -o`: apply refuses, changing nothing, when the world changed since.
     """
+    from reconciler.commands import apply as command  # noqa: PLC0415 - start-up (module docstring)
+
     plugins = list(args)
     if (
         plan_file is None
@@ -290,9 +281,9 @@ def apply(
             find_links=tuple(str(p.absolute()) for p in find_links),
             no_index=no_index,
         )
-    options = app.ApplyOptions(
+    options = command.ApplyOptions(
         only=tuple(plugins),
-        saved=app.read_saved_plan(plan_file) if plan_file is not None else None,
+        saved=command.read_saved_plan(plan_file) if plan_file is not None else None,
         installer=installer,
         index_override=override,
         jobs=_jobs(jobs),
@@ -319,17 +310,12 @@ def apply(
         def log(plugin: str, message: str) -> None:
             reporter()(plugin, message)
 
-        _, result = app.run_apply(project, options, show_plan=show, log=log, stop=stop)
+        result = command.apply(project, options, show_plan=show, log=log, stop=stop).result
     if result is None:
         return EXIT_OK
-    click.echo(
-        f"Apply complete: {result.count(Action.CREATE)} created, "
-        f"{result.count(Action.UPGRADE)} upgraded, {result.count(Action.REINSTALL)} reinstalled, "
-        f"{result.count(Action.REMOVE)} removed in {result.seconds:.1f}s."
-    )
-    for failure in result.failed:
-        if not failure.interrupted:
-            click.echo(f"error: {redact(failure.error or '')}", err=True)
+    click.echo(render.apply_summary(result))
+    for error in render.apply_errors(result):
+        click.echo(f"error: {error}", err=True)
     if stop.is_set() or result.interrupted:
         click.echo("error: interrupted; run apply again to finish", err=True)
         return EXIT_INTERRUPTED
@@ -342,7 +328,7 @@ def _stop_on_signals(
 ) -> Iterator[None]:
     """First SIGINT/SIGTERM: start nothing new, stop the running pip/uv/pip-compile children
     (their steps then roll back); second: kill them and abort."""
-    from reconciler.support import procs  # noqa: PLC0415
+    from reconciler.support import procs  # noqa: PLC0415 - start-up: lock, apply only
 
     def handler(signum: int, frame: object) -> None:
         if stop.is_set():
@@ -373,9 +359,9 @@ def _stop_on_signals(
 @click.pass_context
 def rollback(ctx: click.Context, plugin: str, lock_timeout: float) -> int:
     """Flip PLUGIN back to its previous generation (kept when keep-generations = 1)."""
-    previous = app.run_rollback(_project(ctx), plugin, lock_timeout)
-    click.echo(f"{plugin}: rolled back to generation {previous.name}.")
-    click.echo("plan now reports drift until the lock is reverted too.")
+    from reconciler.commands import rollback as command  # noqa: PLC0415 - start-up (docstring)
+
+    click.echo(render.rollback(command.rollback(_project(ctx), plugin, lock_timeout)))
     return EXIT_OK
 
 
@@ -384,46 +370,8 @@ def rollback(ctx: click.Context, plugin: str, lock_timeout: float) -> int:
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> int:
     """One line per plugin: path, python, packages, lock fresh?, drift?"""
-    rows = app.status(_project(ctx))
-    if as_json:
-        import json  # noqa: PLC0415
-
-        data = [
-            {
-                "plugin": r.plugin,
-                "path": r.path,
-                "python": r.python,
-                "packages": r.packages,
-                "lock": r.lock,
-                "drift": r.drift,
-                "detail": redact(r.detail),
-            }
-            for r in rows
-        ]
-        click.echo(json.dumps({"format_version": 1, "plugins": data}, indent=2))
-        return EXIT_OK
-    if not rows:
-        click.echo("No plugins declared and no managed venvs.")
-        return EXIT_OK
-    header = ("PLUGIN", "PATH", "PYTHON", "PKGS", "LOCK", "DRIFT")
-    table = [
-        (
-            r.plugin,
-            r.path,
-            r.python or "-",
-            str(r.packages),
-            r.lock,
-            redact(r.drift if r.drift == "no" or not r.detail else f"{r.drift}: {r.detail}"),
-        )
-        for r in rows
-    ]
-    widths = [max(len(cells[i]) for cells in (header, *table)) for i in range(len(header) - 1)]
-    for cells in (header, *table):
-        line = "  ".join(
-            cell.rjust(width) if i == 3 else cell.ljust(width)  # PKGS is a number
-            for i, (cell, width) in enumerate(zip(cells, widths, strict=False))
-        )
-        click.echo(f"{line}  {cells[-1]}")
+    rows = status_command(_project(ctx))
+    click.echo(render.status_json(rows) if as_json else render.status_table(rows))
     return EXIT_OK
 
 
@@ -447,11 +395,13 @@ def run(
     """
     if args[:1] == ("--",):
         args = args[1:]
-    command = app.run_command(_project(ctx), plugin, script, module, args, os.environ)
+    from reconciler.commands.run import run as command  # noqa: PLC0415 - start-up (docstring)
+
+    line = command(_project(ctx), plugin, script, module, args, os.environ)
     sys.stdout.flush()
     sys.stderr.flush()
     # Replace this process, so the exit code and signals are the script's own.
-    os.execve(command.argv[0], command.argv, dict(command.env))  # noqa: S606
+    os.execve(line.argv[0], line.argv, dict(line.env))  # noqa: S606
 
 
 @cli.command("add")
@@ -473,41 +423,17 @@ def add_command(
     then_lock: bool,
 ) -> int:
     """Declare plugin NAME with requirements REQ... in reconciler.toml (comments are kept)."""
-    from reconciler.sources.toml_edit import add_plugin, new_project_file  # noqa: PLC0415
+    from reconciler.commands.add import add  # noqa: PLC0415 - start-up (module docstring)
 
-    try:
-        project_file = find_project_file(ctx.obj["project"])
-    except ConfigError:  # the first `add` of a new project creates reconciler.toml
-        given = ctx.obj["project"]
-        directory = given if given is None or given.suffix != ".toml" else given.parent
-        project_file = new_project_file(directory or Path.cwd())
-    _refuse_to_edit(project_file, "add")
-
-    def lock_it() -> None:
-        with _progress(ctx) as reporter:
-            app.run_lock(
-                app.load_project(project_file),
-                [name],
-                upgrade=False,
-                upgrade_packages=(),
-                log=reporter,
-            )
-
-    add_plugin(project_file, name, requirements, python=python, then=lock_it if then_lock else None)
-    click.echo(f"Added plugin {name!r} to {project_file.name}.")
-    if not then_lock:
-        click.echo(f"Next: `reconciler lock {name}`, then `reconciler apply`.")
+    result = add(
+        ctx.obj["project"],
+        name,
+        requirements,
+        python=python,
+        progress=(lambda: _progress(ctx)) if then_lock else None,
+    )
+    click.echo(render.added(result))
     return EXIT_OK
-
-
-def _refuse_to_edit(project_file: Path, command: str) -> None:
-    from reconciler.sources import source_for  # noqa: PLC0415
-
-    if not source_for(project_file).editable:
-        raise ConfigError(
-            f"{project_file.name}: `reconciler {command}` edits reconciler.toml only; "
-            f"in a Meltano project use `meltano {command}`, then `reconciler lock`"
-        )
 
 
 @cli.command("remove")
@@ -515,13 +441,9 @@ def _refuse_to_edit(project_file: Path, command: str) -> None:
 @click.pass_context
 def remove_command(ctx: click.Context, name: str) -> int:
     """Remove plugin NAME from reconciler.toml (comments and layout are kept)."""
-    from reconciler.sources.toml_edit import remove_plugin  # noqa: PLC0415
+    from reconciler.commands.remove import remove  # noqa: PLC0415 - start-up (module docstring)
 
-    project_file = find_project_file(ctx.obj["project"])
-    _refuse_to_edit(project_file, "remove")
-    remove_plugin(project_file, name)
-    click.echo(f"Removed plugin {name!r} from {project_file.name}.")
-    click.echo("Next: `reconciler apply` removes its venv; `reconciler lock` deletes its lock.")
+    click.echo(render.removed(remove(ctx.obj["project"], name)))
     return EXIT_OK
 
 
@@ -536,17 +458,11 @@ def remove_command(ctx: click.Context, name: str) -> int:
 @click.pass_context
 def fetch_command(ctx: click.Context, plugins: tuple[str, ...], dest: Path) -> int:
     """Download every locked artifact (hash-checked) into a wheelhouse for offline apply."""
-    from reconciler.locking.fetch import fetch as fetch_artifacts  # noqa: PLC0415
+    from reconciler.commands.fetch import fetch  # noqa: PLC0415 - start-up (module docstring)
 
     with _progress(ctx) as reporter:
-        report = fetch_artifacts(
-            _project(ctx), plugins, dest, log=lambda line: reporter("fetch", line)
-        )
-    click.echo(
-        f"Fetched {len(report.artifacts)} artifacts ({len(report.files)} files) for "
-        f"{len(report.plugins)} plugins into {report.dest}."
-    )
-    click.echo(f"Offline: `reconciler apply --no-index --find-links {report.dest}`.")
+        report = fetch(_project(ctx), plugins, dest, log=lambda line: reporter("fetch", line))
+    click.echo(render.fetched(report))
     return EXIT_OK
 
 
@@ -554,7 +470,7 @@ def fetch_command(ctx: click.Context, plugins: tuple[str, ...], dest: Path) -> i
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
 def completion(shell: str) -> int:
     """Print the shell completion script: `eval "$(reconciler completion bash)"`."""
-    from click.shell_completion import get_completion_class  # noqa: PLC0415
+    from click.shell_completion import get_completion_class  # noqa: PLC0415 - start-up
 
     completer = get_completion_class(shell)
     assert completer is not None  # noqa: S101 - the three choices are built into click

@@ -13,7 +13,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 from reconciler import requirements as reqs
 from reconciler.errors import LockError
-from reconciler.models import IndexOptions, InputsDigest, Interpreter, Lock, LockedPackage, Plugin
+from reconciler.models import (
+    DesiredState,
+    IndexOptions,
+    InputsDigest,
+    Interpreter,
+    Lock,
+    LockedPackage,
+    Plugin,
+)
 from reconciler.support.names import canonical_name
 from reconciler.support.redact import redact
 
@@ -552,3 +560,26 @@ def _strip_comment(line: str) -> str:
     if "#" not in line:
         return line.strip()
     return re.sub(r"(^|\s)#.*$", "", line).strip()
+
+
+def check_lock(
+    plugin: Plugin, lock: Lock | None, interpreter: Interpreter, desired: DesiredState
+) -> Lock:
+    """Return the plugin's lock, or raise :class:`LockError` when it is missing or stale."""
+    rel = str(desired.lock_path(plugin.name)).removeprefix(str(desired.project_dir) + "/")
+    if lock is None:
+        raise LockError(f"plugin {plugin.name!r}: no lock ({rel} missing); run `reconciler lock`")
+    reasons = lock_staleness(plugin, lock, interpreter, desired.index_for(plugin))
+    if reasons:
+        raise LockError(
+            f"plugin {plugin.name!r}: lock {rel} is stale ({', '.join(reasons)}); "
+            "run `reconciler lock`"
+        )
+    if desired.settings.require_hashes:
+        unhashed = [p for p in lock.packages if not p.hashable]
+        if unhashed:
+            raise LockError(
+                f"plugin {plugin.name!r}: settings.require-hashes is true but {rel} has "
+                f"unhashable {', '.join(f'{p.name} ({p.kind} {p.url})' for p in unhashed)}"
+            )
+    return lock

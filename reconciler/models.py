@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import attrs
 
+from reconciler.layouts.venvs import VenvsLayout
+
 if TYPE_CHECKING:
     from reconciler.layouts import Layout
 
-PLUGIN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 #: Distributions that every venv may carry without being locked (ignored unless locked).
 BOOTSTRAP_DISTS = frozenset({"pip", "setuptools", "wheel"})
 
@@ -68,8 +68,6 @@ class Plugin:
 
 
 def _default_layout(state: DesiredState) -> Layout:
-    from reconciler.layouts.venvs import VenvsLayout  # noqa: PLC0415 - layouts import models
-
     return VenvsLayout(state.settings.venv_root)
 
 

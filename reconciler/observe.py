@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from reconciler.errors import ReconcilerError
-from reconciler.layouts import Layout, link_target_problem
+from reconciler.layouts import MARKER_NAME, Layout, link_target_problem
 from reconciler.models import DirectUrl, InstalledDist, MarkerStatus, Observation, ObservedVenv
-from reconciler.state import MARKER_NAME, MarkerCorrupt, read_marker
+from reconciler.state import MarkerCorrupt, read_marker
 from reconciler.support.names import canonical_name, normal_version
 
 

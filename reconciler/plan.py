@@ -9,8 +9,8 @@ from pathlib import Path
 
 import attrs
 
-from reconciler import lockfile
 from reconciler.errors import LockError, ReconcilerError, combine
+from reconciler.lockfile import applicable, check_lock
 from reconciler.models import (
     BOOTSTRAP_DISTS,
     Action,
@@ -29,34 +29,6 @@ from reconciler.models import (
     Uninstall,
 )
 from reconciler.support.names import same_version
-
-
-def applicable(lock: Lock, interpreter: Interpreter) -> tuple[LockedPackage, ...]:
-    """The locked packages whose environment marker holds for ``interpreter``."""
-    return lockfile.applicable(lock, dict(interpreter.markers))
-
-
-def check_lock(
-    plugin: Plugin, lock: Lock | None, interpreter: Interpreter, desired: DesiredState
-) -> Lock:
-    """Return the plugin's lock, or raise :class:`LockError` when it is missing or stale."""
-    rel = _rel(desired, desired.lock_path(plugin.name))
-    if lock is None:
-        raise LockError(f"plugin {plugin.name!r}: no lock ({rel} missing); run `reconciler lock`")
-    reasons = lockfile.lock_staleness(plugin, lock, interpreter, desired.index_for(plugin))
-    if reasons:
-        raise LockError(
-            f"plugin {plugin.name!r}: lock {rel} is stale ({', '.join(reasons)}); "
-            "run `reconciler lock`"
-        )
-    if desired.settings.require_hashes:
-        unhashed = [p for p in lock.packages if not p.hashable]
-        if unhashed:
-            raise LockError(
-                f"plugin {plugin.name!r}: settings.require-hashes is true but {rel} has "
-                f"unhashable {', '.join(f'{p.name} ({p.kind} {p.url})' for p in unhashed)}"
-            )
-    return lock
 
 
 def make_plan(
@@ -123,7 +95,7 @@ def _plan_declared(
     observed: ObservedVenv | None,
     context: _Context,
 ) -> Step:
-    wanted = applicable(lock, interpreter)
+    wanted = applicable(lock, dict(interpreter.markers))
     if observed is None:
         return Step(
             plugin=plugin.name,

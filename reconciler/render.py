@@ -1,12 +1,20 @@
-"""Render a plan for people (DESIGN.md section 4) and as stable JSON (format_version 1)."""
+"""The render layer: plans for people (DESIGN.md section 4) and as stable JSON (format_version 1),
+and every command's result as the text the CLI prints. Pure: values in, strings out."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from reconciler.models import Action, Install, Plan, Step
+from reconciler.results import EditResult, LockCheck, RollbackResult, StatusRow
 from reconciler.support.redact import redact
+
+if TYPE_CHECKING:  # only annotations: the plan path does not import the apply/lock machinery
+    from reconciler.apply.execute import ApplyResult
+    from reconciler.locking.fetch import FetchReport
+    from reconciler.locking.lock import LockReport
 
 FORMAT_VERSION = 1
 _SYMBOLS = {
@@ -124,3 +132,120 @@ def to_data(plan: Plan) -> dict[str, Any]:
 def to_json(plan: Plan) -> str:
     """The plan as stable, indented JSON text (same input, same bytes)."""
     return json.dumps(to_data(plan), indent=2) + "\n"
+
+
+# --------------------------------------------------------------------------- command results
+
+
+def lock_check(check: LockCheck) -> str:
+    """``lock --check``: one line per lock and orphan, then the verdict."""
+    lines = []
+    for s in check.statuses:
+        reasons = f" ({', '.join(s.reasons)})" if s.reasons and s.state != "missing" else ""
+        lines.append(f"{s.plugin}: {s.state}{reasons}")
+    for path in check.orphans:
+        lines.append(f"{path.stem}: orphaned lock {path.name} (plugin no longer declared)")
+    if check.ok:
+        lines.append(f"All {len(check.statuses)} locks are fresh.")
+    else:
+        lines.append(f"{len(check.stale)} lock(s) missing or stale, {len(check.orphans)} orphaned.")
+    return "\n".join(lines)
+
+
+def lock_summary(report: LockReport) -> str:
+    """The last line of ``lock``."""
+    return (
+        f"Lock complete: {len(report.written)} written, {len(report.unchanged)} unchanged, "
+        f"{len(report.removed)} orphaned removed in {report.seconds:.1f}s."
+    )
+
+
+def apply_summary(result: ApplyResult) -> str:
+    """The last line of ``apply`` (the failures are printed as errors apart)."""
+    return (
+        f"Apply complete: {result.count(Action.CREATE)} created, "
+        f"{result.count(Action.UPGRADE)} upgraded, {result.count(Action.REINSTALL)} reinstalled, "
+        f"{result.count(Action.REMOVE)} removed in {result.seconds:.1f}s."
+    )
+
+
+def apply_errors(result: ApplyResult) -> list[str]:
+    """One message per failed (not interrupted) step."""
+    return [redact(f.error or "") for f in result.failed if not f.interrupted]
+
+
+def rollback(result: RollbackResult) -> str:
+    """What ``rollback`` did, and what to do next."""
+    return (
+        f"{result.plugin}: rolled back to generation {result.generation.name}.\n"
+        "plan now reports drift until the lock is reverted too."
+    )
+
+
+def added(result: EditResult) -> str:
+    """What ``add`` did, and what to do next."""
+    text = f"Added plugin {result.plugin!r} to {result.project_file.name}."
+    if not result.locked:
+        text += f"\nNext: `reconciler lock {result.plugin}`, then `reconciler apply`."
+    return text
+
+
+def removed(result: EditResult) -> str:
+    """What ``remove`` did, and what to do next."""
+    return (
+        f"Removed plugin {result.plugin!r} from {result.project_file.name}.\n"
+        "Next: `reconciler apply` removes its venv; `reconciler lock` deletes its lock."
+    )
+
+
+def fetched(report: FetchReport) -> str:
+    """What ``fetch`` put in the wheelhouse, and how to use it."""
+    return (
+        f"Fetched {len(report.artifacts)} artifacts ({len(report.files)} files) for "
+        f"{len(report.plugins)} plugins into {report.dest}.\n"
+        f"Offline: `reconciler apply --no-index --find-links {report.dest}`."
+    )
+
+
+def status_json(rows: Sequence[StatusRow]) -> str:
+    """``status --json``."""
+    data = [
+        {
+            "plugin": r.plugin,
+            "path": r.path,
+            "python": r.python,
+            "packages": r.packages,
+            "lock": r.lock,
+            "drift": r.drift,
+            "detail": redact(r.detail),
+        }
+        for r in rows
+    ]
+    return json.dumps({"format_version": 1, "plugins": data}, indent=2)
+
+
+def status_table(rows: Sequence[StatusRow]) -> str:
+    """``status``: an aligned table, the package count right-aligned."""
+    if not rows:
+        return "No plugins declared and no managed venvs."
+    header = ("PLUGIN", "PATH", "PYTHON", "PKGS", "LOCK", "DRIFT")
+    table = [
+        (
+            r.plugin,
+            r.path,
+            r.python or "-",
+            str(r.packages),
+            r.lock,
+            redact(r.drift if r.drift == "no" or not r.detail else f"{r.drift}: {r.detail}"),
+        )
+        for r in rows
+    ]
+    widths = [max(len(cells[i]) for cells in (header, *table)) for i in range(len(header) - 1)]
+    lines = []
+    for cells in (header, *table):
+        line = "  ".join(
+            cell.rjust(width) if i == 3 else cell.ljust(width)  # PKGS is a number
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=False))
+        )
+        lines.append(f"{line}  {cells[-1]}")
+    return "\n".join(lines)

@@ -11,9 +11,9 @@ from typing import Any
 
 import attrs
 
+from reconciler.layouts import MARKER_NAME
 from reconciler.models import MarkerStatus, StateMarker
 
-MARKER_NAME = "reconciler-state.json"
 #: Prefix of the temporary file a marker is first written to (then renamed over MARKER_NAME).
 MARKER_TEMP_PREFIX = ".reconciler-state-"
 

@@ -20,9 +20,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO, WHEELS, Project, Result, snapshot
 
-from reconciler import requirements
+from reconciler import interpreters, requirements
 from reconciler.lockfile import parse as parse_lock
-from reconciler.support import interpreters
 
 TEST_WHEELS = REPO / "build" / "test-wheels"
 INSTALLERS = ("pip", "uv")

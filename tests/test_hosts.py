@@ -321,7 +321,7 @@ def test_rotating_an_index_token_keeps_locks_fresh(project: Project) -> None:
         doc["settings"]["index-url"] = "https://user:token-1@127.0.0.1:9/simple"
     stamped = {p: project.lock(p).read_text(encoding="utf-8") for p in PLUGINS}
     # Re-stamp the locks for the token-1 settings without resolving: what `lock` would write.
-    from reconciler.app import load_project  # noqa: PLC0415
+    from reconciler.commands.project import load_project  # noqa: PLC0415
     from reconciler.lockfile import inputs_digest  # noqa: PLC0415
 
     loaded = load_project(project.root)

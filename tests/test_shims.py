@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.interpreters import probe
 from reconciler.support import shims
-from reconciler.support.interpreters import probe
 
 PYENV_ROOT = Path("/root/.pyenv")
 REAL_SHIM = PYENV_ROOT / "shims" / "python3"

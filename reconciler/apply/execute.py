@@ -24,7 +24,7 @@ from packaging.utils import canonicalize_name
 from reconciler.apply import generations as gens
 from reconciler.errors import ExecuteError, Interrupted, ReconcilerError, SafetyError
 from reconciler.installers.base import Installer
-from reconciler.layouts import Layout
+from reconciler.layouts import MARKER_NAME, Layout
 from reconciler.models import (
     Action,
     DesiredState,
@@ -36,7 +36,7 @@ from reconciler.models import (
     Step,
 )
 from reconciler.observe import observe_venv
-from reconciler.state import MARKER_NAME, provisional, read_marker, with_status, write_marker
+from reconciler.state import provisional, read_marker, with_status, write_marker
 from reconciler.support import procs, scratch
 
 #: ``log(plugin, message)``: one progress event of one plugin.

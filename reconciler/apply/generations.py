@@ -17,9 +17,9 @@ import shutil
 from pathlib import Path
 
 from reconciler.errors import SafetyError
-from reconciler.layouts import FLIP_INFIX, Layout, link_target_problem, live_generation
+from reconciler.layouts import FLIP_INFIX, MARKER_NAME, Layout, link_target_problem, live_generation
 from reconciler.models import MarkerStatus
-from reconciler.state import MARKER_NAME, MARKER_TEMP_PREFIX, MarkerCorrupt, read_marker
+from reconciler.state import MARKER_TEMP_PREFIX, MarkerCorrupt, read_marker
 from reconciler.support.files import fsync_dir
 
 __all__ = [

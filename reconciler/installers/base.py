@@ -13,9 +13,9 @@ from typing import Protocol
 import attrs
 
 from reconciler.errors import ExecuteError, Interrupted
+from reconciler.installers.pipconfig import hermetic_env, index_args
 from reconciler.models import IndexOptions, LockedPackage
 from reconciler.support import procs, scratch
-from reconciler.support.pipconfig import hermetic_env, index_args
 from reconciler.support.redact import redact
 
 

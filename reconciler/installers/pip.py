@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from reconciler.installers.base import install_batches, run
+from reconciler.interpreters import pip_command
 from reconciler.models import IndexOptions, LockedPackage
-from reconciler.support.interpreters import pip_command
 
 
 class PipInstaller:

@@ -27,6 +27,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
+#: reconciler's marker in every venv it manages (its presence is what makes a venv "ours").
+MARKER_NAME = "reconciler-state.json"
 #: Name of the temporary link a flip creates beside a stable path: ``.<name>.flip-<hex>``.
 FLIP_INFIX = ".flip-"
 

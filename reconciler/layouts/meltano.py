@@ -27,8 +27,8 @@ from pathlib import Path
 import attrs
 
 from reconciler.errors import SafetyError
+from reconciler.layouts import MARKER_NAME
 from reconciler.layouts.venvs import check_name
-from reconciler.state import MARKER_NAME
 
 #: Plugin types Meltano installs with pip into ``<sys-dir>/<type>/<name>/venv``.
 PIP_TYPES = (

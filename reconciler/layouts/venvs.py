@@ -20,7 +20,7 @@ from pathlib import Path
 import attrs
 
 from reconciler.errors import SafetyError
-from reconciler.models import PLUGIN_NAME_RE
+from reconciler.support.names import PLUGIN_NAME_RE
 
 GENERATIONS = ".generations"
 

@@ -19,9 +19,9 @@ import attrs
 
 from reconciler.errors import Interrupted, LockError
 from reconciler.installers.base import show_command
+from reconciler.installers.pipconfig import hermetic_env, index_args, resolve_link
 from reconciler.models import IndexOptions, Interpreter, Plugin
 from reconciler.support import procs, scratch
-from reconciler.support.pipconfig import hermetic_env, index_args, resolve_link
 
 #: What a lock's own comment says made it (no machine path, no flags).
 CUSTOM_COMPILE_COMMAND = "reconciler lock"

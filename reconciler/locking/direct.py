@@ -31,8 +31,8 @@ from packaging.utils import canonicalize_name
 
 from reconciler import requirements
 from reconciler.errors import LockError
+from reconciler.installers.pipconfig import hermetic_env
 from reconciler.models import Lock, Plugin
-from reconciler.support.pipconfig import hermetic_env
 from reconciler.support.redact import redact
 
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")

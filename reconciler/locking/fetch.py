@@ -13,7 +13,7 @@ import re
 import tarfile
 import tomllib
 import zipfile
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -28,14 +28,15 @@ from packaging.utils import (
 )
 
 from reconciler import lockfile
-from reconciler.app import Project, check_selection
 from reconciler.errors import LockError, ReconcilerError
 from reconciler.installers.base import last_error_line, requirements_file, show_command
-from reconciler.models import IndexOptions, LockedPackage, Plugin
-from reconciler.plan import applicable, check_lock
+from reconciler.installers.pipconfig import hermetic_env, index_args
+from reconciler.interpreters import pip_command
+from reconciler.lockfile import applicable, check_lock
+from reconciler.locking import get_resolver
+from reconciler.locking.base import ResolveRequest
+from reconciler.models import DesiredState, IndexOptions, Interpreter, LockedPackage, Plugin
 from reconciler.support import procs, scratch
-from reconciler.support.interpreters import pip_command
-from reconciler.support.pipconfig import hermetic_env, index_args
 from reconciler.support.redact import redact
 
 
@@ -79,7 +80,11 @@ GroupKey = tuple[str, IndexOptions]
 
 
 def collect(
-    project: Project, only: Collection[str] = (), *, log: Callable[[str], None] | None = None
+    desired: DesiredState,
+    interpreters: Mapping[str, Interpreter],
+    only: Collection[str] = (),
+    *,
+    log: Callable[[str], None] | None = None,
 ) -> dict[GroupKey, tuple[Artifact, ...]]:
     """The artifacts to fetch, grouped by interpreter and index, deduplicated across locks.
 
@@ -88,17 +93,15 @@ def collect(
     build requirements are collected by :func:`fetch`). Raises :class:`LockError` for a missing
     or stale lock, or a pinned line without hashes.
     """
-    desired = project.desired
-    project.require(only)
     merged: dict[GroupKey, dict[tuple[str, str], Artifact]] = {}
     for plugin in desired.plugins:
         if only and plugin.name not in only:
             continue
-        interpreter = project.interpreters[plugin.name]
+        interpreter = interpreters[plugin.name]
         path = desired.lock_path(plugin.name)
         lock = check_lock(plugin, lockfile.read(plugin.name, path), interpreter, desired)
         group = merged.setdefault((interpreter.executable, desired.index_for(plugin)), {})
-        for package in applicable(lock, interpreter):
+        for package in applicable(lock, dict(interpreter.markers)):
             if not package.hashable:
                 if log is not None:
                     log(
@@ -146,7 +149,8 @@ def batches(artifacts: Sequence[Artifact]) -> list[tuple[Artifact, ...]]:
 
 
 def fetch(
-    project: Project,
+    desired: DesiredState,
+    interpreters: Mapping[str, Interpreter],
     only: Collection[str],
     dest: Path,
     *,
@@ -157,18 +161,17 @@ def fetch(
     Every artifact is verified against its lock's hashes (by pip, then again here); the first
     failure raises :class:`FetchError` naming the package and the plugins that lock it.
     """
-    check_selection(project, only, allow_undeclared=False)
-    groups = collect(project, only, log=log)
+    groups = collect(desired, interpreters, only, log=log)
     dest = dest.absolute()
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise FetchError(f"cannot create {dest}: {exc.strerror or exc}") from exc
-    project_dir = project.desired.project_dir
-    versions = {i.executable: i.version for i in project.interpreters.values()}
+    project_dir = desired.project_dir
+    versions = {i.executable: i.version for i in interpreters.values()}
     unique: dict[tuple[str, str], Artifact] = {}
     # pip's temporary files go to the scratch area, where the next run finds them.
-    with scratch.session(project.desired.layout.root):
+    with scratch.session(desired.layout.root):
         for (executable, index_options), artifacts in groups.items():
             index = index_args(index_options, project_dir)
             for batch in batches(artifacts):
@@ -181,13 +184,14 @@ def fetch(
             unique[key] = a if old is None else _merge(old, a)
     every = tuple(unique.values())
     files = _verify(every, dest)
-    build = _fetch_build_requirements(project, only, groups, files, dest, log)
-    plugins = tuple(p.name for p in project.desired.plugins if not only or p.name in only)
+    build = _fetch_build_requirements(desired, interpreters, only, groups, files, dest, log)
+    plugins = tuple(p.name for p in desired.plugins if not only or p.name in only)
     return FetchReport(dest=dest, plugins=plugins, artifacts=every, files=(*files, *build))
 
 
 def _fetch_build_requirements(
-    project: Project,
+    desired: DesiredState,
+    interpreters: Mapping[str, Interpreter],
     only: Collection[str],
     groups: dict[GroupKey, tuple[Artifact, ...]],
     files: Sequence[Path],
@@ -202,7 +206,6 @@ def _fetch_build_requirements(
     (``--generate-hashes``) and downloaded with ``--require-hashes``, so the backend that builds
     at deploy time is exactly the one hash-checked here.
     """
-    desired = project.desired
     needs: dict[GroupKey, set[str]] = {}
     for (executable, index_options), artifacts in groups.items():
         names = {(a.name, canonicalize_version(a.version)) for a in artifacts}
@@ -212,9 +215,9 @@ def _fetch_build_requirements(
                 continue
             needs.setdefault((executable, index_options), set()).update(build_requires(path))
     for plugin in desired.plugins:
-        if (only and plugin.name not in only) or plugin.name not in project.interpreters:
+        if (only and plugin.name not in only) or plugin.name not in interpreters:
             continue
-        interpreter = project.interpreters[plugin.name]
+        interpreter = interpreters[plugin.name]
         lock = lockfile.read(plugin.name, desired.lock_path(plugin.name))
         for package in lock.packages if lock is not None else ():
             if package.kind == "path":
@@ -227,17 +230,17 @@ def _fetch_build_requirements(
             continue
         plugin = next(
             p for p in desired.plugins
-            if p.name in project.interpreters
-            and project.interpreters[p.name].executable == executable
+            if p.name in interpreters
+            and interpreters[p.name].executable == executable
             and desired.index_for(p) == index_options
         )  # fmt: skip
         log(f"resolving build requirements ({', '.join(sorted(wanted))}) for {executable}")
-        pins = _resolve_build(sorted(wanted), plugin, project)
+        pins = _resolve_build(sorted(wanted), plugin, desired, interpreters[plugin.name])
         artifacts = tuple(
             Artifact(p.name, p.version, p.hashes, ("build",)) for p in pins if p.hashes
         )
         index = index_args(index_options, desired.project_dir)
-        version = project.interpreters[plugin.name].version
+        version = interpreters[plugin.name].version
         for batch in batches(artifacts):
             _download(executable, version, batch, dest, index)
         fetched.extend(_verify(artifacts, dest))
@@ -287,14 +290,9 @@ def _pyproject_member(names: Sequence[str]) -> str | None:
 
 
 def _resolve_build(
-    wanted: Sequence[str], plugin: Plugin, project: Project
+    wanted: Sequence[str], plugin: Plugin, desired: DesiredState, interpreter: Interpreter
 ) -> tuple[LockedPackage, ...]:
     """Pin ``wanted`` (build requirements) with hashes, for the plugin's interpreter and index."""
-    from reconciler.locking import get_resolver  # noqa: PLC0415
-    from reconciler.locking.base import ResolveRequest  # noqa: PLC0415
-
-    desired = project.desired
-    interpreter = project.interpreters[plugin.name]
     build_plugin = attrs.evolve(
         plugin, requirements=tuple(wanted), constraints=(), pre=False, universal=False
     )
@@ -307,7 +305,7 @@ def _resolve_build(
     )
     body = get_resolver(desired.settings.resolver).resolve(request)
     parsed = lockfile.parse(plugin.name, Path("build-requirements.txt"), body)
-    return applicable(parsed, interpreter)
+    return applicable(parsed, dict(interpreter.markers))
 
 
 def _download(

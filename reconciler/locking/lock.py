@@ -14,12 +14,13 @@ from packaging.utils import canonicalize_name
 
 from reconciler import lockfile
 from reconciler.errors import Interrupted, LockError, ReconcilerError, combine
+from reconciler.installers.pipconfig import resolve_link
 from reconciler.locking import direct
 from reconciler.locking.base import Resolver, ResolveRequest
-from reconciler.models import PLUGIN_NAME_RE, DesiredState, Interpreter, Lock, Plugin
+from reconciler.models import DesiredState, Interpreter, Lock, Plugin
 from reconciler.support import procs, scratch
 from reconciler.support.files import write_if_changed
-from reconciler.support.pipconfig import resolve_link
+from reconciler.support.names import PLUGIN_NAME_RE
 
 
 @attrs.frozen

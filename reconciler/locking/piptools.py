@@ -14,6 +14,7 @@ from pathlib import Path
 
 from reconciler.errors import LockError
 from reconciler.installers.base import show_command
+from reconciler.installers.pipconfig import hermetic_env, index_args
 from reconciler.locking.base import (
     CUSTOM_COMPILE_COMMAND,
     ResolveRequest,
@@ -23,7 +24,6 @@ from reconciler.locking.base import (
 )
 from reconciler.models import Interpreter
 from reconciler.support import procs, scratch
-from reconciler.support.pipconfig import hermetic_env, index_args
 from reconciler.support.redact import redact
 
 PIP_COMPILE_FLAGS = (
@@ -219,7 +219,7 @@ def _pth_file(helper: Path) -> Path | None:
 
 
 def _cache_dir() -> Path:
-    from reconciler.support.interpreters import cache_dir  # noqa: PLC0415 - keep the module light
+    from reconciler.interpreters import cache_dir  # noqa: PLC0415 - keep the module light
 
     return cache_dir() / "pip-tools"
 

@@ -20,7 +20,8 @@ import attrs
 
 from reconciler import requirements
 from reconciler.errors import ConfigError
-from reconciler.models import PLUGIN_NAME_RE, DesiredState, IndexOptions, Plugin, Settings
+from reconciler.models import DesiredState, IndexOptions, Plugin, Settings
+from reconciler.support.names import PLUGIN_NAME_RE
 from reconciler.support.redact import redact
 
 PROJECT_FILE = "reconciler.toml"

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+#: What a plugin name may be: it becomes a directory and a file name (no separators, no dots first).
+PLUGIN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _SEPARATORS = re.compile(r"[-_.]+")
 #: A version that is its own normal form: release numbers without leading zeros.
 _PLAIN_VERSION = re.compile(r"(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*")

@@ -7,7 +7,7 @@ made of everything the manager consults to choose the interpreter: its environme
 the version files it reads (the nearest ``.python-version``, the global version file, ...), the
 installed versions (their directory's mtime) and ``PATH`` (``system``). Any change to one of them
 is a cache miss, and the shim is started once to learn the new answer; the answer's own
-executable is re-checked on every hit (see :mod:`reconciler.support.interpreters`).
+executable is re-checked on every hit (see :mod:`reconciler.interpreters`).
 
 Reading these costs a few ``stat`` calls, no process.
 """

@@ -22,7 +22,7 @@ The package is split by concern: :mod:`.env` (``$VAR`` expansion, ``.env``, ``en
 them), :mod:`.inherit` (``inherit_from`` and plugin lock files) and :mod:`.desired` (assembling
 the :class:`~reconciler.models.DesiredState`). pip arguments are read by
 :mod:`reconciler.sources.pipargs`; Meltano's interpreter is found by
-:mod:`reconciler.support.interpreters`.
+:mod:`reconciler.interpreters`.
 """
 
 from __future__ import annotations

@@ -9,15 +9,16 @@ from pathlib import Path
 
 import attrs
 
+from reconciler import interpreters
 from reconciler.errors import ConfigError
 from reconciler.layouts.meltano import MeltanoLayout, MeltanoVenv, venv_id
-from reconciler.models import PLUGIN_NAME_RE, DesiredState, IndexOptions, Plugin
+from reconciler.models import DesiredState, IndexOptions, Plugin
 from reconciler.sources.meltano.env import PYTHON_VERSION_VAR, MissingVariable, expand
 from reconciler.sources.meltano.inherit import Resolved, Resolver
 from reconciler.sources.meltano.project import Project, read_project
 from reconciler.sources.meltano.yaml import Entry
 from reconciler.sources.pipargs import read_pip_args
-from reconciler.support import interpreters
+from reconciler.support.names import PLUGIN_NAME_RE
 
 _SINGULAR = {
     "extractors": "extractor",

@@ -1,0 +1,142 @@
+"""What every command shares: load the project, select plugins, read the locks, plan."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import attrs
+
+from reconciler import interpreters, lockfile, sources
+from reconciler.errors import ConfigError, ReconcilerError, combine
+from reconciler.models import BOOTSTRAP_DISTS, DesiredState, Interpreter, Lock, ObservedVenv, Plan
+from reconciler.observe import observe, source_fingerprint
+from reconciler.plan import make_plan
+
+
+@attrs.frozen
+class Project:
+    """A loaded project: desired state plus each plugin's interpreter."""
+
+    desired: DesiredState
+    interpreters: dict[str, Interpreter]  # every plugin whose interpreter was found
+    #: plugins whose interpreter cannot be used, with the one-line reason; they block only
+    #: commands about themselves (and show their problem in ``status``)
+    broken: dict[str, str] = attrs.field(factory=dict)
+
+    def require(self, only: Collection[str] = ()) -> None:
+        """Raise naming every broken plugin among ``only`` (all plugins when empty)."""
+        names = [n for n in sorted(self.broken) if not only or n in only]
+        if names:
+            raise combine([ReconcilerError(self.broken[n]) for n in names])
+
+
+def load_project(project: Path | None) -> Project:
+    """Find and load the project file and resolve every plugin's interpreter (memoised).
+
+    A plugin whose interpreter is missing does not fail the load: it is recorded in
+    ``Project.broken`` so that commands about the other plugins still work.
+    """
+    desired = sources.load(sources.find_project_file(project))
+    by_spec: dict[str, Interpreter | ReconcilerError] = {}
+    resolved: dict[str, Interpreter] = {}
+    broken: dict[str, str] = {}
+    for plugin in desired.plugins:
+        if plugin.python not in by_spec:
+            try:
+                by_spec[plugin.python] = interpreters.resolve(plugin.python, desired.project_dir)
+            except ReconcilerError as exc:
+                by_spec[plugin.python] = exc
+        found = by_spec[plugin.python]
+        if isinstance(found, ReconcilerError):
+            broken[plugin.name] = f"plugin {plugin.name!r}: {found}"
+        else:
+            resolved[plugin.name] = found
+    return Project(desired=desired, interpreters=resolved, broken=broken)
+
+
+def select(project: Project, names: Collection[str], *, allow_undeclared: bool) -> tuple[str, ...]:
+    """The plugins that command-line ``names`` stand for (aliases resolved); raise when one is
+    unknown."""
+    resolved = project.desired.resolve_names(names)
+    check_selection(project, resolved, allow_undeclared=allow_undeclared)
+    return resolved
+
+
+def resolve_one(project: Project, name: str) -> str:
+    """The one plugin ``name`` stands for; raise when it stands for several."""
+    resolved = project.desired.resolve_names([name])
+    if len(resolved) > 1:
+        raise ReconcilerError(
+            f"plugin name {name!r} is ambiguous: say one of {', '.join(resolved)}"
+        )
+    return resolved[0]
+
+
+def check_selection(project: Project, names: Collection[str], *, allow_undeclared: bool) -> None:
+    """Raise when a plugin named on the command line is unknown."""
+    if not names:
+        return  # nothing named: nothing to check (and no second observe of the venv root)
+    declared = {p.name for p in project.desired.plugins}
+    on_disk: set[str] = set()
+    if allow_undeclared:
+        on_disk = {v.name for v in observe(project.desired.layout).venvs}
+    for name in names:
+        if name not in declared and name not in on_disk:
+            raise ReconcilerError(
+                f"plugin {name!r} is not declared in {project.desired.project_file.name}"
+            )
+
+
+def read_locks(desired: DesiredState, only: Collection[str] = ()) -> dict[str, Lock | None]:
+    """The lock of every (selected) declared plugin, None where the file is missing."""
+    return {
+        p.name: lockfile.read(p.name, desired.lock_path(p.name))
+        for p in desired.plugins
+        if not only or p.name in only
+    }
+
+
+def compute_plan(project: Project, only: Collection[str] = ()) -> Plan:
+    """Observe the venv root and plan against the locks."""
+    only = select(project, only, allow_undeclared=True)
+    project.require(only)
+    observation = observe(project.desired.layout)
+    locks = read_locks(project.desired, only)
+    trees = local_sources(project.desired, locks)
+    return make_plan(project.desired, locks, project.interpreters, observation, only, trees)
+
+
+def local_sources(desired: DesiredState, locks: Mapping[str, Lock | None]) -> dict[str, str]:
+    """``{source URL: fingerprint}`` of every non-editable local project the locks name.
+
+    Editable installs need none (they are live); a fingerprint stats the tree's files and reads
+    none, so this costs nothing when no lock has a local project.
+    """
+    found: dict[str, str] = {}
+    for lock in locks.values():
+        for package in lock.packages if lock is not None else ():
+            if package.kind != "path" or package.editable:
+                continue
+            url = package.source_url(desired.project_dir)
+            if url is not None and url not in found:
+                found[url] = source_fingerprint(Path(unquote(urlsplit(url).path)))
+    return found
+
+
+def counted(venv: ObservedVenv | None, locked: frozenset[str]) -> int:
+    """Installed distributions as ``plan`` counts them: pip, setuptools and wheel only when
+    locked."""
+    if venv is None:
+        return 0
+    return sum(1 for d in venv.dists if d.name not in BOOTSTRAP_DISTS or d.name in locked)
+
+
+def refuse_to_edit(project_file: Path, command: str) -> None:
+    """Raise unless ``project_file``'s source can be edited by ``add``/``remove``."""
+    if not sources.source_for(project_file).editable:
+        raise ConfigError(
+            f"{project_file.name}: `reconciler {command}` edits reconciler.toml only; "
+            f"in a Meltano project use `meltano {command}`, then `reconciler lock`"
+        )

@@ -1,0 +1,16 @@
+"""``reconciler rollback``: flip a plugin back to its previous generation."""
+
+from __future__ import annotations
+
+from reconciler.apply import execute
+from reconciler.apply.applylock import exclusive
+from reconciler.commands.project import Project, resolve_one
+from reconciler.results import RollbackResult
+
+
+def rollback(project: Project, plugin: str, lock_timeout: float) -> RollbackResult:
+    """Flip ``plugin`` back to its previous generation under the venv root's lock."""
+    plugin = resolve_one(project, plugin)
+    with exclusive(project.desired.settings.venv_root, lock_timeout):
+        generation = execute.rollback(project.desired, plugin)
+    return RollbackResult(plugin, generation)
