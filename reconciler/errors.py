@@ -2,11 +2,63 @@
 
 from __future__ import annotations
 
+import os
+from typing import Self
+
 
 class ReconcilerError(Exception):
-    """Base of every error a user can act on: printed as one ``error:`` line, exit code 1."""
+    """Base of every error a user can act on: printed as one ``error:`` line, exit code 1.
+
+    What the error is about is kept in fields, not spelled into the message: ``plugin``, the
+    ``file`` and ``line`` (and the dotted ``key`` in it) it comes from, and the ``cause`` (a
+    tool's or the OS's words). :func:`format_error` joins them, once, as
+    ``file:line: key: plugin 'name': message: cause``.
+    """
 
     exit_code = 1
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        plugin: str | None = None,
+        file: str | os.PathLike[str] | None = None,
+        line: int | None = None,
+        key: str | None = None,
+        cause: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.plugin = plugin
+        self.file = None if file is None else os.fspath(file)
+        self.line = line
+        self.key = key
+        self.cause = cause
+
+    def about(self, plugin: str) -> Self:
+        """This error, naming ``plugin`` unless it already names one."""
+        if self.plugin is None:
+            self.plugin = plugin
+        return self
+
+    def __str__(self) -> str:
+        return format_error(self)
+
+
+def format_error(error: ReconcilerError) -> str:
+    """The one-line form of ``error``: ``file:line: key: plugin 'name': message: cause``."""
+    parts: list[str] = []
+    if error.file is not None:
+        parts.append(f"{error.file}:{error.line}" if error.line else error.file)
+    if error.key:
+        parts.append(error.key)
+    if error.plugin is not None:
+        parts.append(f"plugin {error.plugin!r}")
+    text = error.message
+    if error.cause:
+        text = f"{text}: {error.cause}" if text else error.cause
+    parts.append(text)
+    return ": ".join(parts)
 
 
 class ConfigError(ReconcilerError):

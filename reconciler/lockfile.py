@@ -265,7 +265,7 @@ def read(plugin: str, path: Path) -> Lock | None:
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as exc:
-        raise LockError(f"plugin {plugin!r}: cannot read {path}: {exc}") from exc
+        raise LockError(f"cannot read {path}: {exc}", plugin=plugin) from exc
     return parse(plugin, path, text)
 
 
@@ -568,18 +568,19 @@ def check_lock(
     """Return the plugin's lock, or raise :class:`LockError` when it is missing or stale."""
     rel = str(desired.lock_path(plugin.name)).removeprefix(str(desired.project_dir) + "/")
     if lock is None:
-        raise LockError(f"plugin {plugin.name!r}: no lock ({rel} missing); run `reconciler lock`")
+        raise LockError(f"no lock ({rel} missing); run `reconciler lock`", plugin=plugin.name)
     reasons = lock_staleness(plugin, lock, interpreter, desired.index_for(plugin))
     if reasons:
         raise LockError(
-            f"plugin {plugin.name!r}: lock {rel} is stale ({', '.join(reasons)}); "
-            "run `reconciler lock`"
+            f"lock {rel} is stale ({', '.join(reasons)}); run `reconciler lock`",
+            plugin=plugin.name,
         )
     if desired.settings.require_hashes:
         unhashed = [p for p in lock.packages if not p.hashable]
         if unhashed:
             raise LockError(
-                f"plugin {plugin.name!r}: settings.require-hashes is true but {rel} has "
-                f"unhashable {', '.join(f'{p.name} ({p.kind} {p.url})' for p in unhashed)}"
+                f"settings.require-hashes is true but {rel} has "
+                f"unhashable {', '.join(f'{p.name} ({p.kind} {p.url})' for p in unhashed)}",
+                plugin=plugin.name,
             )
     return lock

@@ -132,16 +132,12 @@ def _run_step(step: Step, ctx: Context, log: Log) -> StepResult:
         return StepResult(step, time.monotonic() - begin, str(exc), interrupted=True)
     except ReconcilerError as exc:
         log(step.plugin, "failed")
-        message = str(exc)
-        if not message.startswith("plugin "):
-            message = f"plugin {step.plugin!r}: {message}"
-        return StepResult(step, time.monotonic() - begin, message)
+        return StepResult(step, time.monotonic() - begin, str(exc.about(step.plugin)))
     except OSError as exc:
         log(step.plugin, "failed")
-        message = f"plugin {step.plugin!r}: {exc.strerror or exc}: {exc.filename or ''}".rstrip(
-            ": "
-        )
-        return StepResult(step, time.monotonic() - begin, message)
+        cause = f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
+        error = ExecuteError(cause, plugin=step.plugin)
+        return StepResult(step, time.monotonic() - begin, str(error))
     elapsed = time.monotonic() - begin
     log(step.plugin, f"{step.action} done in {elapsed:.1f}s")
     return StepResult(step, elapsed)
@@ -195,7 +191,7 @@ def _build(step: Step, ctx: Context) -> None:
     """Build a complete, verified generation and flip the stable path to it."""
     interpreter = step.interpreter
     if interpreter is None:
-        raise ExecuteError(f"plugin {step.plugin!r}: no interpreter in plan step")
+        raise ExecuteError("no interpreter in plan step", plugin=step.plugin)
     stable = ctx.layout.stable_path(step.plugin)
     _check_replaceable(stable, ctx.layout, step.plugin)
     generation = gens.new_generation(ctx.layout, step.plugin)
@@ -220,7 +216,7 @@ def _build(step: Step, ctx: Context) -> None:
         write_extra_files(generation, ctx.layout.extra_files(step.plugin))
         write_marker(generation, with_status(marker, MarkerStatus.COMPLETE))
         if ctx.stop.is_set():
-            raise Interrupted(f"plugin {step.plugin!r}: interrupted; the previous venv stays live")
+            raise Interrupted("interrupted; the previous venv stays live", plugin=step.plugin)
         previous = gens.live_generation(ctx.layout, step.plugin)
         retired = None
         if stable.exists() and not stable.is_symlink():
@@ -261,7 +257,7 @@ def _check_replaceable(stable: Path, layout: Layout, plugin: str) -> None:
     if stable.is_symlink():
         problem = gens.link_target_problem(layout, plugin)
         if problem is not None:
-            raise SafetyError(f"plugin {plugin!r}: refusing to replace {stable}: {problem}")
+            raise SafetyError(f"refusing to replace {stable}: {problem}", plugin=plugin)
     elif (
         stable.exists()
         and layout.claimed_by_tool(stable) is None
@@ -270,8 +266,9 @@ def _check_replaceable(stable: Path, layout: Layout, plugin: str) -> None:
         )
     ):
         raise SafetyError(
-            f"plugin {plugin!r}: refusing to replace {stable}: not made by reconciler "
-            "(no state marker); move it away and apply again"
+            f"refusing to replace {stable}: not made by reconciler "
+            "(no state marker); move it away and apply again",
+            plugin=plugin,
         )
 
 
@@ -291,10 +288,11 @@ def _verify(generation: Path, step: Step, packages: Sequence[LockedPackage]) -> 
         started = procs.run([str(python), "-I", "-c", "import sys"], env=os.environ, timeout=60)
     except (OSError, subprocess.SubprocessError) as exc:
         raise ExecuteError(
-            f"plugin {step.plugin!r}: new venv's interpreter does not start"
+            "new venv's interpreter does not start",
+            plugin=step.plugin,
         ) from exc
     if started.returncode != 0:
-        raise ExecuteError(f"plugin {step.plugin!r}: new venv's interpreter does not start")
+        raise ExecuteError("new venv's interpreter does not start", plugin=step.plugin)
     observed = observe_venv(generation)
     present = {(d.name, d.version) for d in observed.dists}
     from packaging.version import Version  # noqa: PLC0415 - only on this path
@@ -312,7 +310,8 @@ def _verify(generation: Path, step: Step, packages: Sequence[LockedPackage]) -> 
     ]
     if missing:
         raise ExecuteError(
-            f"plugin {step.plugin!r}: new venv is missing {', '.join(missing)} after install"
+            f"new venv is missing {', '.join(missing)} after install",
+            plugin=step.plugin,
         )
 
 
@@ -327,11 +326,12 @@ def _upgrade(step: Step, ctx: Context) -> None:
     target = live if live is not None else stable
     if stable.is_symlink() and live is None:
         raise SafetyError(
-            f"plugin {step.plugin!r}: {gens.link_target_problem(ctx.layout, step.plugin)}"
+            f"{gens.link_target_problem(ctx.layout, step.plugin)}",
+            plugin=step.plugin,
         )
     marker = read_marker(target)
     if marker is None:
-        raise SafetyError(f"plugin {step.plugin!r}: state marker vanished; plan again")
+        raise SafetyError("state marker vanished; plan again", plugin=step.plugin)
     before = observe_venv(target).dists
     sources = _sources(step, ctx, marker.sources)
     with provisional(target, with_status(marker, MarkerStatus.UPGRADING)) as restore:
@@ -348,8 +348,8 @@ def _upgrade(step: Step, ctx: Context) -> None:
                 restore()
             elif isinstance(exc, Interrupted):
                 raise Interrupted(
-                    f"plugin {step.plugin!r}: interrupted mid-upgrade; marked upgrading, "
-                    "the next apply reinstalls it"
+                    "interrupted mid-upgrade; marked upgrading, the next apply reinstalls it",
+                    plugin=step.plugin,
                 ) from exc
             raise
         write_extra_files(target, ctx.layout.extra_files(step.plugin))
@@ -409,7 +409,7 @@ def rollback(desired: DesiredState, plugin: str) -> Path:
     """Flip ``plugin`` back to its previous complete generation (caller holds the lock)."""
     layout = desired.layout
     if gens.live_generation(layout, plugin) is None:
-        raise ReconcilerError(f"plugin {plugin!r}: no live venv made by reconciler to roll back")
+        raise ReconcilerError("no live venv made by reconciler to roll back", plugin=plugin)
     previous = gens.previous_generation(layout, plugin)
     if previous is None:
         hint = (
@@ -417,6 +417,6 @@ def rollback(desired: DesiredState, plugin: str) -> Path:
             if desired.settings.keep_generations == 0
             else " (one is kept from the next change on)"
         )
-        raise ReconcilerError(f"plugin {plugin!r}: no previous generation to roll back to{hint}")
+        raise ReconcilerError(f"no previous generation to roll back to{hint}", plugin=plugin)
     gens.flip(layout, plugin, previous)
     return previous

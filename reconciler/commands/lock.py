@@ -45,9 +45,7 @@ def lock(
     """
     only = select(project, only, allow_undeclared=False)
     chosen = get_resolver(resolver or project.desired.settings.resolver)
-    broken = [
-        ReconcilerError(project.broken[n]) for n in sorted(project.broken) if not only or n in only
-    ]
+    broken = [project.broken[n] for n in sorted(project.broken) if not only or n in only]
     try:
         report = locking.lock_all(
             project.desired,

@@ -9,7 +9,7 @@ from urllib.parse import unquote, urlsplit
 import attrs
 
 from reconciler import interpreters, lockfile, sources
-from reconciler.errors import ConfigError, ReconcilerError, combine
+from reconciler.errors import ConfigError, InterpreterError, ReconcilerError, combine
 from reconciler.models import BOOTSTRAP_DISTS, DesiredState, Interpreter, Lock, ObservedVenv, Plan
 from reconciler.observe import observe, source_fingerprint
 from reconciler.plan import make_plan
@@ -23,13 +23,13 @@ class Project:
     interpreters: dict[str, Interpreter]  # every plugin whose interpreter was found
     #: plugins whose interpreter cannot be used, with the one-line reason; they block only
     #: commands about themselves (and show their problem in ``status``)
-    broken: dict[str, str] = attrs.field(factory=dict)
+    broken: dict[str, ReconcilerError] = attrs.field(factory=dict)
 
     def require(self, only: Collection[str] = ()) -> None:
         """Raise naming every broken plugin among ``only`` (all plugins when empty)."""
         names = [n for n in sorted(self.broken) if not only or n in only]
         if names:
-            raise combine([ReconcilerError(self.broken[n]) for n in names])
+            raise combine([self.broken[n] for n in names])
 
 
 def load_project(project: Path | None) -> Project:
@@ -41,7 +41,7 @@ def load_project(project: Path | None) -> Project:
     desired = sources.load(sources.find_project_file(project))
     by_spec: dict[str, Interpreter | ReconcilerError] = {}
     resolved: dict[str, Interpreter] = {}
-    broken: dict[str, str] = {}
+    broken: dict[str, ReconcilerError] = {}
     for plugin in desired.plugins:
         if plugin.python not in by_spec:
             try:
@@ -50,7 +50,7 @@ def load_project(project: Path | None) -> Project:
                 by_spec[plugin.python] = exc
         found = by_spec[plugin.python]
         if isinstance(found, ReconcilerError):
-            broken[plugin.name] = f"plugin {plugin.name!r}: {found}"
+            broken[plugin.name] = InterpreterError(str(found), plugin=plugin.name)
         else:
             resolved[plugin.name] = found
     return Project(desired=desired, interpreters=resolved, broken=broken)

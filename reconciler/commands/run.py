@@ -52,8 +52,8 @@ def run(
     step = plan.steps[0]
     if step.action is not Action.NOOP:
         raise ReconcilerError(
-            f"plugin {plugin!r}: venv is not up to date ({step.action}: {detail(step)}); "
-            "run `reconciler apply` first"
+            f"venv is not up to date ({step.action}: {detail(step)}); run `reconciler apply` first",
+            plugin=plugin,
         )
     venv = project.desired.venv_path(plugin)
     env = tuple(sorted(run_environment(venv, environ).items()))
@@ -66,7 +66,7 @@ def run(
     available = sorted(_console_scripts(project, plugin))
     hint = f"; available: {', '.join(available)}" if available else ""
     wanted = script or plugin
-    raise ReconcilerError(f"plugin {plugin!r}: no console script {wanted!r} in its venv{hint}")
+    raise ReconcilerError(f"no console script {wanted!r} in its venv{hint}", plugin=plugin)
 
 
 def _console_scripts(project: Project, plugin: str) -> list[str]:

@@ -27,7 +27,9 @@ def status(project: Project) -> tuple[StatusRow, ...]:
             rows.append(StatusRow(name, rel, python, packages, "undeclared", "remove"))
             continue
         if name in project.broken:
-            rows.append(StatusRow(name, rel, python, 0, "unknown", "unknown", project.broken[name]))
+            rows.append(
+                StatusRow(name, rel, python, 0, "unknown", "unknown", str(project.broken[name]))
+            )
             continue
         try:
             locks = read_locks(desired, [name])

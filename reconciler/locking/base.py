@@ -92,9 +92,9 @@ def run_resolver(
     try:
         return procs.run(command, cwd=cwd, env=hermetic_env() if env is None else env)
     except Interrupted as exc:
-        raise Interrupted(f"plugin {plugin!r}: interrupted; its lock is unchanged") from exc
+        raise Interrupted("interrupted; its lock is unchanged", plugin=plugin) from exc
     except OSError as exc:
-        raise LockError(f"plugin {plugin!r}: cannot run {tool}: {exc.strerror or exc}") from exc
+        raise LockError(f"cannot run {tool}: {exc.strerror or exc}", plugin=plugin) from exc
 
 
 def source_args(request: ResolveRequest, pre_flag: Sequence[str]) -> list[str]:

@@ -98,8 +98,9 @@ def refuse_unhashable(plugin: Plugin) -> None:
     if bad:
         shown = ", ".join(repr(redact(text)) for text in bad)
         raise LockError(
-            f"plugin {plugin.name!r}: settings.require-hashes is true but {shown} cannot be "
-            "hash-checked (VCS and local paths have no hash; use an index or archive URL)"
+            f"settings.require-hashes is true but {shown} cannot be "
+            "hash-checked (VCS and local paths have no hash; use an index or archive URL)",
+            plugin=plugin.name,
         )
 
 
@@ -189,8 +190,8 @@ def _commit(repo: str, ref: str | None, plugin: Plugin) -> str:
     shown = redact(f"{repo}@{ref}" if ref else repo)
     if vcs.lower() != "git":
         raise LockError(
-            f"plugin {plugin.name!r}: {shown}: only git refs can be pinned to a commit; "
-            "write the full revision id"
+            f"{shown}: only git refs can be pinned to a commit; write the full revision id",
+            plugin=plugin.name,
         )
     wanted = ref or "HEAD"
     try:
@@ -204,13 +205,14 @@ def _commit(repo: str, ref: str | None, plugin: Plugin) -> str:
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise LockError(
-            f"plugin {plugin.name!r}: cannot run git ls-remote for {shown}: {exc}"
+            f"cannot run git ls-remote for {shown}: {exc}",
+            plugin=plugin.name,
         ) from exc
     if result.returncode != 0:
         lines = [ln.strip() for ln in result.stderr.splitlines() if ln.strip()]
         reason = next((ln for ln in lines if ln.startswith("fatal:")), lines[-1] if lines else "")
         raise LockError(
-            redact(f"plugin {plugin.name!r}: cannot read {shown}: {reason.removeprefix('fatal: ')}")
+            redact(f"cannot read {shown}: {reason.removeprefix('fatal: ')}"), plugin=plugin.name
         )
     found: dict[str, str] = {}
     for entry in result.stdout.splitlines():
@@ -226,9 +228,10 @@ def _commit(repo: str, ref: str | None, plugin: Plugin) -> str:
             return found[key]
     raise LockError(
         redact(
-            f"plugin {plugin.name!r}: {shown}: no branch or tag {wanted!r} "
+            f"{shown}: no branch or tag {wanted!r} "
             "(write a full 40-character commit id to pin a commit)"
-        )
+        ),
+        plugin=plugin.name,
     )
 
 
@@ -264,5 +267,6 @@ def project_name(directory: Path, plugin: Plugin) -> str:
         return canonicalize_name(report["install"][0]["metadata"]["name"])
     except (ValueError, KeyError, IndexError, TypeError) as exc:
         raise LockError(
-            f"plugin {plugin.name!r}: cannot read the name of the local project {directory}"
+            f"cannot read the name of the local project {directory}",
+            plugin=plugin.name,
         ) from exc

@@ -111,9 +111,10 @@ def collect(
                 continue
             if not package.hashes:
                 raise LockError(
-                    f"plugin {plugin.name!r}: {path.parent.name}/{path.name} pins "
+                    f"{path.parent.name}/{path.name} pins "
                     f"{package.name}=={package.version} without a hash; fetch needs hashes "
-                    f"(delete the lock and run `reconciler lock {plugin.name}`)"
+                    f"(delete the lock and run `reconciler lock {plugin.name}`)",
+                    plugin=plugin.name,
                 )
             key = (package.name, canonicalize_version(package.version) or (package.url or ""))
             url = package.url if package.kind == "url" else None

@@ -233,7 +233,7 @@ def lock_all(
     def resolve(item: tuple[Plugin, LockStatus]) -> bool | LockError:
         plugin, state = item
         if procs.stopping():
-            raise Interrupted(f"plugin {plugin.name!r}: interrupted before it started")
+            raise Interrupted("interrupted before it started", plugin=plugin.name)
         log(plugin.name, f"resolving ({', '.join(state.reasons) or 'upgrade'})")
         try:
             changed = lock_plugin(

@@ -53,8 +53,9 @@ class PipToolsResolver:
         plugin = request.plugin
         if plugin.universal:
             raise LockError(
-                f"plugin {plugin.name!r}: universal = true needs the uv resolver "
-                '(set resolver = "uv" or "auto" with uv installed, or universal = false)'
+                "universal = true needs the uv resolver "
+                '(set resolver = "uv" or "auto" with uv installed, or universal = false)',
+                plugin=plugin.name,
             )
         python = resolver_python(request.interpreter, request.tools_dir, request)
         with workdir(request) as work:
@@ -79,7 +80,9 @@ class PipToolsResolver:
             result = run_resolver(command, plugin.name, "pip-compile", work.path, env)
             if result.returncode != 0:
                 raise LockError(
-                    f"plugin {plugin.name!r}: cannot lock: {resolution_error(result.stderr)}"
+                    "cannot lock",
+                    cause=resolution_error(result.stderr),
+                    plugin=plugin.name,
                 )
             return work.output.read_text(encoding="utf-8")
 

@@ -68,7 +68,9 @@ class UvResolver:
             result = run_resolver(command, plugin.name, "uv", work.path)
             if result.returncode != 0:
                 raise LockError(
-                    f"plugin {plugin.name!r}: cannot lock: {resolution_error(result.stderr)}"
+                    "cannot lock",
+                    cause=resolution_error(result.stderr),
+                    plugin=plugin.name,
                 )
             return work.output.read_text(encoding="utf-8")
 

@@ -124,16 +124,17 @@ def _plugin(
         expanded = expand(item.pip_url, env)
     except MissingVariable as exc:
         raise where.error(
-            f"plugin {entry.name!r}: environment variable {exc.name!r} is not set "
-            "(Meltano would silently use an empty string)"
+            f"environment variable {exc.name!r} is not set "
+            "(Meltano would silently use an empty string)",
+            plugin=entry.name,
         ) from exc
     try:
         tokens = shlex.split(expanded)
     except ValueError as exc:
-        raise where.error(f"plugin {entry.name!r}: cannot split pip_url: {exc}") from exc
+        raise where.error(f"cannot split pip_url: {exc}", plugin=entry.name) from exc
 
     def fail(message: str) -> ConfigError:
-        return where.error(f"plugin {entry.name!r}: {message}")
+        return where.error(f"{message}", plugin=entry.name)
 
     args = read_pip_args(tokens, project.root, fail)
     if not args.requirements:

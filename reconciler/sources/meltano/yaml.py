@@ -25,9 +25,11 @@ class Where:
     line: int | None
     key: str
 
-    def error(self, message: str) -> ConfigError:
-        prefix = f"{self.label}:{self.line}" if self.line else self.label
-        return ConfigError(redact(f"{prefix}: {self.key}: {message}"))
+    def error(self, message: str, *, plugin: str | None = None) -> ConfigError:
+        """A :class:`ConfigError` about this place (and ``plugin``)."""
+        return ConfigError(
+            redact(message), file=self.label, line=self.line, key=self.key, plugin=plugin
+        )
 
 
 def read_yaml(path: Path, label: str) -> Any:
