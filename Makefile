@@ -56,7 +56,7 @@ $(DEPS_STAMP): lock/dev.txt
 	touch $@
 
 $(DEV_STAMP): $(DEPS_STAMP) pyproject.toml
-	@# The distribution was called "reconciler" before 0.1.1 (the index's "reconciler" is another project).
+	@# Drop the editable install of the old distribution name "reconciler" (the index's "reconciler" is another project).
 	$(VENV_PY) -m pip uninstall --yes --quiet reconciler 2>/dev/null || true
 	$(VENV_PY) -m pip install --no-deps --no-build-isolation -e .
 	touch $@
