@@ -165,6 +165,9 @@ def test_plugins_and_executable(ansible: Ansible) -> None:
     ]
     again, _ = ansible.play(plugins=["tap-alpha"], executable=exe)
     assert again["changed"] is False
+    option, _ = ansible.play(plugins=["--installer=pip"], executable=exe)
+    assert option["failed"] is True
+    assert option["msg"] == "invalid plugin names: '--installer=pip'"
     missing, _ = ansible.play()  # default executable: `reconciler` on PATH, which is gone
     assert missing["failed"] is True
     assert "reconciler" in missing["msg"]
@@ -184,3 +187,26 @@ def test_bad_lock_fails_the_task_with_the_error_line(ansible: Ansible) -> None:
     assert result["rc"] == 1
     assert "...ignoring" in out
     assert snapshot(ansible.project) == before
+
+
+def test_module_documentation_parses(tmp_path: Path) -> None:
+    """ansible-doc reads the module's DOCUMENTATION (the parameters the issue names)."""
+    env = {
+        "PATH": os.defpath,
+        "HOME": str(tmp_path),
+        "ANSIBLE_CONFIG": str(tmp_path / "ansible.cfg"),
+        "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
+        "ANSIBLE_LOCAL_TEMP": str(tmp_path / "tmp"),
+        "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
+    }
+    (tmp_path / "ansible.cfg").write_text("", encoding="utf-8")
+    out = run(
+        [tool("ansible", "ansible-doc"), "--json", "-t", "module", "reconciler.venvs.reconciler"],
+        env,
+    ).stdout
+    doc = json.loads(out)["reconciler.venvs.reconciler"]["doc"]
+    options = doc["options"]
+    assert options["project"]["required"] is True
+    assert options["plugins"]["type"] == "list"
+    assert options["executable"]["default"] == "reconciler"
+    assert doc["attributes"]["check_mode"]["support"] == "full"

@@ -78,9 +78,14 @@ stderr:
 
 import json
 import os
+import re
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+
+
+#: reconciler's plugin name rule; anything else (an option, a path) is refused before running it.
+PLUGIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 def error_lines(stderr, stdout=""):
@@ -136,9 +141,12 @@ def main():
     project = module.params["project"]
     plugins = module.params["plugins"]
     executable = module.params["executable"]
+    bad = [name for name in plugins if not PLUGIN_NAME.fullmatch(name)]
+    if bad:
+        module.fail_json(msg=f"invalid plugin names: {', '.join(map(repr, bad))}")
     if os.sep not in executable:
         executable = module.get_bin_path(executable, required=True)
-    base = [executable, "--project", project, "--no-color"]
+    base = [executable, f"--project={project}", "--no-color"]
     environ = {"NO_COLOR": "1"}
     result = {"changed": False, "stdout": "", "stderr": ""}
 
