@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
+import attrs
+
 from reconciler import requirements as reqs
 from reconciler.errors import LockError
 from reconciler.models import (
@@ -258,15 +260,26 @@ def lock_staleness(
     )
 
 
-def read(plugin: str, path: Path) -> Lock | None:
-    """Parse the lock of ``plugin`` at ``path``; None when the file does not exist."""
+def read(plugin: str, path: Path, project_dir: Path | None = None) -> Lock | None:
+    """Parse the lock of ``plugin`` at ``path``; None when the file does not exist.
+
+    With ``project_dir``, every local project's location is resolved against it here (see
+    :attr:`LockedPackage.location`), so that the planner reads nothing from disk.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as exc:
         raise LockError(f"cannot read {path}: {exc}", plugin=plugin) from exc
-    return parse(plugin, path, text)
+    lock = parse(plugin, path, text)
+    if project_dir is None or not any(p.kind == "path" for p in lock.packages):
+        return lock
+    packages = tuple(
+        attrs.evolve(p, location=p.source_url(project_dir)) if p.kind == "path" else p
+        for p in lock.packages
+    )
+    return attrs.evolve(lock, packages=packages)
 
 
 #: Blank and comment lines between pins (``# via ...`` annotations, the header).

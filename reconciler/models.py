@@ -161,6 +161,9 @@ class LockedPackage:
     editable: bool = False
     commit: str | None = None  # the VCS commit id the lock pins
     ref: str | None = None  # the VCS ref (tag, branch) the commit was taken from
+    #: A local project's ``file:`` URL, resolved against the project when the lock is read
+    #: (:func:`reconciler.lockfile.read`), so that planning needs no disk access.
+    location: str | None = None
 
     @property
     def hashable(self) -> bool:
@@ -180,6 +183,8 @@ class LockedPackage:
         """The URL pip records in ``direct_url.json`` for this package (None for index pins)."""
         if self.kind == "path":
             assert self.url is not None  # noqa: S101 - path lines always carry one
+            if self.location is not None:
+                return self.location
             if self.url.startswith("file:"):
                 return self.url
             return (project_dir / self.url).resolve().as_uri()
@@ -307,6 +312,13 @@ class Observation:
         return next((v for v in self.venvs if v.name == name), None)
 
 
+class Strategy(enum.StrEnum):
+    """How a step changes a venv (decided by the planner)."""
+
+    NEW_GENERATION = "new-generation"  # build beside the live venv, verify, flip
+    IN_PLACE = "in-place"  # change only the differing packages of the live venv
+
+
 class Action(enum.StrEnum):
     """What a plan step does."""
 
@@ -359,6 +371,17 @@ class Step:
     #: Every locked package that applies (what a new generation of the venv gets); an upgrade
     #: done as a new generation (``keep-generations >= 1``) installs these, not just ``install``.
     locked: tuple[LockedPackage, ...] = ()
+    #: Where the packages come from (None for remove and no-op steps).
+    index: IndexOptions | None = None
+    #: New generation or in place (None for remove and no-op steps).
+    strategy: Strategy | None = None
+    #: The layout's extra files (name, text) written into the venv before it goes live.
+    extra_files: tuple[tuple[str, str], ...] = ()
+    #: Fingerprints (name, fingerprint) of the non-editable local projects this step installs,
+    #: taken when planning; the state marker records them.
+    sources: tuple[tuple[str, str], ...] = ()
+    #: Why this plugin cannot be planned (a missing or stale lock); None when it can.
+    blocked: str | None = None
 
 
 @attrs.frozen
@@ -368,11 +391,25 @@ class Plan:
     steps: tuple[Step, ...]
     warnings: tuple[str, ...]
     fingerprint: str
+    #: Previous generations to keep after a change (``settings.keep-generations``).
+    keep_generations: int = 0
+    #: What the locks' relative paths and find-links are relative to.
+    project_dir: Path = Path()
 
     @property
     def changes(self) -> tuple[Step, ...]:
         """The steps that do something."""
-        return tuple(s for s in self.steps if s.action is not Action.NOOP)
+        return tuple(s for s in self.steps if s.action is not Action.NOOP and s.blocked is None)
+
+    @property
+    def blocked(self) -> tuple[Step, ...]:
+        """The steps of plugins that cannot be planned (see :attr:`Step.blocked`)."""
+        return tuple(s for s in self.steps if s.blocked is not None)
+
+    def with_index(self, index: IndexOptions) -> Plan:
+        """This plan installing from ``index`` (a deploy-time override of every plugin's)."""
+        steps = tuple(s if s.index is None else attrs.evolve(s, index=index) for s in self.steps)
+        return attrs.evolve(self, steps=steps)
 
     def count(self, action: Action) -> int:
         """How many steps have ``action``."""

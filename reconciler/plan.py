@@ -9,7 +9,7 @@ from pathlib import Path
 
 import attrs
 
-from reconciler.errors import LockError, ReconcilerError, combine
+from reconciler.errors import LockError, combine
 from reconciler.lockfile import applicable, check_lock
 from reconciler.models import (
     BOOTSTRAP_DISTS,
@@ -26,6 +26,7 @@ from reconciler.models import (
     Plan,
     Plugin,
     Step,
+    Strategy,
     Uninstall,
 )
 from reconciler.support.names import same_version
@@ -43,8 +44,10 @@ def make_plan(
 
     ``locks`` and ``interpreters`` are keyed by plugin name; ``only`` restricts the plan to those
     plugins (empty means all); ``sources`` maps the source URL of each non-editable local project
-    to its current :func:`~reconciler.observe.source_fingerprint`. Raises :class:`LockError` for
-    a missing or stale lock.
+    to its current :func:`~reconciler.observe.source_fingerprint`. A plugin whose lock is missing
+    or stale gets a step that says why (:attr:`Step.blocked`); nothing here reads the disk.
+    Each step carries everything apply needs: packages, index, strategy, extra files and source
+    fingerprints.
     """
     declared = {p.name: p for p in desired.plugins}
     names = sorted(set(declared) | {v.name for v in observation.venvs})
@@ -53,7 +56,7 @@ def make_plan(
     steps: list[Step] = []
     warnings: list[str] = []
     checked: dict[str, Lock] = {}
-    failures: list[ReconcilerError] = []
+    context = _Context(desired, sources or {})
     for name in names:
         observed = observation.get(name)
         plugin = declared.get(name)
@@ -70,22 +73,61 @@ def make_plan(
         interpreter = interpreters[name]
         try:
             lock = check_lock(plugin, locks.get(name), interpreter, desired)
-        except LockError as exc:
-            failures.append(exc)  # every plugin with a bad lock is named, not just the first
+        except LockError as exc:  # every plugin with a bad lock is named, not just the first
+            blocked = Step(name, Action.NOOP, interpreter=interpreter, blocked=exc.message)
+            steps.append(blocked)
             continue
         checked[name] = lock
-        context = _Context(desired.project_dir, sources or {})
-        steps.append(_plan_declared(plugin, lock, interpreter, observed, context))
-    if failures:
-        raise combine(failures)
+        step = _plan_declared(plugin, lock, interpreter, observed, context)
+        steps.append(_contract(step, plugin, context))
     fingerprint = _fingerprint(checked, interpreters, observation, names)
-    return Plan(steps=tuple(steps), warnings=tuple(warnings), fingerprint=fingerprint)
+    return Plan(
+        steps=tuple(steps),
+        warnings=tuple(warnings),
+        fingerprint=fingerprint,
+        keep_generations=desired.settings.keep_generations,
+        project_dir=desired.project_dir,
+    )
+
+
+def require_plannable(plan: Plan) -> Plan:
+    """``plan``, or a :class:`LockError` naming every blocked plugin and why (one line each)."""
+    if plan.blocked:
+        raise combine([LockError(s.blocked or "", plugin=s.plugin) for s in plan.blocked])
+    return plan
 
 
 @attrs.frozen
 class _Context:
-    project_dir: Path
+    desired: DesiredState
     sources: Mapping[str, str]
+
+    @property
+    def project_dir(self) -> Path:
+        return self.desired.project_dir
+
+
+def _contract(step: Step, plugin: Plugin, context: _Context) -> Step:
+    """``step`` with what executing it needs besides its packages: the index, the strategy
+    (a new generation unless an upgrade keeps no generation), the layout's extra files and
+    the fingerprints of the local projects it installs."""
+    if step.action is Action.NOOP:
+        return step
+    desired = context.desired
+    in_place = step.action is Action.UPGRADE and desired.settings.keep_generations == 0
+    sources = []
+    for item in step.install:
+        package = item.package
+        url = package.source_url(context.project_dir) if package.kind == "path" else None
+        if url is not None and not package.editable and url in context.sources:
+            sources.append((package.name, context.sources[url]))
+    return attrs.evolve(
+        step,
+        index=desired.index_for(plugin),
+        strategy=Strategy.IN_PLACE if in_place else Strategy.NEW_GENERATION,
+        extra_files=tuple(sorted(desired.layout.extra_files(plugin.name).items())),
+        sources=tuple(sources),
+    )
 
 
 def _plan_declared(

@@ -34,7 +34,7 @@ from reconciler.models import (
     StateMarker,
     Uninstall,
 )
-from reconciler.plan import make_plan
+from reconciler.plan import make_plan, require_plannable
 
 # --------------------------------------------------------------------------- builders
 
@@ -480,14 +480,30 @@ def test_undeclared_unmanaged_directory_is_left_alone_with_a_warning() -> None:
 def test_missing_lock_is_an_error_naming_the_plugin() -> None:
     tap = plugin("tap-csv")
     with pytest.raises(LockError, match="tap-csv") as info:
-        make_plan(desired(tap), {}, {"tap-csv": PY}, observation())
+        require_plannable(make_plan(desired(tap), {}, {"tap-csv": PY}, observation()))
     assert "\n" not in str(info.value)
+
+
+def test_missing_lock_is_a_blocked_step_not_an_exception() -> None:
+    """The planner returns the plugin as blocked, with its reason; the others are planned."""
+    tap, other = plugin("tap-csv"), plugin("tap-other")
+    locks: dict[str, Lock | None] = {"tap-other": lock_for(other, *LOCKED)}
+    plan = make_plan(desired(tap, other), locks, {"tap-csv": PY, "tap-other": PY}, observation())
+    blocked, planned = plan.steps
+    assert blocked.plugin == "tap-csv"
+    assert blocked.blocked is not None
+    assert "no lock" in blocked.blocked
+    assert plan.blocked == (blocked,)
+    assert blocked not in plan.changes
+    assert (planned.plugin, planned.action, planned.blocked) == ("tap-other", Action.CREATE, None)
 
 
 def test_lock_none_is_missing() -> None:
     tap = plugin("tap-csv")
     with pytest.raises(LockError, match="tap-csv"):
-        make_plan(desired(tap), {"tap-csv": None}, {"tap-csv": PY}, observation())
+        require_plannable(
+            make_plan(desired(tap), {"tap-csv": None}, {"tap-csv": PY}, observation())
+        )
 
 
 @pytest.mark.parametrize(
@@ -517,7 +533,9 @@ def test_stale_lock_is_an_error_naming_plugin_and_reason(
         lock_plugin, pkg("tap-csv", "1.2"), interpreter=lock_interpreter, index=lock_index
     )
     with pytest.raises(LockError) as info:
-        make_plan(desired(tap), {"tap-csv": lock}, {"tap-csv": PY}, observation())
+        require_plannable(
+            make_plan(desired(tap), {"tap-csv": lock}, {"tap-csv": PY}, observation())
+        )
     message = str(info.value)
     assert "tap-csv" in message
     assert "stale" in message
@@ -529,7 +547,9 @@ def test_python_major_minor_change_reports_both_versions() -> None:
     tap = plugin("tap-csv", "tap-csv==1.2")
     lock = lock_for(tap, pkg("tap-csv", "1.2"), interpreter=PY_312)
     with pytest.raises(LockError, match=r"3\.12 -> 3\.11"):
-        make_plan(desired(tap), {"tap-csv": lock}, {"tap-csv": PY}, observation())
+        require_plannable(
+            make_plan(desired(tap), {"tap-csv": lock}, {"tap-csv": PY}, observation())
+        )
 
 
 def test_python_patch_change_does_not_make_the_lock_stale() -> None:
@@ -544,7 +564,7 @@ def test_lock_without_inputs_header_is_stale() -> None:
     lock = lock_for(tap, *LOCKED)
     headless = Lock(tap.name, lock.path, None, lock.packages, lock.content_digest)
     with pytest.raises(LockError, match="tap"):
-        make_plan(desired(tap), {"tap": headless}, {"tap": PY}, observation())
+        require_plannable(make_plan(desired(tap), {"tap": headless}, {"tap": PY}, observation()))
 
 
 def test_locks_of_undeclared_plugins_are_ignored() -> None:
@@ -595,7 +615,7 @@ def test_only_does_not_check_locks_of_other_plugins() -> None:
     plan = make_plan(want, locks, interpreters, observed, only=["b-second"])
     assert [(s.plugin, s.action) for s in plan.steps] == [("b-second", Action.NOOP)]
     with pytest.raises(LockError, match="a-first"):
-        make_plan(want, locks, interpreters, observed)
+        require_plannable(make_plan(want, locks, interpreters, observed))
 
 
 # --------------------------------------------------------------------------- markers

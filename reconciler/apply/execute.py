@@ -1,5 +1,9 @@
 """Carry out a plan on disk: generations built beside the live venv, flipped atomically.
 
+The plan is the whole contract: every step says what to install and remove, from which index,
+whether to build a new generation or change the live venv in place, the layout's extra files
+and the source fingerprints to record. Nothing here reads the project's configuration.
+
 create/reinstall build a new generation (marker first as ``building``), verify it, mark it
 ``complete`` and flip ``<root>/<plugin>`` to it; a failure or kill leaves the old venv live.
 upgrade works in place on the live generation, marked ``upgrading`` until done. Steps for
@@ -27,13 +31,13 @@ from reconciler.installers.base import Installer
 from reconciler.layouts import MARKER_NAME, Layout
 from reconciler.models import (
     Action,
-    DesiredState,
     IndexOptions,
     LockedPackage,
     MarkerStatus,
     Plan,
     StateMarker,
     Step,
+    Strategy,
 )
 from reconciler.observe import observe_venv
 from reconciler.state import provisional, read_marker, with_status, write_marker
@@ -79,24 +83,21 @@ class ApplyResult:
 class Context:
     """What every step needs besides the step itself."""
 
-    desired: DesiredState
+    plan: Plan
+    layout: Layout
     installer: Installer
     stop: threading.Event
 
-    @property
-    def layout(self) -> Layout:
-        """Where the venvs live."""
-        return self.desired.layout
-
     def index(self, step: Step) -> IndexOptions:
-        """Where the artifacts of ``step``'s plugin come from."""
-        plugin = self.desired.plugin(step.plugin)
-        return self.desired.settings.index if plugin is None else self.desired.index_for(plugin)
+        """Where the artifacts of ``step`` come from."""
+        if step.index is None:
+            raise ExecuteError("no index options in plan step", plugin=step.plugin)
+        return step.index
 
 
 def apply_plan(
     plan: Plan,
-    desired: DesiredState,
+    layout: Layout,
     installer: Installer,
     log: Log,
     *,
@@ -109,7 +110,7 @@ def apply_plan(
     the plan was computed until this returns.
     """
     started = time.monotonic()
-    ctx = Context(desired, installer, stop or threading.Event())
+    ctx = Context(plan, layout, installer, stop or threading.Event())
     clean_leftovers(ctx, log)
     changes = plan.changes
     if jobs <= 1 or len(changes) <= 1:
@@ -126,7 +127,7 @@ def _run_step(step: Step, ctx: Context, log: Log) -> StepResult:
         return StepResult(step, 0.0, "interrupted before it started", interrupted=True)
     log(step.plugin, f"{_VERBS[step.action]} ({_count(step)})")
     try:
-        _STEPS[step.action](step, ctx)
+        _perform(step, ctx)
     except Interrupted as exc:
         log(step.plugin, "interrupted, rolled back")
         return StepResult(step, time.monotonic() - begin, str(exc), interrupted=True)
@@ -177,7 +178,7 @@ def leftovers(layout: Layout, keep: int) -> bool:
 def clean_leftovers(ctx: Context, log: Log) -> None:
     """Delete generations left by killed runs (never the live one, nor a kept previous one)."""
     for plugin in ctx.layout.leftover_plugins():
-        for removed in gens.prune(ctx.layout, plugin, ctx.desired.settings.keep_generations):
+        for removed in gens.prune(ctx.layout, plugin, ctx.plan.keep_generations):
             log(plugin, f"removed leftover generation {removed.name}")
     for link in gens.stray_flip_links(ctx.layout):
         link.unlink(missing_ok=True)
@@ -203,7 +204,7 @@ def _build(step: Step, ctx: Context) -> None:
         python_version=interpreter.version,
         installer=ctx.installer.name,
         built_at=os.path.realpath(generation),
-        sources=_sources(step, ctx, ()),
+        sources=_sources(step, ()),
     )
     # Every locked package: a create/reinstall installs them all, and so does an upgrade made
     # as a new generation (the live one stays as it is, for rollback).
@@ -211,9 +212,9 @@ def _build(step: Step, ctx: Context) -> None:
     try:
         write_marker(generation, marker)  # first: from now on the directory is provably ours
         ctx.installer.create_venv(interpreter.executable, generation)
-        ctx.installer.install(generation, packages, ctx.index(step), ctx.desired.project_dir)
+        ctx.installer.install(generation, packages, ctx.index(step), ctx.plan.project_dir)
         _verify(generation, step, packages)
-        write_extra_files(generation, ctx.layout.extra_files(step.plugin))
+        write_extra_files(generation, dict(step.extra_files))
         write_marker(generation, with_status(marker, MarkerStatus.COMPLETE))
         if ctx.stop.is_set():
             raise Interrupted("interrupted; the previous venv stays live", plugin=step.plugin)
@@ -235,8 +236,9 @@ def _build(step: Step, ctx: Context) -> None:
         raise
     if retired is not None and ctx.layout.claimed_by_tool(retired) is not None:
         shutil.rmtree(retired)  # the venv another tool built, replaced by this generation
-    keep = ctx.desired.settings.keep_generations
-    gens.prune(ctx.layout, step.plugin, keep, prefer=previous)  # keep what was live: rollback
+    gens.prune(
+        ctx.layout, step.plugin, ctx.plan.keep_generations, prefer=previous
+    )  # keep what was live: rollback
 
 
 def write_extra_files(venv: Path, files: Mapping[str, str]) -> None:
@@ -316,11 +318,8 @@ def _verify(generation: Path, step: Step, packages: Sequence[LockedPackage]) -> 
 
 
 def _upgrade(step: Step, ctx: Context) -> None:
-    """Change only the differing packages in place; with ``keep-generations >= 1`` build a new
-    generation instead, so the live one is kept whole for ``rollback``."""
-    if ctx.desired.settings.keep_generations >= 1:
-        _build(step, ctx)
-        return
+    """Change only the differing packages of the live venv (the planner chose this only when
+    no generation is kept for ``rollback``)."""
     stable = ctx.layout.stable_path(step.plugin)
     live = gens.live_generation(ctx.layout, step.plugin)
     target = live if live is not None else stable
@@ -333,7 +332,7 @@ def _upgrade(step: Step, ctx: Context) -> None:
     if marker is None:
         raise SafetyError("state marker vanished; plan again", plugin=step.plugin)
     before = observe_venv(target).dists
-    sources = _sources(step, ctx, marker.sources)
+    sources = _sources(step, marker.sources)
     with provisional(target, with_status(marker, MarkerStatus.UPGRADING)) as restore:
         try:
             ctx.installer.uninstall(target, [u.name for u in step.uninstall])
@@ -341,7 +340,7 @@ def _upgrade(step: Step, ctx: Context) -> None:
                 target,
                 [i.package for i in step.install],
                 ctx.index(step),
-                ctx.desired.project_dir,
+                ctx.plan.project_dir,
             )
         except BaseException as exc:
             if observe_venv(target).dists == before:  # refused before touching any package
@@ -352,31 +351,18 @@ def _upgrade(step: Step, ctx: Context) -> None:
                     plugin=step.plugin,
                 ) from exc
             raise
-        write_extra_files(target, ctx.layout.extra_files(step.plugin))
+        write_extra_files(target, dict(step.extra_files))
         done = attrs.evolve(marker, status=MarkerStatus.COMPLETE, sources=sources)
         write_marker(target, done)
 
 
-def _sources(
-    step: Step, ctx: Context, recorded: tuple[tuple[str, str], ...]
-) -> tuple[tuple[str, str], ...]:
-    """Source fingerprints for the marker: taken before the build, so an edit made while it
-    runs shows up in the next plan. Kept for packages not reinstalled by this step."""
-    from urllib.parse import unquote, urlsplit  # noqa: PLC0415
-
-    from reconciler.observe import source_fingerprint  # noqa: PLC0415
-
-    fresh: dict[str, str] = {}
-    for item in step.install:
-        package = item.package
-        if package.kind != "path" or package.editable:
-            continue
-        url = package.source_url(ctx.desired.project_dir)
-        if url is not None:
-            fresh[package.name] = source_fingerprint(Path(unquote(urlsplit(url).path)))
+def _sources(step: Step, recorded: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """Source fingerprints for the marker: the step's (taken when planning, so an edit made
+    while apply runs shows up in the next plan), and the recorded ones of packages this step
+    does not touch."""
     removed = {u.name for u in step.uninstall}
     kept = {n: f for n, f in recorded if n not in removed}
-    return tuple(sorted({**kept, **fresh}.items()))
+    return tuple(sorted({**kept, **dict(step.sources)}.items()))
 
 
 def _remove(step: Step, ctx: Context) -> None:
@@ -396,25 +382,27 @@ def _noop(step: Step, ctx: Context) -> None:
     return
 
 
-_STEPS: dict[Action, Callable[[Step, Context], None]] = {
-    Action.CREATE: _build,
-    Action.REINSTALL: _build,
-    Action.UPGRADE: _upgrade,
-    Action.REMOVE: _remove,
-    Action.NOOP: _noop,
-}
+def _perform(step: Step, ctx: Context) -> None:
+    """Carry out one step the way the plan says (its action and strategy)."""
+    if step.action is Action.REMOVE:
+        _remove(step, ctx)
+    elif step.action is Action.NOOP:
+        _noop(step, ctx)
+    elif step.strategy is Strategy.IN_PLACE:
+        _upgrade(step, ctx)
+    else:
+        _build(step, ctx)
 
 
-def rollback(desired: DesiredState, plugin: str) -> Path:
+def rollback(layout: Layout, plugin: str, keep_generations: int) -> Path:
     """Flip ``plugin`` back to its previous complete generation (caller holds the lock)."""
-    layout = desired.layout
     if gens.live_generation(layout, plugin) is None:
         raise ReconcilerError("no live venv made by reconciler to roll back", plugin=plugin)
     previous = gens.previous_generation(layout, plugin)
     if previous is None:
         hint = (
             " (set settings.keep-generations = 1 to keep one)"
-            if desired.settings.keep_generations == 0
+            if keep_generations == 0
             else " (one is kept from the next change on)"
         )
         raise ReconcilerError(f"no previous generation to roll back to{hint}", plugin=plugin)

@@ -83,8 +83,6 @@ def apply(
     """Lock the venv root, plan, check a saved plan's fingerprint, and execute the plan."""
     desired = project.desired
     installer = get_installer(options.installer or desired.settings.installer)
-    if options.index_override is not None:
-        desired = desired.with_index_override(options.index_override)
     # Plan and validate first, without the lock: an apply that fails or has nothing to do
     # must not touch the venv root at all (not even to create the lock file).
     root, keep = desired.settings.venv_root, desired.settings.keep_generations
@@ -95,7 +93,7 @@ def apply(
     with exclusive(root, options.lock_timeout), scratch.session(desired.layout.root):
         plan = _checked_plan(project, options)  # the world may have moved while we waited
         show_plan(plan)
-        result = apply_plan(plan, desired, installer, log, jobs=options.jobs, stop=stop)
+        result = apply_plan(plan, desired.layout, installer, log, jobs=options.jobs, stop=stop)
         if not plan.changes:
             return ApplyOutcome(plan, None)
     return ApplyOutcome(plan, result)
@@ -112,4 +110,6 @@ def _checked_plan(project: Project, options: ApplyOptions) -> Plan:
         raise StalePlanError(
             f"stale plan {saved.path}: {what} changed since it was made; run plan again"
         )
+    if options.index_override is not None:
+        return plan.with_index(options.index_override)
     return plan

@@ -12,7 +12,7 @@ from reconciler import interpreters, lockfile, sources
 from reconciler.errors import ConfigError, InterpreterError, ReconcilerError, combine
 from reconciler.models import BOOTSTRAP_DISTS, DesiredState, Interpreter, Lock, ObservedVenv, Plan
 from reconciler.observe import observe, source_fingerprint
-from reconciler.plan import make_plan
+from reconciler.plan import make_plan, require_plannable
 
 
 @attrs.frozen
@@ -92,7 +92,7 @@ def check_selection(project: Project, names: Collection[str], *, allow_undeclare
 def read_locks(desired: DesiredState, only: Collection[str] = ()) -> dict[str, Lock | None]:
     """The lock of every (selected) declared plugin, None where the file is missing."""
     return {
-        p.name: lockfile.read(p.name, desired.lock_path(p.name))
+        p.name: lockfile.read(p.name, desired.lock_path(p.name), desired.project_dir)
         for p in desired.plugins
         if not only or p.name in only
     }
@@ -105,7 +105,8 @@ def compute_plan(project: Project, only: Collection[str] = ()) -> Plan:
     observation = observe(project.desired.layout)
     locks = read_locks(project.desired, only)
     trees = local_sources(project.desired, locks)
-    return make_plan(project.desired, locks, project.interpreters, observation, only, trees)
+    plan = make_plan(project.desired, locks, project.interpreters, observation, only, trees)
+    return require_plannable(plan)
 
 
 def local_sources(desired: DesiredState, locks: Mapping[str, Lock | None]) -> dict[str, str]:

@@ -12,5 +12,6 @@ def rollback(project: Project, plugin: str, lock_timeout: float) -> RollbackResu
     """Flip ``plugin`` back to its previous generation under the venv root's lock."""
     plugin = resolve_one(project, plugin)
     with exclusive(project.desired.settings.venv_root, lock_timeout):
-        generation = execute.rollback(project.desired, plugin)
+        desired = project.desired
+        generation = execute.rollback(desired.layout, plugin, desired.settings.keep_generations)
     return RollbackResult(plugin, generation)

@@ -1,10 +1,10 @@
-"""``reconciler status``: one row per plugin (path, python, packages, lock, drift)."""
+"""``reconciler status``: one row per plugin (path, python, packages, lock, drift), one plan."""
 
 from __future__ import annotations
 
 from reconciler.commands.project import Project, counted, local_sources, read_locks
-from reconciler.errors import ReconcilerError
-from reconciler.models import Action
+from reconciler.errors import LockError, ReconcilerError
+from reconciler.models import Action, Lock, Step
 from reconciler.observe import observe
 from reconciler.plan import make_plan
 from reconciler.render import detail
@@ -17,6 +17,19 @@ def status(project: Project) -> tuple[StatusRow, ...]:
     observation = observe(desired.layout)
     declared = {p.name for p in desired.plugins}
     names = sorted(declared | {v.name for v in observation.venvs if v.managed})
+    locks: dict[str, Lock | None] = {}
+    invalid: dict[str, str] = {}
+    for name in names:
+        if name in declared and name not in project.broken:
+            try:
+                locks.update(read_locks(desired, [name]))
+            except ReconcilerError as exc:
+                invalid[name] = str(exc)
+    steps: dict[str, Step] = {}
+    if locks:  # one plan for every plugin whose lock could be read
+        trees = local_sources(desired, locks)
+        plan = make_plan(desired, locks, project.interpreters, observation, sorted(locks), trees)
+        steps = {s.plugin: s for s in plan.steps}
     rows: list[StatusRow] = []
     for name in names:
         venv = observation.get(name)
@@ -27,26 +40,21 @@ def status(project: Project) -> tuple[StatusRow, ...]:
             rows.append(StatusRow(name, rel, python, packages, "undeclared", "remove"))
             continue
         if name in project.broken:
-            rows.append(
-                StatusRow(name, rel, python, 0, "unknown", "unknown", str(project.broken[name]))
-            )
+            problem = str(project.broken[name])
+            rows.append(StatusRow(name, rel, python, 0, "unknown", "unknown", problem))
             continue
-        try:
-            locks = read_locks(desired, [name])
-        except ReconcilerError as exc:
+        if name in invalid:
             packages = counted(venv, frozenset())
-            rows.append(StatusRow(name, rel, python, packages, "invalid", "unknown", str(exc)))
+            rows.append(StatusRow(name, rel, python, packages, "invalid", "unknown", invalid[name]))
             continue
         lock = locks.get(name)
         packages = counted(venv, frozenset(p.name for p in lock.packages) if lock else frozenset())
-        try:
-            trees = local_sources(desired, locks)
-            plan = make_plan(desired, locks, project.interpreters, observation, [name], trees)
-        except ReconcilerError as exc:
-            lock_state = "missing" if locks.get(name) is None else "stale"
-            rows.append(StatusRow(name, rel, python, packages, lock_state, "unknown", str(exc)))
+        step = steps[name]
+        if step.blocked is not None:
+            lock_state = "missing" if lock is None else "stale"
+            problem = str(LockError(step.blocked, plugin=name))
+            rows.append(StatusRow(name, rel, python, packages, lock_state, "unknown", problem))
             continue
-        step = plan.steps[0]
         drift = "no" if step.action is Action.NOOP else str(step.action)
         rows.append(StatusRow(name, rel, python, packages, "fresh", drift, detail(step)))
     return tuple(rows)
