@@ -50,6 +50,9 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     ]
     for name in names:
         assert (first / name).read_bytes() == (second / name).read_bytes(), f"{name} differs"
+        if os.environ.get("RECONCILER_REQUIRE_TOOLS"):  # make test ran `make dist` just before
+            made = REPO / "dist" / name
+            assert made.read_bytes() == (first / name).read_bytes(), f"dist/{name} differs"
     return {
         "wheel": first / names[0],
         "sdist": first / names[1],

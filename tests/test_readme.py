@@ -31,19 +31,26 @@ from release_helpers import (
 )
 from standin_index import StandInIndex
 
+import reconciler
+
 __all__ = ["artifacts"]  # the session fixture, imported for pytest
 pytestmark = pytest.mark.slow
 README = REPO / "README.md"
 
 
-def quick_start() -> list[str]:
-    """The lines of the first ``sh`` block under "Quick start"."""
+def sh_block(heading: str, after: str = "") -> list[str]:
+    """The lines of the first ``sh`` block under ``heading`` (after the text ``after``)."""
     text = README.read_text(encoding="utf-8")
-    section = text[text.index("## Quick start") :]
+    section = text[text.index(heading) :]
     section = section[: section.index("\n## ", 1)]
+    section = section[section.index(after) :]
     found = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
-    assert found, "no sh block in the quick start"
+    assert found, f"no sh block under {heading!r}"
     return [line for line in found.group(1).splitlines() if line.strip()]
+
+
+def quick_start() -> list[str]:
+    return sh_block("## Quick start")
 
 
 def expectations(line: str) -> tuple[int, str]:
@@ -189,3 +196,33 @@ def test_quick_start_runs_as_written(
     assert f"usage: {name}" in said.group(1)
     marker = (project / ".venvs" / name / "reconciler-state.json").read_text(encoding="utf-8")
     assert '"installer": "uv"' in marker  # the `uv` extra was installed and used
+
+
+def test_pinned_install_runs_as_written(artifacts: dict[str, Path], tmp_path: Path) -> None:
+    """README's "Pinned and hash-checked" block: compile the tool's lock with uv, install it
+    with pip --require-hashes (only the install prefix /opt/reconciler is moved under tmp)."""
+    lines = sh_block("## Install, upgrade, uninstall", after="**Pinned and hash-checked**")
+    assert f"venv-reconciler[uv]=={reconciler.__version__}" in lines[0]  # kept current
+    prefix = tmp_path / "opt" / "reconciler"
+    lines = [line.replace("/opt/reconciler", str(prefix)) for line in lines]
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    (tools / "uv").symlink_to(REPO / ".venv" / "bin" / "uv")
+    env = release_env(tmp_path, [tools, python_dir(tmp_path / "python")])
+    work = tmp_path / "work"
+    work.mkdir()
+    wheels = [*wheelhouse().glob("*.whl"), artifacts["wheel"]]
+    with StandInIndex(wheels, tmp_path / "index") as index:
+        env.update(index.env())
+        done = run(["bash", "--noprofile", "--norc", "-c", script(lines, work)], env, timeout=900)
+        refused = list(index.refused)
+    for number in range(len(lines)):
+        assert f"::exit {number} 0::" in done.stdout, f"{lines[number]}\n{done.stdout}{done.stderr}"
+    assert not refused, refused
+    locked = (work / "reconciler-tool.txt").read_text(encoding="utf-8")
+    assert "venv-reconciler==" in locked
+    assert "uv==" in locked
+    assert "--hash=sha256:" in locked
+    version = run([prefix / "bin" / "reconciler", "--version"], env).stdout
+    assert version.split()[-1] == reconciler.__version__
+    assert (prefix / "bin" / "uv").is_file()
