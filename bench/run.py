@@ -126,7 +126,7 @@ def machine_info(bench: sc.Bench) -> dict[str, object]:
 
     editable = False
     with contextlib.suppress(metadata.PackageNotFoundError, ValueError, TypeError):
-        direct = metadata.distribution("reconciler").read_text("direct_url.json") or "{}"
+        direct = metadata.distribution("venv-reconciler").read_text("direct_url.json") or "{}"
         editable = bool(json.loads(direct).get("dir_info", {}).get("editable"))
     python3 = shutil.which("python3", path=bench.env.get("PATH"))
     is_script = False
@@ -144,7 +144,7 @@ def machine_info(bench: sc.Bench) -> dict[str, object]:
         "uv_version": sc.tool_version([bench.uv, "--version"], bench.env),
         "pip_version": version("pip"),
         "pip_tools_version": version("pip-tools"),
-        "reconciler_version": version("reconciler"),
+        "reconciler_version": version("venv-reconciler"),
         "reconciler_editable_install": editable,
         "git": git_state(),
         "python3_on_path": {"path": python3, "is_launcher_script": is_script},
