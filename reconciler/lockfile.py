@@ -253,10 +253,15 @@ def lock_staleness(
     plugin: Plugin, lock: Lock, interpreter: Interpreter, index: IndexOptions
 ) -> tuple[str, ...]:
     """Why ``lock`` is stale for ``plugin`` (empty when fresh): its inputs changed, or its pins
-    no longer satisfy the declared requirements."""
+    no longer satisfy the declared requirements, or it is in another format than the plugin's
+    ``lock-format`` (the lock in the format asked for does not exist yet)."""
+    switched: tuple[str, ...] = ()
+    if lock.format != plugin.lock_format:
+        switched = (f"lock format changed ({lock.format} -> {plugin.lock_format})",)
     expected = inputs_digest(plugin, interpreter.major_minor, index)
-    return stale_reasons(lock, expected) or unsatisfied(
-        plugin.requirements, lock, dict(interpreter.markers)
+    return switched + (
+        stale_reasons(lock, expected)
+        or unsatisfied(plugin.requirements, lock, dict(interpreter.markers))
     )
 
 
@@ -272,7 +277,12 @@ def read(plugin: str, path: Path, project_dir: Path | None = None) -> Lock | Non
         return None
     except (OSError, UnicodeDecodeError) as exc:
         raise LockError(f"cannot read {path}: {exc}", plugin=plugin) from exc
-    lock = parse(plugin, path, text)
+    return with_locations(parse(plugin, path, text), project_dir)
+
+
+def with_locations(lock: Lock, project_dir: Path | None) -> Lock:
+    """``lock`` with every local project's location resolved against ``project_dir`` (see
+    :attr:`LockedPackage.location`); unchanged without one (any lock format)."""
     if project_dir is None or not any(p.kind == "path" for p in lock.packages):
         return lock
     packages = tuple(
@@ -579,7 +589,8 @@ def check_lock(
     plugin: Plugin, lock: Lock | None, interpreter: Interpreter, desired: DesiredState
 ) -> Lock:
     """Return the plugin's lock, or raise :class:`LockError` when it is missing or stale."""
-    rel = str(desired.lock_path(plugin.name)).removeprefix(str(desired.project_dir) + "/")
+    path = desired.lock_path(plugin.name) if lock is None else lock.path  # (another format)
+    rel = str(path).removeprefix(str(desired.project_dir) + "/")
     if lock is None:
         raise LockError(f"no lock ({rel} missing); run `reconciler lock`", plugin=plugin.name)
     reasons = lock_staleness(plugin, lock, interpreter, desired.index_for(plugin))

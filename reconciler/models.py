@@ -42,6 +42,8 @@ class Settings:
     universal: bool = False
     #: True: an unhashable requirement (VCS, local path) is an error (production setting).
     require_hashes: bool = False
+    #: The default lock format (a name in :data:`reconciler.lockformats.FORMATS`).
+    lock_format: str = "requirements"
 
 
 @attrs.frozen
@@ -65,6 +67,8 @@ class Plugin:
     pre: bool = False
     universal: bool = False
     lock_name: str | None = None
+    #: ``requirements`` (``lock/<name>.txt``) or ``pylock`` (PEP 751 ``lock/pylock.<name>.toml``).
+    lock_format: str = "requirements"
 
 
 def _default_layout(state: DesiredState) -> Layout:
@@ -109,11 +113,14 @@ class DesiredState:
         """The declared plugin called ``name``, or None."""
         return next((p for p in self.plugins if p.name == name), None)
 
-    def lock_path(self, name: str) -> Path:
-        """Where the lock of plugin ``name`` lives."""
+    def lock_path(self, name: str, lock_format: str | None = None) -> Path:
+        """Where the lock of plugin ``name`` lives (in its own format, or ``lock_format``)."""
+        from reconciler.lockformats import get_format  # noqa: PLC0415 - formats import models
+
         plugin = self.plugin(name)
         lock_name = plugin.lock_name if plugin is not None and plugin.lock_name else name
-        return self.settings.lock_dir / f"{lock_name}.txt"
+        chosen = lock_format or (plugin.lock_format if plugin is not None else "requirements")
+        return self.settings.lock_dir / get_format(chosen).relative_path(lock_name)
 
     def resolve_names(self, names: Iterable[str]) -> tuple[str, ...]:
         """The plugin names that command-line ``names`` stand for (declared names and aliases
@@ -227,13 +234,15 @@ class InputsDigest:
 
 @attrs.frozen
 class Lock:
-    """A parsed ``lock/<plugin>.txt``."""
+    """A parsed lock (``lock/<plugin>.txt`` or ``lock/pylock.<name>.toml``): the same values
+    whatever its format."""
 
     plugin: str
     path: Path
     inputs: InputsDigest | None
     packages: tuple[LockedPackage, ...]
     content_digest: str
+    format: str = "requirements"
 
 
 @attrs.frozen

@@ -8,7 +8,7 @@ from urllib.parse import unquote, urlsplit
 
 import attrs
 
-from reconciler import interpreters, lockfile, sources
+from reconciler import interpreters, lockformats, sources
 from reconciler.errors import ConfigError, InterpreterError, ReconcilerError, combine
 from reconciler.models import BOOTSTRAP_DISTS, DesiredState, Interpreter, Lock, ObservedVenv, Plan
 from reconciler.observe import observe, source_fingerprint
@@ -92,7 +92,7 @@ def check_selection(project: Project, names: Collection[str], *, allow_undeclare
 def read_locks(desired: DesiredState, only: Collection[str] = ()) -> dict[str, Lock | None]:
     """The lock of every (selected) declared plugin, None where the file is missing."""
     return {
-        p.name: lockfile.read(p.name, desired.lock_path(p.name), desired.project_dir)
+        p.name: lockformats.read_lock(desired, p.name)
         for p in desired.plugins
         if not only or p.name in only
     }

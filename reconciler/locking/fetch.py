@@ -27,7 +27,7 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
-from reconciler import lockfile
+from reconciler import lockfile, lockformats
 from reconciler.errors import LockError, ReconcilerError
 from reconciler.installers.base import last_error_line, requirements_file, show_command
 from reconciler.installers.pipconfig import hermetic_env, index_args
@@ -98,8 +98,8 @@ def collect(
         if only and plugin.name not in only:
             continue
         interpreter = interpreters[plugin.name]
-        path = desired.lock_path(plugin.name)
-        lock = check_lock(plugin, lockfile.read(plugin.name, path), interpreter, desired)
+        lock = check_lock(plugin, lockformats.read_lock(desired, plugin.name), interpreter, desired)
+        path = lock.path
         group = merged.setdefault((interpreter.executable, desired.index_for(plugin)), {})
         for package in applicable(lock, dict(interpreter.markers)):
             if not package.hashable:
@@ -219,7 +219,7 @@ def _fetch_build_requirements(
         if (only and plugin.name not in only) or plugin.name not in interpreters:
             continue
         interpreter = interpreters[plugin.name]
-        lock = lockfile.read(plugin.name, desired.lock_path(plugin.name))
+        lock = lockformats.read_lock(desired, plugin.name)
         for package in lock.packages if lock is not None else ():
             if package.kind == "path":
                 local = Path(unquote(urlsplit(package.source_url(desired.project_dir) or "").path))

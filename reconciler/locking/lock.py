@@ -12,10 +12,12 @@ import attrs
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from reconciler import lockfile
+from reconciler import lockfile, lockformats
 from reconciler.errors import Interrupted, LockError, ReconcilerError, combine
 from reconciler.installers.pipconfig import resolve_link
+from reconciler.lockformats.requirements import render_lock
 from reconciler.locking import direct
+from reconciler.locking.artifacts import Finder
 from reconciler.locking.base import Resolver, ResolveRequest
 from reconciler.models import DesiredState, Interpreter, Lock, Plugin
 from reconciler.support import procs, scratch
@@ -34,7 +36,7 @@ class LockStatus:
 
 def status(plugin: Plugin, interpreter: Interpreter, desired: DesiredState) -> LockStatus:
     """The freshness of ``plugin``'s lock against ``reconciler.toml``."""
-    lock = lockfile.read(plugin.name, desired.lock_path(plugin.name))
+    lock = lockformats.read_lock(desired, plugin.name)
     if lock is None:
         return LockStatus(plugin.name, "missing", ("missing",))
     reasons = lockfile.lock_staleness(plugin, lock, interpreter, desired.index_for(plugin))
@@ -46,21 +48,35 @@ def orphans(desired: DesiredState) -> tuple[Path, ...]:
     lock_dir = desired.settings.lock_dir
     if not lock_dir.is_dir():
         return ()
-    declared = {desired.lock_path(p.name) for p in desired.plugins}
+    # a declared plugin's lock in another format is its stale lock, not an orphan
+    declared = {path for p in desired.plugins for path in lockformats.all_paths(desired, p.name)}
     found = []
-    candidates = [*lock_dir.glob("*.txt"), *lock_dir.glob("*/*.txt")]  # grouped: <type>/<name>
-    for path in sorted(candidates):
-        parts = path.relative_to(lock_dir).with_suffix("").parts
-        if path in declared or not all(PLUGIN_NAME_RE.match(part) for part in parts):
-            continue
-        try:
-            with path.open(encoding="utf-8") as handle:
-                first = handle.readline()
-        except (OSError, UnicodeDecodeError):
-            continue
-        if first.startswith("# reconciler-inputs: "):
-            found.append(path)
-    return tuple(found)
+    for name in lockformats.FORMAT_NAMES:
+        lock_format = lockformats.get_format(name)
+        candidates = [path for g in lock_format.patterns() for path in lock_dir.glob(g)]
+        for path in sorted(candidates):
+            parts = path.relative_to(lock_dir).with_suffix("").parts
+            if path in declared or not all(PLUGIN_NAME_RE.match(part) for part in parts):
+                continue
+            if lock_format.owns(path):
+                found.append(path)
+    return tuple(sorted(found))
+
+
+def check_lock_names(desired: DesiredState, plugins: Sequence[Plugin]) -> None:
+    """Refuse two plugins whose locks would be one file (``tap.csv`` and ``tap-csv`` both
+    lock to ``pylock.tap-csv.toml``)."""
+    seen: dict[Path, str] = {}
+    for plugin in plugins:
+        path = desired.lock_path(plugin.name)
+        other = seen.setdefault(path, plugin.name)
+        if other != plugin.name:
+            rel = path.relative_to(desired.settings.lock_dir).as_posix()
+            raise LockError(
+                f"plugins {other!r} and {plugin.name!r} would share the lock {rel} "
+                "(a pylock file name has no dots: '.' becomes '-'); rename one, or set "
+                'lock-format = "requirements" on one of them'
+            )
 
 
 def lock_plugin(
@@ -83,15 +99,23 @@ def lock_plugin(
     target = desired.lock_path(plugin.name)
     digest = lockfile.inputs_digest(plugin, interpreter.major_minor, desired.index_for(plugin))
     previous = None
+    current = _previous(desired, plugin)
     if not upgrade:
         with contextlib.suppress(OSError, UnicodeDecodeError):
-            # keep unchanged pins where still allowed (local paths and VCS lines are the .in's)
-            previous = direct.previous_pins(target.read_text(encoding="utf-8"))
+            # keep unchanged pins where still allowed (local paths and VCS lines are the .in's);
+            # a lock in another format is handed over as requirements text
+            if current is None:
+                text = target.read_text(encoding="utf-8")
+            elif current.format == "requirements":
+                text = current.path.read_text(encoding="utf-8")
+            else:
+                text = render_lock(current)
+            previous = direct.previous_pins(text)
     # what every resolver gets: local paths absolute, VCS refs pinned to their commit
     lines = direct.resolver_inputs(
         plugin,
         desired.project_dir,
-        _previous(plugin, target),
+        current,
         upgrade=upgrade,
         upgrade_packages=upgrade_packages,
     )
@@ -107,14 +131,32 @@ def lock_plugin(
     body = direct.finalise(resolver.resolve(request), plugin, desired.project_dir)
     body = _as_written_paths(body, plugin, desired.project_dir)
     text = digest.header() + "\n" + _without_header(body)
-    lockfile.parse(plugin.name, target, text)  # refuse to write what we could not read back
-    return write_if_changed(target, text)
+    # refuse to write what we could not read back (the pylock format validates it too)
+    parsed = lockfile.parse(plugin.name, target, text)
+    index = desired.index_for(plugin)
+    content = lockformats.LockContent(
+        plugin=plugin,
+        inputs=digest,
+        requirements_text=text,
+        lock=parsed,
+        path=target,
+        project_dir=desired.project_dir,
+        index=index,
+        find_artifacts=Finder(plugin.name, index, desired.project_dir),
+    )
+    changed = write_if_changed(target, lockformats.get_format(plugin.lock_format).render(content))
+    for other in lockformats.other_paths(desired, plugin.name):
+        if other.is_file():  # the format switched: the old lock goes
+            other.unlink()
+            changed = True
+    return changed
 
 
-def _previous(plugin: Plugin, target: Path) -> Lock | None:
-    """The plugin's current lock, if it can be read (its VCS commits are kept)."""
+def _previous(desired: DesiredState, plugin: Plugin) -> Lock | None:
+    """The plugin's current lock in any format, if it can be read (its VCS commits and pins
+    are kept)."""
     try:
-        return lockfile.read(plugin.name, target)
+        return lockformats.read_lock(desired, plugin.name)
     except LockError:
         return None
 
@@ -162,7 +204,7 @@ def _upgrade_targets(
     for plugin in plugins:
         names = set(_declared_names(plugin))
         try:
-            lock = lockfile.read(plugin.name, desired.lock_path(plugin.name))
+            lock = lockformats.read_lock(desired, plugin.name)
         except LockError:
             lock = None
         if lock is not None:
@@ -220,6 +262,7 @@ def lock_all(
     unchanged: list[str] = []
     todo: list[tuple[Plugin, LockStatus]] = []
     selected = [p for p in desired.plugins if not only or p.name in only]
+    check_lock_names(desired, desired.plugins)
     bumped = _upgrade_targets(selected, desired, upgrade_packages)
     for plugin in selected:
         if plugin.name not in interpreters:

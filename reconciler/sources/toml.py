@@ -20,6 +20,7 @@ import attrs
 
 from reconciler import requirements
 from reconciler.errors import ConfigError
+from reconciler.lockformats import FORMAT_NAMES
 from reconciler.models import DesiredState, IndexOptions, Plugin, Settings
 from reconciler.support.names import PLUGIN_NAME_RE
 from reconciler.support.redact import redact
@@ -43,6 +44,7 @@ class _RawSettings:
     resolver: str = "auto"
     universal: bool = False
     require_hashes: bool = False
+    lock_format: str = "requirements"
 
 
 @attrs.define
@@ -56,6 +58,7 @@ class _RawPlugin:
     constraints: list[str] = attrs.Factory(list)
     pre: bool = False
     universal: bool | None = None
+    lock_format: str | None = None
 
 
 @attrs.define
@@ -347,6 +350,7 @@ def _settings(s: _RawSettings, text: str, project_file: Path) -> Settings:
     for key, value, allowed in (
         ("installer", s.installer, INSTALLERS),
         ("resolver", s.resolver, RESOLVERS),
+        ("lock-format", s.lock_format, FORMAT_NAMES),
     ):
         if value not in allowed:
             raise ConfigError(
@@ -388,6 +392,7 @@ def _settings(s: _RawSettings, text: str, project_file: Path) -> Settings:
         resolver=s.resolver,
         universal=s.universal,
         require_hashes=s.require_hashes,
+        lock_format=s.lock_format,
     )
 
 
@@ -422,6 +427,16 @@ def _validate(raw: _RawProject, text: str, project_file: Path) -> DesiredState:
                 )
             )
         seen[folded] = name
+        if raw_plugin.lock_format is not None and raw_plugin.lock_format not in FORMAT_NAMES:
+            raise ConfigError(
+                _at(
+                    label,
+                    text,
+                    [*keys, "lock-format"],
+                    f"plugins.{name}.lock-format",
+                    f"must be one of {', '.join(FORMAT_NAMES)}, not {raw_plugin.lock_format!r}",
+                )
+            )
         if not raw_plugin.requirements:
             raise ConfigError(
                 _at(
@@ -462,6 +477,7 @@ def _validate(raw: _RawProject, text: str, project_file: Path) -> DesiredState:
                 universal=settings.universal
                 if raw_plugin.universal is None
                 else raw_plugin.universal,
+                lock_format=raw_plugin.lock_format or settings.lock_format,
             )
         )
     if settings.venv_root == project_dir:

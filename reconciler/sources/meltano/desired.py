@@ -157,6 +157,7 @@ def _plugin(
         pre=args.pre,
         universal=project.settings.universal,
         lock_name=f"{entry.type}/{item.dir_name}",
+        lock_format=project.settings.lock_format,
     )
     return plugin, fingerprint(tokens, python)
 

@@ -1,0 +1,168 @@
+"""Lock formats behind one protocol: pip requirements (``lock/<name>.txt``) and PEP 751
+(``lock/pylock.<name>.toml``).
+
+Every format reads into the same :class:`~reconciler.models.Lock` and
+:class:`~reconciler.models.LockedPackage` values, so the planner, ``apply``, ``fetch`` and
+``status`` never ask which format a lock has. A format is chosen by name from :data:`FORMATS`
+(the one registry the settings validator, ``export --format`` and the lock writer read).
+Staleness is format-neutral (:func:`reconciler.lockfile.lock_staleness`), plus one reason of its
+own: a lock found only in another format than the plugin asks for is stale
+("lock format changed (requirements -> pylock)").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import attrs
+
+from reconciler.errors import ConfigError
+
+if TYPE_CHECKING:
+    from reconciler.models import DesiredState, IndexOptions, InputsDigest, Lock, LockedPackage
+    from reconciler.models import Plugin as PluginT
+
+
+@attrs.frozen
+class ArtifactFile:
+    """One file a locked pin can be installed from (a wheel or an sdist).
+
+    ``url`` is an ``http(s)`` location (credentials stripped), ``path`` a local file (absolute;
+    the pylock writer makes it relative to the lock file's directory).
+    """
+
+    filename: str
+    sha256: str
+    size: int | None = None
+    url: str | None = None
+    path: Path | None = None
+
+
+#: Finds the files behind a locked pin (every hash it carries); raises LockError when one is not
+#: found. Only the pylock format calls it (a requirements lock carries hashes only).
+ArtifactFinder = Callable[["LockedPackage"], Sequence[ArtifactFile]]
+
+
+@attrs.frozen
+class LockContent:
+    """One resolved lock, ready to be written in any format.
+
+    ``requirements_text`` is the lock in the requirements format (header included) and
+    ``lock`` its parsed values; ``path`` is where the file being written goes.
+    """
+
+    plugin: PluginT
+    inputs: InputsDigest
+    requirements_text: str
+    lock: Lock
+    path: Path
+    project_dir: Path
+    index: IndexOptions
+    find_artifacts: ArtifactFinder = attrs.field(eq=False, repr=False)
+
+
+class LockFormat(Protocol):
+    """Reads and writes one lock file format."""
+
+    name: str
+
+    def relative_path(self, lock_name: str) -> str:
+        """The lock's path under the lock dir for ``lock_name`` (``extractors/tap-csv``)."""
+
+    def patterns(self) -> tuple[str, ...]:
+        """Globs (under the lock dir) matching files of this format."""
+
+    def owns(self, path: Path) -> bool:
+        """True when ``path`` is a lock reconciler wrote in this format (orphan detection)."""
+
+    def parse(self, plugin: str, path: Path, text: str) -> Lock:
+        """Parse and validate ``text``; raises LockError naming the file."""
+
+    def render(self, content: LockContent) -> str:
+        """The file's text for ``content`` (validated before it is returned)."""
+
+
+def _formats() -> dict[str, LockFormat]:
+    from reconciler.lockformats.pylock import PylockFormat  # noqa: PLC0415
+    from reconciler.lockformats.requirements import RequirementsFormat  # noqa: PLC0415
+
+    return {f.name: f for f in (RequirementsFormat(), PylockFormat())}
+
+
+#: The lock format names, in the order they are documented (``requirements`` is the default).
+FORMAT_NAMES = ("requirements", "pylock")
+_CACHE: dict[str, LockFormat] = {}
+
+
+def get_format(name: str) -> LockFormat:
+    """The lock format called ``name``; ConfigError naming the allowed ones otherwise."""
+    if not _CACHE:
+        _CACHE.update(_formats())
+    try:
+        return _CACHE[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown lock format {name!r} (use one of {', '.join(FORMAT_NAMES)})"
+        ) from None
+
+
+def read(plugin: str, path: Path, lock_format: str, project_dir: Path | None = None) -> Lock | None:
+    """Parse the lock at ``path`` in ``lock_format``; None when the file does not exist.
+
+    With ``project_dir``, local projects' locations are resolved (as
+    :func:`reconciler.lockfile.read` does).
+    """
+    from reconciler.errors import LockError  # noqa: PLC0415
+    from reconciler.lockfile import with_locations  # noqa: PLC0415
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LockError(f"plugin {plugin!r}: cannot read {path}: {exc}") from exc
+    return with_locations(get_format(lock_format).parse(plugin, path, text), project_dir)
+
+
+def read_lock(desired: DesiredState, name: str) -> Lock | None:
+    """The lock of plugin ``name``: in its own format, else (a format switch not yet locked)
+    in another format, which :func:`reconciler.lockfile.lock_staleness` then calls stale."""
+    plugin = desired.plugin(name)
+    wanted = plugin.lock_format if plugin is not None else "requirements"
+    lock = read(name, desired.lock_path(name), wanted, desired.project_dir)
+    if lock is not None:
+        return lock
+    for other in FORMAT_NAMES:
+        if other != wanted:
+            found = read(name, desired.lock_path(name, other), other, desired.project_dir)
+            if found is not None:
+                return found
+    return None
+
+
+def other_paths(desired: DesiredState, name: str) -> tuple[Path, ...]:
+    """Where plugin ``name``'s lock would be in the formats it does not use."""
+    plugin = desired.plugin(name)
+    wanted = plugin.lock_format if plugin is not None else "requirements"
+    return tuple(desired.lock_path(name, f) for f in FORMAT_NAMES if f != wanted)
+
+
+def all_paths(desired: DesiredState, name: str) -> tuple[Path, ...]:
+    """Where plugin ``name``'s lock may be, in every format."""
+    return tuple(desired.lock_path(name, f) for f in FORMAT_NAMES)
+
+
+__all__ = [
+    "FORMAT_NAMES",
+    "ArtifactFile",
+    "ArtifactFinder",
+    "LockContent",
+    "LockFormat",
+    "all_paths",
+    "get_format",
+    "other_paths",
+    "read",
+    "read_lock",
+]
