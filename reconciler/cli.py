@@ -24,6 +24,7 @@ from reconciler.commands.plan import plan as plan_command
 from reconciler.commands.project import Project, load_project
 from reconciler.commands.status import status as status_command
 from reconciler.errors import ReconcilerError
+from reconciler.lockformats import FORMAT_NAMES
 from reconciler.models import IndexOptions, Plan
 from reconciler.sources import find_project_file, load
 from reconciler.support.redact import redact
@@ -463,6 +464,34 @@ def fetch_command(ctx: click.Context, plugins: tuple[str, ...], dest: Path) -> i
     with _progress(ctx) as reporter:
         report = fetch(_project(ctx), plugins, dest, log=lambda line: reporter("fetch", line))
     click.echo(render.fetched(report))
+    return EXIT_OK
+
+
+@cli.command("export")
+@click.argument("plugin", shell_complete=_complete_plugins)
+@click.option(
+    "--format",
+    "lock_format",
+    required=True,
+    type=click.Choice(FORMAT_NAMES),
+    help="The format to write: pylock (PEP 751) or requirements (pip-compile).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write to FILE (default: standard output); pylock paths are relative to its folder.",
+)
+@click.pass_context
+def export_command(ctx: click.Context, plugin: str, lock_format: str, output: Path | None) -> int:
+    """Print (or write) one plugin's lock converted to another lock format."""
+    from reconciler.commands.export import export  # noqa: PLC0415 - start-up (module docstring)
+
+    text = export(_project(ctx), plugin, lock_format, output)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        click.echo(f"{plugin}: {lock_format} lock written to {output}", err=True)
     return EXIT_OK
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import posixpath
 import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,7 +72,11 @@ class PylockFormat:
         if isinstance(tool, dict):
             inputs = _inputs(tool)
             project = str(tool.get("project-root", ".."))
-        packages = tuple(_package(label, p, project) for p in pylock.packages)
+        # directories are relative to the lock's folder; LockedPackage wants them relative to
+        # the project (whose root the lock records relative to its folder)
+        folder = os.path.normpath(path.parent.absolute())
+        root = os.path.normpath(Path(folder, project))
+        packages = tuple(_package(label, p, folder, root) for p in pylock.packages)
         keys = [(p.name, p.marker or "") for p in packages]
         for key in keys:
             if keys.count(key) > 1:
@@ -140,7 +143,7 @@ def _hashes(hashes: Any) -> tuple[str, ...]:
     return (f"sha256:{value}",) if value else ()
 
 
-def _package(label: str, package: Package, project: str) -> LockedPackage:
+def _package(label: str, package: Package, folder: str, root: str) -> LockedPackage:
     name = canonical_name(package.name)
     marker = str(package.marker) if package.marker is not None else None
     version = str(package.version) if package.version is not None else ""
@@ -161,7 +164,8 @@ def _package(label: str, package: Package, project: str) -> LockedPackage:
             ref=vcs.requested_revision,
         )
     if package.directory is not None:
-        rel = posixpath.normpath(posixpath.join(project, package.directory.path))
+        where = os.path.normpath(Path(folder, package.directory.path))
+        rel = Path(os.path.relpath(where, root)).as_posix()
         shown = rel if rel.startswith("..") or rel == "." else f"./{rel}"
         return LockedPackage(
             name=name,
