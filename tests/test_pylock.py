@@ -486,3 +486,55 @@ def test_meltano_project_locks_to_pylock_by_type(tmp_path: Path) -> None:
     assert "tap-beta: fresh" in project.ok("lock", "--check", env=env).out
     project.ok("apply", env=env)
     assert project.ok("plan", env=env).out.startswith("No changes."), "applied from pylock"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the selected branch is the Linux one")
+def test_universal_vcs_and_directory_pins_in_a_pylock(tmp_path: Path) -> None:
+    from test_direct import TEST_WHEELS, commit, git, local_project  # noqa: PLC0415
+
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "wheels").symlink_to(WHEELS, target_is_directory=True)
+    (root / "build-wheels").symlink_to(TEST_WHEELS, target_is_directory=True)
+    repo = local_project(tmp_path / "repo" / "tap-git", "tap-git")
+    git(repo, "init", "-q", "-b", "main")
+    first = commit(repo, "tap-git", "one")
+    git(repo, "tag", "-a", "v0.1.0", "-m", "release")
+    commit(repo, "tap-git", "two")
+    local_project(root / "plugins" / "tap-local", "tap-local")
+    (root / "reconciler.toml").write_text(
+        '[settings]\nfind-links = ["wheels", "build-wheels"]\nno-index = true\n'
+        'resolver = "uv"\nlock-format = "pylock"\n\n'
+        '[plugins.multi]\nrequirements = ["tap-multi"]\nuniversal = true\n\n'
+        f'[plugins.vcs]\nrequirements = ["tap-git @ git+{repo.as_uri()}@v0.1.0"]\n\n'
+        '[plugins.local]\nrequirements = ["./plugins/tap-local"]\n\n'
+        '[plugins.live]\nrequirements = ["-e ./plugins/tap-local"]\n',
+        encoding="utf-8",
+    )
+    project = Project(root)
+    project.ok("lock")
+    multi = tomllib.loads(pylock_path(project, "multi").read_text("utf-8"))
+    markers = {p["name"]: p.get("marker") for p in multi["packages"]}
+    assert markers["demo-linux"] == 'sys_platform == "linux"'
+    assert markers["demo-windows"] == 'sys_platform == "win32"'
+    assert multi["tool"]["reconciler"]["universal"] is True
+    vcs = tomllib.loads(pylock_path(project, "vcs").read_text("utf-8"))["packages"]
+    assert vcs[0]["vcs"] == {
+        "type": "git",
+        "url": repo.as_uri(),
+        "requested-revision": "v0.1.0",
+        "commit-id": first,
+    }
+    local = tomllib.loads(pylock_path(project, "local").read_text("utf-8"))["packages"]
+    assert local[0]["directory"] == {"path": "../plugins/tap-local"}
+    live = tomllib.loads(pylock_path(project, "live").read_text("utf-8"))["packages"]
+    assert live[0]["directory"] == {"path": "../plugins/tap-local", "editable": True}
+    project.ok("apply")
+    assert project.ok("plan").out.startswith("No changes.")
+    assert project.script("vcs", "tap-git").strip() == "one"
+    assert project.script("live", "tap-local").strip() == "one"
+    assert "demo-windows" not in project.dists("multi")
+    python = _interpreter(project, "multi")
+    lock = pylock_path(project, "multi")
+    assert install_with("uv", lock, python, tmp_path / "uv-multi") == project.dists("multi")
+    assert install_with("pip", lock, python, tmp_path / "pip-multi") == project.dists("multi")
