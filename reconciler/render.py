@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from reconciler import lockformats
 from reconciler.models import Action, Install, Plan, Step
 from reconciler.results import EditResult, LockCheck, RollbackResult, StatusRow
 from reconciler.support.redact import redact
@@ -144,7 +145,8 @@ def lock_check(check: LockCheck) -> str:
         reasons = f" ({', '.join(s.reasons)})" if s.reasons and s.state != "missing" else ""
         lines.append(f"{s.plugin}: {s.state}{reasons}")
     for path in check.orphans:
-        lines.append(f"{path.stem}: orphaned lock {path.name} (plugin no longer declared)")
+        name = lockformats.label(path)
+        lines.append(f"{name}: orphaned lock {path.name} (plugin no longer declared)")
     if check.ok:
         lines.append(f"All {len(check.statuses)} locks are fresh.")
     else:

@@ -77,6 +77,9 @@ class LockFormat(Protocol):
     def owns(self, path: Path) -> bool:
         """True when ``path`` is a lock reconciler wrote in this format (orphan detection)."""
 
+    def plugin_label(self, path: Path) -> str:
+        """The plugin name a lock file of this format stands for, from its file name."""
+
     def parse(self, plugin: str, path: Path, text: str) -> Lock:
         """Parse and validate ``text``; raises LockError naming the file."""
 
@@ -142,6 +145,15 @@ def read_lock(desired: DesiredState, name: str) -> Lock | None:
     return None
 
 
+def label(path: Path) -> str:
+    """The plugin name a lock file stands for (``pylock.tap-csv.toml`` -> ``tap-csv``)."""
+    for name in FORMAT_NAMES:
+        lock_format = get_format(name)
+        if any(path.match(pattern.rsplit("/", 1)[-1]) for pattern in lock_format.patterns()):
+            return lock_format.plugin_label(path)
+    return path.stem
+
+
 def other_paths(desired: DesiredState, name: str) -> tuple[Path, ...]:
     """Where plugin ``name``'s lock would be in the formats it does not use."""
     plugin = desired.plugin(name)
@@ -162,6 +174,7 @@ __all__ = [
     "LockFormat",
     "all_paths",
     "get_format",
+    "label",
     "other_paths",
     "read",
     "read_lock",

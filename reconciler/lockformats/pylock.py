@@ -62,6 +62,10 @@ class PylockFormat:
         tool = data.get("tool")
         return isinstance(tool, dict) and isinstance(tool.get("reconciler"), dict)
 
+    def plugin_label(self, path: Path) -> str:
+        """``pylock.tap-csv.toml`` -> ``tap-csv``."""
+        return path.name.removeprefix("pylock.").removesuffix(".toml")
+
     def parse(self, plugin: str, path: Path, text: str) -> Lock:
         """Validate with ``packaging.pylock`` and read into the format-neutral values."""
         label = f"{path.parent.name}/{path.name}"

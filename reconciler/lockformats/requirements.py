@@ -30,6 +30,10 @@ class RequirementsFormat:
         except (OSError, UnicodeDecodeError):
             return False
 
+    def plugin_label(self, path: Path) -> str:
+        """``tap-csv.txt`` -> ``tap-csv``."""
+        return path.stem
+
     def parse(self, plugin: str, path: Path, text: str) -> Lock:
         """See :func:`reconciler.lockfile.parse`."""
         return lockfile.parse(plugin, path, text)

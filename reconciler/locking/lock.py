@@ -318,6 +318,6 @@ def lock_all(
         for path in orphans(desired):
             path.unlink()
             removed.append(path)
-            log(path.stem, f"removed orphaned lock {path.name}")
+            log(lockformats.label(path), f"removed orphaned lock {path.name}")
     seconds = time.monotonic() - started
     return LockReport(tuple(written), tuple(sorted(unchanged)), tuple(removed), seconds)
