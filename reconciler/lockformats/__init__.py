@@ -125,7 +125,7 @@ def read(plugin: str, path: Path, lock_format: str, project_dir: Path | None = N
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as exc:
-        raise LockError(f"plugin {plugin!r}: cannot read {path}: {exc}") from exc
+        raise LockError(f"cannot read {path}: {exc}", plugin=plugin) from exc
     return with_locations(get_format(lock_format).parse(plugin, path, text), project_dir)
 
 

@@ -218,9 +218,10 @@ def _location(artifact: ArtifactFile, content: LockContent, lock_dir: Path) -> d
     where = Path(os.path.normpath(artifact.path))
     if not where.is_relative_to(root):
         raise LockError(
-            f"plugin {content.plugin.name!r}: {artifact.filename} is outside the project "
+            f"{artifact.filename} is outside the project "
             f"(find-links {artifact.path.parent}); a pylock lock holds no absolute path: "
-            "put the wheelhouse under the project or serve it as an index"
+            "put the wheelhouse under the project or serve it as an index",
+            plugin=content.plugin.name,
         )
     rel = os.path.relpath(where, os.path.normpath(lock_dir.absolute()))
     return {"path": Path(rel).as_posix()}

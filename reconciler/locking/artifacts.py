@@ -91,9 +91,10 @@ class Finder:
         if missing:
             where = ", ".join(redact(str(s)) for s in [*self.dirs, *self.pages, *self.indexes])
             raise LockError(
-                f"plugin {self.plugin!r}: {package.name}=={package.version}: no file with "
+                f"{package.name}=={package.version}: no file with "
                 f"hash sha256:{missing[0]} in {where or 'no index'} "
-                "(a pylock lock needs the location of every hash)"
+                "(a pylock lock needs the location of every hash)",
+                plugin=self.plugin,
             )
         return tuple(found[h] for h in sorted(wanted, key=lambda h: found[h].filename))
 
@@ -146,7 +147,7 @@ def _read_page(plugin: str, url: str) -> list[ArtifactFile]:
     except OSError as exc:
         if getattr(exc, "code", None) == 404:
             return []
-        raise LockError(redact(f"plugin {plugin!r}: cannot read {url}: {exc}")) from exc
+        raise LockError(redact(f"cannot read {url}: {exc}"), plugin=plugin) from exc
     if kind == _JSON:
         return _from_json(final, body)
     return _from_html(final, body.decode("utf-8", "replace"))

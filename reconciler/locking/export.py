@@ -26,14 +26,14 @@ def export(desired: DesiredState, name: str, lock_format: str, dest: Path | None
     """
     plugin = desired.plugin(name)
     if plugin is None:
-        raise LockError(f"plugin {name!r} is not declared")
+        raise LockError("not declared", plugin=name)
     target = lockformats.get_format(lock_format)
     lock = lockformats.read_lock(desired, name)
     if lock is None:
         rel = desired.lock_path(name).relative_to(desired.project_dir).as_posix()
-        raise LockError(f"plugin {name!r}: no lock ({rel} missing); run `reconciler lock`")
+        raise LockError(f"no lock ({rel} missing); run `reconciler lock`", plugin=name)
     if lock.inputs is None:
-        raise LockError(f"plugin {name!r}: {lock.path.name} has no reconciler inputs digest")
+        raise LockError(f"{lock.path.name} has no reconciler inputs digest", plugin=name)
     path = dest.absolute() if dest is not None else desired.lock_path(name, lock_format)
     text = render_lock(lock)
     index = desired.index_for(plugin)
