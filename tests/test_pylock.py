@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
@@ -538,3 +539,75 @@ def test_universal_vcs_and_directory_pins_in_a_pylock(tmp_path: Path) -> None:
     lock = pylock_path(project, "multi")
     assert install_with("uv", lock, python, tmp_path / "uv-multi") == project.dists("multi")
     assert install_with("pip", lock, python, tmp_path / "pip-multi") == project.dists("multi")
+
+
+@pytest.fixture
+def simple_index(tmp_path: Path) -> Iterator[str]:
+    """A PEP 503 (HTML) simple index of the fixture wheels on 127.0.0.1, files beside it."""
+    import functools  # noqa: PLC0415
+    import hashlib  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer  # noqa: PLC0415
+
+    from reconciler.locking.artifacts import identify  # noqa: PLC0415
+
+    served = tmp_path / "served"
+    (served / "files").mkdir(parents=True)
+    projects: dict[str, list[str]] = {}
+    for wheel in sorted(WHEELS.glob("*.whl")):
+        shutil.copy2(wheel, served / "files" / wheel.name)
+        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        found = identify(wheel.name)
+        assert found is not None
+        link = f'<a href="../../files/{wheel.name}#sha256={digest}">{wheel.name}</a><br>'
+        projects.setdefault(found[0], []).append(link)
+    for name, links in projects.items():
+        (served / "simple" / name).mkdir(parents=True)
+        (served / "simple" / name / "index.html").write_text(
+            "<!DOCTYPE html><html><body>" + "".join(links) + "</body></html>", encoding="utf-8"
+        )
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=served))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/simple"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("resolver", RESOLVERS)
+def test_an_index_gives_each_file_its_url_and_size(
+    tmp_path: Path, simple_index: str, resolver: str
+) -> None:
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "reconciler.toml").write_text(
+        f'[settings]\nindex-url = "{simple_index}/"\nresolver = "{resolver}"\n'
+        'lock-format = "pylock"\n\n[plugins.tap-beta]\nrequirements = ["tap-beta"]\n',
+        encoding="utf-8",
+    )
+    project = Project(root)
+    project.ok("lock")
+    lock = pylock_path(project, "tap-beta")
+    data = tomllib.loads(lock.read_text("utf-8"))
+    Pylock.from_dict(data).validate()
+    base = simple_index.removesuffix("/simple")
+    wheels = {p["name"]: p["wheels"] for p in data["packages"]}
+    assert sorted(wheels) == ["demo-common", "demo-extra", "tap-beta"]
+    for name, files in wheels.items():
+        (wheel,) = files
+        assert wheel["url"] == f"{base}/files/{wheel['name']}", name
+        assert wheel["size"] == (WHEELS / wheel["name"]).stat().st_size
+        assert "path" not in wheel
+    project.ok("apply")
+    assert project.ok("plan").out.startswith("No changes.")
+    python = _interpreter(project, "tap-beta")
+    mine = project.dists("tap-beta")
+    assert install_with("uv", lock, python, tmp_path / "uv") == mine
+    assert install_with("pip", lock, python, tmp_path / "pip") == mine

@@ -20,6 +20,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
+import attrs
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
@@ -96,7 +97,8 @@ class Finder:
                 "(a pylock lock needs the location of every hash)",
                 plugin=self.plugin,
             )
-        return tuple(found[h] for h in sorted(wanted, key=lambda h: found[h].filename))
+        chosen = [found[h] for h in sorted(wanted, key=lambda h: found[h].filename)]
+        return tuple(_sized(f) for f in chosen)
 
     def _local(self, name: str, version: str) -> list[ArtifactFile]:
         files: list[ArtifactFile] = []
@@ -151,6 +153,24 @@ def _read_page(plugin: str, url: str) -> list[ArtifactFile]:
     if kind == _JSON:
         return _from_json(final, body)
     return _from_html(final, body.decode("utf-8", "replace"))
+
+
+def _sized(artifact: ArtifactFile) -> ArtifactFile:
+    """``artifact`` with its size from a ``HEAD`` request when the index did not give one (a
+    PEP 503 HTML page has none); unchanged when the server does not say."""
+    if artifact.size is not None or artifact.url is None:
+        return artifact
+    if not artifact.url.startswith(("http://", "https://")):
+        return artifact
+    request = urllib.request.Request(artifact.url, method="HEAD")  # noqa: S310 - http(s) only
+    try:
+        with urllib.request.urlopen(request, timeout=_TIMEOUT) as response:  # noqa: S310
+            length = response.headers.get("Content-Length")
+    except OSError:
+        return artifact
+    if length is None or not length.isdigit():
+        return artifact
+    return attrs.evolve(artifact, size=int(length))
 
 
 def _from_json(base: str, body: bytes) -> list[ArtifactFile]:
