@@ -611,3 +611,58 @@ def test_an_index_gives_each_file_its_url_and_size(
     mine = project.dists("tap-beta")
     assert install_with("uv", lock, python, tmp_path / "uv") == mine
     assert install_with("pip", lock, python, tmp_path / "pip") == mine
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        pytest.param(
+            '[settings]\nlock-format = "poetry"\n[plugins.a]\nrequirements = ["a"]\n',
+            r"^reconciler\.toml:2: settings\.lock-format: must be one of requirements, pylock",
+            id="settings",
+        ),
+        pytest.param(
+            '[plugins.a]\nrequirements = ["a"]\nlock-format = "PYLOCK"\n',
+            r"^reconciler\.toml:3: plugins\.a\.lock-format: must be one of requirements, pylock",
+            id="plugin",
+        ),
+    ],
+)
+def test_an_unknown_lock_format_names_the_key(tmp_path: Path, table: str, message: str) -> None:
+    from reconciler import sources  # noqa: PLC0415
+    from reconciler.errors import ConfigError  # noqa: PLC0415
+
+    (tmp_path / "reconciler.toml").write_text(table, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        sources.load(tmp_path / "reconciler.toml")
+
+
+def test_plugins_sharing_a_pylock_file_name_are_refused(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p", "uv")
+    with project.edit() as doc:
+        doc["plugins"]["tap.beta"] = {"requirements": ["tap-beta"]}
+    result = project.run("lock")
+    assert result.code == 1, result.describe()
+    assert "plugins 'tap-beta' and 'tap.beta' would share the lock pylock.tap-beta.toml" in (
+        result.err
+    )
+    assert not (tmp_path / "p" / "lock").exists(), "nothing is locked"
+
+
+def test_json_simple_api_pages_give_url_size_and_hash() -> None:
+    from reconciler.locking.artifacts import _from_html, _from_json  # noqa: PLC0415
+
+    body = (
+        b'{"meta": {"api-version": "1.1"}, "name": "demo", "files": ['
+        b'{"filename": "demo-1.0-py3-none-any.whl", "url": "../../f/demo-1.0-py3-none-any.whl",'
+        b' "hashes": {"sha256": "' + b"a" * 64 + b'"}, "size": 123},'
+        b'{"filename": "demo-1.0.tar.gz", "url": "https://u:t@cdn.example/demo-1.0.tar.gz",'
+        b' "hashes": {"md5": "00"}}]}'
+    )
+    (wheel,) = _from_json("https://idx.example/simple/demo/", body)
+    assert wheel.url == "https://idx.example/f/demo-1.0-py3-none-any.whl"
+    assert (wheel.size, wheel.sha256) == (123, "a" * 64)
+    html = '<a href="https://u:t@cdn.example/demo-1.0.tar.gz#sha256=' + "b" * 64 + '">x</a>'
+    (sdist,) = _from_html("https://idx.example/simple/demo/", html)
+    assert sdist.url == "https://cdn.example/demo-1.0.tar.gz", "credentials are never stored"
+    assert (sdist.filename, sdist.size) == ("demo-1.0.tar.gz", None)
