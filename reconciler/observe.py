@@ -64,7 +64,21 @@ def observe_venv(path: Path, name: str | None = None, layout: Layout | None = No
             problems.append("incomplete (interrupted upgrade)")
     elif not has_marker_file:
         claimed = None if layout is None else layout.claimed_by_tool(path)
-        problems.append(claimed or "incomplete (no state marker)")
+        if claimed is not None:
+            # another tool's venv, replaced whole: its own defects are not worth listing
+            return ObservedVenv(
+                name=name,
+                path=path,
+                has_marker_file=False,
+                marker=None,
+                problems=(claimed,),
+                dists=(),
+                location=os.path.realpath(path),
+            )
+        if layout is not None and _has_entries(path):
+            problems.append(REFUSED)
+        else:
+            problems.append("incomplete (no state marker)")
     cfg = _read_pyvenv_cfg(path)
     if cfg is None:
         problems.append("incomplete (no pyvenv.cfg)")
@@ -85,6 +99,18 @@ def observe_venv(path: Path, name: str | None = None, layout: Layout | None = No
         stale_files=stale_files,
         location=os.path.realpath(path),
     )
+
+
+#: Why a declared plugin's stable path cannot be replaced: apply refuses such a directory.
+REFUSED = "not made by reconciler (no state marker): apply will not replace it; move it away"
+
+
+def _has_entries(path: Path) -> bool:
+    try:
+        with os.scandir(path) as entries:
+            return any(True for _ in entries)
+    except OSError:
+        return True
 
 
 def _stale_files(path: Path, wanted: Mapping[str, str]) -> tuple[str, ...]:

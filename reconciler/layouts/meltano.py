@@ -137,7 +137,22 @@ class MeltanoLayout:
         return {} if known is None else {FINGERPRINT_FILE: known.fingerprint}
 
     def claimed_by_tool(self, path: Path) -> str | None:
-        """``built by meltano install`` for a venv with Meltano's fingerprint and no marker."""
-        if (path / FINGERPRINT_FILE).is_file() and not (path / MARKER_NAME).exists():
-            return "built by meltano install"
+        """Why ``path`` is plainly a venv Meltano made (so a new generation may replace it).
+
+        With no reconciler marker, a real directory holding Meltano's fingerprint is a venv
+        ``meltano install`` built (``bin/python`` and ``pyvenv.cfg`` present) or left half-done;
+        one holding a ``pyvenv.cfg`` but no fingerprint was left by a failed ``meltano install``
+        (Meltano writes the fingerprint last, after a successful install). Anything else: None.
+        """
+        if path.is_symlink() or not path.is_dir() or os.path.lexists(path / MARKER_NAME):
+            return None
+        cfg = path / "pyvenv.cfg"
+        has_cfg = cfg.is_file() and not cfg.is_symlink()
+        fingerprint = path / FINGERPRINT_FILE
+        if fingerprint.is_file() and not fingerprint.is_symlink():
+            if has_cfg and (path / "bin" / "python").exists():
+                return "built by meltano install"
+            return "left by an incomplete meltano install"
+        if has_cfg:
+            return "left by a failed meltano install"
         return None

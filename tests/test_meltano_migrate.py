@@ -1,0 +1,195 @@
+"""Migrating real Meltano projects (issue 16): a real Meltano (build/meltano) beside reconciler.
+
+Offline: Meltano's uv backend gets ``UV_OFFLINE``/``UV_NO_INDEX`` and the fixture wheels as its
+only find-links; broken plugins are local projects whose in-tree build backend raises.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import WHEELS
+from test_meltano import MELTANO, MeltanoProject, meltano_env  # noqa: F401 - fixture
+
+pytestmark = [
+    pytest.mark.skipif(
+        not MELTANO.is_file(), reason="no build/meltano/bin/meltano (run `make meltano`)"
+    ),
+    pytest.mark.usefixtures("meltano_env"),
+]
+
+#: The exception line a raising build backend prints last (what setuptools says for PyYAML 5.4.1).
+BACKEND_ERROR = "AttributeError: 'build_ext' object has no attribute 'cython_sources'"
+
+
+def broken_project(directory: Path, name: str = "tap-broken") -> Path:
+    """A local project whose in-tree build backend prints a little, then raises."""
+    directory.mkdir(parents=True)
+    (directory / "pyproject.toml").write_text(
+        textwrap.dedent(
+            f"""
+            [build-system]
+            requires = []
+            build-backend = "backend"
+            backend-path = ["."]
+
+            [project]
+            name = "{name}"
+            version = "1.0"
+            """
+        ),
+        encoding="utf-8",
+    )
+    (directory / "backend.py").write_text(
+        textwrap.dedent(
+            f"""
+            import sys
+
+            def _fail(*args, **kwargs):
+                print("running build_ext", file=sys.stderr)
+                print("building 'yaml._yaml' extension", file=sys.stderr)
+                raise AttributeError({BACKEND_ERROR.partition(": ")[2]!r})
+
+            get_requires_for_build_wheel = build_wheel = prepare_metadata_for_build_wheel = _fail
+            get_requires_for_build_sdist = build_sdist = _fail
+            """
+        ),
+        encoding="utf-8",
+    )
+    return directory
+
+
+def meltano_project(root: Path, yml: str) -> MeltanoProject:
+    """A Meltano project at ``root`` using the fixture wheels offline (reconciler and Meltano)."""
+    root.mkdir()
+    (root / "meltano.yml").write_text(textwrap.dedent(yml).lstrip(), encoding="utf-8")
+    (root / "reconciler.toml").write_text(
+        '[settings]\nfind-links = ["wheels"]\nno-index = true\n', encoding="utf-8"
+    )
+    (root / "wheels").symlink_to(WHEELS, target_is_directory=True)
+    return MeltanoProject(root)
+
+
+def meltano(project: MeltanoProject, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real Meltano, offline (its uv backend sees only the fixture wheels); any exit code."""
+    env = {**os.environ, "UV_OFFLINE": "1", "UV_NO_INDEX": "1", "UV_FIND_LINKS": str(WHEELS)}
+    return subprocess.run(
+        [str(MELTANO), *args],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        env=env,
+    )
+
+
+HEAD = """
+default_environment: dev
+project_id: 5b7f2f1e-6a3c-4d6e-9a55-2b3c4d5e6f70
+environments:
+- name: dev
+"""
+
+
+def test_a_venv_left_by_a_failed_meltano_install_is_adopted(
+    tmp_path: Path,
+) -> None:
+    yml = HEAD + textwrap.dedent(
+        """
+        plugins:
+          extractors:
+          - name: tap-singer
+            namespace: tap_singer
+            pip_url: ./broken
+            executable: tap-singer
+          loaders:
+          - name: target-singer
+            namespace: target_singer
+            pip_url: target-singer==1.0.0
+            executable: target-singer
+        """
+    )
+    project = meltano_project(tmp_path / "p", yml)
+    broken_project(project.root / "broken")
+    failed = meltano(project, "install", "extractor", "tap-singer")
+    assert failed.returncode != 0, failed.stdout + failed.stderr
+    left = project.venv("tap-singer")
+    assert (left / "pyvenv.cfg").is_file()  # what Meltano's uv backend leaves behind
+    assert not (left / ".meltano_plugin_fingerprint").exists()
+    assert not left.is_symlink()
+    # a directory at a declared venv path that is no venv at all: refused, and the plan says so
+    stranger = project.venv("target-singer")
+    stranger.mkdir(parents=True)
+    (stranger / "keep-me").write_text("mine", encoding="utf-8")
+
+    # the user fixes the pip_url and migrates
+    yml_path = project.root / "meltano.yml"
+    yml_path.write_text(
+        yml_path.read_text(encoding="utf-8").replace("./broken", "tap-singer==1.0.0"),
+        encoding="utf-8",
+    )
+    project.ok("lock")
+    change = project.change("tap-singer")
+    assert change["action"] == "reinstall"
+    assert change["reasons"] == ["left by a failed meltano install"]
+    refused = project.change("target-singer")
+    assert any("apply will not replace it; move it away" in r for r in refused["reasons"])
+
+    applied = project.run("apply")
+    assert applied.code == 1, applied.describe()  # the stranger is refused, the rest is done
+    assert "target-singer" in applied.err
+    assert "not made by reconciler" in applied.err
+    assert (stranger / "keep-me").read_text(encoding="utf-8") == "mine"
+    assert left.is_symlink()
+    assert left.resolve().parent == left.parent / ".generations"
+    assert sorted(os.listdir(left.parent)) == [".generations", "venv"]  # the old dir is gone
+    assert project.change("tap-singer")["action"] == "no-op"
+
+    (stranger / "keep-me").unlink()
+    stranger.rmdir()
+    project.ok("apply")
+    assert "No changes." in project.ok("plan").out
+    out = meltano(project, "invoke", "tap-singer")
+    assert out.returncode == 0, out.stderr
+    assert '"type": "RECORD"' in out.stdout or '"type":"RECORD"' in out.stdout
+    assert "Installing" not in out.stderr
+
+
+def test_an_incomplete_meltano_venv_with_a_fingerprint_is_adopted_but_not_a_lookalike(
+    tmp_path: Path,
+) -> None:
+    yml = HEAD + textwrap.dedent(
+        """
+        plugins:
+          loaders:
+          - name: target-singer
+            namespace: target_singer
+            pip_url: target-singer==1.0.0
+            executable: target-singer
+        """
+    )
+    project = meltano_project(tmp_path / "p", yml)
+    project.ok("lock")
+    venv = project.venv("target-singer")
+    venv.mkdir(parents=True)
+    (venv / ".meltano_plugin_fingerprint").write_text("0" * 64, encoding="utf-8")
+    change = project.change("target-singer")
+    assert change["reasons"] == ["left by an incomplete meltano install"]
+    # a symlinked pyvenv.cfg is not "plainly a venv": refused
+    (venv / ".meltano_plugin_fingerprint").unlink()
+    (venv / "pyvenv.cfg").symlink_to(tmp_path)
+    change = project.change("target-singer")
+    assert change["reasons"] != ["left by a failed meltano install"]
+    assert any("move it away" in r for r in change["reasons"])
+    assert project.run("apply").code == 1
+    assert (venv / "pyvenv.cfg").is_symlink()
+    (venv / "pyvenv.cfg").unlink()
+    (venv / "pyvenv.cfg").write_text("home = /nowhere\n", encoding="utf-8")
+    assert project.change("target-singer")["reasons"] == ["left by a failed meltano install"]
+    project.ok("apply")
+    assert venv.is_symlink()
