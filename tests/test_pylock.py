@@ -666,3 +666,37 @@ def test_json_simple_api_pages_give_url_size_and_hash() -> None:
     (sdist,) = _from_html("https://idx.example/simple/demo/", html)
     assert sdist.url == "https://cdn.example/demo-1.0.tar.gz", "credentials are never stored"
     assert (sdist.filename, sdist.size) == ("demo-1.0.tar.gz", None)
+
+
+def test_pipx_install_lock_accepts_the_pylock(tmp_path: Path) -> None:
+    from release_helpers import tool  # noqa: PLC0415
+    from test_direct import TEST_WHEELS  # noqa: PLC0415
+
+    project = make_project(tmp_path / "p", "pip-tools")
+    project.ok("lock", "tap-beta")
+    project.ok("apply", "tap-beta")
+    home = tmp_path / "pipx"
+    env = {
+        **_hermetic(),
+        "PIPX_HOME": str(home),
+        "PIPX_BIN_DIR": str(home / "bin"),
+        "PIPX_MAN_DIR": str(home / "man"),
+        "PIP_NO_INDEX": "1",
+        # pipx upgrades its shared pip to >= 26.1 (pylock support): offline, from the test wheels
+        "PIP_FIND_LINKS": str(TEST_WHEELS),
+    }
+    lock = pylock_path(project, "tap-beta")
+    result = subprocess.run(
+        [str(tool("pipx")), "install", "--lock", str(lock), "tap-beta"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=project.root,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, f"pipx install --lock failed:\n{result.stdout}{result.stderr}"
+    site = sorted((home / "venvs" / "tap-beta").glob("lib/python3*/site-packages"))
+    assert len(site) == 1
+    assert dist_infos(site[0]) == project.dists("tap-beta")
+    assert (home / "bin" / "tap-beta").exists()
