@@ -59,7 +59,7 @@ def cli(
 
     \b
     Typical use:
-      reconciler lock        resolve reconciler.toml into lock/<plugin>.txt
+      reconciler lock        resolve reconciler.toml into lock/ (<name>.txt or pylock.<name>.toml)
       reconciler plan        show what apply would change
       reconciler apply       make .venvs/ match the locks
     """
@@ -157,7 +157,7 @@ def lock(
     jobs: int | None,
     resolver: str | None,
 ) -> int:
-    """Resolve requirements (uv or pip-compile) into lock/<plugin>.txt (only missing/stale)."""
+    """Resolve requirements (uv or pip-compile) into each missing/stale lock (txt or pylock)."""
     from reconciler.commands import lock as command  # noqa: PLC0415 - start-up (module docstring)
 
     project = _project(ctx)
