@@ -530,6 +530,9 @@ def test_universal_vcs_and_directory_pins_in_a_pylock(tmp_path: Path) -> None:
     assert local[0]["directory"] == {"path": "../plugins/tap-local"}
     live = tomllib.loads(pylock_path(project, "live").read_text("utf-8"))["packages"]
     assert live[0]["directory"] == {"path": "../plugins/tap-local", "editable": True}
+    written = {n: pylock_path(project, n).read_bytes() for n in ("multi", "vcs", "local", "live")}
+    project.ok("lock", "--upgrade")  # re-resolved from scratch: the same bytes (deterministic)
+    assert {n: pylock_path(project, n).read_bytes() for n in written} == written
     project.ok("apply")
     assert project.ok("plan").out.startswith("No changes.")
     assert project.script("vcs", "tap-git").strip() == "one"
