@@ -32,6 +32,10 @@ from reconciler.support.ui import Reporter, color_enabled, progress
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INTERRUPTED = 0, 1, 2, 130
 JOBS_HELP = "Plugins {} concurrently (default: CPU count)."
+VERIFY_HELP = (
+    "Also check every installed file against its .dist-info/RECORD (size and sha256): a "
+    "modified, missing or unexpected file is drift."
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -193,6 +197,7 @@ def lock(
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 0 when there are no changes, 2 when there are."
 )
+@click.option("--verify", is_flag=True, help=VERIFY_HELP)
 @click.pass_context
 def plan(
     ctx: click.Context,
@@ -200,9 +205,10 @@ def plan(
     as_json: bool,
     out: Path | None,
     detailed_exitcode: bool,
+    verify: bool,
 ) -> int:
     """Show what apply would do; changes nothing."""
-    the_plan = plan_command(_project(ctx), plugins, out).plan
+    the_plan = plan_command(_project(ctx), plugins, out, verify=verify).plan
     if as_json:
         for warning in the_plan.warnings:
             _warn(warning)
@@ -248,6 +254,9 @@ def plan(
     help="Deploy-time wheelhouse (repeatable); replaces the settings' index options.",
 )
 @click.option("--no-index", is_flag=True, help="Do not use any index (use with --find-links).")
+@click.option(
+    "--verify", is_flag=True, help="Also repair installed files that differ from their RECORD."
+)
 @click.pass_context
 def apply(
     ctx: click.Context,
@@ -259,6 +268,7 @@ def apply(
     index_url: str | None,
     find_links: tuple[Path, ...],
     no_index: bool,
+    verify: bool,
 ) -> int:
     """Perform exactly the planned steps (create, upgrade, reinstall, remove).
 
@@ -289,6 +299,7 @@ def apply(
         index_override=override,
         jobs=_jobs(jobs),
         lock_timeout=lock_timeout,
+        verify=verify,
     )
     stop = threading.Event()
     with _stop_on_signals(stop), contextlib.ExitStack() as stack:
@@ -368,10 +379,11 @@ def rollback(ctx: click.Context, plugin: str, lock_timeout: float) -> int:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+@click.option("--verify", is_flag=True, help=VERIFY_HELP)
 @click.pass_context
-def status(ctx: click.Context, as_json: bool) -> int:
+def status(ctx: click.Context, as_json: bool, verify: bool) -> int:
     """One line per plugin: path, python, packages, lock fresh?, drift?"""
-    rows = status_command(_project(ctx))
+    rows = status_command(_project(ctx), verify=verify)
     click.echo(render.status_json(rows) if as_json else render.status_table(rows))
     return EXIT_OK
 

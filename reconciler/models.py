@@ -291,6 +291,15 @@ class StateMarker:
 
 
 @attrs.frozen
+class FileDrift:
+    """An installed file that differs from its distribution's ``RECORD`` (``--verify``)."""
+
+    dist: str  # canonical name of the distribution the file belongs to
+    path: str  # relative to site-packages (or to the venv, e.g. ``bin/tap-csv``), ``/``-separated
+    problem: str  # ``modified``, ``missing`` or ``unexpected``
+
+
+@attrs.frozen
 class ObservedVenv:
     """What is on disk at ``<venv-root>/<name>``, read without starting any process."""
 
@@ -302,6 +311,8 @@ class ObservedVenv:
     dists: tuple[InstalledDist, ...]
     stale_files: tuple[str, ...] = ()  # the layout's extra files that are missing or differ
     location: str | None = None  # the real path of the venv directory (symlinks resolved)
+    #: With ``--verify``: installed files that differ from their RECORD (empty without it).
+    files: tuple[FileDrift, ...] = ()
 
     @property
     def managed(self) -> bool:
@@ -345,6 +356,9 @@ class Install:
     package: LockedPackage
     from_version: str | None = None
     reason: str | None = None  # why a direct source (VCS, URL, path) is reinstalled
+    #: True: the installed files differ from RECORD (``--verify``); reinstalled as it is, from
+    #: the artifact itself (not a local cache a hard-linked edit may have changed too).
+    repair: bool = False
 
     @property
     def is_downgrade(self) -> bool:
@@ -391,6 +405,8 @@ class Step:
     sources: tuple[tuple[str, str], ...] = ()
     #: Why this plugin cannot be planned (a missing or stale lock); None when it can.
     blocked: str | None = None
+    #: Files no RECORD lists (``--verify``), relative to site-packages; an upgrade deletes them.
+    delete_files: tuple[str, ...] = ()
 
 
 @attrs.frozen

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
+
+import attrs
 
 from reconciler.errors import ReconcilerError
 from reconciler.layouts import MARKER_NAME, Layout, link_target_problem
@@ -15,8 +17,13 @@ from reconciler.state import MarkerCorrupt, read_marker
 from reconciler.support.names import canonical_name, normal_version
 
 
-def observe(layout: Layout) -> Observation:
-    """Every venv-like entry of ``layout`` (declared or not)."""
+def observe(layout: Layout, verify: Collection[str] | bool = False) -> Observation:
+    """Every venv-like entry of ``layout`` (declared or not).
+
+    ``verify`` (True for every venv, or the plugin names) also checks the installed files of
+    those venvs against their ``RECORD`` (:mod:`reconciler.records`); without it no RECORD is
+    read.
+    """
     root = layout.root
     if not root.exists():
         return Observation(root=root, venvs=())
@@ -27,7 +34,23 @@ def observe(layout: Layout) -> Observation:
     except OSError as exc:
         raise ReconcilerError(f"cannot read venv root {root}: {exc}") from exc
     venvs = tuple(observe_venv(path, name, layout) for name, path in entries)
+    if verify:
+        wanted = None if verify is True else set(verify)
+        venvs = tuple(_verified(v) if wanted is None or v.name in wanted else v for v in venvs)
     return Observation(root=root, venvs=venvs)
+
+
+def _verified(venv: ObservedVenv) -> ObservedVenv:
+    """``venv`` with its files checked against RECORD (a venv that is reinstalled anyway, or
+    has no site-packages, is left as it is)."""
+    if venv.problems or not venv.managed:
+        return venv
+    from reconciler import records  # noqa: PLC0415 - only `--verify` pays for hashing
+
+    site = site_packages(venv.path, _read_pyvenv_cfg(venv.path))
+    if site is None:
+        return venv
+    return attrs.evolve(venv, files=records.verify(str(venv.path), str(site)))
 
 
 def observe_venv(path: Path, name: str | None = None, layout: Layout | None = None) -> ObservedVenv:

@@ -16,6 +16,7 @@ from reconciler.models import (
     Action,
     DesiredState,
     DirectUrl,
+    FileDrift,
     Install,
     InstalledDist,
     Interpreter,
@@ -189,6 +190,7 @@ def _plan_declared(
     )
     upgrade_reasons.extend(f"remove {u.name} {u.version} (not in lock)" for u in uninstall)
     upgrade_reasons.extend(f"{name} out of date" for name in observed.stale_files)
+    delete = _repairs(wanted, observed, install, upgrade_reasons)
     if not upgrade_reasons:
         return Step(plugin=plugin.name, action=Action.NOOP, interpreter=interpreter)
     return Step(
@@ -199,7 +201,48 @@ def _plan_declared(
         uninstall=uninstall,
         interpreter=interpreter,
         locked=wanted,
+        delete_files=delete,
     )
+
+
+#: How many files of one distribution a plan names before it counts the rest.
+_FILES_SHOWN = 5
+
+
+def _repairs(
+    wanted: tuple[LockedPackage, ...],
+    observed: ObservedVenv,
+    install: list[Install],
+    reasons: list[str],
+) -> tuple[str, ...]:
+    """Plan the reinstall of every locked distribution whose files differ from its RECORD
+    (``--verify``): appended to ``install`` and ``reasons``; returns the unexpected files to
+    delete (a reinstall leaves files its RECORD does not list)."""
+    if not observed.files:
+        return ()
+    by_dist: dict[str, list[FileDrift]] = {}
+    for drift in observed.files:
+        by_dist.setdefault(drift.dist, []).append(drift)
+    planned = {i.package.name for i in install}
+    installed = {d.name: d for d in observed.dists}
+    delete: list[str] = []
+    for package in wanted:
+        found = by_dist.get(package.name)
+        dist = installed.get(package.name)
+        if not found or dist is None:
+            continue
+        delete.extend(f.path for f in found if f.problem == "unexpected")
+        named = [f"{package.name}: {f.path} {f.problem}" for f in found[:_FILES_SHOWN]]
+        if len(found) > _FILES_SHOWN:
+            named.append(f"{package.name}: {len(found) - _FILES_SHOWN} more files")
+        reasons.extend(named)
+        if package.name in planned:
+            continue  # replaced anyway (another version or source)
+        more = f" (+{len(found) - 1} more)" if len(found) > 1 else ""
+        install.append(
+            Install(package, from_version=dist.version, reason=named[0] + more, repair=True)
+        )
+    return tuple(sorted(set(delete)))
 
 
 def moved(observed: ObservedVenv) -> str | None:
@@ -299,6 +342,11 @@ def _fingerprint(
                 ],
                 "sources": [list(pair) for pair in (marker.sources if marker else ())],
                 **({"stale_files": list(venv.stale_files)} if venv.stale_files else {}),
+                **(
+                    {"files": [[f.dist, f.path, f.problem] for f in venv.files]}
+                    if venv.files
+                    else {}
+                ),
                 **({"moved_from": moved(venv)} if moved(venv) is not None else {}),
             }
         )

@@ -52,6 +52,8 @@ def detail(step: Step) -> str:
 def _upgrade_part(item: Install) -> str:
     package = item.package
     tag = "" if package.hashable else " (unhashed)"
+    if item.repair:
+        return f"{item.reason or package.name + ' files differ from RECORD'}{tag}"
     if item.from_version is None:
         return f"+ {package.name} {package.label}{tag}"
     if package.kind == "index":
@@ -66,6 +68,8 @@ def _install_entry(item: Install) -> dict[str, Any]:
         "version": package.version,
         "from": item.from_version,
     }
+    if item.repair:  # `--verify`: reinstalled as it is, its files differ from RECORD
+        entry["repair"] = True
     if package.kind != "index":  # direct sources say where from, and whether hash-checked
         entry["source"] = package.kind
         entry["location"] = package.url
@@ -122,6 +126,7 @@ def to_data(plan: Plan) -> dict[str, Any]:
                 "reasons": [redact(r) for r in step.reasons],
                 "install": [_install_entry(i) for i in step.install],
                 "uninstall": [{"name": u.name, "version": u.version} for u in step.uninstall],
+                **({"delete_files": list(step.delete_files)} if step.delete_files else {}),
             }
             for step in plan.steps
         ],

@@ -12,9 +12,11 @@ different plugins run concurrently (``jobs``); a set ``stop`` event starts no ne
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import shutil
+import stat
 import subprocess
 import threading
 import time
@@ -209,10 +211,11 @@ def _build(step: Step, ctx: Context) -> None:
     # Every locked package: a create/reinstall installs them all, and so does an upgrade made
     # as a new generation (the live one stays as it is, for rollback).
     packages = list(step.locked) or [i.package for i in step.install]
+    repaired = {i.package.name for i in step.install if i.repair}
     try:
         write_marker(generation, marker)  # first: from now on the directory is provably ours
         ctx.installer.create_venv(interpreter.executable, generation)
-        ctx.installer.install(generation, packages, ctx.index(step), ctx.plan.project_dir)
+        _install(ctx, step, generation, packages, repaired)
         _verify(generation, step, packages)
         write_extra_files(generation, dict(step.extra_files))
         write_marker(generation, with_status(marker, MarkerStatus.COMPLETE))
@@ -336,12 +339,9 @@ def _upgrade(step: Step, ctx: Context) -> None:
     with provisional(target, with_status(marker, MarkerStatus.UPGRADING)) as restore:
         try:
             ctx.installer.uninstall(target, [u.name for u in step.uninstall])
-            ctx.installer.install(
-                target,
-                [i.package for i in step.install],
-                ctx.index(step),
-                ctx.plan.project_dir,
-            )
+            delete_unexpected(target, step.delete_files)
+            repaired = {i.package.name for i in step.install if i.repair}
+            _install(ctx, step, target, [i.package for i in step.install], repaired)
         except BaseException as exc:
             if observe_venv(target).dists == before:  # refused before touching any package
                 restore()
@@ -354,6 +354,50 @@ def _upgrade(step: Step, ctx: Context) -> None:
         write_extra_files(target, dict(step.extra_files))
         done = attrs.evolve(marker, status=MarkerStatus.COMPLETE, sources=sources)
         write_marker(target, done)
+
+
+def _install(
+    ctx: Context, step: Step, venv: Path, packages: Sequence[LockedPackage], repaired: set[str]
+) -> None:
+    """Install ``packages``; those named in ``repaired`` (``--verify`` found their files
+    changed) in a call of their own that reinstalls them from the artifacts."""
+    index, project_dir = ctx.index(step), ctx.plan.project_dir
+    ctx.installer.install(venv, [p for p in packages if p.name not in repaired], index, project_dir)
+    fixed = [p for p in packages if p.name in repaired]
+    if fixed:
+        ctx.installer.install(venv, fixed, index, project_dir, repair=True)
+
+
+def delete_unexpected(venv: Path, files: Sequence[str]) -> None:
+    """Delete ``files`` (relative to ``venv``'s site-packages: files no RECORD lists) without
+    crossing a symlink or leaving site-packages; a path that no longer leads to a non-directory
+    is left alone."""
+    if not files:
+        return
+    from reconciler.observe import site_packages  # noqa: PLC0415
+
+    site = site_packages(Path(os.path.realpath(venv)), None)
+    if site is None:
+        return
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    for rel in files:
+        parts = rel.split("/")
+        if not all(parts) or any(part in (".", "..") for part in parts):
+            raise SafetyError(f"refusing to delete {rel!r}: not a plain path in site-packages")
+        fds = [os.open(site, flags)]
+        try:
+            for part in parts[:-1]:
+                fds.append(os.open(part, flags, dir_fd=fds[-1]))
+            if not stat.S_ISDIR(os.lstat(parts[-1], dir_fd=fds[-1]).st_mode):
+                os.unlink(parts[-1], dir_fd=fds[-1])
+        except (FileNotFoundError, NotADirectoryError):
+            pass  # gone already, or the path changed: nothing of ours to delete
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:  # a symlinked directory on the way: never crossed
+                raise
+        finally:
+            for fd in fds:
+                os.close(fd)
 
 
 def _sources(step: Step, recorded: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:

@@ -70,6 +70,7 @@ class ApplyOptions:
     index_override: IndexOptions | None = None
     jobs: int = 1
     lock_timeout: float = 0.0
+    verify: bool = False  # also repair installed files that differ from their RECORD
 
 
 def apply(
@@ -100,7 +101,7 @@ def apply(
 
 
 def _checked_plan(project: Project, options: ApplyOptions) -> Plan:
-    plan = compute_plan(project, options.only)
+    plan = compute_plan(project, options.only, verify=options.verify)
     saved = options.saved
     if saved is not None and saved.fingerprint != plan.fingerprint:
         now = dict(_entries(to_data(plan)["changes"]))

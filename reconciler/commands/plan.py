@@ -11,9 +11,12 @@ from reconciler.errors import ReconcilerError
 from reconciler.results import PlanResult
 
 
-def plan(project: Project, only: Collection[str] = (), out: Path | None = None) -> PlanResult:
-    """Plan the (selected) plugins; with ``out``, also write the plan file ``apply`` reads."""
-    the_plan = compute_plan(project, only)
+def plan(
+    project: Project, only: Collection[str] = (), out: Path | None = None, *, verify: bool = False
+) -> PlanResult:
+    """Plan the (selected) plugins; with ``out``, also write the plan file ``apply`` reads;
+    ``verify`` also checks installed files against their RECORD."""
+    the_plan = compute_plan(project, only, verify=verify)
     if out is not None:
         from reconciler.support.files import write_atomic  # noqa: PLC0415 - start-up: -o only
 

@@ -98,11 +98,12 @@ def read_locks(desired: DesiredState, only: Collection[str] = ()) -> dict[str, L
     }
 
 
-def compute_plan(project: Project, only: Collection[str] = ()) -> Plan:
-    """Observe the venv root and plan against the locks."""
+def compute_plan(project: Project, only: Collection[str] = (), *, verify: bool = False) -> Plan:
+    """Observe the venv root and plan against the locks (``verify``: also check every installed
+    file of the selected venvs against its RECORD)."""
     only = select(project, only, allow_undeclared=True)
     project.require(only)
-    observation = observe(project.desired.layout)
+    observation = observe(project.desired.layout, verify=(only or True) if verify else False)
     locks = read_locks(project.desired, only)
     trees = local_sources(project.desired, locks)
     plan = make_plan(project.desired, locks, project.interpreters, observation, only, trees)

@@ -11,10 +11,11 @@ from reconciler.render import detail
 from reconciler.results import StatusRow
 
 
-def status(project: Project) -> tuple[StatusRow, ...]:
-    """Path, python, package count, lock freshness and drift of every plugin (no changes)."""
+def status(project: Project, *, verify: bool = False) -> tuple[StatusRow, ...]:
+    """Path, python, package count, lock freshness and drift of every plugin (no changes);
+    ``verify`` also checks installed files against their RECORD."""
     desired = project.desired
-    observation = observe(desired.layout)
+    observation = observe(desired.layout, verify=verify)
     declared = {p.name for p in desired.plugins}
     names = sorted(declared | {v.name for v in observation.venvs if v.managed})
     locks: dict[str, Lock | None] = {}

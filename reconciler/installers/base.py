@@ -28,9 +28,20 @@ class Installer(Protocol):
         """Create an empty venv (no pip seeded) at ``path`` with base interpreter ``python``."""
 
     def install(
-        self, venv: Path, packages: Sequence[LockedPackage], index: IndexOptions, project_dir: Path
+        self,
+        venv: Path,
+        packages: Sequence[LockedPackage],
+        index: IndexOptions,
+        project_dir: Path,
+        *,
+        repair: bool = False,
     ) -> None:
-        """Install exactly ``packages`` (no dependencies, hashes required when present)."""
+        """Install exactly ``packages`` (no dependencies, hashes required when present).
+
+        ``repair``: reinstall them even when the same version is present, from the artifacts
+        themselves, never from an unpacked cache (uv hard-links files from its cache, so an
+        edit made in a venv may have changed the cached copy too).
+        """
 
     def uninstall(self, venv: Path, names: Sequence[str]) -> None:
         """Remove the distributions ``names`` from ``venv``."""
@@ -93,11 +104,16 @@ class Batch:
     args: tuple[str, ...]
     force: bool  # reinstall even when a same-version distribution is present (direct sources)
     hashed: bool
+    fresh: bool = False  # repair: bypass the installer's cache (see Installer.install)
 
 
 @contextmanager
 def install_batches(
-    packages: Sequence[LockedPackage], index: IndexOptions, project_dir: Path
+    packages: Sequence[LockedPackage],
+    index: IndexOptions,
+    project_dir: Path,
+    *,
+    repair: bool = False,
 ) -> Iterator[list[Batch]]:
     """The installer calls that install exactly ``packages``, in order.
 
@@ -114,10 +130,12 @@ def install_batches(
         if hashed:
             file = stack.enter_context(requirements_file(p.install_line() for p in hashed))
             flags = ["--require-hashes"] if all(p.hashes for p in hashed) else []
-            force = any(p.kind == "url" for p in hashed)
-            batches.append(Batch((*flags, *index_opts, "-r", str(file)), force, hashed=True))
+            force = repair or any(p.kind == "url" for p in hashed)
+            args = (*flags, *index_opts, "-r", str(file))
+            batches.append(Batch(args, force, hashed=True, fresh=repair))
         if unhashed:
             lines = (p.install_line(project_dir) for p in unhashed)
             file = stack.enter_context(requirements_file(lines))
-            batches.append(Batch((*index_opts, "-r", str(file)), force=True, hashed=False))
+            args = (*index_opts, "-r", str(file))
+            batches.append(Batch(args, force=True, hashed=False, fresh=repair))
         yield batches

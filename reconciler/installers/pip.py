@@ -21,12 +21,19 @@ class PipInstaller:
         run([python, "-m", "venv", "--without-pip", str(path)], "creating the venv")
 
     def install(
-        self, venv: Path, packages: Sequence[LockedPackage], index: IndexOptions, project_dir: Path
+        self,
+        venv: Path,
+        packages: Sequence[LockedPackage],
+        index: IndexOptions,
+        project_dir: Path,
+        *,
+        repair: bool = False,
     ) -> None:
-        """Install exactly ``packages`` (no dependencies, hashes required when present)."""
+        """Install exactly ``packages`` (no dependencies, hashes required when present);
+        ``repair`` reinstalls them from the artifacts, bypassing the cache."""
         if not packages:
             return
-        with install_batches(packages, index, project_dir) as batches:
+        with install_batches(packages, index, project_dir, repair=repair) as batches:
             for batch in batches:
                 command = [
                     *self._pip(venv),
@@ -36,6 +43,7 @@ class PipInstaller:
                     "--no-warn-script-location",
                     "--no-warn-conflicts",
                     *(["--force-reinstall"] if batch.force else []),
+                    *(["--no-cache-dir"] if batch.fresh else []),
                     *batch.args,
                 ]
                 run(command, "installing")

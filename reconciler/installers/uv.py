@@ -54,12 +54,19 @@ class UvInstaller:
         )
 
     def install(
-        self, venv: Path, packages: Sequence[LockedPackage], index: IndexOptions, project_dir: Path
+        self,
+        venv: Path,
+        packages: Sequence[LockedPackage],
+        index: IndexOptions,
+        project_dir: Path,
+        *,
+        repair: bool = False,
     ) -> None:
-        """Install exactly ``packages`` (no dependencies, hashes required when present)."""
+        """Install exactly ``packages`` (no dependencies, hashes required when present);
+        ``repair`` reinstalls them from the artifacts, bypassing the cache."""
         if not packages:
             return
-        with install_batches(packages, index, project_dir) as batches:
+        with install_batches(packages, index, project_dir, repair=repair) as batches:
             for batch in batches:
                 command = [
                     self.uv,
@@ -69,6 +76,7 @@ class UvInstaller:
                     "--quiet",
                     "--no-deps",
                     *(["--reinstall"] if batch.force else []),
+                    *(["--no-cache"] if batch.fresh else []),
                     "--python",
                     str(venv / "bin" / "python"),
                     *batch.args,
