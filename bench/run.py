@@ -65,6 +65,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--fresh", action="store_true", help="delete cached projects, venvs and caches first"
     )
     parser.add_argument(
+        "--verify-only",
+        action="store_true",
+        help="only the `plan --verify` rows (20 venvs, and 500 unless --quick) and their baselines",
+    )
+    parser.add_argument(
         "--out", type=Path, default=None, help="results file (default build/bench/results.json)"
     )
     return parser.parse_args(argv)
@@ -378,9 +383,50 @@ def build_rows(s: dict[str, Sample], bench: sc.Bench, lock_jobs: bool) -> list[r
                 lambda _r, q: q is not None and q >= 1.7,
             )
         )
+    rows += verify_rows(s)
     # rows not measured in this mode (e.g. N=500 with --quick) are left out; a missing Meltano
     # is reported as such
     return [r for r in rows if r.reconciler != "n/a" or "missing" in r.scenario]
+
+
+#: `plan --verify` may cost at most this multiple of reading and hashing the same files once.
+VERIFY_MULTIPLE = 3
+
+
+def verify_rows(s: dict[str, Sample]) -> list[report.Row]:
+    """The `plan --verify` rows (issue 18): its cost against `plan`, `pip check` per venv and
+    reading the files once."""
+    rows = []
+    for n in (20, 500):
+        verify = s.get(f"plan.verify.n{n}")
+        if verify is None:
+            continue
+        rows += [
+            report.timing_row(
+                f"plan --verify, {n} venvs", verify, s.get(f"plan.noop.n{n}"), "plan, no --verify"
+            ),
+            report.timing_row(
+                f"plan --verify, {n} venvs",
+                verify,
+                s.get(f"baseline.verify.n{n}.pip-check"),
+                f"pip check x{n}",
+            ),
+            report.timing_row(
+                f"plan --verify, {n} venvs",
+                verify,
+                s.get(f"baseline.verify.n{n}.cat"),
+                "cat of the same files",
+            ),
+            report.timing_row(
+                f"plan --verify, {n} venvs",
+                verify,
+                s.get(f"baseline.verify.n{n}.sha256-loop"),
+                "sha256 loop, same files",
+                f"<= {VERIFY_MULTIPLE}x",
+                lambda _r, q: q is not None and q >= 1 / VERIFY_MULTIPLE,
+            ),
+        ]
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:  # noqa: PLR0912, PLR0915 - one linear script
@@ -461,6 +507,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0912, PLR0915 - one 
         bench.notes.append(warning)
         clock.log(f"warning: {warning}")
 
+    if args.verify_only:
+        return verify_only(bench, clock, ns, out)
+
     # ---- setup ------------------------------------------------------------------------
     try:
         bench.run([reconciler_bin, "--version"])
@@ -514,6 +563,15 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0912, PLR0915 - one 
         )
     clock.log("no-op baselines (pip freeze) ...")
     sc.pip_freeze_noop(bench, n20, 20)
+    clock.log("plan --verify (installed files against RECORD) ...")
+    for n, project in ((20, n20), (500, n500)):
+        if project is not None:
+            guarded(
+                clock,
+                bench,
+                f"plan --verify n{n}",
+                functools.partial(sc.verify_scenarios, bench, project, n),
+            )
 
     # ---- cold apply ----------------------------------------------------------------------
     clock.log("cold apply of 20 venvs ...")
@@ -602,6 +660,53 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0912, PLR0915 - one 
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"\nwrote {out} ({clock.elapsed():.0f} s in total, setup {setup_seconds:.0f} s)")
+    return 0
+
+
+def verify_only(bench: sc.Bench, clock: Clock, ns: tuple[int, ...], out: Path) -> int:
+    """``--verify-only``: set up the 20 (and 500) venv projects, measure the `plan --verify`
+    rows and the no-op plan they are compared with, print them, write the results file."""
+    try:
+        clock.log("setting up projects (locks, venvs) ...")
+        chosen = [(20, sc.setup_project(bench, "n20", 20, lock_with_reconciler=True))]
+        if 500 in ns:
+            chosen.append((500, sc.setup_project(bench, "n500", 500, lock_with_reconciler=False)))
+        for _, project in chosen:
+            bench.ensure_applied(project)
+    except BenchError as exc:
+        print(f"error: setup failed: {exc}", file=sys.stderr)
+        return 1
+    for n, project in chosen:
+        clock.log(f"plan and plan --verify over {n} venvs ...")
+        sc.plan_noop(bench, project, n)
+        guarded(
+            clock,
+            bench,
+            f"plan --verify n{n}",
+            functools.partial(sc.verify_scenarios, bench, project, n),
+        )
+    rows = verify_rows(bench.samples)
+    print()
+    print(report.render(rows))
+    for key in ("verify_files_n20", "verify_files_n500"):
+        if key in bench.info:
+            print(f"{key}: {bench.info[key]}")
+    for note in bench.notes:
+        print(f"note: {note}")
+    results = {
+        "format_version": 1,
+        "mode": "verify-only",
+        "duration_s": round(clock.elapsed(), 1),
+        "load_average_end": round(os.getloadavg()[0], 2),
+        "info": bench.info,
+        "samples": {k: v.to_json() for k, v in bench.samples.items()},
+        "rows": [r.to_json() for r in rows],
+        "notes": bench.notes,
+    }
+    out = out.with_name("results-verify.json") if out.name == "results.json" else out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwrote {out} ({clock.elapsed():.0f} s in total)")
     return 0
 
 

@@ -910,3 +910,103 @@ def tool_version(command: list[str | Path], env: dict[str, str]) -> str:
         return "unknown"
     lines = (out.stdout or out.stderr).strip().splitlines()
     return lines[0] if lines else "unknown"
+
+
+# ---- plan --verify (installed files against RECORD) ------------------------------------------
+
+_HASH_LOOP = r"""
+import hashlib, sys
+with open(sys.argv[1], 'rb') as listing:
+    paths = listing.read().split(b'\0')
+for path in paths:
+    if path:
+        with open(path, 'rb') as handle:
+            hashlib.file_digest(handle, 'sha256')
+"""
+
+
+def record_files(bench: Bench, project: Path, n: int) -> Path:
+    """A NUL-separated list of every file the RECORDs of ``project``'s venvs list with a hash
+    (exactly what ``plan --verify`` reads), written under build/bench; checked non-empty."""
+    import csv  # noqa: PLC0415
+
+    found: list[str] = []
+    for venv in sorted((project / ".venvs").iterdir()):
+        if venv.name.startswith("."):
+            continue
+        real = Path(os.path.realpath(venv))
+        for record in sorted(real.glob("lib/python3*/site-packages/*.dist-info/RECORD")):
+            site = record.parent.parent
+            with record.open(encoding="utf-8", newline="") as handle:
+                for row in csv.reader(handle):
+                    if len(row) > 1 and row[1] and "__pycache__" not in row[0]:
+                        found.append(os.path.normpath(site / row[0]))
+    if not found:
+        raise BenchError(f"no RECORD entries under {project / '.venvs'}")
+    listing = bench.root / f"record-files-n{n}.bin"
+    listing.write_bytes(b"\0".join(os.fsencode(f) for f in found))
+    bench.info[f"verify_files_n{n}"] = {
+        "files": len(found),
+        "bytes": sum(Path(f).stat().st_size for f in found),
+    }
+    return listing
+
+
+def plan_verify(bench: Bench, project: Path, n: int) -> Sample:
+    """``plan --verify`` over ``n`` up-to-date venvs (exit 0 required: every file matches)."""
+    return bench.measure(
+        f"plan.verify.n{n}",
+        f"reconciler plan --verify --detailed-exitcode over {n} up-to-date venvs",
+        lambda: bench.run(bench.rec(project, "plan", "--verify", "--detailed-exitcode")),
+        "plan",
+    )
+
+
+def read_files_once(bench: Bench, listing: Path, n: int) -> tuple[Sample, Sample]:
+    """The floor ``--verify`` is held to: the same files read once by ``cat`` (one process),
+    and read and hashed by a minimal Python sha256 loop (one process, interpreter start-up
+    included, as in the plan)."""
+    cat = bench.measure(
+        f"baseline.verify.n{n}.cat",
+        f"`xargs -0 cat` of every file the RECORDs of {n} venvs list",
+        lambda: bench.run(["xargs", "-0", "-a", listing, "cat"]),
+        "baseline-fast",
+    )
+    hashed = bench.measure(
+        f"baseline.verify.n{n}.sha256-loop",
+        f"`python -c` reading and sha256-hashing the same files ({n} venvs)",
+        lambda: bench.run([sys.executable, "-c", _HASH_LOOP, listing]),
+        "baseline-fast",
+    )
+    return cat, hashed
+
+
+def pip_check(bench: Bench, project: Path, n: int) -> Sample:
+    """``pip --python V check`` per venv (what people run to check a venv's health)."""
+    k = min(n, 4 if bench.quick else 20)
+    names = [wh.plugin_name(i) for i in range(k)]
+
+    def trial() -> float:
+        started = time.perf_counter()
+        for name in names:
+            python = project / ".venvs" / name / "bin" / "python"
+            bench.run([DEV_BIN / "pip", "--python", python, "check"])
+        return time.perf_counter() - started
+
+    return _loop_sample(
+        bench,
+        f"baseline.verify.n{n}.pip-check",
+        f"`pip --python V/bin/python check` per venv ({n} venvs)",
+        trial,
+        n,
+        k,
+        "baseline-fast",
+    )
+
+
+def verify_scenarios(bench: Bench, project: Path, n: int) -> None:
+    """Every ``--verify`` measurement for one project of ``n`` applied venvs."""
+    listing = record_files(bench, project, n)
+    plan_verify(bench, project, n)
+    read_files_once(bench, listing, n)
+    pip_check(bench, project, n)
