@@ -5,6 +5,7 @@
 #   make demo   run scripts/demo.sh against fixtures/example
 #   make demo-meltano  lock, plan, apply a Meltano project, then `meltano invoke` (no install)
 #   make meltano  build/meltano: Meltano from the hashed lock/meltano.txt (its own venv)
+#   make pip-audit  build/pip-audit: pip-audit from the hashed lock/pip-audit.txt (its own venv)
 #   make kill-test  SIGKILL apply at 30 random moments (CI runs 8 inside make test)
 #   make bench  benchmark against pip/pip-tools/uv loops (BENCH_ARGS=--quick)
 #   make lock   recompile lock/requirements.txt, lock/requirements-uv.txt (with the
@@ -44,7 +45,7 @@ PYPI_ONLY := env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL -u PIP_CONSTRAINT \
 	PIP_CONFIG_FILE=/dev/null PIP_INDEX_URL=https://pypi.org/simple \
 	CUSTOM_COMPILE_COMMAND="make lock"
 
-.PHONY: dev test test-wheels demo demo-meltano meltano bench kill-test lock helper-locks clean \
+.PHONY: dev test test-wheels demo demo-meltano meltano pip-audit bench kill-test lock helper-locks clean \
 	dist tools tool-locks wheelhouse
 
 dev: $(DEV_STAMP)
@@ -71,6 +72,18 @@ $(MELTANO_STAMP): lock/meltano.txt
 	rm -rf $(MELTANO_VENV)
 	$(PYTHON) -m venv $(MELTANO_VENV)
 	$(MELTANO_VENV)/bin/python -m pip install --require-hashes --no-deps -r lock/meltano.txt
+	touch $@
+
+# ---- pip-audit (its own venv, never the dev venv; `reconciler audit` runs it, tests use it) ----
+PIP_AUDIT_VENV := build/pip-audit
+PIP_AUDIT_STAMP := $(PIP_AUDIT_VENV)/.stamp
+
+pip-audit: $(PIP_AUDIT_STAMP)
+
+$(PIP_AUDIT_STAMP): lock/pip-audit.txt
+	rm -rf $(PIP_AUDIT_VENV)
+	$(PYTHON) -m venv $(PIP_AUDIT_VENV)
+	$(PIP_AUDIT_VENV)/bin/python -m pip install --require-hashes --no-deps -r lock/pip-audit.txt
 	touch $@
 
 # Wheels the tests install offline, fetched once from PyPI (hash-checked) during set-up:
@@ -127,7 +140,7 @@ dist: $(DEV_STAMP) build/twine/.stamp
 	$(VENV_PY) scripts/dist.py --outdir dist
 	build/twine/bin/twine check --strict dist/*
 
-test: dev meltano $(TEST_WHEELS_STAMP) tools wheelhouse dist
+test: dev meltano pip-audit $(TEST_WHEELS_STAMP) tools wheelhouse dist
 	$(VENV)/bin/ruff check $(LINT_DIRS)
 	$(VENV)/bin/mypy reconciler
 	RECONCILER_REQUIRE_TOOLS=1 $(VENV_PY) -m pytest $(PYTEST_ARGS)
@@ -160,11 +173,13 @@ lock: $(LOCKENV_STAMP)
 	$(PYPI_ONLY) $(LOCKENV)/bin/pip-compile $(LOCK_FLAGS) $(LOCK_ARGS) \
 		--extra uv -o lock/requirements-uv.txt pyproject.toml
 	$(PYPI_ONLY) $(LOCKENV)/bin/pip-compile $(LOCK_FLAGS) $(LOCK_ARGS) \
-		--extra dev --extra uv -o lock/dev.txt pyproject.toml lock/dev.in
+		--extra dev --extra uv --extra sbom -o lock/dev.txt pyproject.toml lock/dev.in
 	$(PYPI_ONLY) $(LOCKENV)/bin/pip-compile $(LOCK_FLAGS) $(LOCK_ARGS) \
 		-o lock/meltano.txt lock/meltano.in
 	$(PYPI_ONLY) $(LOCKENV)/bin/pip-compile $(LOCK_FLAGS) $(LOCK_ARGS) \
 		-o lock/test-wheels.txt lock/test-wheels.in
+	$(PYPI_ONLY) $(LOCKENV)/bin/pip-compile $(LOCK_FLAGS) $(LOCK_ARGS) \
+		-o lock/pip-audit.txt lock/pip-audit.in
 	$(MAKE) tool-locks
 
 tool-locks: $(LOCKENV_STAMP)

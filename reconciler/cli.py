@@ -507,6 +507,27 @@ def export_command(ctx: click.Context, plugin: str, lock_format: str, output: Pa
     return EXIT_OK
 
 
+@cli.command("sbom")
+@click.argument("plugins", nargs=-1, shell_complete=_complete_plugins)
+@click.option(
+    "-o",
+    "--out-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path(),
+    show_default=True,
+    help="Directory to write <plugin>.cdx.json into (created if missing).",
+)
+@click.pass_context
+def sbom_command(ctx: click.Context, plugins: tuple[str, ...], out_dir: Path) -> int:
+    """Write a CycloneDX JSON SBOM per plugin from its lock (needs the `sbom` extra)."""
+    from reconciler import sbom  # noqa: PLC0415
+
+    sbom.check_library()
+    for written in sbom.write_all(_project(ctx), plugins, out_dir):
+        click.echo(f"{written.plugin}: {written.path} ({written.components} components)")
+    return EXIT_OK
+
+
 @cli.command()
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
 def completion(shell: str) -> int:
