@@ -520,10 +520,10 @@ def export_command(ctx: click.Context, plugin: str, lock_format: str, output: Pa
 @click.pass_context
 def sbom_command(ctx: click.Context, plugins: tuple[str, ...], out_dir: Path) -> int:
     """Write a CycloneDX JSON SBOM per plugin from its lock (needs the `sbom` extra)."""
-    from reconciler import sbom  # noqa: PLC0415
+    from reconciler.commands import sbom as command  # noqa: PLC0415 - start-up (docstring)
 
-    sbom.check_library()
-    for written in sbom.write_all(_project(ctx), plugins, out_dir):
+    command.check_library()
+    for written in command.write_all(_project(ctx), plugins, out_dir):
         click.echo(f"{written.plugin}: {written.path} ({written.components} components)")
     return EXIT_OK
 

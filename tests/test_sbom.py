@@ -15,7 +15,8 @@ from conftest import PLUGINS, Project
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from reconciler import lockfile, sbom
+from reconciler import lockfile
+from reconciler.commands import sbom
 
 
 def assert_valid(text: str) -> dict[str, Any]:

@@ -29,14 +29,14 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from reconciler.errors import ReconcilerError
+from reconciler.commands.project import Project, read_locks, select
+from reconciler.errors import LockError, ReconcilerError, combine
+from reconciler.lockfile import check_lock
 from reconciler.models import Lock, LockedPackage
 from reconciler.support.names import canonical_name
 
 if TYPE_CHECKING:
     from packageurl import PackageURL
-
-    from reconciler.app import Project
 
 INSTALL_HINT = (
     "reconciler sbom needs the CycloneDX library: pip install 'venv-reconciler[sbom]' "
@@ -71,17 +71,14 @@ def check_library() -> None:
 def write_all(project: Project, names: Collection[str], out_dir: Path) -> list[Written]:
     """Write ``<out_dir>/<plugin>.cdx.json`` for every selected plugin (all when ``names`` is
     empty); every lock must exist and be fresh (what ``apply`` would deploy)."""
-    from reconciler import app  # noqa: PLC0415 - app imports nothing of this module
-    from reconciler.errors import LockError, combine  # noqa: PLC0415
-    from reconciler.plan import check_lock  # noqa: PLC0415
     from reconciler.support.files import write_atomic  # noqa: PLC0415
 
     check_library()
-    only = app.select(project, names, allow_undeclared=False)
+    only = select(project, names, allow_undeclared=False)
     project.require(only)
     desired = project.desired
     plugins = [p for p in desired.plugins if not only or p.name in only]
-    locks = app.read_locks(desired, only)
+    locks = read_locks(desired, only)
     checked: list[tuple[str, Lock]] = []
     failures: list[ReconcilerError] = []
     for plugin in plugins:
