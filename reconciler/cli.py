@@ -528,6 +528,46 @@ def sbom_command(ctx: click.Context, plugins: tuple[str, ...], out_dir: Path) ->
     return EXIT_OK
 
 
+@cli.command("audit")
+@click.argument("plugins", nargs=-1, shell_complete=_complete_plugins)
+@click.option(
+    "--auditor",
+    default=None,
+    help="The pip-audit executable (default: $RECONCILER_PIP_AUDIT, else pip-audit on PATH).",
+)
+@click.option(
+    "--service",
+    type=click.Choice(["pypi", "osv"]),
+    default=None,
+    help="pip-audit's vulnerability service (default: pip-audit's, PyPI).",
+)
+@click.option("--osv-url", default=None, help="Query this OSV API URL instead of osv.dev.")
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@click.pass_context
+def audit_command(
+    ctx: click.Context,
+    plugins: tuple[str, ...],
+    auditor: str | None,
+    service: str | None,
+    osv_url: str | None,
+    as_json: bool,
+) -> int:
+    """Audit every plugin's lock for known vulnerabilities with pip-audit (installs nothing).
+
+    Exit 0: none found; 2: vulnerabilities found; 1: error.
+    """
+    from reconciler.commands import audit as command  # noqa: PLC0415 - start-up (docstring)
+
+    found = command.find_auditor(auditor)
+    report = command.audit(_project(ctx), plugins, auditor=found, service=service, osv_url=osv_url)
+    click.echo(command.to_json(report) if as_json else command.human(report), nl=not as_json)
+    for failed in report.errors:
+        click.echo(f"error: plugin {failed.plugin!r}: {redact(failed.error or '')}", err=True)
+    if report.errors:
+        return EXIT_ERROR
+    return EXIT_CHANGES if report.findings else EXIT_OK
+
+
 @cli.command()
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
 def completion(shell: str) -> int:
