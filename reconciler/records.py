@@ -28,6 +28,7 @@ import base64
 import csv
 import hashlib
 import os
+import re
 import stat
 from collections.abc import Iterable
 
@@ -37,6 +38,9 @@ from reconciler.support.names import canonical_name
 #: Hash algorithms a RECORD may use (the wheel spec forbids md5 and sha1).
 _ALGORITHMS = frozenset(hashlib.algorithms_guaranteed) - {"md5", "sha1"}
 _SKIP = "__pycache__"
+_CHUNK = 1 << 20
+#: A relative path with no empty, ``.`` or ``..`` part (what installers write): used as is.
+_PLAIN = re.compile(r"(?!\.\.?(?:/|\Z))[^/]+(?:/(?!\.\.?(?:/|\Z))[^/]+)*")
 
 
 def verify(venv: str, site: str) -> tuple[FileDrift, ...]:
@@ -49,6 +53,7 @@ def verify(venv: str, site: str) -> tuple[FileDrift, ...]:
         entries = sorted(os.listdir(site))
     except OSError:
         return ()  # observe already reports an unreadable site-packages
+    prefix = site + os.sep
     drift: list[FileDrift] = []
     listed: set[str] = set()
     owners: dict[str, set[str]] = {}  # top-level directory -> distributions listing files in it
@@ -63,27 +68,48 @@ def verify(venv: str, site: str) -> tuple[FileDrift, ...]:
             drift.append(FileDrift(name, f"{entry}/RECORD", "missing"))
             continue
         dirs = dirs_of.setdefault(name, set())
-        for path, digest, size in rows:
-            full = os.path.normpath(os.path.join(site, path))  # noqa: PTH118
-            if not _inside(full, venv):
-                continue  # never read outside the venv
-            listed.add(full)
-            rel = os.path.relpath(full, site)
-            parts = rel.split(os.sep)  # noqa: PTH206 - plain strings, hot loop
-            if parts[0] != os.pardir and len(parts) > 1:
-                owners.setdefault(parts[0], set()).add(name)
-                dirs.add(os.path.dirname(rel))  # noqa: PTH120
-            if _SKIP in parts or not digest:
-                continue
-            problem = _check(full, digest, size)
-            if problem is not None:
-                drift.append(FileDrift(name, _shown(full, site, venv), problem))
+        drift.extend(_check_rows(name, rows, site, venv, listed, owners, dirs))
     for top in sorted(owners):
         for full in _unlisted(os.path.join(site, top), listed):  # noqa: PTH118
-            rel = os.path.relpath(full, site)
+            rel = full[len(prefix) :]
             for name in _blame(rel, owners[top], dirs_of):
                 drift.append(FileDrift(name, _shown(full, site, venv), "unexpected"))
     return tuple(sorted(set(drift), key=lambda d: (d.dist, d.path, d.problem)))
+
+
+def _check_rows(
+    name: str,
+    rows: list[tuple[str, str, int | None]],
+    site: str,
+    venv: str,
+    listed: set[str],
+    owners: dict[str, set[str]],
+    dirs: set[str],
+) -> list[FileDrift]:
+    """Check one distribution's RECORD rows; record what they list and own as they go."""
+    prefix = site + os.sep
+    drift = []
+    for path, digest, size in rows:
+        rel: str | None
+        if _PLAIN.fullmatch(path):  # the usual, normalised RECORD path: no join/normpath
+            full, rel = prefix + path, path
+        else:
+            full = os.path.normpath(os.path.join(site, path))  # noqa: PTH118
+            if not _inside(full, venv):
+                continue  # never read outside the venv
+            rel = full[len(prefix) :] if full.startswith(prefix) else None
+        listed.add(full)
+        if rel is not None:
+            top, sep, _ = rel.partition("/")
+            if sep:
+                owners.setdefault(top, set()).add(name)
+                dirs.add(rel.rpartition("/")[0])
+        if not digest or "__pycache__/" in path:
+            continue
+        problem = _check(full, digest, size)
+        if problem is not None:
+            drift.append(FileDrift(name, _shown(full, site, venv), problem))
+    return drift
 
 
 def _read_record(path: str) -> list[tuple[str, str, int | None]] | None:
@@ -131,22 +157,34 @@ def _check(path: str, digest: str, size: int | None) -> str | None:
         return "modified"  # a symlink, directory, FIFO or device where a file was installed
     if size is not None and st.st_size != size:
         return "modified"
-    found = _digest(path, algorithm)
+    found = _digest(path, algorithm, st.st_size)
     return None if found == expected.rstrip("=") else "modified"
 
 
-def _digest(path: str, algorithm: str) -> str | None:
+def _digest(path: str, algorithm: str, size: int) -> str | None:
     """The RECORD-style digest of the regular file ``path`` (None when it cannot be read as
     one: it was swapped for a symlink or special file since ``lstat``)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return None
-    with os.fdopen(fd, "rb") as handle:
+    try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
-        found = hashlib.file_digest(handle, algorithm).digest()
-    return base64.urlsafe_b64encode(found).rstrip(b"=").decode("ascii")
+        digest = hashlib.new(algorithm)
+        # one read for the usual small file (its size is known), bounded chunks for big ones
+        want = min(size + 1, _CHUNK)
+        while True:
+            chunk = os.read(fd, want)
+            digest.update(chunk)
+            if len(chunk) < want:  # end of file (a regular file reads in full otherwise)
+                break
+            want = _CHUNK
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode("ascii")
 
 
 def _unlisted(top: str, listed: set[str]) -> Iterable[str]:
