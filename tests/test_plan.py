@@ -19,6 +19,7 @@ from reconciler.lockfile import inputs_digest
 from reconciler.models import (
     Action,
     DesiredState,
+    FileDrift,
     IndexOptions,
     Install,
     InstalledDist,
@@ -843,3 +844,61 @@ def test_observed_equal_to_lock_is_a_noop(
     plan = make_plan(want, locks, interpreters, observation(*venvs))
     assert all(s.action is Action.NOOP for s in plan.steps)
     assert {s.plugin for s in plan.steps} == {p.name for p in want.plugins}
+
+
+# --- --verify: files that differ from RECORD ------------------------------------------------------
+
+
+def test_file_drift_reinstalls_exactly_the_affected_locked_distributions() -> None:
+    packages = (pkg("demo-common", "1.1.0"), pkg("tap", "1.0.0"), pkg("other", "2.0.0"))
+    files = (
+        FileDrift("demo-common", "demo_common/__init__.py", "modified"),
+        FileDrift("demo-common", "demo_common/evil.py", "unexpected"),
+        FileDrift("pip", "pip/__init__.py", "modified"),  # not locked: not repaired
+    )
+    observed = attrs.evolve(
+        venv("tap", dist("demo-common", "1.1.0"), dist("tap", "1.0.0"), dist("other", "2.0.0")),
+        files=files,
+    )
+    step = plan_one(packages, observed).steps[0]
+    assert step.action is Action.UPGRADE
+    assert step.reasons == (
+        "demo-common: demo_common/__init__.py modified",
+        "demo-common: demo_common/evil.py unexpected",
+    )
+    assert [(i.package.name, i.from_version, i.repair) for i in step.install] == [
+        ("demo-common", "1.1.0", True)
+    ]
+    assert step.uninstall == ()
+    assert step.delete_files == ("demo_common/evil.py",)
+    assert render.detail(step) == "demo-common: demo_common/__init__.py modified (+1 more)"
+    entry = render.to_data(plan_one(packages, observed))["changes"][0]
+    assert entry["install"] == [
+        {"name": "demo-common", "version": "1.1.0", "from": "1.1.0", "repair": True}
+    ]
+    assert entry["delete_files"] == ["demo_common/evil.py"]
+
+
+def test_file_drift_of_a_package_upgraded_anyway_is_not_installed_twice() -> None:
+    observed = attrs.evolve(
+        venv("tap", dist("demo-common", "1.0.0")),
+        files=(FileDrift("demo-common", "demo_common/x.py", "missing"),),
+    )
+    step = plan_one((pkg("demo-common", "1.1.0"),), observed).steps[0]
+    assert [(i.package.name, i.repair) for i in step.install] == [("demo-common", False)]
+    assert "demo-common: demo_common/x.py missing" in step.reasons
+
+
+def test_many_drifted_files_are_counted_not_all_named() -> None:
+    files = tuple(FileDrift("tap", f"tap/m{i:02}.py", "modified") for i in range(12))
+    observed = attrs.evolve(venv("tap", dist("tap", "1.0.0")), files=files)
+    step = plan_one((pkg("tap", "1.0.0"),), observed).steps[0]
+    assert len(step.reasons) == 6
+    assert step.reasons[-1] == "tap: 7 more files"
+
+
+def test_file_drift_changes_the_fingerprint() -> None:
+    clean = venv("tap", dist("tap", "1.0.0"))
+    drifted = attrs.evolve(clean, files=(FileDrift("tap", "tap/a.py", "modified"),))
+    packages = (pkg("tap", "1.0.0"),)
+    assert plan_one(packages, clean).fingerprint != plan_one(packages, drifted).fingerprint
