@@ -171,12 +171,17 @@ def lock(
         return EXIT_OK if result.ok else EXIT_CHANGES
     stop = threading.Event()
     with _stop_on_signals(stop, "locks being resolved stay unchanged"), _progress(ctx) as reporter:
+
+        def log(plugin: str, message: str) -> None:
+            _STEPS_RUNNING.set()  # resolvers run: a signal now stops them, locks unchanged
+            reporter(plugin, message)
+
         report = command.lock(
             project,
             plugins,
             upgrade=upgrade,
             upgrade_packages=upgrade_packages,
-            log=reporter,
+            log=log,
             jobs=_jobs(jobs),
             resolver=resolver,
         )
@@ -215,6 +220,8 @@ def plan(
         click.echo(render.to_json(the_plan), nl=False)
     else:
         _print_plan(ctx, the_plan)
+    if detailed_exitcode and the_plan.refused:
+        return EXIT_ERROR  # apply would refuse a step: not a plan to sign off
     if detailed_exitcode and the_plan.changes:
         return EXIT_CHANGES
     return EXIT_OK
@@ -316,6 +323,7 @@ def apply(
 
         def show(plan: Plan) -> None:
             _print_plan(ctx, plan)
+            _STEPS_RUNNING.set()
             if plan.changes:  # the live view starts once the plan is printed
                 reporter()
 
@@ -334,15 +342,34 @@ def apply(
     return EXIT_ERROR if result.failed else EXIT_OK
 
 
+#: Set once steps that roll back on their own run (apply's steps, lock's resolvers): from then on
+#: the first SIGINT/SIGTERM asks them to stop; before, it aborts at once (exit 130).
+_STEPS_RUNNING = threading.Event()
+
+
+def _abort(signum: int, frame: object) -> None:
+    """The default reaction to SIGINT/SIGTERM: stop every child (from another thread: the
+    handler must not wait for a lock the interrupted code may hold) and unwind with
+    KeyboardInterrupt, so every ``finally`` (scratch removal, edits undone, the apply lock)
+    runs; ``main`` exits 130."""
+    from reconciler.support import procs  # noqa: PLC0415
+
+    threading.Thread(target=procs.stop, daemon=True).start()
+    raise KeyboardInterrupt
+
+
 @contextlib.contextmanager
 def _stop_on_signals(
     stop: threading.Event, what: str = "running steps roll back"
 ) -> Iterator[None]:
     """First SIGINT/SIGTERM: start nothing new, stop the running pip/uv/pip-compile children
-    (their steps then roll back); second: kill them and abort."""
+    (their steps then roll back); second: kill them and abort. Before the first step starts
+    (:data:`_STEPS_RUNNING` unset: reading and planning), a signal aborts at once."""
     from reconciler.support import procs  # noqa: PLC0415 - start-up: lock, apply only
 
     def handler(signum: int, frame: object) -> None:
+        if not _STEPS_RUNNING.is_set():
+            _abort(signum, frame)
         if stop.is_set():
             procs.kill_all()
             raise KeyboardInterrupt
@@ -589,6 +616,18 @@ def _fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
 def main(argv: list[str] | None = None) -> NoReturn:
     """Entry point: run the CLI, map every error to one line and an exit code."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {sig: signal.signal(sig, _abort) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        _main(argv, debug)
+    finally:
+        _STEPS_RUNNING.clear()
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _main(argv: list[str] | None, debug: bool) -> NoReturn:
     try:
         code: Any = cli.main(args=argv, prog_name="reconciler", standalone_mode=False)
     except ReconcilerError as exc:

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import attrs
 
 from reconciler import requirements as reqs
-from reconciler.errors import LockError
+from reconciler.errors import LockError, SafetyError
 from reconciler.models import (
     DesiredState,
     IndexOptions,
@@ -24,15 +24,16 @@ from reconciler.models import (
     LockedPackage,
     Plugin,
 )
+from reconciler.support import pep508
 from reconciler.support.names import canonical_name
-from reconciler.support.redact import redact
+from reconciler.support.redact import quoted, redact
 
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
 _HEADER_RE = re.compile(
     r"^# reconciler-inputs: sha256:(?P<digest>[0-9a-f]{64})"
-    r"(?: requirements=(?P<req>[0-9a-f]+) python=(?P<python>\S+) index=(?P<index>[0-9a-f]+))?\s*$"
+    r"(?: requirements=(?P<req>[0-9a-f]+) python=(?P<python>\S+) index=(?P<index>[0-9a-f]+))?\s*\Z"
 )
 _HASH_RE = re.compile(r"--hash[= ](\S+)")
 #: The line every resolver writes for almost every pin: ``name==1.2.3 --hash=sha256:...``;
@@ -61,7 +62,11 @@ def normalise_url(url: str) -> str:
     host = parts.hostname or ""
     if ":" in host:  # an IPv6 literal keeps its brackets
         host = f"[{host}]"
-    netloc = host + (f":{parts.port}" if parts.port is not None else "")
+    try:
+        port = parts.port
+    except ValueError:  # ``user:pa/ss@host``: not a URL urllib can take apart; never quoted
+        return redact(url.strip())
+    netloc = host + (f":{port}" if port is not None else "")
     path = parts.path.rstrip("/")
     return urlunsplit((parts.scheme.lower(), netloc, path, parts.query, parts.fragment))
 
@@ -101,10 +106,10 @@ def normalise_requirement(text: str) -> str:
         name, op, version = simple.group("name", "op", "version")
         if op != "~=" or "." in version:
             return canonical_name(name) + (f"{op}{version}" if op else "")
-    from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415
+    from packaging.requirements import InvalidRequirement  # noqa: PLC0415
 
     try:
-        requirement = Requirement(text)
+        requirement = pep508.requirement(text)
     except InvalidRequirement:
         return text.strip()
     requirement.name = canonical_name(requirement.name)
@@ -185,10 +190,10 @@ def unsatisfied(
         if simple is not None:
             reasons.extend(simple)
             continue
-        from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415
+        from packaging.requirements import InvalidRequirement  # noqa: PLC0415
 
         try:
-            requirement = Requirement(text)
+            requirement = pep508.requirement(text)
         except InvalidRequirement:
             continue
         if requirement.marker is not None and env and not requirement.marker.evaluate(env):
@@ -250,19 +255,70 @@ def _satisfies(requirement: Requirement, version: str) -> bool:
 
 
 def lock_staleness(
-    plugin: Plugin, lock: Lock, interpreter: Interpreter, index: IndexOptions
+    plugin: Plugin,
+    lock: Lock,
+    interpreter: Interpreter,
+    index: IndexOptions,
+    project_dir: Path | None = None,
 ) -> tuple[str, ...]:
-    """Why ``lock`` is stale for ``plugin`` (empty when fresh): its inputs changed, or its pins
-    no longer satisfy the declared requirements, or it is in another format than the plugin's
-    ``lock-format`` (the lock in the format asked for does not exist yet)."""
+    """Why ``lock`` is stale for ``plugin`` (empty when fresh): its inputs changed, its pins
+    no longer satisfy the declared requirements, it is in another format than the plugin's
+    ``lock-format`` (the lock in the format asked for does not exist yet), or (given
+    ``project_dir``) it holds a local path the plugin does not declare (see
+    :func:`smuggled_paths`)."""
     switched: tuple[str, ...] = ()
     if lock.format != plugin.lock_format:
         switched = (f"lock format changed ({lock.format} -> {plugin.lock_format})",)
     expected = inputs_digest(plugin, interpreter.major_minor, index)
     return switched + (
         stale_reasons(lock, expected)
+        or (smuggled_paths(plugin, lock, project_dir) if project_dir is not None else ())
         or unsatisfied(plugin.requirements, lock, dict(interpreter.markers))
     )
+
+
+def smuggled_paths(plugin: Plugin, lock: Lock, project_dir: Path) -> tuple[str, ...]:
+    """The local-path and editable lines of ``lock`` that the plugin does not declare.
+
+    A lock is a file anyone with write access to the project can edit by hand; the digest on
+    its first line covers the declared inputs, not the pins. A path line is therefore accepted
+    only when it is project-relative (no absolute path, no ``file:`` URL), stays inside the
+    project once symlinks are resolved (no ``..`` escape), and is the very path (and editable
+    flag) of one of the plugin's declared path requirements. VCS and URL lines may be
+    transitive: they are pinned to a commit or carry a hash, checked by the parser.
+    """
+    declared: set[tuple[str, bool]] = set()
+    for text in plugin.requirements:
+        try:
+            req = reqs.parse(text)
+        except ValueError:
+            continue
+        local = req.local_path(project_dir)
+        if local is not None:
+            declared.add((str(local), req.editable))
+    root = project_dir.resolve()
+    reasons: list[str] = []
+    for package in lock.packages:
+        if package.kind != "path":
+            continue
+        written = package.url or ""
+        line = redact(f"{'-e ' if package.editable else ''}{written}")
+        if written.startswith(("/", "file:", "~")) or "://" in written:
+            reasons.append(f"lock line {line!r} is an absolute path")
+            continue
+        resolved = (project_dir / written).resolve()
+        if resolved != root and root not in resolved.parents:
+            reasons.append(f"lock line {line!r} points outside the project")
+        elif (str(resolved), package.editable) not in declared:
+            reasons.append(f"lock line {line!r} is not a path requirement of {plugin.name!r}")
+    return tuple(reasons)
+
+
+def _io_reason(exc: OSError | UnicodeDecodeError) -> str:
+    """The cause of a failed read, quoting nothing of the file."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text (byte {exc.start})"
+    return exc.strerror or type(exc).__name__
 
 
 def read(plugin: str, path: Path, project_dir: Path | None = None) -> Lock | None:
@@ -271,12 +327,17 @@ def read(plugin: str, path: Path, project_dir: Path | None = None) -> Lock | Non
     With ``project_dir``, every local project's location is resolved against it here (see
     :attr:`LockedPackage.location`), so that the planner reads nothing from disk.
     """
+    from reconciler.support.files import read_text_in  # noqa: PLC0415
+
     try:
-        text = path.read_text(encoding="utf-8")
+        # never blocks (a FIFO), never follows a link out of the lock directory, a BOM as pip
+        text = read_text_in(path, path.parent, bom=True)
     except FileNotFoundError:
         return None
+    except SafetyError as exc:
+        raise LockError(str(exc), plugin=plugin) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise LockError(f"cannot read {path}: {exc}", plugin=plugin) from exc
+        raise LockError(f"cannot read {path}: {_io_reason(exc)}", plugin=plugin) from exc
     return with_locations(parse(plugin, path, text), project_dir)
 
 
@@ -292,14 +353,13 @@ def with_locations(lock: Lock, project_dir: Path | None) -> Lock:
     return attrs.evolve(lock, packages=packages)
 
 
-#: Blank and comment lines between pins (``# via ...`` annotations, the header).
-_FILLER = re.compile(r"(?:[ \t]*(?:#[^\n]*)?\n)*")
-#: One pin as both resolvers write it: ``name==1.2.3 \`` then one ``--hash=`` line per hash.
-_PIN_BLOCK = re.compile(
+#: A pin line as both resolvers write it (``name==1.2.3``, then `` \`` when hashes follow).
+_PIN_HEAD = re.compile(
     r"(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)"
     r"==(?P<version>(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*)"
-    r"(?P<hashes>(?:[ \t]*\\\n[ \t]*--hash=sha256:[0-9a-f]{64})*)[ \t]*\n"
 )
+#: One hash continuation line of a pin.
+_HASH_LINE = re.compile(r"--hash=sha256:[0-9a-f]{64}")
 
 
 def _plain_pin(content: str) -> LockedPackage | None:
@@ -325,26 +385,39 @@ def _fast_parse(plugin: str, path: Path, text: str) -> Lock | None:
     header = _HEADER_RE.match(text.split("\n", 1)[0])
     if header is None:
         return None
-    body = text if text.endswith("\n") else text + "\n"
+    # Line by line with short anchored matches: linear in the size of any input (a regex
+    # repeating a group over the whole text backtracks through every line it skipped).
     packages: dict[str, LockedPackage] = {}
-    position, end = 0, len(body)
-    while True:
-        position = _FILLER.match(body, position).end()  # type: ignore[union-attr]
-        if position >= end:
-            break
-        pin = _PIN_BLOCK.match(body, position)
+    lines = text.split("\n")
+    index, count = 1, len(lines)
+    while index < count:
+        raw = lines[index]
+        index += 1
+        stripped = raw.lstrip(" \t")
+        if not stripped or stripped.startswith("#"):
+            continue
+        if len(stripped) != len(raw):
+            return None  # an indented requirement: the general path
+        body = raw.rstrip(" \t")
+        continued = body.endswith("\\")
+        pin = _PIN_HEAD.fullmatch(body[:-1].rstrip(" \t") if continued else body)
         if pin is None:
             return None
-        position = pin.end()
+        hashes: list[str] = []
+        while continued:
+            line = lines[index].strip(" \t") if index < count else ""
+            index += 1
+            continued = line.endswith("\\")
+            value = line[:-1].rstrip(" \t") if continued else line
+            if _HASH_LINE.fullmatch(value) is None:
+                return None
+            hashes.append(value[7:])
         written, version = pin.group("name"), pin.group("version")
         name = canonical_name(written)
         if name in packages:
             return None  # the general path names the line
         packages[name] = LockedPackage(
-            name=name,
-            version=version,
-            requirement=f"{written}=={version}",
-            hashes=tuple(h[7:] for h in pin.group("hashes").split() if h.startswith("--hash=")),
+            name=name, version=version, requirement=f"{written}=={version}", hashes=tuple(hashes)
         )
     inputs = InputsDigest(
         header.group("digest"),
@@ -401,7 +474,7 @@ def _parse_lines(plugin: str, path: Path, text: str) -> Lock:
 
 
 _META_RE = re.compile(r"#\s*reconciler:\s*(?P<items>.*)$")
-_COMMIT_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+_COMMIT_RE = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?\Z")
 
 
 def _reconciler_meta(line: str) -> dict[str, str]:
@@ -415,15 +488,17 @@ def _reconciler_meta(line: str) -> dict[str, str]:
 
 def _parse_line(label: str, number: int, content: str, meta: dict[str, str]) -> LockedPackage:
     """One requirement line of a lock: a pin, a hashed URL, a VCS commit or a local path."""
-    from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415
+    from packaging.requirements import InvalidRequirement  # noqa: PLC0415
 
     hashes = tuple(_HASH_RE.findall(content))
     requirement_text = _HASH_RE.sub("", content).strip()
     for h in hashes:
         if not re.fullmatch(r"sha256:[0-9a-f]{64}", h):
-            raise LockError(f"{label}:{number}: malformed hash {h!r} (expected sha256:<64 hex>)")
+            raise LockError(
+                f"{label}:{number}: malformed hash {quoted(h)} (expected sha256:<64 hex>)"
+            )
     editable = False
-    match = re.match(r"^(?:-e|--editable)(?:\s+|=)(?P<rest>\S.*)$", requirement_text)
+    match = re.match(r"(?:-e|--editable)(?:\s+|=)(?P<rest>\S.*)\Z", requirement_text)
     if match:
         editable = True
         requirement_text = match.group("rest").strip()
@@ -435,10 +510,10 @@ def _parse_line(label: str, number: int, content: str, meta: dict[str, str]) -> 
     if requirement_text.startswith(("./", "../", "/", "file:")) or editable:
         return _path_line(label, number, requirement_text, meta, editable, hashes)
     try:
-        requirement = Requirement(requirement_text)
+        requirement = pep508.requirement(requirement_text)
     except InvalidRequirement as exc:
         raise LockError(
-            redact(f"{label}:{number}: invalid requirement: {requirement_text!r}")
+            f"{label}:{number}: invalid requirement: {quoted(requirement_text)}"
         ) from exc
     name = canonical_name(requirement.name)
     marker = str(requirement.marker) if requirement.marker else None
@@ -447,7 +522,7 @@ def _parse_line(label: str, number: int, content: str, meta: dict[str, str]) -> 
         return _url_line(label, number, name, requirement.url, base, marker, hashes, meta)
     specs = list(requirement.specifier)
     if len(specs) != 1 or specs[0].operator not in ("==", "===") or specs[0].version.endswith(".*"):
-        raise LockError(redact(f"{label}:{number}: {requirement_text!r} is not pinned with '=='"))
+        raise LockError(f"{label}:{number}: {quoted(requirement_text)} is not pinned with '=='")
     return LockedPackage(
         name=name, version=specs[0].version, requirement=base, hashes=hashes, marker=marker
     )
@@ -467,10 +542,10 @@ def _url_line(
 
     if url.lower().startswith(VCS_SCHEMES):
         _, ref, _ = split_vcs(url)
-        if ref is None or not _COMMIT_RE.match(ref):
+        if ref is None or not _COMMIT_RE.fullmatch(ref):
             raise LockError(
                 redact(
-                    f"{label}:{number}: {base!r} is not pinned to a commit id "
+                    f"{label}:{number}: {quoted(base)} is not pinned to a commit id "
                     "(run `reconciler lock`)"
                 )
             )
@@ -495,7 +570,7 @@ def _url_line(
             url=url,
         )
     if not hashes:
-        raise LockError(redact(f"{label}:{number}: {base!r}: a direct URL must carry --hash"))
+        raise LockError(f"{label}:{number}: {quoted(base)}: a direct URL must carry --hash")
     return LockedPackage(
         name=name,
         version=_archive_version(url),
@@ -593,7 +668,9 @@ def check_lock(
     rel = str(path).removeprefix(str(desired.project_dir) + "/")
     if lock is None:
         raise LockError(f"no lock ({rel} missing); run `reconciler lock`", plugin=plugin.name)
-    reasons = lock_staleness(plugin, lock, interpreter, desired.index_for(plugin))
+    reasons = lock_staleness(
+        plugin, lock, interpreter, desired.index_for(plugin), desired.project_dir
+    )
     if reasons:
         raise LockError(
             f"lock {rel} is stale ({', '.join(reasons)}); run `reconciler lock`",

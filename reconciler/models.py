@@ -313,6 +313,7 @@ class ObservedVenv:
     location: str | None = None  # the real path of the venv directory (symlinks resolved)
     #: With ``--verify``: installed files that differ from their RECORD (empty without it).
     files: tuple[FileDrift, ...] = ()
+    blocked: str | None = None  # why apply would refuse to replace it (a foreign link or file)
 
     @property
     def managed(self) -> bool:
@@ -420,6 +421,10 @@ class Plan:
     keep_generations: int = 0
     #: What the locks' relative paths and find-links are relative to.
     project_dir: Path = Path()
+    #: ``(plugin, reason)`` of every step apply will refuse (a foreign link, an unmarked file or
+    #: directory at the venv path, a link out of the root): shown as blocked, exit 1 under
+    #: ``plan --detailed-exitcode``.
+    refused: tuple[tuple[str, str], ...] = ()
 
     @property
     def changes(self) -> tuple[Step, ...]:

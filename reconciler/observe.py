@@ -11,9 +11,10 @@ from pathlib import Path
 import attrs
 
 from reconciler.errors import ReconcilerError
-from reconciler.layouts import MARKER_NAME, Layout, link_target_problem
+from reconciler.layouts import MARKER_NAME, Layout, link_target_problem, replace_problem
 from reconciler.models import DirectUrl, InstalledDist, MarkerStatus, Observation, ObservedVenv
 from reconciler.state import MarkerCorrupt, read_marker
+from reconciler.support.files import read_regular
 from reconciler.support.names import canonical_name, normal_version
 
 
@@ -62,6 +63,7 @@ def observe_venv(path: Path, name: str | None = None, layout: Layout | None = No
     """
     name = path.name if name is None else name
     foreign = None if layout is None else link_target_problem(layout, name)
+    blocked = None if layout is None else replace_problem(layout, name)
     if foreign is not None or not path.is_dir():
         return ObservedVenv(
             name=name,
@@ -70,6 +72,7 @@ def observe_venv(path: Path, name: str | None = None, layout: Layout | None = No
             marker=None,
             problems=(foreign or "not a directory",),
             dists=(),
+            blocked=blocked,
         )
     problems: list[str] = []
     has_marker_file = (path / MARKER_NAME).exists()
@@ -121,6 +124,7 @@ def observe_venv(path: Path, name: str | None = None, layout: Layout | None = No
         dists=dists,
         stale_files=stale_files,
         location=os.path.realpath(path),
+        blocked=blocked,
     )
 
 
@@ -141,8 +145,8 @@ def _stale_files(path: Path, wanted: Mapping[str, str]) -> tuple[str, ...]:
     stale = []
     for file_name, text in sorted(wanted.items()):
         try:
-            same = (path / file_name).read_text(encoding="utf-8") == text
-        except (OSError, UnicodeDecodeError):
+            same = read_regular(path / file_name, path).decode("utf-8") == text
+        except (OSError, UnicodeDecodeError, ReconcilerError):
             same = False
         if not same:
             stale.append(file_name)
@@ -151,8 +155,8 @@ def _stale_files(path: Path, wanted: Mapping[str, str]) -> tuple[str, ...]:
 
 def _read_pyvenv_cfg(path: Path) -> dict[str, str] | None:
     try:
-        text = (path / "pyvenv.cfg").read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        text = read_regular(path / "pyvenv.cfg", path).decode("utf-8")
+    except (OSError, UnicodeDecodeError, ReconcilerError):
         return None
     values: dict[str, str] = {}
     for line in text.splitlines():
@@ -214,9 +218,8 @@ def _read_dists(
 def _read_direct_url(path: str) -> DirectUrl | None:
     """PEP 610 ``direct_url.json`` of one distribution (None when absent or unreadable)."""
     try:
-        with open(path, encoding="utf-8") as handle:  # noqa: PTH123 - hot path, plain str
-            data = json.load(handle)
-    except (OSError, UnicodeDecodeError, ValueError):
+        data = json.loads(read_regular(Path(path)))  # never a FIFO left in a venv by hand
+    except (OSError, UnicodeDecodeError, ValueError, ReconcilerError):
         return None
     if not isinstance(data, dict) or not isinstance(data.get("url"), str):
         return None

@@ -57,6 +57,7 @@ def make_plan(
     steps: list[Step] = []
     warnings: list[str] = []
     checked: dict[str, Lock] = {}
+    refused: list[tuple[str, str]] = []
     context = _Context(desired, sources or {})
     for name in names:
         observed = observation.get(name)
@@ -79,6 +80,11 @@ def make_plan(
             steps.append(blocked)
             continue
         checked[name] = lock
+        if observed is not None and observed.blocked is not None:
+            # apply will refuse to replace what is there: say so now (the step stays, so that a
+            # saved plan still names it and apply reports it with the others done)
+            refused.append((name, observed.blocked))
+            warnings.append(f"{name}: blocked: {observed.blocked}")
         step = _plan_declared(plugin, lock, interpreter, observed, context)
         steps.append(_contract(step, plugin, context))
     fingerprint = _fingerprint(checked, interpreters, observation, names)
@@ -88,6 +94,7 @@ def make_plan(
         fingerprint=fingerprint,
         keep_generations=desired.settings.keep_generations,
         project_dir=desired.project_dir,
+        refused=tuple(refused),
     )
 
 

@@ -37,10 +37,11 @@ from urllib.parse import unquote, urlsplit
 
 import attrs
 
+from reconciler.support import pep508
 from reconciler.support.names import canonical_name
 
 VCS_SCHEMES = ("git+", "hg+", "svn+", "bzr+")
-_EDITABLE_RE = re.compile(r"^(?:-e|--editable)(?:\s+|=)(?P<rest>\S.*)$")
+_EDITABLE_RE = re.compile(r"^(?:-e|--editable)(?:\s+|=)(?P<rest>\S.*)\Z")
 _ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar")
 
 
@@ -137,9 +138,7 @@ def normalised(text: str) -> str:
     req = parse(text)
     if req.kind != "index":
         return req.normalised()
-    from packaging.requirements import Requirement  # noqa: PLC0415
-
-    return str(Requirement(text.strip()))
+    return str(pep508.requirement(text.strip()))
 
 
 def parse(text: str) -> Req:
@@ -165,10 +164,10 @@ def parse(text: str) -> Req:
 
 def _pep508(text: str, stripped: str, editable: bool) -> Req:
     """A PEP 508 requirement: from the index, or ``name @ URL``."""
-    from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415
+    from packaging.requirements import InvalidRequirement  # noqa: PLC0415
 
     try:
-        requirement = Requirement(stripped)
+        requirement = pep508.requirement(stripped)
     except InvalidRequirement as exc:
         raise ValueError(str(exc).splitlines()[0]) from exc
     name = canonical_name(requirement.name)
@@ -209,10 +208,10 @@ def _bare_path(text: str, editable: bool) -> bool:
     requirement as a path (Meltano's ``pip_url: -e extract/tap-x`` relies on it)."""
     if ("/" not in text and not editable) or "@" in text or "://" in text:
         return False
-    from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415
+    from packaging.requirements import InvalidRequirement  # noqa: PLC0415
 
     try:
-        Requirement(text)
+        pep508.requirement(text)
     except InvalidRequirement:
         return True
     return False

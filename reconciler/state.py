@@ -13,6 +13,7 @@ import attrs
 
 from reconciler.layouts import MARKER_NAME
 from reconciler.models import MarkerStatus, StateMarker
+from reconciler.support.files import NotRegularFile, read_regular
 
 #: Prefix of the temporary file a marker is first written to (then renamed over MARKER_NAME).
 MARKER_TEMP_PREFIX = ".reconciler-state-"
@@ -33,11 +34,13 @@ def read_marker(venv: Path) -> StateMarker | None:
     (Permission denied)"``) and :class:`MarkerCorrupt` when it is not a valid marker.
     """
     try:
-        data = (venv / MARKER_NAME).read_bytes()
+        data = read_regular(venv / MARKER_NAME, venv)  # a FIFO or link here is refused
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise MarkerUnreadable(f"state marker unreadable ({exc.strerror or exc})") from exc
+    except NotRegularFile as exc:
+        raise MarkerUnreadable("state marker is not a regular file") from exc
     try:
         return _structure(json.loads(data.decode("utf-8")))
     except (ValueError, UnicodeDecodeError) as exc:

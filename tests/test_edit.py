@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.errors import ConfigError, LockError
+from reconciler.errors import ConfigError, LockError, SafetyError
 from reconciler.sources.toml_edit import add_plugin, add_text, remove_plugin, remove_text
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "example"
@@ -190,15 +190,26 @@ def test_add_lock_writes_the_lock(tmp_path: Path) -> None:
 
 
 def test_symlinked_project_file_stays_a_symlink(tmp_path: Path) -> None:
+    real = tmp_path / "reconciler.shared.toml"
+    real.write_text(COMMENTED, encoding="utf-8")
+    link = tmp_path / "reconciler.toml"
+    link.symlink_to(real.name)
+    add_plugin(link, "x", ["tap-beta"])
+    assert link.is_symlink()
+    assert "[plugins.x]" in real.read_text(encoding="utf-8")
+    remove_plugin(link, "x")
+    assert real.read_text(encoding="utf-8") == COMMENTED
+
+
+def test_a_project_file_linked_out_of_its_directory_is_not_edited(tmp_path: Path) -> None:
+    """Issue 15: nothing reconciler writes replaces a file outside the target directory."""
     real = tmp_path / "shared" / "reconciler.toml"
     real.parent.mkdir()
     real.write_text(COMMENTED, encoding="utf-8")
     link = tmp_path / "reconciler.toml"
     link.symlink_to(real)
-    add_plugin(link, "x", ["tap-beta"])
-    assert link.is_symlink()
-    assert "[plugins.x]" in real.read_text(encoding="utf-8")
-    remove_plugin(link, "x")
+    with pytest.raises(SafetyError, match="symlink"):
+        add_plugin(link, "x", ["tap-beta"])
     assert real.read_text(encoding="utf-8") == COMMENTED
 
 

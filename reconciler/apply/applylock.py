@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from reconciler.errors import ReconcilerError
+from reconciler.errors import ReconcilerError, SafetyError
+from reconciler.support.paths import check_inside
 
 LOCK_NAME = ".reconciler.lock"
 
@@ -23,7 +25,15 @@ def exclusive(root: Path, timeout: float) -> Iterator[None]:
     """Hold the venv root's lock, waiting up to ``timeout`` seconds for another holder."""
     root.mkdir(parents=True, exist_ok=True)
     path = root / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)  # umask applies
+    check_inside(root, path, what="lock")
+    flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+    try:
+        fd = os.open(path, flags, 0o666)  # umask applies
+    except OSError as exc:
+        raise SafetyError(f"refusing to use {path} as the apply lock: {exc.strerror}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise SafetyError(f"refusing to use {path} as the apply lock: not a regular file")
     try:
         deadline = time.monotonic() + max(timeout, 0.0)
         while True:

@@ -30,7 +30,7 @@ from packaging.utils import canonicalize_name
 from reconciler.apply import generations as gens
 from reconciler.errors import ExecuteError, Interrupted, ReconcilerError, SafetyError
 from reconciler.installers.base import Installer
-from reconciler.layouts import MARKER_NAME, Layout
+from reconciler.layouts import Layout, replace_problem
 from reconciler.models import (
     Action,
     IndexOptions,
@@ -44,6 +44,7 @@ from reconciler.models import (
 from reconciler.observe import observe_venv
 from reconciler.state import provisional, read_marker, with_status, write_marker
 from reconciler.support import procs, scratch
+from reconciler.support.paths import check_inside
 
 #: ``log(plugin, message)``: one progress event of one plugin.
 Log = Callable[[str, str], None]
@@ -113,6 +114,11 @@ def apply_plan(
     """
     started = time.monotonic()
     ctx = Context(plan, layout, installer, stop or threading.Event())
+    # Walls first, for every plugin touched: a link out of the root anywhere means nothing is
+    # deleted or built, not one plugin's step failing after the others ran.
+    for step in plan.changes:
+        if step.action is not Action.NOOP:
+            gens.check_walls(ctx.layout, step.plugin)
     clean_leftovers(ctx, log)
     changes = plan.changes
     if jobs <= 1 or len(changes) <= 1:
@@ -180,11 +186,15 @@ def leftovers(layout: Layout, keep: int) -> bool:
 def clean_leftovers(ctx: Context, log: Log) -> None:
     """Delete generations left by killed runs (never the live one, nor a kept previous one)."""
     for plugin in ctx.layout.leftover_plugins():
+        gens.check_walls(ctx.layout, plugin)
+    for plugin in ctx.layout.leftover_plugins():
         for removed in gens.prune(ctx.layout, plugin, ctx.plan.keep_generations):
             log(plugin, f"removed leftover generation {removed.name}")
     for link in gens.stray_flip_links(ctx.layout):
+        check_inside(ctx.layout.root, link, link_ok=True, what="delete")
         link.unlink(missing_ok=True)
     for replaced in gens.stray_replaced_dirs(ctx.layout):
+        check_inside(ctx.layout.root, replaced, what="delete")
         shutil.rmtree(replaced)
     for removed in scratch.sweep(scratch.scratch_base(ctx.layout.root)):
         log("apply", f"removed temporary files of a killed run ({removed.name})")
@@ -196,9 +206,9 @@ def _build(step: Step, ctx: Context) -> None:
     if interpreter is None:
         raise ExecuteError("no interpreter in plan step", plugin=step.plugin)
     stable = ctx.layout.stable_path(step.plugin)
+    gens.check_walls(ctx.layout, step.plugin)
     _check_replaceable(stable, ctx.layout, step.plugin)
     generation = gens.new_generation(ctx.layout, step.plugin)
-    generation.mkdir(parents=True)
     marker = StateMarker(
         plugin=step.plugin,
         status=MarkerStatus.BUILDING,
@@ -212,8 +222,9 @@ def _build(step: Step, ctx: Context) -> None:
     # as a new generation (the live one stays as it is, for rollback).
     packages = list(step.locked) or [i.package for i in step.install]
     repaired = {i.package.name for i in step.install if i.repair}
+    # The marker first: a directory named as a generation is provably ours from its birth.
+    gens.create_generation(ctx.layout, generation, lambda staged: write_marker(staged, marker))
     try:
-        write_marker(generation, marker)  # first: from now on the directory is provably ours
         ctx.installer.create_venv(interpreter.executable, generation)
         _install(ctx, step, generation, packages, repaired)
         _verify(generation, step, packages)
@@ -238,6 +249,7 @@ def _build(step: Step, ctx: Context) -> None:
             gens.delete_generation(ctx.layout, step.plugin, generation)
         raise
     if retired is not None and ctx.layout.claimed_by_tool(retired) is not None:
+        check_inside(ctx.layout.root, retired, what="delete")
         shutil.rmtree(retired)  # the venv another tool built, replaced by this generation
     gens.prune(
         ctx.layout, step.plugin, ctx.plan.keep_generations, prefer=previous
@@ -248,6 +260,8 @@ def write_extra_files(venv: Path, files: Mapping[str, str]) -> None:
     """Write the layout's extra files into ``venv``, each atomically (temporary file + rename)."""
     for name, text in sorted(files.items()):
         target = venv / name
+        if target.is_symlink() or (target.exists() and not target.is_file()):
+            raise SafetyError(f"refusing to replace {target}: not a regular file")
         temporary = venv / f".{name}.tmp-{secrets.token_hex(4)}"
         try:
             temporary.write_text(text, encoding="utf-8")
@@ -258,29 +272,19 @@ def write_extra_files(venv: Path, files: Mapping[str, str]) -> None:
 
 
 def _check_replaceable(stable: Path, layout: Layout, plugin: str) -> None:
-    """Refuse to replace anything at the stable path that reconciler did not make."""
-    if stable.is_symlink():
-        problem = gens.link_target_problem(layout, plugin)
-        if problem is not None:
-            raise SafetyError(f"refusing to replace {stable}: {problem}", plugin=plugin)
-    elif (
-        stable.exists()
-        and layout.claimed_by_tool(stable) is None
-        and (
-            not stable.is_dir() or (not (stable / MARKER_NAME).is_file() and any(stable.iterdir()))
-        )
-    ):
-        raise SafetyError(
-            f"refusing to replace {stable}: not made by reconciler "
-            "(no state marker); move it away and apply again",
-            plugin=plugin,
-        )
+    """Refuse to replace anything at the stable path that reconciler did not make (the same
+    rule the planner reports as blocked: :func:`reconciler.layouts.replace_problem`)."""
+    problem = replace_problem(layout, plugin)
+    if problem is not None:
+        raise SafetyError(problem, plugin=plugin)
 
 
 def _retire_legacy_directory(stable: Path, layout: Layout, plugin: str) -> Path:
     """Move a real directory (marked, older layout; or claimed, built by the layout's tool) into
     the generations so the flip can happen; returns where it went."""
     target = gens.new_generation(layout, plugin)
+    check_inside(layout.root, stable, what="move")
+    check_inside(layout.root, target, what="move into")
     target.parent.mkdir(parents=True, exist_ok=True)
     stable.rename(target)
     return target
@@ -324,8 +328,10 @@ def _upgrade(step: Step, ctx: Context) -> None:
     """Change only the differing packages of the live venv (the planner chose this only when
     no generation is kept for ``rollback``)."""
     stable = ctx.layout.stable_path(step.plugin)
+    gens.check_walls(ctx.layout, step.plugin)
     live = gens.live_generation(ctx.layout, step.plugin)
     target = live if live is not None else stable
+    check_inside(ctx.layout.root, target, what="upgrade")
     if stable.is_symlink() and live is None:
         raise SafetyError(
             f"{gens.link_target_problem(ctx.layout, step.plugin)}",
@@ -411,6 +417,7 @@ def _sources(step: Step, recorded: tuple[tuple[str, str], ...]) -> tuple[tuple[s
 
 def _remove(step: Step, ctx: Context) -> None:
     stable = ctx.layout.stable_path(step.plugin)
+    gens.check_walls(ctx.layout, step.plugin)
     if stable.is_symlink():
         if gens.live_generation(ctx.layout, step.plugin) is None:
             problem = gens.link_target_problem(ctx.layout, step.plugin)
@@ -440,6 +447,7 @@ def _perform(step: Step, ctx: Context) -> None:
 
 def rollback(layout: Layout, plugin: str, keep_generations: int) -> Path:
     """Flip ``plugin`` back to its previous complete generation (caller holds the lock)."""
+    gens.check_walls(layout, plugin)
     if gens.live_generation(layout, plugin) is None:
         raise ReconcilerError("no live venv made by reconciler to roll back", plugin=plugin)
     previous = gens.previous_generation(layout, plugin)

@@ -14,15 +14,19 @@ import contextlib
 import os
 import secrets
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from reconciler.errors import SafetyError
 from reconciler.layouts import FLIP_INFIX, MARKER_NAME, Layout, link_target_problem, live_generation
 from reconciler.models import MarkerStatus
-from reconciler.state import MARKER_TEMP_PREFIX, MarkerCorrupt, read_marker
+from reconciler.state import MarkerCorrupt, read_marker
 from reconciler.support.files import fsync_dir
+from reconciler.support.paths import check_inside
 
 __all__ = [
+    "check_walls",
+    "create_generation",
     "delete_generation",
     "flip",
     "flip_over_directory",
@@ -61,6 +65,34 @@ def new_generation(layout: Layout, plugin: str) -> Path:
     return directory / f"g{newest + 1:016x}"
 
 
+def check_walls(layout: Layout, plugin: str) -> None:
+    """Raise SafetyError unless ``plugin``'s generations dir and stable path's directory lie
+    in the layout's root with no symlink on the way (``.generations``, ``.generations/<plugin>``,
+    Meltano's ``<type>/<name>``)."""
+    check_inside(layout.root, layout.generations_dir(plugin), what="build or delete in")
+    check_inside(layout.root, layout.stable_path(plugin), link_ok=True, what="replace")
+
+
+def create_generation(layout: Layout, generation: Path, mark: Callable[[Path], None]) -> None:
+    """Create the directory ``generation`` already holding its state marker.
+
+    ``mark(directory)`` writes the marker into the directory while it is staged as
+    ``.new-<name>-<hex>``; only then is it renamed to its ``g<id>`` name, so a directory named
+    as a generation always carries the marker (nothing without the marker is ever deleted).
+    """
+    check_inside(layout.root, generation, what="build")
+    generation.parent.mkdir(parents=True, exist_ok=True)
+    check_inside(layout.root, generation, what="build")
+    staging = generation.parent / f".new-{generation.name}-{secrets.token_hex(3)}"
+    staging.mkdir()
+    try:
+        mark(staging)
+        staging.rename(generation)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
 def generations(layout: Layout, plugin: str) -> list[Path]:
     """Every generation directory of ``plugin``, oldest first."""
     directory = layout.generations_dir(plugin)
@@ -83,6 +115,8 @@ def is_complete(generation: Path) -> bool:
 def flip(layout: Layout, plugin: str, generation: Path) -> None:
     """Point ``plugin``'s stable path at ``generation`` with one atomic rename of a new symlink."""
     stable = layout.stable_path(plugin)
+    check_inside(layout.root, stable, link_ok=True, what="replace")
+    check_inside(layout.root, generation, what="link to")
     relative = os.path.relpath(generation, stable.parent)
     temporary = stable.parent / f".{stable.name}{FLIP_INFIX}{secrets.token_hex(4)}"
     temporary.symlink_to(relative)
@@ -121,6 +155,8 @@ def flip_over_directory(layout: Layout, plugin: str, generation: Path) -> Path |
     atomic exchange; returns where the directory went (``.<name>.flip-<hex>`` beside it), or
     None when the system cannot exchange (nothing changed then)."""
     stable = layout.stable_path(plugin)
+    check_inside(layout.root, stable, what="replace")
+    check_inside(layout.root, generation, what="link to")
     relative = os.path.relpath(generation, stable.parent)
     temporary = stable.parent / f".{stable.name}{FLIP_INFIX}{secrets.token_hex(4)}"
     temporary.symlink_to(relative)
@@ -138,26 +174,44 @@ def flip_over_directory(layout: Layout, plugin: str, generation: Path) -> Path |
 
 
 def is_ours(generation: Path) -> bool:
-    """True for a directory reconciler made: it has the marker, or is empty, or holds only the
-    temporary file of a first marker write that was killed."""
+    """True for a directory reconciler made: a real directory holding the state marker (an
+    empty directory is nobody's: it is left alone)."""
     try:
-        names = os.listdir(generation)
+        if generation.is_symlink() or not generation.is_dir():
+            return False
+        return (generation / MARKER_NAME).is_file() and not (generation / MARKER_NAME).is_symlink()
     except OSError:
         return False
-    return MARKER_NAME in names or all(n.startswith(MARKER_TEMP_PREFIX) for n in names)
+
+
+def remove_marked(directory: Path) -> None:
+    """Delete ``directory`` (ours: it holds the marker), the marker last: a kill half-way
+    leaves a directory that still proves it is reconciler's. Links inside are unlinked, never
+    followed (``shutil.rmtree`` works through file descriptors)."""
+    for name in sorted(os.listdir(directory)):
+        if name == MARKER_NAME:
+            continue
+        entry = directory / name
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink(missing_ok=True)
+    (directory / MARKER_NAME).unlink(missing_ok=True)
+    directory.rmdir()
 
 
 def delete_generation(layout: Layout, plugin: str, generation: Path) -> None:
     """Delete one generation directory, only if it is ours (see :func:`is_ours`)."""
+    check_inside(layout.root, generation, what="delete")
     if generation.parent != layout.generations_dir(plugin) or generation.is_symlink():
         raise SafetyError(f"refusing to delete {generation}: not a generation of {plugin!r}")
     if not is_ours(generation):
         raise SafetyError(f"refusing to delete {generation}: no state marker")
-    # Renamed first (atomic), then deleted: a kill half-way through the deletion leaves a
-    # directory named as reconciler's trash, never a marker-less generation nobody may delete.
+    # Renamed first (atomic), then deleted marker last: a kill half-way through the deletion
+    # leaves a directory named as reconciler's trash that still carries the marker.
     trash = generation.parent / f"{TRASH_PREFIX}{generation.name}-{secrets.token_hex(3)}"
     generation.rename(trash)
-    shutil.rmtree(trash)
+    remove_marked(trash)
 
 
 #: Prefix of a generation being deleted (``.trash-g<id>``), inside a plugin's generations dir.
@@ -172,9 +226,7 @@ def trash(layout: Layout, plugin: str) -> list[Path]:
     except (FileNotFoundError, NotADirectoryError):
         return []
     return [
-        directory / n
-        for n in names
-        if n.startswith(TRASH_PREFIX + "g") and not (directory / n).is_symlink()
+        directory / n for n in names if n.startswith(TRASH_PREFIX + "g") and is_ours(directory / n)
     ]
 
 
@@ -198,8 +250,10 @@ def stale_generations(
 def prune(layout: Layout, plugin: str, keep: int, prefer: Path | None = None) -> list[Path]:
     """Delete the stale generations of ``plugin`` (and its directory once it is empty)."""
     removed = []
+    check_inside(layout.root, layout.generations_dir(plugin), what="delete in")
     for leftover in trash(layout, plugin):
-        shutil.rmtree(leftover)
+        check_inside(layout.root, leftover, what="delete")
+        remove_marked(leftover)
         removed.append(leftover)
     for generation in stale_generations(layout, plugin, keep, prefer):
         delete_generation(layout, plugin, generation)

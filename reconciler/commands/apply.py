@@ -18,6 +18,7 @@ from reconciler.models import IndexOptions, Plan
 from reconciler.render import FORMAT_VERSION, to_data
 from reconciler.results import ApplyOutcome
 from reconciler.support import scratch
+from reconciler.support.paths import check_root
 
 
 @attrs.frozen
@@ -87,6 +88,7 @@ def apply(
     # Plan and validate first, without the lock: an apply that fails or has nothing to do
     # must not touch the venv root at all (not even to create the lock file).
     root, keep = desired.settings.venv_root, desired.settings.keep_generations
+    check_root(desired.layout.root, desired.project_dir, "venv root")
     plan = _checked_plan(project, options)
     if not plan.changes and not leftovers(desired.layout, keep):
         show_plan(plan)

@@ -9,6 +9,7 @@ from reconciler.errors import Errors, ReconcilerError, combine
 from reconciler.locking import get_resolver
 from reconciler.locking import lock as locking
 from reconciler.results import LockCheck
+from reconciler.support.paths import check_root
 
 
 def check(project: Project, only: Collection[str] = ()) -> LockCheck:
@@ -44,6 +45,9 @@ def lock(
     ``resolver`` overrides ``settings.resolver`` (``auto``: uv when installed, else pip-tools).
     """
     only = select(project, only, allow_undeclared=False)
+    desired = project.desired
+    check_root(desired.settings.lock_dir, desired.project_dir, "lock directory")
+    check_root(desired.layout.root, desired.project_dir, "venv root")  # its scratch area
     chosen = get_resolver(resolver or project.desired.settings.resolver)
     broken = [project.broken[n] for n in sorted(project.broken) if not only or n in only]
     try:

@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.requirements import InvalidRequirement
 from packaging.utils import canonicalize_name
 
 from reconciler.commands.project import Project, compute_plan, resolve_one
@@ -16,6 +16,7 @@ from reconciler.models import Action
 from reconciler.observe import site_packages
 from reconciler.render import detail
 from reconciler.results import RunCommand
+from reconciler.support import pep508
 
 
 def run_environment(venv: Path, environ: Mapping[str, str]) -> dict[str, str]:
@@ -76,7 +77,7 @@ def _console_scripts(project: Project, plugin: str) -> list[str]:
     wanted: set[str] = set()
     for text in declared.requirements:
         try:
-            wanted.add(canonicalize_name(Requirement(text).name))
+            wanted.add(canonicalize_name(pep508.requirement(text).name))
         except InvalidRequirement:  # a URL, path or editable: look at every distribution
             wanted.add("*")
     venv = project.desired.venv_path(plugin)

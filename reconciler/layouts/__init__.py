@@ -85,3 +85,34 @@ def link_target_problem(layout: Layout, plugin: str) -> str | None:
     if not stable.is_symlink() or live_generation(layout, plugin) is not None:
         return None
     return f"symlink to {stable.readlink()} is not a reconciler generation"
+
+
+def replace_problem(layout: Layout, plugin: str) -> str | None:
+    """Why apply would refuse to build ``plugin``'s venv (None when it may): a link out of the
+    root on the way to its generations or stable path, a symlink at the stable path that is not
+    ours, or a file or non-empty directory there that reconciler did not make and the layout's
+    tool did not build. The planner reports such a plugin as blocked, never as a step to take.
+    """
+    from reconciler.errors import SafetyError  # noqa: PLC0415
+    from reconciler.support.paths import check_inside  # noqa: PLC0415
+
+    stable = layout.stable_path(plugin)
+    try:
+        check_inside(layout.root, layout.generations_dir(plugin), what="build or delete in")
+        check_inside(layout.root, stable, link_ok=True, what="replace")
+    except SafetyError as exc:
+        return exc.message
+    if stable.is_symlink():
+        problem = link_target_problem(layout, plugin)
+        return None if problem is None else f"refusing to replace {stable}: {problem}"
+    try:
+        if not stable.exists() or layout.claimed_by_tool(stable) is not None:
+            return None
+        if stable.is_dir() and ((stable / MARKER_NAME).is_file() or not any(stable.iterdir())):
+            return None
+    except OSError as exc:
+        return f"cannot read {stable}: {exc.strerror or exc}"
+    return (
+        f"refusing to replace {stable}: not made by reconciler (no state marker); "
+        "move it away and apply again"
+    )

@@ -27,7 +27,7 @@ GENERATIONS = ".generations"
 
 def check_name(plugin: str) -> str:
     """``plugin`` when it is a valid plugin name that cannot escape a directory, else raise."""
-    if not PLUGIN_NAME_RE.match(plugin) or plugin in (".", ".."):
+    if not PLUGIN_NAME_RE.fullmatch(plugin) or plugin in (".", ".."):
         raise SafetyError(f"refusing to touch {plugin!r}: not a valid plugin name")
     return plugin
 
@@ -60,7 +60,7 @@ class VenvsLayout:
             names = os.listdir(self.root / GENERATIONS)
         except (FileNotFoundError, NotADirectoryError):
             return []
-        return sorted(n for n in names if PLUGIN_NAME_RE.match(n))
+        return sorted(n for n in names if PLUGIN_NAME_RE.fullmatch(n))
 
     def link_dirs(self) -> list[Path]:
         """Just the root."""

@@ -117,16 +117,28 @@ def read(plugin: str, path: Path, lock_format: str, project_dir: Path | None = N
     With ``project_dir``, local projects' locations are resolved (as
     :func:`reconciler.lockfile.read` does).
     """
-    from reconciler.errors import LockError  # noqa: PLC0415
+    from reconciler.errors import LockError, SafetyError  # noqa: PLC0415
     from reconciler.lockfile import with_locations  # noqa: PLC0415
+    from reconciler.support.files import read_text_in  # noqa: PLC0415
 
     try:
-        text = path.read_text(encoding="utf-8")
+        # never blocks (a FIFO), never follows a link out of the lock directory, a BOM as pip
+        text = read_text_in(path, path.parent, bom=True)
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LockError(f"cannot read {path}: {exc}", plugin=plugin) from exc
-    return with_locations(get_format(lock_format).parse(plugin, path, text), project_dir)
+    except SafetyError as exc:
+        raise LockError(str(exc), plugin=plugin) from None
+    except UnicodeDecodeError as exc:
+        raise LockError(
+            f"cannot read {path}: not UTF-8 (byte {exc.start})", plugin=plugin
+        ) from None
+    except OSError as exc:
+        raise LockError(f"cannot read {path}: {exc.strerror or exc}", plugin=plugin) from exc
+    try:
+        lock = get_format(lock_format).parse(plugin, path, text)
+    except RecursionError:  # tomllib recurses per nested table or array
+        raise LockError(f"{path.name}: nested too deeply", plugin=plugin) from None
+    return with_locations(lock, project_dir)
 
 
 def read_lock(desired: DesiredState, name: str) -> Lock | None:

@@ -55,9 +55,14 @@ class PylockFormat:
 
     def owns(self, path: Path) -> bool:
         """A pylock file reconciler wrote (``[tool.reconciler]`` with an inputs digest)."""
+        from reconciler.errors import ReconcilerError  # noqa: PLC0415
+        from reconciler.support.files import read_text_in  # noqa: PLC0415
+
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            data = tomllib.loads(read_text_in(path, path.parent))  # never a FIFO, never blocking
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, ReconcilerError):
+            return False
+        except RecursionError:
             return False
         tool = data.get("tool")
         return isinstance(tool, dict) and isinstance(tool.get("reconciler"), dict)

@@ -24,11 +24,14 @@ class RequirementsFormat:
 
     def owns(self, path: Path) -> bool:
         """A file whose first line is reconciler's header."""
-        try:
-            with path.open(encoding="utf-8") as handle:
-                return handle.readline().startswith("# reconciler-inputs: ")
-        except (OSError, UnicodeDecodeError):
+        from reconciler.errors import ReconcilerError  # noqa: PLC0415
+        from reconciler.support.files import read_regular  # noqa: PLC0415
+
+        try:  # never a FIFO, never blocking, never a link out of the lock directory
+            head = read_regular(path, path.parent, limit=1 << 24)[:64].decode("utf-8-sig")
+        except (OSError, UnicodeDecodeError, ReconcilerError):
             return False
+        return head.startswith("# reconciler-inputs: ")
 
     def plugin_label(self, path: Path) -> str:
         """``tap-csv.txt`` -> ``tap-csv``."""

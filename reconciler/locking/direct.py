@@ -33,9 +33,9 @@ from reconciler import requirements
 from reconciler.errors import LockError
 from reconciler.installers.pipconfig import hermetic_env
 from reconciler.models import Lock, Plugin
-from reconciler.support.redact import redact
+from reconciler.support.redact import redact, strip_userinfo
 
-_HEX40 = re.compile(r"^[0-9a-f]{40}$")
+_HEX40 = re.compile(r"[0-9a-f]{40}\Z")
 _WARNING = re.compile(
     r"^# (WARNING: pip install will require the following package to be hashed\.|"
     r"Consider using a hashable URL like .*)$"
@@ -67,7 +67,7 @@ def resolver_inputs(
         assert req.url is not None  # noqa: S101 - vcs requirements carry their URL
         repo, ref, fragment = requirements.split_vcs(requirements.normalise_file_url(req.url))
         held = None if upgrade or previous is None else _held(req, repo, ref, previous, upgrading)
-        commit = held or (ref if ref and _HEX40.match(ref) else _commit(repo, ref, plugin))
+        commit = held or (ref if ref and _HEX40.fullmatch(ref) else _commit(repo, ref, plugin))
         extras = f"[{','.join(req.extras)}]" if req.extras else ""
         marker = f" ; {req.marker}" if req.marker else ""
         name = f"{req.name}{extras} @ " if req.name else ""
@@ -141,12 +141,14 @@ def finalise(body: str, plugin: Plugin, project_dir: Path) -> str:
     for line in body.splitlines():
         if _WARNING.match(line):
             continue
-        out.append(_rewrite(line, plugin, project_dir, refs))
+        # A lock is meant for git: no URL in it keeps its credentials (installs take them from
+        # the declared requirement, the settings, .netrc or the environment).
+        out.append(strip_userinfo(_rewrite(line, plugin, project_dir, refs)))
     return "\n".join(out) + ("\n" if body.endswith("\n") else "")
 
 
-_EDITABLE_LINE = re.compile(r"^-e\s+(?P<url>\S+)\s*$")
-_NAMED_LINE = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*@\s*(?P<url>\S+)(?P<rest>.*)$")
+_EDITABLE_LINE = re.compile(r"-e\s+(?P<url>\S+)\s*\Z")
+_NAMED_LINE = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*@\s*(?P<url>\S+)(?P<rest>.*)\Z")
 
 
 def _rewrite(line: str, plugin: Plugin, project_dir: Path, refs: dict[str, str | None]) -> str:
@@ -166,7 +168,7 @@ def _rewrite(line: str, plugin: Plugin, project_dir: Path, refs: dict[str, str |
     if url.lower().startswith(requirements.VCS_SCHEMES):
         repo, ref, fragment = requirements.split_vcs(url)
         wanted = refs.get(repo, ref) or "HEAD"
-        commit = ref if ref is not None and _HEX40.match(ref) else _commit(repo, ref, plugin)
+        commit = ref if ref is not None and _HEX40.fullmatch(ref) else _commit(repo, ref, plugin)
         note = f"  # reconciler: ref={wanted}" if wanted != commit else ""
         return f"{name} @ {repo}@{commit}{fragment}{rest.rstrip()}{note}"
     if url.startswith("file:") and not _is_archive(url) and "--hash" not in rest:

@@ -172,6 +172,9 @@ def fetch(
     versions = {i.executable: i.version for i in interpreters.values()}
     unique: dict[tuple[str, str], Artifact] = {}
     # pip's temporary files go to the scratch area, where the next run finds them.
+    from reconciler.support.paths import check_root  # noqa: PLC0415
+
+    check_root(desired.layout.root, desired.project_dir, "venv root")
     with scratch.session(desired.layout.root):
         for (executable, index_options), artifacts in groups.items():
             index = index_args(index_options, project_dir)

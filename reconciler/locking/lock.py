@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import attrs
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.requirements import InvalidRequirement
 from packaging.utils import canonicalize_name
 
 from reconciler import lockfile, lockformats
@@ -20,7 +20,7 @@ from reconciler.locking import direct
 from reconciler.locking.artifacts import Finder
 from reconciler.locking.base import Resolver, ResolveRequest
 from reconciler.models import DesiredState, Interpreter, Lock, Plugin
-from reconciler.support import procs, scratch
+from reconciler.support import pep508, procs, scratch
 from reconciler.support.files import write_if_changed
 from reconciler.support.names import PLUGIN_NAME_RE
 
@@ -39,7 +39,9 @@ def status(plugin: Plugin, interpreter: Interpreter, desired: DesiredState) -> L
     lock = lockformats.read_lock(desired, plugin.name)
     if lock is None:
         return LockStatus(plugin.name, "missing", ("missing",))
-    reasons = lockfile.lock_staleness(plugin, lock, interpreter, desired.index_for(plugin))
+    reasons = lockfile.lock_staleness(
+        plugin, lock, interpreter, desired.index_for(plugin), desired.project_dir
+    )
     return LockStatus(plugin.name, "stale" if reasons else "fresh", reasons)
 
 
@@ -56,7 +58,7 @@ def orphans(desired: DesiredState) -> tuple[Path, ...]:
         candidates = [path for g in lock_format.patterns() for path in lock_dir.glob(g)]
         for path in sorted(candidates):
             parts = path.relative_to(lock_dir).with_suffix("").parts
-            if path in declared or not all(PLUGIN_NAME_RE.match(part) for part in parts):
+            if path in declared or not all(PLUGIN_NAME_RE.fullmatch(part) for part in parts):
                 continue
             if lock_format.owns(path):
                 found.append(path)
@@ -194,7 +196,7 @@ def _upgrade_targets(
     wanted: dict[str, str] = {}
     for spec in upgrade_packages:
         try:
-            wanted[canonicalize_name(Requirement(spec).name)] = spec
+            wanted[canonicalize_name(pep508.requirement(spec).name)] = spec
         except InvalidRequirement as exc:
             raise LockError(f"--upgrade-package {spec!r}: not a package name") from exc
     concerned = dict.fromkeys((p.name for p in plugins), False)
@@ -226,7 +228,7 @@ def _declared_names(plugin: Plugin) -> list[str]:
     names: list[str] = []
     for text in plugin.requirements:
         try:
-            names.append(canonicalize_name(Requirement(text).name))
+            names.append(canonicalize_name(pep508.requirement(text).name))
         except InvalidRequirement:
             continue
     return names
@@ -290,6 +292,12 @@ def lock_all(
         except LockError as exc:
             log(plugin.name, "failed")
             return exc
+        except OSError as exc:  # a full disk, a read-only lock dir: the file and plugin named
+            log(plugin.name, "failed")
+            where = f"{exc.filename}: " if exc.filename else ""
+            return LockError(
+                f"cannot write the lock: {where}{exc.strerror or exc}", plugin=plugin.name
+            )
         log(plugin.name, f"{'written' if changed else 'unchanged'}")
         return changed
 

@@ -10,6 +10,7 @@ in each directory the first source of :data:`SOURCES` whose file exists wins.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -55,7 +56,9 @@ def source_for(project_file: Path) -> Source:
 def _in_directory(directory: Path) -> Path | None:
     for source in SOURCES:
         candidate = directory / source.file_name
-        if candidate.is_file():
+        # any entry counts (a FIFO or a link too): reading it then refuses it with one line,
+        # rather than silently taking another file as the project
+        if os.path.lexists(candidate):
             return candidate
     return None
 

@@ -16,8 +16,8 @@ import attrs
 
 from reconciler import requirements as requirement_forms
 from reconciler.errors import ConfigError
-from reconciler.support.files import display_path
-from reconciler.support.redact import redact
+from reconciler.support.files import display_path, read_text_in
+from reconciler.support.redact import quoted, redact
 
 Fail = Callable[[str], ConfigError]
 
@@ -126,6 +126,11 @@ def _read_tokens(
             position += 1
         if kind == "requirement":
             _read_requirements_file(value, root, base, fail, args, seen)
+        elif kind == "constraint" and "://" not in value:
+            _inside_project(
+                value, Path(value) if Path(value).is_absolute() else base / value, root, fail
+            )
+            _option(kind, value, fail, args)
         else:
             _option(kind, value, fail, args)
 
@@ -156,7 +161,7 @@ def _requirement(token: str, fail: Fail) -> str:
     try:
         requirement_forms.check(text)
     except ValueError as exc:
-        raise fail(f"invalid requirement {text!r}: {exc}") from exc
+        raise fail(f"invalid requirement {quoted(text)}: {exc}") from exc
     return text
 
 
@@ -168,10 +173,13 @@ def _read_requirements_file(
     label = display_path(root, path)
     if path.resolve() in seen:
         raise fail(f"-r {name}: includes itself")
+    _inside_project(name, path, root, fail)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise fail(f"-r {name}: cannot read {label}: {getattr(exc, 'strerror', exc)}") from exc
+        text = read_text_in(path, root)
+    except UnicodeDecodeError as exc:
+        raise fail(f"-r {name}: cannot read {label}: not UTF-8 (byte {exc.start})") from None
+    except OSError as exc:
+        raise fail(f"-r {name}: cannot read {label}: {exc.strerror or exc}") from exc
     for number, line in _logical_lines(text):
 
         def line_fail(message: str, number: int = number) -> ConfigError:
@@ -186,6 +194,14 @@ def _read_requirements_file(
             continue
         requirement = re.split(r"\s+--?[a-z]", line, maxsplit=1)[0]
         args.requirements.append(_requirement(requirement, line_fail))
+
+
+def _inside_project(name: str, path: Path, root: Path, fail: Fail) -> None:
+    """A ``-r``/``-c`` file must resolve inside the project: a project file cannot make
+    reconciler (or the resolver it runs) read ``/etc/shadow`` and quote it in an error."""
+    resolved, top = path.resolve(), root.resolve()
+    if resolved != top and top not in resolved.parents:
+        raise fail(f"{name}: outside the project (only files inside {root} are read)")
 
 
 def _logical_lines(text: str) -> Iterator[tuple[int, str]]:

@@ -22,7 +22,7 @@ from reconciler import requirements
 from reconciler.errors import ConfigError
 from reconciler.lockformats import FORMAT_NAMES
 from reconciler.models import DesiredState, IndexOptions, Plugin, Settings
-from reconciler.support.names import PLUGIN_NAME_RE
+from reconciler.support.names import PLUGIN_NAME_RE, kind_of
 from reconciler.support.redact import redact
 
 PROJECT_FILE = "reconciler.toml"
@@ -81,22 +81,22 @@ def _converter() -> cattrs.Converter:
 
     def strict_str(value: object, _: object) -> str:
         if not isinstance(value, str):
-            raise TypeError(f"expected a string, got {type(value).__name__}")
+            raise TypeError(f"expected a string, got {kind_of(value)}")
         return value
 
     def strict_bool(value: object, _: object) -> bool:
         if not isinstance(value, bool):
-            raise TypeError(f"expected true or false, got {type(value).__name__}")
+            raise TypeError(f"expected true or false, got {kind_of(value)}")
         return value
 
     def strict_int(value: object, _: object) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"expected an integer, got {type(value).__name__}")
+            raise TypeError(f"expected an integer, got {kind_of(value)}")
         return value
 
     def strict_str_list(value: object, _: object) -> list[str]:
         if not isinstance(value, list):
-            raise TypeError(f"expected an array of strings, got {type(value).__name__}")
+            raise TypeError(f"expected an array of strings, got {kind_of(value)}")
         return [strict_str(item, str) for item in value]
 
     def optional(hook: Any) -> Any:
@@ -138,18 +138,25 @@ def find_project_file(project: Path | None, cwd: Path | None = None) -> Path:
 
 def load(project_file: Path) -> DesiredState:
     """Read, parse and validate ``project_file``; errors name the file and line."""
+    from reconciler.support.files import read_text_in  # noqa: PLC0415
+
     try:
-        text = project_file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{project_file}: cannot read: {exc}") from exc
+        text = read_text_in(project_file, project_file.parent, bom=True)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{project_file}: cannot read: not UTF-8 (byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(f"{project_file}: cannot read: {exc.strerror or exc}") from exc
     return parse(text, project_file)
 
 
 def parse(text: str, project_file: Path) -> DesiredState:
     """Parse the text of a ``reconciler.toml`` located at ``project_file``."""
-    raw = _fast_raw(text)
-    if raw is None:
-        raw = _edge_raw(text, project_file.name)
+    try:
+        raw = _fast_raw(text)
+        if raw is None:
+            raw = _edge_raw(text, project_file.name)
+    except RecursionError:  # tomllib and tomlkit recurse per nested array or inline table
+        raise ConfigError(f"{project_file.name}: invalid TOML: nested too deeply") from None
     return _validate(raw, text, project_file)
 
 
@@ -404,7 +411,7 @@ def _validate(raw: _RawProject, text: str, project_file: Path) -> DesiredState:
     seen: dict[str, str] = {}
     for name, raw_plugin in raw.plugins.items():
         keys = ["plugins", name]
-        if not PLUGIN_NAME_RE.match(name):
+        if not PLUGIN_NAME_RE.fullmatch(name):
             raise ConfigError(
                 _at(
                     label,

@@ -23,7 +23,7 @@ from tomlkit.items import Table
 from reconciler.errors import ConfigError, ReconcilerError
 from reconciler.models import DesiredState, Plugin
 from reconciler.sources import toml as config
-from reconciler.support.files import write_atomic
+from reconciler.support.files import read_regular, write_atomic
 
 
 class EditError(ConfigError):
@@ -294,11 +294,11 @@ def _splice_remove(text: str, reference: str) -> str | None:
 
 def _read(project_file: Path) -> str:
     try:
-        data = project_file.read_bytes()
+        data = read_regular(project_file, project_file.parent)  # never a FIFO, never blocking
     except OSError as exc:
         raise ConfigError(f"{project_file}: cannot read: {exc.strerror}") from exc
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{project_file}: cannot read: not UTF-8 ({exc.reason})") from exc
 

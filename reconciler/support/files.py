@@ -14,6 +14,97 @@ import secrets
 import stat
 from pathlib import Path
 
+from reconciler.errors import SafetyError
+from reconciler.support.paths import file_kind
+
+
+class NotRegularFile(SafetyError):
+    """A path reconciler would read or replace is a FIFO, device, directory or socket, or a
+    symlink out of its directory (or root): refused, never opened blocking or replaced."""
+
+
+def _outside(path: Path, resolved: Path, root: Path) -> bool:
+    root = root.resolve()
+    return resolved != root and root not in resolved.parents
+
+
+#: The largest project or lock file reconciler reads (a real one is a few kB; a universal lock
+#: of hundreds of hashed pins well under 1 MiB): bounded memory and time whatever the input.
+MAX_FILE_SIZE = 16 << 20
+
+
+def read_regular(path: Path, root: Path | None = None, limit: int = MAX_FILE_SIZE) -> bytes:
+    """The bytes of ``path``, refused unless it is a regular file.
+
+    Never blocks: the file is opened ``O_NONBLOCK`` (a FIFO or a device is refused by
+    ``fstat`` before any read). A symlink is followed only when it resolves inside ``root``
+    (given: the project) and is refused otherwise; the message names the path and what it is,
+    never its content. ``FileNotFoundError`` passes through.
+    """
+    target = path
+    info = os.lstat(path)
+    if stat.S_ISLNK(info.st_mode):
+        resolved = path.resolve()
+        if root is None or _outside(path, resolved, root):
+            where = f" (outside {root})" if root is not None else ""
+            raise NotRegularFile(f"refusing to read {path}: a symlink to {path.readlink()}{where}")
+        target = resolved
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(target, flags)
+    except OSError as exc:
+        if exc.errno in (40, 6):  # ELOOP (a link swapped in), ENXIO (a FIFO without writer)
+            raise NotRegularFile(f"refusing to read {path}: not a regular file") from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = file_kind(info.st_mode)
+            raise NotRegularFile(f"refusing to read {path}: {kind}, not a regular file")
+        too_big = NotRegularFile(f"refusing to read {path}: larger than {limit >> 20} MiB")
+        if info.st_size > limit:
+            raise too_big
+        chunks, size = [], 0
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > limit:  # grew while being read
+                raise too_big
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def writable_target(path: Path, *, follow_symlinks: bool = True) -> Path:
+    """Where a write of ``path`` goes: ``path`` itself, or the target of a symlink that stays in
+    the same directory. Raises :class:`NotRegularFile` for a FIFO, device, directory or socket
+    (never replaced by a file, never opened), and for a symlink leaving the directory."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return path
+    if stat.S_ISLNK(info.st_mode):
+        if not follow_symlinks:
+            return path  # the link itself is replaced, nothing it points to
+        resolved = path.resolve()
+        if resolved.parent != path.absolute().parent.resolve():
+            raise NotRegularFile(
+                f"refusing to write {path}: a symlink to {path.readlink()} (outside its directory)"
+            )
+        try:
+            info = resolved.stat()
+        except FileNotFoundError:
+            return resolved
+        path = resolved
+    if not stat.S_ISREG(info.st_mode):
+        raise NotRegularFile(
+            f"refusing to write {path}: {file_kind(info.st_mode)}, not a regular file"
+        )
+    return path
+
 
 def write_atomic(
     path: Path,
@@ -29,7 +120,7 @@ def write_atomic(
     symlink is followed (its target is replaced) unless ``follow_symlinks`` is false. The
     temporary file is named ``<prefix><random>`` (default ``.<name>.``) in the same directory.
     """
-    target = path.resolve() if follow_symlinks else path
+    target = writable_target(path, follow_symlinks=follow_symlinks)
     try:
         mode: int | None = stat.S_IMODE(target.stat().st_mode)
     except FileNotFoundError:
@@ -53,6 +144,11 @@ def write_atomic(
             if durable:
                 os.fsync(handle.fileno())
         tmp.replace(target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.filename is None:  # ENOSPC from write() names no file: name the one written
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -62,8 +158,9 @@ def write_atomic(
 
 def write_if_changed(path: Path, text: str) -> bool:
     """Atomically replace ``path`` with ``text`` unless it already holds exactly that."""
+    target = writable_target(path)  # refuses a FIFO or device before any read
     try:
-        if path.read_text(encoding="utf-8") == text:
+        if read_regular(target).decode("utf-8") == text:
             return False
     except (OSError, UnicodeDecodeError):
         pass
@@ -88,3 +185,9 @@ def display_path(root: Path, path: Path) -> str:
         return str(path.relative_to(root))
     except ValueError:
         return str(path)
+
+
+def read_text_in(path: Path, root: Path | None = None, *, bom: bool = False) -> str:
+    """:func:`read_regular` decoded as UTF-8 (``bom``: a leading UTF-8 BOM is dropped, as pip
+    and the YAML/TOML readers of other tools accept it)."""
+    return read_regular(path, root).decode("utf-8-sig" if bom else "utf-8")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 #: What a plugin name may be: it becomes a directory and a file name (no separators, no dots first).
-PLUGIN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+PLUGIN_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")  # \Z: "x\n" is no name
 _SEPARATORS = re.compile(r"[-_.]+")
 #: A version that is its own normal form: release numbers without leading zeros.
 _PLAIN_VERSION = re.compile(r"(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*")
@@ -38,3 +38,25 @@ def same_version(a: str, b: str) -> bool:
     from packaging.version import Version  # noqa: PLC0415 - only when the strings differ
 
     return Version(a) == Version(b)
+
+
+#: Words for parsed values, most specific first (bool before int: True is an int).
+_KINDS: tuple[tuple[type | tuple[type, ...], str], ...] = (
+    (bool, "a boolean"),
+    (int, "an integer"),
+    (float, "a number"),
+    (str, "a string"),
+    (dict, "a mapping"),
+    ((list, tuple), "a list"),
+)
+
+
+def kind_of(value: object) -> str:
+    """What a parsed value is, in the words of the file it came from (never an internal class
+    name such as ruamel's ``CommentedSeq`` or tomlkit's ``Array``)."""
+    if value is None:
+        return "null"
+    for types, words in _KINDS:
+        if isinstance(value, types):
+            return words
+    return "a mapping" if hasattr(value, "keys") else "a value of another kind"

@@ -24,6 +24,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from reconciler.support.paths import check_inside
+
 #: Below the venv root: reconciler's own directory, then the scratch area.
 SCRATCH = Path(".reconciler") / "tmp"
 
@@ -70,8 +72,17 @@ def stale(base: Path) -> list[Path]:
     return found
 
 
+def _walls(base: Path) -> None:
+    """``.reconciler`` and ``.reconciler/tmp`` are real directories of the venv root."""
+    root = base
+    for _ in SCRATCH.parts:
+        root = root.parent
+    check_inside(root, base, what="use scratch area")
+
+
 def sweep(base: Path) -> list[Path]:
     """Delete what dead runs left under ``base``; return the run directories removed."""
+    _walls(base)
     removed: list[Path] = []
     names = _names(base)
     for name in names:
@@ -117,6 +128,7 @@ class Scratch:
         return Path(tempfile.mkdtemp(prefix=prefix, dir=self.directory()))
 
     def _open(self) -> Path:
+        _walls(self.base)
         missing = []
         for parent in (self.base, *self.base.parents):
             if parent.exists():

@@ -85,7 +85,7 @@ def _desired(project_file: Path, project: Project) -> DesiredState:
     aliases: dict[str, set[str]] = {}
     for (plugin_type, dir_name), members in sorted(venvs.items()):
         owner = next((m for m in members if m.entry.name == dir_name), members[0])
-        if not PLUGIN_NAME_RE.match(dir_name):
+        if not PLUGIN_NAME_RE.fullmatch(dir_name):
             raise owner.entry.where("name").error(
                 "not a name reconciler can manage (letters, digits, '.', '_', '-'; "
                 "at most 64, starting with a letter or digit)"

@@ -54,12 +54,16 @@ def expand(value: str, env: Mapping[str, str], *, strict: bool = True) -> str:
 def dotenv(path: Path) -> dict[str, str]:
     """``KEY=VALUE`` lines of ``.env`` (``export``, quotes and comments as python-dotenv)."""
     values: dict[str, str] = {}
+    from reconciler.support.files import read_text_in  # noqa: PLC0415
+
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text_in(path, path.parent)
     except FileNotFoundError:
         return values
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f".env: cannot read: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f".env: cannot read: not UTF-8 (byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(f".env: cannot read: {exc.strerror or exc}") from exc
     for raw in text.splitlines():
         line = raw.strip()
         if not line or line.startswith("#"):
@@ -86,11 +90,12 @@ def install_env(root: Path, meltano: Mapping[str, Any]) -> dict[str, str]:
     """
     environ = dict(os.environ)
     resolved = root.resolve()
-    sys_dir = Path(environ.get("MELTANO_SYS_DIR_ROOT") or resolved / ".meltano")
+    given = environ.get("MELTANO_SYS_DIR_ROOT")  # Meltano: Path(os.getenv(...)).resolve()
+    sys_dir = Path(given).resolve() if given else resolved / ".meltano"
     project_vars = {
         "MELTANO_PROJECT_ROOT": str(resolved),
         "MELTANO_ENVIRONMENT": "",
-        "MELTANO_SYS_DIR_ROOT": str((resolved / sys_dir).resolve()),
+        "MELTANO_SYS_DIR_ROOT": str(sys_dir),
     }
     top_env = meltano.get("env") or {}
     if not isinstance(top_env, Mapping):

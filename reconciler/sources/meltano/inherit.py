@@ -13,7 +13,7 @@ import attrs
 from reconciler.errors import ConfigError
 from reconciler.sources.meltano.project import Project
 from reconciler.sources.meltano.yaml import Entry, Where
-from reconciler.support.files import display_path
+from reconciler.support.files import display_path, read_text_in
 
 
 @attrs.frozen
@@ -91,9 +91,9 @@ class Resolver:
                 continue
             rel = display_path(self.project.root, path)
             try:
-                data = json.loads(path.read_text(encoding="utf-8"))
+                data = json.loads(read_text_in(path, self.project.root))
             except (OSError, UnicodeDecodeError, ValueError) as exc:
-                raise ConfigError(f"{rel}: not a Meltano plugin lock file: {exc}") from exc
+                raise ConfigError(f"{rel}: not a Meltano plugin lock file") from exc
             if not isinstance(data, dict):
                 raise ConfigError(f"{rel}: not a Meltano plugin lock file (not an object)")
             return path, data

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import attrs
@@ -45,7 +46,11 @@ def read_project(project_file: Path) -> Project:
                 )
             entries[(entry.type, entry.name)] = entry
     env = install_env(root, meltano)
-    sys_dir = Path(env["MELTANO_SYS_DIR_ROOT"])
+    # As Meltano 4.4.1 (``Project.__init__``): from the process environment only (not
+    # meltano.yml ``env:``, not ``.env``), a relative value resolved against the current
+    # directory; else ``<project>/.meltano``.
+    from_environ = os.environ.get("MELTANO_SYS_DIR_ROOT")
+    sys_dir = Path(from_environ).resolve() if from_environ else root.resolve() / ".meltano"
     return Project(
         root=root,
         sys_dir=sys_dir,

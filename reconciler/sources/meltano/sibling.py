@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import tomlkit
@@ -10,16 +11,17 @@ from reconciler.errors import ConfigError
 from reconciler.models import Settings
 from reconciler.sources import toml
 from reconciler.sources.meltano.yaml import PROJECT_FILE
+from reconciler.support.files import read_text_in
 
 
 def toml_settings(root: Path) -> tuple[Settings, bool]:
     """``[settings]`` of a ``reconciler.toml`` beside ``meltano.yml`` (which must declare no
     plugins); defaults when there is none. Also whether it sets ``python``."""
     path = root / toml.PROJECT_FILE
-    if not path.is_file():
+    if not os.path.lexists(path):
         return toml.parse("", path).settings, False
     state = toml.load(path)
-    text = path.read_text(encoding="utf-8")
+    text = read_text_in(path, root, bom=True)
     document = tomlkit.parse(text)
     table = document.get("settings") or {}
 

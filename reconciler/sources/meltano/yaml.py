@@ -10,6 +10,7 @@ import attrs
 
 from reconciler.errors import ConfigError
 from reconciler.layouts.meltano import PIP_TYPES
+from reconciler.support.names import kind_of
 from reconciler.support.redact import redact
 
 PROJECT_FILE = "meltano.yml"
@@ -32,16 +33,25 @@ class Where:
         )
 
 
-def read_yaml(path: Path, label: str) -> Any:
+def read_yaml(path: Path, label: str, root: Path | None = None) -> Any:
     from ruamel.yaml import YAML  # noqa: PLC0415 - only for Meltano projects
     from ruamel.yaml.error import YAMLError  # noqa: PLC0415
 
+    from reconciler.support.files import read_text_in  # noqa: PLC0415
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{label}: cannot read: {exc}") from exc
+        text = read_text_in(path, root if root is not None else path.parent, bom=True)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{label}: cannot read: not UTF-8 (byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(f"{label}: cannot read: {exc.strerror or exc}") from exc
+    if _flow_depth(text) > MAX_DEPTH:  # before ruamel recurses through it (minutes at 10**5)
+        raise ConfigError(f"{label}: invalid YAML: nested deeper than {MAX_DEPTH} levels")
     try:
         data = YAML(typ="rt").load(text)
+        _bounded(data, label)
+    except RecursionError:  # ruamel composes nested nodes recursively
+        raise ConfigError(f"{label}: invalid YAML: nested too deeply") from None
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
@@ -52,6 +62,78 @@ def read_yaml(path: Path, label: str) -> Any:
     if not isinstance(data, Mapping):
         raise ConfigError(f"{label}:1: expected a mapping at the top level")
     return data
+
+
+#: How many values a YAML document may hold once its aliases are expanded (a real meltano.yml
+#: holds a few thousand; a "billion laughs" file, nine aliases of nine, holds 10**9).
+MAX_NODES = 1_000_000
+#: How deep its mappings and lists may nest.
+MAX_DEPTH = 200
+
+
+def _flow_depth(text: str) -> int:
+    """The deepest nesting of flow collections (``[``/``{``) in ``text``, one linear scan that
+    stops past :data:`MAX_DEPTH`; quoted strings and comments are skipped (an upper bound is all
+    that is needed)."""
+    deepest = depth = 0
+    for line in text.split("\n"):
+        if "[" not in line and "{" not in line:
+            continue
+        quote = ""
+        for char in line:
+            if quote:
+                if char == quote:
+                    quote = ""
+            elif char in "'\"":
+                quote = char
+            elif char == "#":
+                break
+            elif char in "[{":
+                depth += 1
+                deepest = max(deepest, depth)
+                if deepest > MAX_DEPTH:
+                    return deepest
+            elif char in "]}":
+                depth = max(depth - 1, 0)
+    return deepest
+
+
+def _bounded(data: Any, label: str) -> None:
+    """Raise ConfigError when ``data``, with every alias expanded, holds more than
+    :data:`MAX_NODES` values, nests deeper than :data:`MAX_DEPTH`, or refers to itself.
+
+    Counted over the graph ruamel built (an alias is a shared reference, so each distinct node
+    is sized once and its size reused): linear in the file, whatever the expansion would be.
+    """
+    sizes: dict[int, int] = {}
+    visiting: set[int] = set()
+    # iterative post-order walk: (node, depth, children pushed?)
+    stack: list[tuple[Any, int, bool]] = [(data, 0, False)]
+    while stack:
+        node, depth, expanded = stack.pop()
+        if not isinstance(node, (Mapping, list)):
+            continue
+        key = id(node)
+        if expanded:
+            children = list(node.values()) if isinstance(node, Mapping) else node
+            total = 1 + sum(sizes.get(id(c), 1) for c in children)
+            visiting.discard(key)
+            sizes[key] = total
+            if total > MAX_NODES:
+                raise ConfigError(
+                    f"{label}: invalid YAML: more than {MAX_NODES} values once aliases are expanded"
+                )
+            continue
+        if key in sizes:
+            continue
+        if key in visiting:
+            raise ConfigError(f"{label}: invalid YAML: an alias refers to itself")
+        if depth > MAX_DEPTH:
+            raise ConfigError(f"{label}: invalid YAML: nested deeper than {MAX_DEPTH} levels")
+        visiting.add(key)
+        stack.append((node, depth, True))
+        children = list(node.values()) if isinstance(node, Mapping) else node
+        stack.extend((c, depth + 1, False) for c in children)
 
 
 def key_line(node: Any, key: object) -> int | None:
@@ -92,7 +174,7 @@ class Entry:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise self.where(key).error(f"expected a string, not {type(value).__name__}")
+            raise self.where(key).error(f"expected a string, not {kind_of(value)}")
         return str(value)
 
 

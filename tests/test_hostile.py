@@ -1,0 +1,822 @@
+"""Hostile input (issue 15): promises that hold when the project's author is the attacker.
+
+reconciler runs as root in deploy pipelines on project files that come from pull requests. Each
+case here is one thing such an author can write into the project (a symlink at any level of the
+venv root, a lock line, a meltano.yml, a FIFO, ...) and the promise it must not break: nothing
+outside the roots is deleted, built, read, quoted or replaced; no secret reaches a lock; no input
+hangs or crashes a command. Victims are temporary directories outside the project and private
+device nodes (``os.mknod`` in a temp dir, as root); nothing here touches a real system path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import WHEELS, Project, Result, run_cli, snapshot
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_meltano import MELTANO, MELTANO_BIN, MELTANO_VIEW, meltano_env  # noqa: F401 - fixture
+
+from reconciler import lockfile
+from reconciler import requirements as requirement_forms
+from reconciler.errors import ConfigError, ReconcilerError
+from reconciler.sources import toml
+from reconciler.sources.meltano.env import dotenv
+from reconciler.sources.meltano.yaml import read_yaml
+from reconciler.sources.pipargs import read_pip_args
+from reconciler.support.redact import redact, strip_userinfo
+
+MELTANO_YML = """\
+default_environment: dev
+project_id: 5b7f2f1e-6a3c-4d6e-9a55-2b3c4d5e6f70
+environments:
+- name: dev
+plugins:
+  extractors:
+  - name: tap-singer
+    namespace: tap_singer
+    pip_url: tap-singer==1.0.0
+    executable: tap-singer
+  loaders:
+  - name: target-singer
+    namespace: target_singer
+    pip_url: target-singer==1.0.0
+    executable: target-singer
+"""
+
+INSTALLERS = [pytest.param("pip", id="pip"), pytest.param("uv", id="uv")]
+
+
+def one_error(result: Result, *needles: str) -> str:
+    """The single ``error:`` line of a failed run, holding every needle; no traceback."""
+    assert result.code != 0, result.describe()
+    assert "Traceback" not in result.err, result.describe()
+    errors = [line for line in result.err_lines if line.startswith("error:")]
+    assert len(errors) == 1, result.describe()
+    for needle in needles:
+        assert needle in errors[0], result.describe()
+    return errors[0]
+
+
+def make_victim(tmp_path: Path) -> Path:
+    """A directory outside the project holding what a careless apply would delete."""
+    victim = tmp_path / "victim"
+    (victim / ".trash-gdata").mkdir(parents=True)
+    (victim / ".trash-gdata" / "precious").write_text("keep me\n", encoding="utf-8")
+    (victim / "g0000000000000005").mkdir()
+    (victim / "run-1-deadbeef").mkdir()
+    (victim / "run-1-deadbeef" / "precious").write_text("keep me\n", encoding="utf-8")
+    (victim / "file").write_text("keep me\n", encoding="utf-8")
+    return victim
+
+
+@pytest.fixture
+def meltano_project(tmp_path: Path) -> Project:
+    """A locked Meltano project of fixture plugins (no venv yet)."""
+    root = tmp_path / "mproject"
+    root.mkdir()
+    (root / "meltano.yml").write_text(MELTANO_YML, encoding="utf-8")
+    (root / "reconciler.toml").write_text(
+        '[settings]\nfind-links = ["wheels"]\nno-index = true\n', encoding="utf-8"
+    )
+    (root / "wheels").symlink_to(WHEELS, target_is_directory=True)
+    project = Project(root)
+    project.ok("lock")
+    return project
+
+
+# --- 1. roots are walls ------------------------------------------------------------------------
+
+#: Where in a ``.venvs`` root the author puts a symlink to the victim directory.
+VENVS_LINKS = [
+    pytest.param(".venvs/.generations/tap-alpha", id="plugin-generations"),
+    pytest.param(".venvs/.generations", id="generations"),
+    pytest.param(".venvs/.reconciler/tmp", id="scratch"),
+    pytest.param(".venvs/.reconciler", id="scratch-parent"),
+]
+
+
+@pytest.mark.parametrize("installer", INSTALLERS)
+@pytest.mark.parametrize("link", VENVS_LINKS)
+def test_a_symlink_at_any_level_of_the_venv_root_is_a_wall(
+    project: Project, tmp_path: Path, link: str, installer: str
+) -> None:
+    victim = make_victim(tmp_path)
+    before = snapshot(victim)
+    where = project.root / link
+    where.parent.mkdir(parents=True, exist_ok=True)
+    where.symlink_to(victim, target_is_directory=True)
+    result = project.run("apply", "--installer", installer)
+    one_error(result, str(where), f"symlink to {victim}")
+    assert snapshot(victim) == before
+    assert not any((project.root / ".venvs" / p).exists() for p in ("tap-alpha", "tap-beta"))
+
+
+def test_the_apply_lock_file_as_a_symlink_is_refused_and_its_target_kept(
+    project: Project, tmp_path: Path
+) -> None:
+    victim = make_victim(tmp_path) / "file"
+    before = victim.read_bytes()
+    (project.root / ".venvs").mkdir()
+    (project.root / ".venvs" / ".reconciler.lock").symlink_to(victim)
+    result = project.run("apply")
+    one_error(result, ".reconciler.lock")
+    assert victim.read_bytes() == before
+
+
+#: The same in a Meltano project's system directory.
+MELTANO_LINKS = [
+    pytest.param(".meltano/extractors/tap-singer/.generations", id="meltano-generations"),
+    pytest.param(".meltano/extractors/tap-singer", id="meltano-plugin-dir"),
+    pytest.param(".meltano/extractors", id="meltano-type-dir"),
+]
+
+
+@pytest.mark.parametrize("link", MELTANO_LINKS)
+def test_a_symlink_in_meltanos_plugin_dirs_is_a_wall(
+    meltano_project: Project, tmp_path: Path, link: str
+) -> None:
+    victim = make_victim(tmp_path)
+    before = snapshot(victim)
+    where = meltano_project.root / link
+    where.parent.mkdir(parents=True, exist_ok=True)
+    where.symlink_to(victim, target_is_directory=True)
+    result = meltano_project.run("apply")
+    one_error(result, f"symlink to {victim}")
+    assert snapshot(victim) == before
+
+
+def test_an_empty_directory_named_as_a_generation_is_not_deleted(applied: Project) -> None:
+    stray = applied.venv_root / ".generations" / "tap-alpha" / "g00000000000000ff"
+    stray.mkdir()
+    trash = applied.venv_root / ".generations" / "tap-alpha" / ".trash-g00000000000000fe"
+    (trash / "sub").mkdir(parents=True)
+    applied.set_requirements("tap-alpha", ["tap-alpha==1.0.0", "demo-common"])
+    applied.ok("lock")
+    applied.ok("apply")
+    assert stray.is_dir()
+    assert (trash / "sub").is_dir()  # no marker: not reconciler's to delete
+
+
+# --- 2. locks cannot smuggle sources -----------------------------------------------------------
+
+SMUGGLED = [
+    pytest.param("-e {evil}  # reconciler: name=evil", "is an absolute path", id="editable-abs"),
+    pytest.param("{evil}  # reconciler: name=evil", "is an absolute path", id="path-abs"),
+    pytest.param("file://{evil}  # reconciler: name=evil", "is an absolute path", id="file-url"),
+    pytest.param("-e ../evil  # reconciler: name=evil", "points outside the project", id="dotdot"),
+    pytest.param(
+        "./plugins/link  # reconciler: name=evil", "points outside the project", id="symlink"
+    ),
+    pytest.param(
+        "-e ./plugins/mine  # reconciler: name=evil", "is not a path requirement", id="undeclared"
+    ),
+]
+
+
+@pytest.mark.parametrize(("line", "reason"), SMUGGLED)
+def test_a_hand_added_path_line_makes_the_lock_stale(
+    project: Project, tmp_path: Path, line: str, reason: str
+) -> None:
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    (evil / "setup.py").write_text("raise SystemExit('evil build backend ran')\n", "utf-8")
+    (project.root / "plugins" / "mine").mkdir(parents=True)
+    (project.root / "plugins" / "link").symlink_to(evil, target_is_directory=True)
+    written = line.format(evil=evil)
+    with project.lock("tap-alpha").open("a", encoding="utf-8") as handle:
+        handle.write(written + "\n")
+    shown = written.split("  #")[0]
+    check = project.run("lock", "--check")
+    assert check.code == 2, check.describe()
+    assert f"lock line {shown!r} {reason}" in check.out, check.describe()
+    for command in ("plan", "apply"):
+        one_error(project.run(command), "tap-alpha", f"lock line {shown!r} {reason}")
+    assert not project.venv_root.exists()
+
+
+@pytest.mark.parametrize("resolver", ["uv", "pip-tools"])
+def test_credentials_of_a_direct_url_never_reach_the_lock(
+    unlocked_project: Project, resolver: str
+) -> None:
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(WHEELS))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        url = f"http://bob:S3CRET@127.0.0.1:{port}/demo_stray-1.0.0-py3-none-any.whl"
+        with unlocked_project.edit() as doc:
+            doc["settings"]["resolver"] = resolver
+            for name in list(doc["plugins"]):
+                if name != "tap-alpha":
+                    del doc["plugins"][name]
+            doc["plugins"]["tap-alpha"]["requirements"] = [
+                "tap-alpha==1.0.0",
+                f"demo-stray @ {url}",
+            ]
+        result = unlocked_project.ok("lock")
+        text = unlocked_project.lock("tap-alpha").read_text("utf-8")
+        assert "demo-stray @ http://127.0.0.1:" in text, text
+        assert "S3CRET" not in text, text
+        assert "bob" not in text, text
+        assert "S3CRET" not in result.out + result.err
+    finally:
+        server.shutdown()
+
+
+def test_an_index_password_holding_a_slash_is_one_line_quoting_none_of_it(
+    unlocked_project: Project,
+) -> None:
+    with unlocked_project.edit() as doc:
+        doc["settings"]["index-url"] = "https://bob:S3/CR:ET@127.0.0.1:9/simple"
+        doc["settings"]["no-index"] = False
+    for command in ("lock", "plan"):
+        result = unlocked_project.run(command)
+        assert "Traceback" not in result.err, result.describe()
+        assert "S3" not in result.out + result.err
+        assert "CR:ET" not in result.out + result.err
+        assert result.code != 0
+
+
+# --- 3. files outside the project are not read or quoted ----------------------------------------
+
+SECRET = "root:$6$S3CRETHASH:19000:0:99999:7:::"  # noqa: S105 - a fake victim line
+
+
+def make_secret(tmp_path: Path) -> Path:
+    """A victim file outside the project whose first line must never be printed."""
+    secret = tmp_path / "outside" / "shadow"
+    secret.parent.mkdir(parents=True, exist_ok=True)
+    secret.write_text(SECRET + "\n", encoding="utf-8")
+    return secret
+
+
+def no_secret(result: Result) -> None:
+    assert "S3CRETHASH" not in result.out + result.err, result.describe()
+    assert "Traceback" not in result.err, result.describe()
+
+
+@pytest.mark.parametrize("option", ["-r", "-c"])
+def test_a_pip_url_naming_a_file_outside_the_project_is_refused_unread(
+    meltano_project: Project, tmp_path: Path, option: str
+) -> None:
+    secret = make_secret(tmp_path)
+    text = (meltano_project.root / "meltano.yml").read_text("utf-8")
+    text = text.replace(
+        "pip_url: tap-singer==1.0.0", f"pip_url: tap-singer==1.0.0 {option} {secret}"
+    )
+    (meltano_project.root / "meltano.yml").write_text(text, "utf-8")
+    for command in ("lock", "plan"):
+        result = meltano_project.run(command)
+        no_secret(result)
+        one_error(result, "outside the project")
+
+
+def test_a_requirements_file_linked_out_of_the_project_is_refused_unread(
+    meltano_project: Project, tmp_path: Path
+) -> None:
+    secret = make_secret(tmp_path)
+    (meltano_project.root / "reqs.txt").symlink_to(secret)
+    text = (meltano_project.root / "meltano.yml").read_text("utf-8")
+    text = text.replace("pip_url: tap-singer==1.0.0", "pip_url: -r reqs.txt")
+    (meltano_project.root / "meltano.yml").write_text(text, "utf-8")
+    result = meltano_project.run("plan")
+    no_secret(result)
+    one_error(result, "outside the project")
+
+
+def fifo_or_device(kind: str, where: Path) -> None:
+    """Put a FIFO, a private copy of /dev/zero (as root), a directory or a link out at ``where``."""
+    if kind == "fifo":
+        os.mkfifo(where)
+    elif kind == "device":
+        if os.geteuid() != 0:
+            pytest.skip("making a device node needs root")
+        os.mknod(where, 0o600 | stat.S_IFCHR, os.makedev(1, 5))  # a private /dev/zero
+    elif kind == "directory":
+        where.mkdir()
+    else:
+        raise AssertionError(kind)
+
+
+NOT_FILES = ["fifo", "device", "directory"]
+
+
+@pytest.mark.parametrize("kind", NOT_FILES)
+def test_a_lock_that_is_not_a_regular_file_is_one_line_never_opened_blocking(
+    project: Project, kind: str
+) -> None:
+    lock = project.lock("tap-alpha")
+    lock.unlink()
+    fifo_or_device(kind, lock)
+    for command in ("plan", "lock --check", "apply", "status"):
+        started = time.monotonic()
+        result = run_cli(project.root, *command.split(), timeout=30)
+        assert time.monotonic() - started < 20
+        assert "Traceback" not in result.err, result.describe()
+        said = f"{lock}: {'a FIFO' if kind == 'fifo' else 'a ' + kind}, not a regular file"
+        if command == "status":  # a report: the lock column says why, one row per plugin
+            assert said in result.out, result.describe()
+        else:
+            assert result.code != 0, result.describe()
+            assert said in result.err, (command, result.describe())
+
+
+def test_a_lock_linked_to_a_file_outside_is_refused_unquoted(
+    project: Project, tmp_path: Path
+) -> None:
+    secret = make_secret(tmp_path)
+    lock = project.lock("tap-alpha")
+    lock.unlink()
+    lock.symlink_to(secret)
+    for command in ("plan", "lock --check"):
+        result = project.run(*command.split())
+        no_secret(result)
+        assert f"symlink to {secret}" in result.err, result.describe()
+
+
+@pytest.mark.parametrize("kind", NOT_FILES)
+@pytest.mark.parametrize("name", ["reconciler.toml", "meltano.yml", ".env"])
+def test_a_project_file_that_is_not_a_regular_file_is_one_line(
+    meltano_project: Project, kind: str, name: str
+) -> None:
+    target = meltano_project.root / name
+    target.unlink(missing_ok=True)
+    fifo_or_device(kind, target)
+    result = run_cli(meltano_project.root, "plan", timeout=30)
+    assert result.code != 0, result.describe()
+    assert "Traceback" not in result.err, result.describe()
+    assert name in result.err, result.describe()
+
+
+# --- 5. writes never replace what is not a regular file -----------------------------------------
+
+
+@pytest.mark.parametrize("kind", NOT_FILES)
+def test_plan_out_never_replaces_a_device_fifo_or_directory(
+    project: Project, tmp_path: Path, kind: str
+) -> None:
+    target = tmp_path / "target"
+    fifo_or_device(kind, target)
+    before = os.lstat(target)
+    result = run_cli(project.root, "plan", "-o", str(target), timeout=30)
+    assert result.code != 0, result.describe()
+    assert "Traceback" not in result.err
+    after = os.lstat(target)
+    assert (after.st_ino, after.st_mode, after.st_rdev) == (
+        before.st_ino,
+        before.st_mode,
+        before.st_rdev,
+    )
+
+
+def test_plan_out_never_replaces_a_file_outside_through_a_symlink(
+    project: Project, tmp_path: Path
+) -> None:
+    victim = make_victim(tmp_path) / "file"
+    link = tmp_path / "out" / "plan.json"
+    link.parent.mkdir()
+    link.symlink_to(victim)
+    result = project.run("plan", "-o", str(link))
+    one_error(result, str(link), "symlink")
+    assert victim.read_text("utf-8") == "keep me\n"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_lock_write_never_replaces_a_fifo_or_device(unlocked_project: Project, kind: str) -> None:
+    lock = unlocked_project.root / "lock" / "tap-alpha.txt"
+    lock.parent.mkdir()
+    fifo_or_device(kind, lock)
+    before = os.lstat(lock)
+    result = run_cli(unlocked_project.root, "lock", "tap-alpha", timeout=120)
+    assert result.code != 0, result.describe()
+    assert str(lock) in result.err, result.describe()
+    assert os.lstat(lock).st_ino == before.st_ino
+
+
+# --- 6. linear time, bounded memory, signals honoured -------------------------------------------
+
+LOCK_HEADER = "# reconciler-inputs: sha256:" + "0" * 64 + "\n"
+#: A garbage line of every shape that made a parser backtrack (32k characters each).
+GARBAGE = {
+    "letters": "a" * 32_000,
+    "urls": "x @ a://" * 4_000,
+    "userinfo": "@:/" * 11_000,
+    "hash-options": "--hash=" * 4_500,
+    "equals": "=" * 32_000,
+    "continuations": "a \\\n" * 8_000,
+    "spaces": "a" + " " * 32_000 + "b",
+    "comment-marks": "x==1 #" + " #" * 16_000,
+    "meta": "x==1 # reconciler: " + "a=b " * 8_000,
+    "version": "a==" + "1." * 16_000,
+    "parens": "a==1 ; " + "(" * 32_000,
+    "markers": "a==1 ; " + 'python_version>"3" and ' * 1_400 + "x",
+    "filler": "# x\n" * 8_000,
+}
+
+
+def timed(bound: float, call: Callable[[], object]) -> float:
+    """The best of three timings of ``call``, each under ``bound`` seconds."""
+    best = bound
+    for _ in range(3):
+        started = time.perf_counter()
+        with contextlib.suppress(ReconcilerError):
+            call()
+        elapsed = time.perf_counter() - started
+        assert elapsed < bound, f"took {elapsed:.2f}s (bound {bound}s)"
+        best = min(best, elapsed)
+    return best
+
+
+@pytest.mark.parametrize("kind", list(GARBAGE))
+def test_a_garbage_lock_line_parses_in_linear_time(kind: str) -> None:
+    line = GARBAGE[kind]
+    text = LOCK_HEADER + "demo-common==1.0.0\n" + line + "\n"
+    one = timed(2.0, lambda: lockfile.parse("x", Path("lock/x.txt"), text))
+    # doubling the input must not quadruple the time (linear, with slack for a busy machine)
+    two = timed(4.0, lambda: lockfile.parse("x", Path("lock/x.txt"), text + line * 3 + "\n"))
+    assert two < max(0.25, one * 10), (one, two)
+
+
+def test_a_garbage_lock_line_is_named_not_pasted(project: Project) -> None:
+    with project.lock("tap-alpha").open("a", encoding="utf-8") as handle:
+        handle.write(GARBAGE["letters"] + "\n")
+    error = one_error(project.run("plan"), "lock/tap-alpha.txt:")
+    assert len(error) < 400, error
+
+
+def test_a_lock_larger_than_the_bound_is_refused_unread(project: Project) -> None:
+    lock = project.lock("tap-alpha")
+    with lock.open("a", encoding="utf-8") as handle:
+        handle.write(("# " + "x" * 1000 + "\n") * 50_000)  # 50 MB of comments
+    started = time.monotonic()
+    one_error(project.run("plan"), str(lock), "larger than 16 MiB")
+    assert time.monotonic() - started < 30
+
+
+def billion_laughs() -> str:
+    text = 'lol0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    for n in range(1, 10):
+        text += f"lol{n}: &l{n} [" + ",".join([f"*l{n - 1}"] * 9) + "]\n"
+    return text
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        pytest.param(MELTANO_YML + billion_laughs(), "aliases are expanded", id="billion-laughs"),
+        pytest.param(
+            MELTANO_YML + "deep: " + "[" * 100_000 + "]" * 100_000 + "\n", "nested", id="deep-flow"
+        ),
+        pytest.param(
+            MELTANO_YML + "deep: " + "{a: " * 100_000 + "}" * 100_000 + "\n",
+            "nested",
+            id="deep-map",
+        ),
+    ],
+)
+def test_a_hostile_meltano_yml_is_one_error_line(
+    meltano_project: Project, tmp_path: Path, text: str, needle: str
+) -> None:
+    path = meltano_project.root / "meltano.yml"
+    path.write_text(text, encoding="utf-8")
+    timed(1.0, lambda: read_yaml(path, "meltano.yml"))
+    one_error(meltano_project.run("plan"), "meltano.yml", needle)
+
+
+@pytest.mark.parametrize(
+    "nested",
+    [
+        pytest.param("x = " + "[" * 100_000 + "]" * 100_000, id="arrays"),
+        pytest.param("x = " + "{a = " * 100_000 + "}" * 100_000, id="inline-tables"),
+    ],
+)
+def test_a_deeply_nested_reconciler_toml_is_one_error_line(project: Project, nested: str) -> None:
+    project.toml.write_text(nested + "\n", encoding="utf-8")
+    one_error(project.run("plan"), "reconciler.toml", "nested too deeply")
+
+
+def _slow_plugin(root: Path) -> None:
+    """A local plugin whose in-tree build backend sleeps: resolving it takes two minutes."""
+    plugin = root / "plugins" / "slow"
+    plugin.mkdir(parents=True)
+    (plugin / "pyproject.toml").write_text(
+        '[project]\nname = "slow"\ndynamic = ["version"]\n'
+        '[build-system]\nrequires = []\nbuild-backend = "slowbackend"\nbackend-path = ["."]\n',
+        encoding="utf-8",
+    )
+    (plugin / "slowbackend.py").write_text("import time\ntime.sleep(120)\n", encoding="utf-8")
+
+
+def _catches(pid: int, sig: int) -> bool:
+    """True once process ``pid`` has a handler for ``sig`` (its ``SigCgt`` mask)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text("utf-8")
+    except OSError:
+        return False
+    mask = next(
+        (line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")), "0"
+    )
+    return bool(int(mask, 16) & (1 << (sig - 1)))
+
+
+def _signal_after(command: list[str], cwd: Path, delay: float, sig: int) -> tuple[Result, float]:
+    """Run the CLI, wait until it handles ``sig`` (reconciler's main has started) plus
+    ``delay`` seconds, send ``sig``; the result and how long the process took to end."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "--project", str(cwd), *command],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not _catches(child.pid, sig) and time.monotonic() < deadline and child.poll() is None:
+        time.sleep(0.01)
+    time.sleep(delay)
+    sent = time.monotonic()
+    child.send_signal(sig)
+    try:
+        out, err = child.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        out, err = child.communicate()
+    return Result(child.returncode, out, err), time.monotonic() - sent
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
+def test_add_lock_stopped_by_a_signal_undoes_the_edit_and_removes_scratch(
+    project: Project, sig: int
+) -> None:
+    _slow_plugin(project.root)
+    before = project.toml.read_bytes()
+    result, took = _signal_after(["add", "slow", "./plugins/slow", "--lock"], project.root, 4, sig)
+    assert result.code == 130, result.describe()
+    assert took < 10, took
+    assert project.toml.read_bytes() == before
+    scratch_dir = project.venv_root / ".reconciler" / "tmp"
+    assert not scratch_dir.exists() or not any(scratch_dir.iterdir()), list(scratch_dir.iterdir())
+
+
+@pytest.mark.parametrize(
+    "command", ["plan", "apply", "lock --check", "lock", "fetch --dest wheelhouse", "status"]
+)
+def test_a_signal_while_parsing_a_big_lock_stops_at_once(project: Project, command: str) -> None:
+    lock = project.lock("tap-alpha")
+    text = lock.read_text("utf-8")
+    body = "".join(f"p{i}==1.0 \\\n    --hash=sha256:{'0' * 64}\n" for i in range(150_000))
+    lock.write_text(text + body, encoding="utf-8")  # ~15 MB: under the bound, slow to read
+    result, took = _signal_after(command.split(), project.root, 0.2, signal.SIGTERM)
+    assert result.code == 130, result.describe()
+    assert "Traceback" not in result.err
+    assert took < 5, took
+
+
+# --- property tests: every parser, any input, bounded time --------------------------------------
+
+FUZZ = settings(
+    max_examples=150,
+    deadline=2000,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+TEXT = st.text(
+    alphabet=st.sampled_from("ab=@:/#[]{}()\"' \t\n\\$-.;,*&!<>~_01"),
+    max_size=2000,
+) | st.lists(
+    st.sampled_from(["a", "://", "--hash=", "@", " ", "\n", "[", "(", "x==1 ", "-r "])
+).map("".join)
+
+
+@FUZZ
+@given(TEXT)
+def test_fuzz_lock_parser(text: str) -> None:
+    with contextlib.suppress(ReconcilerError):
+        lockfile.parse("x", Path("lock/x.txt"), LOCK_HEADER + text)
+
+
+@FUZZ
+@given(TEXT)
+def test_fuzz_reconciler_toml(text: str) -> None:
+    with contextlib.suppress(ReconcilerError):
+        toml.parse(text, Path("/nonexistent/reconciler.toml"))
+
+
+@FUZZ
+@given(TEXT)
+def test_fuzz_meltano_yml(tmp_path_factory: pytest.TempPathFactory, text: str) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / "meltano.yml"
+    path.write_text(text, encoding="utf-8")
+    with contextlib.suppress(ReconcilerError):
+        read_yaml(path, "meltano.yml")
+
+
+@FUZZ
+@given(TEXT)
+def test_fuzz_dotenv(tmp_path_factory: pytest.TempPathFactory, text: str) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / ".env"
+    path.write_text(text, encoding="utf-8")
+    with contextlib.suppress(ReconcilerError):
+        dotenv(path)
+
+
+@FUZZ
+@given(TEXT)
+def test_fuzz_requirements_and_pip_args(
+    tmp_path_factory: pytest.TempPathFactory, text: str
+) -> None:
+    root = tmp_path_factory.mktemp("fuzz")
+    (root / "reqs.txt").write_text(text, encoding="utf-8")
+    with contextlib.suppress(ValueError):
+        requirement_forms.parse(text)
+
+    def fail(message: str) -> ConfigError:
+        return ConfigError(message)
+
+    with contextlib.suppress(ReconcilerError):
+        read_pip_args(["-r", "reqs.txt"], root, fail)
+
+
+@FUZZ
+@given(TEXT)
+def test_fuzz_redaction_never_leaks_a_password(text: str) -> None:
+    shown = redact(f"{text} https://user:pa55w0rd@host/simple {text}")
+    assert "pa55w0rd" not in shown
+    assert "pa55w0rd" not in strip_userinfo(f"https://user:pa55w0rd@host/x {text}")
+
+
+# --- 7. names and messages ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["tap-x\n", "tap-x\n\n", "\ntap-x"])
+def test_a_plugin_name_with_a_newline_is_refused(project: Project, name: str) -> None:
+    before = project.toml.read_bytes()
+    result = project.run("add", name, "tap-alpha==1.0.0")
+    one_error(result, "invalid plugin name")
+    assert project.toml.read_bytes() == before
+
+
+def test_a_lock_with_a_utf8_bom_is_read_as_pip_reads_it(project: Project) -> None:
+    lock = project.lock("tap-alpha")
+    lock.write_bytes(b"\xef\xbb\xbf" + lock.read_bytes())
+    assert project.change("tap-alpha")["action"] == "create"
+    check = project.run("lock", "--check")
+    assert check.code == 0, check.describe()
+
+
+# --- 4. where venvs live follows Meltano exactly -----------------------------------------------
+
+#: Where MELTANO_SYS_DIR_ROOT can be written, and whether Meltano 4.4.1 honours it there
+#: (``Project.__init__``: ``Path(os.getenv("MELTANO_SYS_DIR_ROOT", root / ".meltano")).resolve()``).
+SYS_DIR_PLACES = [
+    pytest.param("environ-absolute", True, id="environ-absolute"),
+    pytest.param("environ-relative", True, id="environ-relative"),
+    pytest.param("meltano-yml-env", False, id="meltano-yml-env"),
+    pytest.param("dotenv", False, id="dotenv"),
+    pytest.param("dotenv-relative", False, id="dotenv-relative"),
+]
+
+
+@pytest.mark.skipif(not MELTANO.is_file(), reason="no build/meltano (run `make meltano`)")
+@pytest.mark.parametrize(("place", "honoured"), SYS_DIR_PLACES)
+@pytest.mark.usefixtures("meltano_env")
+def test_meltano_sys_dir_root_is_honoured_exactly_where_meltano_honours_it(
+    tmp_path: Path, place: str, honoured: bool
+) -> None:
+    root = tmp_path / "mproject"
+    root.mkdir()
+    elsewhere = tmp_path / "sysdir"
+    text = MELTANO_YML
+    env = dict(os.environ)
+    if place == "environ-absolute":
+        env["MELTANO_SYS_DIR_ROOT"] = str(elsewhere)
+    elif place == "environ-relative":
+        env["MELTANO_SYS_DIR_ROOT"] = "../sysdir"  # both run from the project directory
+    elif place == "meltano-yml-env":
+        text += f"env:\n  MELTANO_SYS_DIR_ROOT: {elsewhere}\n"
+    elif place == "dotenv":
+        (root / ".env").write_text(f"MELTANO_SYS_DIR_ROOT={elsewhere}\n", encoding="utf-8")
+    else:
+        (root / ".env").write_text("MELTANO_SYS_DIR_ROOT=../sysdir\n", encoding="utf-8")
+    (root / "meltano.yml").write_text(text, encoding="utf-8")
+    (root / "reconciler.toml").write_text(
+        '[settings]\nfind-links = ["wheels"]\nno-index = true\n', encoding="utf-8"
+    )
+    (root / "wheels").symlink_to(WHEELS, target_is_directory=True)
+    for args in (("lock",), ("apply",)):
+        result = run_cli(root, *args, env=env)
+        assert result.code == 0, result.describe()
+    sys_dir = elsewhere if honoured else root / ".meltano"
+    venv = sys_dir / "extractors" / "tap-singer" / "venv"
+    assert venv.is_symlink(), sorted(p.name for p in tmp_path.iterdir())
+    assert not (root / ".meltano").exists() if honoured else not elsewhere.exists()
+    view = subprocess.run(
+        [str(MELTANO_BIN / "python"), "-c", MELTANO_VIEW, "tap-singer"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env=env,
+    )
+    assert view.returncode == 0, view.stderr
+    seen = json.loads(view.stdout.strip().splitlines()[-1])["tap-singer"]
+    assert seen["root"] == str(venv.resolve())  # the venv Meltano uses is the one we built
+    assert seen["requires_install"] is False
+
+
+def test_a_venv_root_outside_the_project_needs_the_operators_word(
+    project: Project, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside-venvs"
+    with project.edit() as doc:
+        doc["settings"]["venv-root"] = str(outside)
+    one_error(project.run("apply"), str(outside), "outside the project")
+    assert not outside.exists()
+    allowed = project.run("apply", env={"RECONCILER_ALLOW_OUTSIDE": str(outside)})
+    assert allowed.code == 0, allowed.describe()
+    assert (outside / "tap-alpha").is_symlink()
+
+
+def test_a_lock_dir_outside_the_project_needs_the_operators_word(
+    unlocked_project: Project, tmp_path: Path
+) -> None:
+    outside = make_victim(tmp_path)
+    (outside / "orphan.txt").write_text("keep me\n", encoding="utf-8")
+    before = snapshot(outside)
+    with unlocked_project.edit() as doc:
+        doc["settings"]["lock-dir"] = str(outside)
+    one_error(unlocked_project.run("lock"), str(outside), "outside the project")
+    assert snapshot(outside) == before
+
+
+def test_a_venv_root_that_is_a_symlink_out_of_the_project_is_refused(
+    project: Project, tmp_path: Path
+) -> None:
+    victim = make_victim(tmp_path)
+    before = snapshot(victim)
+    (project.root / ".venvs").symlink_to(victim, target_is_directory=True)
+    one_error(project.run("apply"), f"symlink to {victim}")
+    assert snapshot(victim) == before
+
+
+@pytest.mark.parametrize("kind", ["foreign-symlink", "file", "unmarked-dir"])
+def test_plan_reports_a_venv_apply_would_refuse_as_blocked(
+    project: Project, tmp_path: Path, kind: str
+) -> None:
+    victim = make_victim(tmp_path)
+    stable = project.venv_root / "tap-alpha"
+    stable.parent.mkdir()
+    if kind == "foreign-symlink":
+        stable.symlink_to(victim, target_is_directory=True)
+    elif kind == "file":
+        stable.write_text("not a venv\n", encoding="utf-8")
+    else:
+        stable.mkdir()
+        (stable / "mine").write_text("x\n", encoding="utf-8")
+    result = project.run("plan", "--detailed-exitcode")
+    assert result.code == 1, result.describe()
+    assert "tap-alpha: blocked: refusing to replace" in result.err, result.describe()
+    assert project.run("plan").code == 0  # a report: the exit code says so only when asked
+    applied = project.run("apply")
+    one_error(applied, "tap-alpha", "refusing to replace")
+    assert (project.venv_root / "tap-beta").is_symlink()  # the others are done
+
+
+def test_no_internal_class_name_in_a_message(meltano_project: Project) -> None:
+    path = meltano_project.root / "meltano.yml"
+    text = path.read_text("utf-8").replace(
+        "pip_url: tap-singer==1.0.0", "pip_url: [tap-singer==1.0.0]"
+    )
+    path.write_text(text, encoding="utf-8")
+    error = one_error(meltano_project.run("plan"), "pip_url", "expected a string, not a list")
+    assert "Commented" not in error
+
+
+def test_a_full_disk_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno  # noqa: PLC0415
+
+    from reconciler.support import files  # noqa: PLC0415
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(files.os, "fsync", full)
+    target = tmp_path / "lock" / "tap-alpha.txt"
+    target.parent.mkdir()
+    with pytest.raises(OSError, match="No space left on device") as caught:
+        files.write_atomic(target, "x==1\n")
+    assert caught.value.filename == str(target)
+    assert list(target.parent.iterdir()) == []  # no temporary file left behind
