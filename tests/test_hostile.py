@@ -285,6 +285,20 @@ def test_a_pip_url_naming_a_file_outside_the_project_is_refused_unread(
         one_error(result, "outside the project")
 
 
+@pytest.mark.parametrize("spelling", ["absolute", "dotdot"])
+def test_a_toml_constraints_file_outside_the_project_is_refused_unread(
+    project: Project, tmp_path: Path, spelling: str
+) -> None:
+    secret = make_secret(tmp_path)
+    written = str(secret) if spelling == "absolute" else "../outside/shadow"
+    with project.edit() as doc:
+        doc["plugins"]["tap-alpha"]["constraints"] = [written]
+    for command in ("lock", "plan"):
+        result = project.run(command)
+        no_secret(result)
+        one_error(result, "constraints", "outside the project")
+
+
 def test_a_requirements_file_linked_out_of_the_project_is_refused_unread(
     meltano_project: Project, tmp_path: Path
 ) -> None:

@@ -468,6 +468,20 @@ def _validate(raw: _RawProject, text: str, project_file: Path) -> DesiredState:
                         redact(f"invalid requirement {requirement!r}: {first}"),
                     )
                 ) from exc
+        for index, constraint in enumerate(raw_plugin.constraints):
+            # the resolver reads it: a project file cannot name /etc/shadow (and see it quoted)
+            local = (project_dir / Path(constraint).expanduser()).resolve()
+            top = project_dir.resolve()
+            if "://" not in constraint and local != top and top not in local.parents:
+                raise ConfigError(
+                    _at(
+                        label,
+                        text,
+                        [*keys, "constraints"],
+                        f"plugins.{name}.constraints[{index}]",
+                        f"{constraint!r} is outside the project",
+                    )
+                )
         python = raw_plugin.python if raw_plugin.python is not None else settings.python
         if not python.strip():
             raise ConfigError(
