@@ -220,6 +220,8 @@ def plan(
         click.echo(render.to_json(the_plan), nl=False)
     else:
         _print_plan(ctx, the_plan)
+    for name, reason in the_plan.refused:  # plan only: apply's own error line names it
+        _warn(f"{name}: blocked: {reason}")
     if detailed_exitcode and the_plan.refused:
         return EXIT_ERROR  # apply would refuse a step: not a plan to sign off
     if detailed_exitcode and the_plan.changes:
@@ -352,9 +354,12 @@ def _abort(signum: int, frame: object) -> None:
     handler must not wait for a lock the interrupted code may hold) and unwind with
     KeyboardInterrupt, so every ``finally`` (scratch removal, edits undone, the apply lock)
     runs; ``main`` exits 130."""
-    from reconciler.support import procs  # noqa: PLC0415
-
-    threading.Thread(target=procs.stop, daemon=True).start()
+    # Only if procs is loaded (no child can run before) and whole: the signal may arrive while
+    # it is being imported.
+    procs = sys.modules.get("reconciler.support.procs")
+    stop_children = getattr(procs, "stop", None)
+    if stop_children is not None:
+        threading.Thread(target=stop_children, daemon=True).start()
     raise KeyboardInterrupt
 
 

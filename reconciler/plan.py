@@ -84,7 +84,6 @@ def make_plan(
             # apply will refuse to replace what is there: say so now (the step stays, so that a
             # saved plan still names it and apply reports it with the others done)
             refused.append((name, observed.blocked))
-            warnings.append(f"{name}: blocked: {observed.blocked}")
         step = _plan_declared(plugin, lock, interpreter, observed, context)
         steps.append(_contract(step, plugin, context))
     fingerprint = _fingerprint(checked, interpreters, observation, names)
