@@ -193,3 +193,55 @@ def test_an_incomplete_meltano_venv_with_a_fingerprint_is_adopted_but_not_a_look
     assert project.change("target-singer")["reasons"] == ["left by a failed meltano install"]
     project.ok("apply")
     assert venv.is_symlink()
+
+
+def sdist_of(project_dir: Path, dest: Path) -> Path:
+    """A ``.tar.gz`` sdist of ``project_dir`` whose version is dynamic (a resolver must build)."""
+    import tarfile  # noqa: PLC0415
+
+    name = "tap_broken-1.0"
+    pyproject = project_dir / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    pyproject.write_text(text.replace('version = "1.0"', 'dynamic = ["version"]'), "utf-8")
+    archive = dest / f"{name}.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted(project_dir.iterdir()):
+            tar.add(path, arcname=f"{name}/{path.name}")
+    return archive
+
+
+@pytest.mark.parametrize(("installer", "source"), [("uv", "dir"), ("pip", "dir"), ("uv", "sdist")])
+def test_a_failed_build_names_the_backends_exception_and_keeps_the_whole_output(
+    tmp_path: Path, installer: str, source: str
+) -> None:
+    from conftest import Project  # noqa: PLC0415
+
+    root = tmp_path / "p"
+    root.mkdir()
+    if source == "dir":
+        requirement = "./broken"
+        broken_project(root / "broken")
+    else:
+        archive = sdist_of(broken_project(tmp_path / "src"), tmp_path)
+        requirement = f"tap-broken @ {archive.as_uri()}"
+    (root / "reconciler.toml").write_text(
+        f'[settings]\nno-index = true\n[plugins.tap-broken]\nrequirements = ["{requirement}"]\n',
+        encoding="utf-8",
+    )
+    project = Project(root)
+    project.ok("lock")  # locking reads metadata (or hashes the archive): no build
+    failed = project.run("apply", "--installer", installer)
+    assert failed.code == 1, failed.describe()
+    line = next(x for x in failed.err_lines if x.startswith("error:"))
+    assert line.endswith(")"), line
+    assert BACKEND_ERROR in line, line
+    kept = Path(line.rpartition("(complete output: ")[2].removesuffix(")"))
+    text = kept.read_text(encoding="utf-8")
+    assert "Traceback (most recent call last):" in text
+    assert "building 'yaml._yaml' extension" in text  # what the backend printed before raising
+    assert text.startswith("$ ")  # the command that failed
+    assert (kept.stat().st_mode & 0o077) == 0
+    verbose = project.run("-v", "apply", "--installer", installer)
+    assert verbose.code == 1
+    assert "building 'yaml._yaml' extension" in verbose.out + verbose.err  # -v shows it all
+    assert not os.path.lexists(project.venv("tap-broken"))

@@ -74,7 +74,15 @@ def run(command: Sequence[str], what: str) -> None:
     except OSError as exc:
         raise ExecuteError(f"{what}: cannot run {command[0]}: {exc.strerror}") from exc
     if result.returncode != 0:
-        raise ExecuteError(f"{what}: {last_error_line(result.stderr or result.stdout)}")
+        from reconciler.support.tool_errors import failure_cause  # noqa: PLC0415
+
+        output = (result.stdout or "") + (result.stderr or "")
+        for echo in _command_echo:  # --verbose: the whole output of the failed call
+            echo(redact(output.rstrip()))
+        explained = last_error_line(result.stderr or result.stdout)
+        label = f"{Path(command[0]).name}-{what}"
+        logged = f"$ {shlex.join(str(part) for part in command)}\n{output}"
+        raise ExecuteError(f"{what}: {failure_cause(explained, logged, label)}")
 
 
 def last_error_line(output: str) -> str:

@@ -25,6 +25,7 @@ from reconciler.locking.base import (
 from reconciler.models import Interpreter
 from reconciler.support import procs, scratch
 from reconciler.support.redact import redact
+from reconciler.support.tool_errors import failure_cause
 
 PIP_COMPILE_FLAGS = (
     "--generate-hashes",
@@ -81,7 +82,11 @@ class PipToolsResolver:
             if result.returncode != 0:
                 raise LockError(
                     "cannot lock",
-                    cause=resolution_error(result.stderr),
+                    cause=failure_cause(
+                        resolution_error(result.stderr),
+                        result.stderr + result.stdout,
+                        f"pip-compile-{plugin.name}",
+                    ),
                     plugin=plugin.name,
                 )
             return work.output.read_text(encoding="utf-8")

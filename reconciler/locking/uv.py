@@ -19,6 +19,7 @@ from reconciler.locking.base import (
     workdir,
 )
 from reconciler.support.redact import redact
+from reconciler.support.tool_errors import failure_cause
 
 UV_COMPILE_FLAGS = (
     "--generate-hashes",
@@ -69,7 +70,11 @@ class UvResolver:
             if result.returncode != 0:
                 raise LockError(
                     "cannot lock",
-                    cause=resolution_error(result.stderr),
+                    cause=failure_cause(
+                        resolution_error(result.stderr),
+                        result.stderr + result.stdout,
+                        f"uv-compile-{plugin.name}",
+                    ),
                     plugin=plugin.name,
                 )
             return work.output.read_text(encoding="utf-8")

@@ -11,7 +11,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
+import time
+from pathlib import Path
 
 from reconciler.support.redact import redact
 
@@ -36,8 +40,94 @@ def strip_class(text: str) -> str:
 
 
 def explain(output: str) -> str:
-    """The most telling line of a failed pip / pip-compile / uv run (credentials redacted)."""
-    return redact(_explain(output))
+    """The most telling line of a failed pip / pip-compile / uv run (credentials redacted).
+
+    When a build backend raised, its own exception line (``AttributeError: ...``) ends the line.
+    """
+    return redact(with_backend_error(_explain(output), output))
+
+
+_TRACEBACK = "Traceback (most recent call last):"
+_EXCEPTION = re.compile(r"(?P<cls>[A-Za-z_][\w.]{0,200}?)(?::\s(?P<text>.*))?")
+
+
+def backend_exception(output: str) -> str | None:
+    """The exception line ending the last Python traceback in ``output`` (a build backend's).
+
+    The line is the first one after the traceback at the traceback header's own indentation
+    (uv and pip indent a backend's stderr as a block), e.g. ``AttributeError: 'build_ext'
+    object has no attribute 'cython_sources'``.
+    """
+    lines = output.splitlines()
+    start = next((i for i in range(len(lines) - 1, -1, -1) if _TRACEBACK in lines[i]), None)
+    if start is None:
+        return None
+    header = lines[start]
+    indent = len(header) - len(header.lstrip(" \t"))
+    prefix = header[:indent]
+    for line in lines[start + 1 :]:
+        body = line.removeprefix(prefix) if line.startswith(prefix) else None
+        if body is None or not body.strip():
+            continue
+        if body[:1] in (" ", "\t"):
+            continue  # a frame (``File ...``) or its source line
+        match = _EXCEPTION.fullmatch(body.strip())
+        if match and match.group("cls")[-1:].isalnum():
+            return body.strip()
+        return None
+    return None
+
+
+_BUILD_FAILED = re.compile(
+    r"Failed to build|build backend|subprocess-exited-with-error|metadata-generation-failed"
+    r"|Call to `|Getting requirements to build|Preparing metadata"
+)
+
+
+def build_failed(output: str) -> bool:
+    """Whether ``output`` tells of a failed package build (not a resolver's own failure)."""
+    return _BUILD_FAILED.search(output) is not None
+
+
+def with_backend_error(line: str, output: str) -> str:
+    """``line``, ending with the build backend's exception line when a build raised."""
+    raised = backend_exception(output) if build_failed(output) else None
+    if raised is None or raised in line:
+        return line
+    return f"{line}: {raised}"
+
+
+def keep_log(output: str, label: str) -> Path | None:
+    """Keep the complete ``output`` of a failed tool call (credentials redacted) in a log file.
+
+    Under reconciler's cache directory (``$RECONCILER_CACHE_DIR``, else the XDG cache home),
+    ``logs/<time>-<label>-<hex>.log``, readable by the user only. None when it cannot be written.
+    """
+    explicit = os.environ.get("RECONCILER_CACHE_DIR")
+    base = Path(explicit) if explicit else (
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "reconciler"
+    )  # fmt: skip
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", label)[:60] or "tool"
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    path = base / "logs" / f"{stamp}-{safe}-{secrets.token_hex(3)}.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(redact(output))
+    except OSError:
+        return None
+    return path
+
+
+def failure_cause(explained: str, output: str, label: str) -> str:
+    """``explained`` plus, for a failed build, the backend's exception line and where the whole
+    output was kept (a build's cause is often pages above the last line)."""
+    if not build_failed(output):
+        return explained
+    line = with_backend_error(explained, output)
+    kept = keep_log(output, label)
+    return line if kept is None else f"{line} (complete output: {kept})"
 
 
 def _explain(output: str) -> str:
