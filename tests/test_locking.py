@@ -114,7 +114,7 @@ def test_orphaned_lock_reported_then_deleted(tmp_path: Path) -> None:
     handwritten.write_text("not a lock of ours\n")
     result = reconciler(project, "lock", "--check")
     assert result.returncode == 2
-    assert "gamma: orphaned lock gamma.txt" in result.stdout
+    assert "gamma: orphaned lock lock/gamma.txt" in result.stdout  # relative to the project
     assert reconciler(project, "lock").returncode == 0
     assert not (project / "lock" / "gamma.txt").exists()
     assert handwritten.exists(), "files without our header are never deleted"

@@ -245,3 +245,38 @@ def test_a_failed_build_names_the_backends_exception_and_keeps_the_whole_output(
     assert verbose.code == 1
     assert "building 'yaml._yaml' extension" in verbose.out + verbose.err  # -v shows it all
     assert not os.path.lexists(project.venv("tap-broken"))
+
+
+def test_orphans_are_named_by_their_project_path_and_a_typo_gets_did_you_mean(
+    tmp_path: Path,
+) -> None:
+    yml = HEAD + textwrap.dedent(
+        """
+        plugins:
+          loaders:
+          - name: target-singer
+            namespace: target_singer
+            pip_url: target-singer==1.0.0
+          utilities:
+          - name: awscli
+            namespace: awscli
+            pip_url: demo-common==1.0.0
+        """
+    )
+    project = meltano_project(tmp_path / "p", yml)
+    project.ok("lock")
+    assert (project.root / "lock" / "utilities" / "awscli.txt").is_file()
+    for command in (("plan", "target-singr"), ("run", "target-singr"), ("lock", "target-singr")):
+        typo = project.run(*command)
+        assert typo.code == 1, typo.describe()
+        assert "did you mean 'target-singer'?" in typo.err, (command, typo.err)
+    far = project.run("plan", "zzz")
+    assert "did you mean" not in far.err
+    yml_path = project.root / "meltano.yml"
+    text = yml_path.read_text(encoding="utf-8")
+    yml_path.write_text(text[: text.index("  utilities:")], encoding="utf-8")
+    check = project.run("lock", "--check")
+    assert check.code == 2, check.describe()
+    assert "awscli: orphaned lock lock/utilities/awscli.txt" in check.out
+    removed = project.ok("lock")
+    assert "removed orphaned lock lock/utilities/awscli.txt" in removed.out + removed.err

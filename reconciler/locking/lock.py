@@ -318,6 +318,11 @@ def lock_all(
         for path in orphans(desired):
             path.unlink()
             removed.append(path)
-            log(lockformats.label(path), f"removed orphaned lock {path.name}")
+            shown = (
+                path.relative_to(desired.project_dir)
+                if path.is_relative_to(desired.project_dir)
+                else path
+            )
+            log(lockformats.label(path), f"removed orphaned lock {shown}")
     seconds = time.monotonic() - started
     return LockReport(tuple(written), tuple(sorted(unchanged)), tuple(removed), seconds)
