@@ -110,36 +110,11 @@ class Req:
             return f"{prefix}{self.name}{extras} @ {url}"
         return f"{prefix}{url}"
 
-    def normalised(self) -> str:
-        """A stable spelling for digests: same meaning, same text."""
-        if self.kind == "index":
-            return normalised(self.text)
-        parts = [self.kind, "-e" if self.editable else "", self.name or "", self.url or ""]
-        parts += [self.path or "", ",".join(self.extras), self.marker or ""]
-        return "|".join(parts)
-
 
 def check(text: str) -> None:
     """Raise :class:`ValueError` with a one-line reason when ``text`` is not a valid requirement."""
     if _simple(text) is None:
         parse(text)
-
-
-def normalised(text: str) -> str:
-    """A stable spelling of ``text`` for digests.
-
-    ``str(packaging.requirements.Requirement(text))`` for index requirements (without packaging
-    for simple forms); the parsed parts of a direct requirement (URL, VCS, path) otherwise.
-    """
-    simple = _simple(text)
-    if simple is not None:
-        return simple
-    req = parse(text)
-    if req.kind != "index":
-        return req.normalised()
-    from packaging.requirements import Requirement  # noqa: PLC0415
-
-    return str(Requirement(text.strip()))
 
 
 def parse(text: str) -> Req:

@@ -30,6 +30,7 @@ from reconciler.models import (
     LockedPackage,
     Plugin,
 )
+from reconciler.support.names import canonical_name
 
 LOCK_PATH = Path("/p/lock/x.txt")
 H1 = "sha256:" + "1" * 64
@@ -405,7 +406,7 @@ def test_simple_requirements_normalise_without_packaging_as_packaging_does(
             requirements.check(text)
     else:
         requirements.check(text)
-        assert requirements.normalised(text) == expected
+        assert requirements.parse(text).name == canonical_name(Requirement(text).name)
 
 
 # --------------------------------------------------------------------------- normalisation

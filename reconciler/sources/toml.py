@@ -121,21 +121,6 @@ def _converter() -> cattrs.Converter:
     return conv
 
 
-def find_project_file(project: Path | None, cwd: Path | None = None) -> Path:
-    """``--project DIR``'s ``reconciler.toml``, else the nearest one upward from ``cwd``."""
-    if project is not None:
-        candidate = project / PROJECT_FILE if project.is_dir() else project
-        if not candidate.is_file():
-            raise ConfigError(f"{candidate}: no such file")
-        return candidate.absolute()
-    start = (cwd or Path.cwd()).absolute()
-    for directory in (start, *start.parents):
-        candidate = directory / PROJECT_FILE
-        if candidate.is_file():
-            return candidate
-    raise ConfigError(f"no {PROJECT_FILE} found in {start} or any parent directory (use --project)")
-
-
 def load(project_file: Path) -> DesiredState:
     """Read, parse and validate ``project_file``; errors name the file and line."""
     try:
