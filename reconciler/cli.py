@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 import click
 
 from reconciler import __version__, render
+from reconciler.backends import INSTALLERS, RESOLVERS
 from reconciler.commands.plan import plan as plan_command
 from reconciler.commands.project import Project, load_project
 from reconciler.commands.status import status as status_command
@@ -147,7 +148,7 @@ def _jobs(jobs: int | None) -> int:
 )
 @click.option(
     "--resolver",
-    type=click.Choice(["auto", "pip-tools", "uv"]),
+    type=click.Choice(RESOLVERS),
     default=None,
     help="Resolver (default: settings.resolver; auto = uv if installed, else pip-tools).",
 )
@@ -241,7 +242,7 @@ def plan(
 )
 @click.option(
     "--installer",
-    type=click.Choice(["auto", "pip", "uv"]),
+    type=click.Choice(INSTALLERS),
     default=None,
     help="Installer backend (default: settings.installer; auto = uv if installed).",
 )

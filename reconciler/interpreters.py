@@ -15,6 +15,7 @@ from pathlib import Path
 
 from reconciler.errors import InterpreterError, ReconcilerError
 from reconciler.models import Interpreter
+from reconciler.support import venvcfg
 from reconciler.support.shims import shim_key
 
 _PROBE = r"""
@@ -233,14 +234,9 @@ def meltano_python(sys_dir: Path, env: Mapping[str, str]) -> Path | None:
 
 def venv_major_minor(python: Path, project_dir: Path) -> str | None:
     """``X.Y`` of ``python``: from its venv's ``pyvenv.cfg``, else by probing it (cached)."""
-    cfg = python.parent.parent / "pyvenv.cfg"
-    try:
-        for line in cfg.read_text(encoding="utf-8").splitlines():
-            key, sep, value = line.partition("=")
-            if sep and key.strip() in ("version", "version_info"):
-                return ".".join(value.strip().split(".")[:2])
-    except (OSError, UnicodeDecodeError):
-        pass
+    version = venvcfg.python_version(venvcfg.read(python.parent.parent))
+    if version is not None:
+        return ".".join(version.split(".")[:2])
     try:
         return resolve(str(python), project_dir).major_minor
     except ReconcilerError:

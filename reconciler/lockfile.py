@@ -24,7 +24,12 @@ from reconciler.models import (
     LockedPackage,
     Plugin,
 )
-from reconciler.support.names import canonical_name
+from reconciler.support.names import (
+    NAME_PATTERN,
+    PLAIN_VERSION,
+    PLAIN_VERSION_PATTERN,
+    canonical_name,
+)
 from reconciler.support.redact import redact
 
 if TYPE_CHECKING:
@@ -38,8 +43,7 @@ _HASH_RE = re.compile(r"--hash[= ](\S+)")
 #: The line every resolver writes for almost every pin: ``name==1.2.3 --hash=sha256:...``;
 #: read without packaging (anything else takes the general path below).
 _PLAIN_PIN = re.compile(
-    r"(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)"
-    r"==(?P<version>(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*)"
+    rf"(?P<name>{NAME_PATTERN})==(?P<version>{PLAIN_VERSION_PATTERN})"
     r"(?P<hashes>(?:\s+--hash=sha256:[0-9a-f]{64})*)"
 )
 
@@ -203,9 +207,6 @@ def unsatisfied(
     return tuple(reasons)
 
 
-_PLAIN_RELEASE = re.compile(r"(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*")
-
-
 def _simple_unsatisfied(text: str, pinned: Mapping[str, LockedPackage]) -> list[str] | None:
     """:func:`unsatisfied` for ``name`` and ``name OP X.Y`` against a plain release pin, without
     packaging (the plan path); None for any other form."""
@@ -221,7 +222,7 @@ def _simple_unsatisfied(text: str, pinned: Mapping[str, LockedPackage]) -> list[
         return []
     if op == "~=" and "." not in version:
         return None
-    if not _PLAIN_RELEASE.fullmatch(locked.version):
+    if not PLAIN_VERSION.fullmatch(locked.version):
         return None  # a pre/post/dev/local pin: packaging judges it
     have = [int(p) for p in locked.version.split(".")]
     want = [int(p) for p in version.split(".")]
@@ -296,8 +297,7 @@ def with_locations(lock: Lock, project_dir: Path | None) -> Lock:
 _FILLER = re.compile(r"(?:[ \t]*(?:#[^\n]*)?\n)*")
 #: One pin as both resolvers write it: ``name==1.2.3 \`` then one ``--hash=`` line per hash.
 _PIN_BLOCK = re.compile(
-    r"(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)"
-    r"==(?P<version>(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*)"
+    rf"(?P<name>{NAME_PATTERN})==(?P<version>{PLAIN_VERSION_PATTERN})"
     r"(?P<hashes>(?:[ \t]*\\\n[ \t]*--hash=sha256:[0-9a-f]{64})*)[ \t]*\n"
 )
 
@@ -485,7 +485,7 @@ def _url_line(
             commit=ref,
             ref=meta.get("ref"),
         )
-    if url.startswith("file:") and not hashes and not _is_archive(url):
+    if url.startswith("file:") and not hashes and not reqs.is_archive(url):
         return LockedPackage(
             name=name,
             version="",
@@ -531,10 +531,6 @@ def _path_line(
         url=text,
         editable=editable,
     )
-
-
-def _is_archive(url: str) -> bool:
-    return url.split("#", 1)[0].endswith((".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz"))
 
 
 def _archive_version(url: str) -> str:

@@ -37,18 +37,24 @@ from urllib.parse import unquote, urlsplit
 
 import attrs
 
-from reconciler.support.names import canonical_name
+from reconciler.support.names import NAME_PATTERN, PLAIN_VERSION_PATTERN, canonical_name
 
 VCS_SCHEMES = ("git+", "hg+", "svn+", "bzr+")
 _EDITABLE_RE = re.compile(r"^(?:-e|--editable)(?:\s+|=)(?P<rest>\S.*)$")
-_ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar")
+#: What pip installs as an archive (a wheel or an sdist), by the end of its name.
+ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar")
 
 
 SIMPLE = re.compile(
-    r"[ \t]*(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)[ \t]*"
+    rf"[ \t]*(?P<name>{NAME_PATTERN})[ \t]*"
     r"(?:(?P<op>==|!=|<=|>=|<|>|~=)[ \t]*"
-    r"(?P<version>(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*))?[ \t]*"
+    rf"(?P<version>{PLAIN_VERSION_PATTERN}))?[ \t]*"
 )
+
+
+def is_archive(url: str) -> bool:
+    """True when ``url`` (fragment ignored) names an archive pip installs (wheel or sdist)."""
+    return url.split("#", 1)[0].endswith(ARCHIVE_SUFFIXES)
 
 
 def _simple(text: str) -> str | None:
@@ -161,7 +167,7 @@ def _pep508(text: str, stripped: str, editable: bool) -> Req:
     scheme = urlsplit(url).scheme.lower()
     if scheme == "file":
         local = unquote(urlsplit(url).path)
-        if not local.endswith(_ARCHIVE_SUFFIXES) or editable:
+        if not local.endswith(ARCHIVE_SUFFIXES) or editable:
             return Req(text, "path", name, url, url, editable, extras, marker)
     elif scheme not in ("http", "https"):
         raise ValueError(f"unsupported URL scheme {scheme!r}")

@@ -9,6 +9,7 @@ from pathlib import Path
 from reconciler.installers.base import install_batches, run
 from reconciler.interpreters import pip_command
 from reconciler.models import IndexOptions, LockedPackage
+from reconciler.support import venvcfg
 
 
 class PipInstaller:
@@ -56,20 +57,7 @@ class PipInstaller:
     @staticmethod
     def _pip(venv: Path) -> list[str]:
         python = venv / "bin" / "python"
-        version = _venv_version(venv)
+        version = venvcfg.python_version(venvcfg.read(venv))
         if version is None:
             return [sys.executable, "-m", "pip", "--python", str(python)]
         return [*pip_command(str(python), version), "--python", str(python)]
-
-
-def _venv_version(venv: Path) -> str | None:
-    """The Python version ``pyvenv.cfg`` records for ``venv`` (None when it says none)."""
-    try:
-        text = (venv / "pyvenv.cfg").read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
-    for line in text.splitlines():
-        key, sep, value = line.partition("=")
-        if sep and key.strip().lower() in ("version", "version_info"):
-            return value.strip()
-    return None

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from reconciler.backends import RESOLVERS
 from reconciler.errors import ReconcilerError
 from reconciler.locking.base import Resolver
-
-RESOLVERS = ("auto", "pip-tools", "uv")
 
 
 def get_resolver(name: str) -> Resolver:

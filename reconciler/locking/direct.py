@@ -169,14 +169,10 @@ def _rewrite(line: str, plugin: Plugin, project_dir: Path, refs: dict[str, str |
         commit = ref if ref is not None and _HEX40.match(ref) else _commit(repo, ref, plugin)
         note = f"  # reconciler: ref={wanted}" if wanted != commit else ""
         return f"{name} @ {repo}@{commit}{fragment}{rest.rstrip()}{note}"
-    if url.startswith("file:") and not _is_archive(url) and "--hash" not in rest:
+    if url.startswith("file:") and not requirements.is_archive(url) and "--hash" not in rest:
         directory = Path(unquote(urlsplit(url).path))
         return f"{_relative(directory, project_dir)}  # reconciler: name={canonicalize_name(name)}"
     return line
-
-
-def _is_archive(url: str) -> bool:
-    return url.split("#", 1)[0].endswith((".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz"))
 
 
 def _relative(directory: Path, project_dir: Path) -> str:

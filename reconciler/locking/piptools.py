@@ -23,6 +23,7 @@ from reconciler.locking.base import (
     workdir,
 )
 from reconciler.models import Interpreter
+from reconciler.requirements import ARCHIVE_SUFFIXES
 from reconciler.support import procs, scratch
 from reconciler.support.redact import redact
 from reconciler.support.tool_errors import failure_cause
@@ -251,7 +252,9 @@ def _artifact(parent: str) -> str:
     (from https://h/simple/) (requires-python:>=3.10)``."""
     link = parent.split(maxsplit=1)[0] if parent.split() else parent
     artifact = link.split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
-    artifact = re.sub(r"(-py\d.*|-cp\d.*)?\.(whl|tar\.gz|zip|tar\.bz2)$", "", artifact)
+    suffix = next((s for s in ARCHIVE_SUFFIXES if artifact.endswith(s)), None)
+    if suffix is not None:
+        artifact = re.sub(r"-(?:py|cp)\d.*$", "", artifact.removesuffix(suffix))
     return artifact or "?"
 
 

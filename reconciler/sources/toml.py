@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from reconciler import requirements
+from reconciler.backends import INSTALLERS, RESOLVERS
 from reconciler.errors import ConfigError
 from reconciler.lockformats import FORMAT_NAMES
 from reconciler.models import DesiredState, IndexOptions, Plugin, Settings
@@ -26,8 +27,6 @@ from reconciler.support.names import PLUGIN_NAME_RE
 from reconciler.support.redact import redact
 
 PROJECT_FILE = "reconciler.toml"
-INSTALLERS = ("auto", "pip", "uv")
-RESOLVERS = ("auto", "pip-tools", "uv")
 
 
 @attrs.define
