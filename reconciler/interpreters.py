@@ -148,12 +148,12 @@ def probe(path: Path) -> Interpreter:
         if isinstance(hit, dict) and (not is_shim or _same_target(hit)):
             with contextlib.suppress(KeyError, TypeError, AttributeError):
                 return _from_json(hit)
-    import subprocess  # noqa: PLC0415 - a cache miss only; keep `plan` light
+    import subprocess  # noqa: PLC0415 - start-up: a cache miss only
+
+    from reconciler.support import procs  # noqa: PLC0415 - start-up: a cache miss only
 
     try:
-        result = subprocess.run(
-            [str(path), "-I", "-c", _PROBE], capture_output=True, text=True, timeout=60, check=False
-        )
+        result = procs.run([str(path), "-I", "-c", _PROBE], env=os.environ, timeout=60)
     except OSError as exc:
         raise InterpreterError(f"interpreter {path} does not run: {exc}") from exc
     except subprocess.TimeoutExpired as exc:
@@ -280,27 +280,14 @@ def pip_command(executable: str, version: str) -> list[str]:
 
 
 def _bootstrap_pip(executable: str, version: str, home: Path) -> None:
-    import subprocess  # noqa: PLC0415 - only on a cache miss
-    import tempfile  # noqa: PLC0415
+    from reconciler.support import procs  # noqa: PLC0415 - start-up: a cache miss only
+    from reconciler.support.files import built_then_renamed  # noqa: PLC0415 - likewise
 
-    home.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(dir=home.parent, prefix=".building-"))
-    try:
-        result = subprocess.run(
-            [executable, "-m", "venv", "--clear", str(building)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+    with built_then_renamed(home, mark=".complete") as building:
+        command = [executable, "-m", "venv", "--clear", str(building)]
+        result = procs.run(command, env=os.environ)
         if result.returncode != 0:
             last = (result.stderr.strip().splitlines() or ["no output"])[-1]
             raise InterpreterError(
                 f"python {version} ({executable}): cannot bootstrap pip with ensurepip: {last}"
             )
-        (building / ".complete").write_text("", encoding="utf-8")
-        if home.exists():
-            shutil.rmtree(home)
-        building.rename(home)
-    finally:
-        if building.exists():
-            shutil.rmtree(building, ignore_errors=True)

@@ -33,6 +33,7 @@ from reconciler import requirements
 from reconciler.errors import LockError
 from reconciler.installers.pipconfig import hermetic_env
 from reconciler.models import Lock, Plugin
+from reconciler.support import procs
 from reconciler.support.redact import redact
 
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
@@ -191,13 +192,10 @@ def _commit(repo: str, ref: str | None, plugin: Plugin) -> str:
         )
     wanted = ref or "HEAD"
     try:
-        result = subprocess.run(
+        result = procs.run(
             ["git", "ls-remote", "--", url, wanted, f"{wanted}^{{}}"],
-            capture_output=True,
-            text=True,
             env={**hermetic_env(), "GIT_TERMINAL_PROMPT": "0"},
             timeout=120,
-            check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise LockError(
@@ -255,9 +253,7 @@ def project_name(directory: Path, plugin: Plugin) -> str:
         sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps", "--quiet",
         "--report", "-", str(directory),
     ]  # fmt: skip
-    result = subprocess.run(
-        command, capture_output=True, text=True, env=hermetic_env(), check=False
-    )
+    result = procs.run(command, env=hermetic_env())
     try:
         report = json.loads(result.stdout)
         return canonicalize_name(report["install"][0]["metadata"]["name"])

@@ -8,12 +8,11 @@ import re
 import shutil
 import sys
 import sysconfig
-import tempfile
 import threading
 from pathlib import Path
 
 from reconciler.errors import LockError
-from reconciler.installers.base import show_command
+from reconciler.installers.base import last_error_line, requirements_file, show_command
 from reconciler.installers.pipconfig import hermetic_env, index_args
 from reconciler.locking.base import (
     CUSTOM_COMPILE_COMMAND,
@@ -25,6 +24,7 @@ from reconciler.locking.base import (
 from reconciler.models import Interpreter
 from reconciler.requirements import ARCHIVE_SUFFIXES
 from reconciler.support import procs, scratch
+from reconciler.support.files import built_then_renamed
 from reconciler.support.redact import redact
 from reconciler.support.tool_errors import failure_cause
 
@@ -139,27 +139,17 @@ def helper_lock(major_minor: str) -> str | None:
 def _locked_helper_python(
     interpreter: Interpreter, tools: Path, request: ResolveRequest | None
 ) -> str:
-    import subprocess  # noqa: PLC0415 - only when a helper is built
-
-    from reconciler.installers.base import last_error_line, requirements_file  # noqa: PLC0415
-
     text = helper_lock(interpreter.major_minor) or ""
     tag = hashlib.sha256((interpreter.executable + "\0" + text).encode()).hexdigest()[:10]
     helper = tools / f"pip-tools-py{interpreter.major_minor}-{tag}"
     python = helper / "bin" / "python"
     if (helper / ".complete").is_file():
         return str(python)
-    tools.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(dir=tools, prefix=".building-"))
     what = f"cannot set up pip-tools for python {interpreter.version}"
     index = [] if request is None else index_args(request.index, request.project_dir)
-    try:
-        created = subprocess.run(
-            [interpreter.executable, "-m", "venv", "--clear", str(building)],
-            capture_output=True,
-            text=True,
-            env=hermetic_env(),
-            check=False,
+    with built_then_renamed(helper, mark=".complete") as building:
+        created = procs.run(
+            [interpreter.executable, "-m", "venv", "--clear", str(building)], env=hermetic_env()
         )
         if created.returncode != 0:
             raise LockError(f"{what}: {last_error_line(created.stderr or created.stdout)}")
@@ -171,19 +161,10 @@ def _locked_helper_python(
                 *index, "-r", str(requirements),
             ]  # fmt: skip
             show_command(command)
-            result = subprocess.run(
-                command, capture_output=True, text=True, env=hermetic_env(), check=False
-            )
+            result = procs.run(command, env=hermetic_env())
         if result.returncode != 0:
             reason = last_error_line(result.stderr or result.stdout)
             raise LockError(f"{what} (from the plugin's index): {reason}")
-        (building / ".complete").write_text("", encoding="utf-8")
-        if helper.exists():
-            shutil.rmtree(helper)
-        building.rename(helper)
-    finally:
-        if building.exists():
-            shutil.rmtree(building, ignore_errors=True)
     return str(python)
 
 
@@ -196,11 +177,9 @@ def _helper_python(interpreter: Interpreter, tools: Path) -> str:
     pth = _pth_file(helper) if python.exists() else None
     if pth is not None and pth.read_text(encoding="utf-8") == pth_text:
         return str(python)
-    tools.mkdir(parents=True, exist_ok=True)
     # Built in the run's scratch directory (same file system: renamed into place), so a killed
     # build is swept by the next run like any other temporary file.
-    building = Path(tempfile.mkdtemp(dir=scratch.tmpdir() or tools, prefix=".building-"))
-    try:
+    with built_then_renamed(helper, work=scratch.tmpdir()) as building:
         shutil.rmtree(building)
         result = procs.run(
             [interpreter.executable, "-m", "venv", "--without-pip", str(building)],
@@ -213,12 +192,6 @@ def _helper_python(interpreter: Interpreter, tools: Path) -> str:
             )
         site = next(building.glob("lib/python*/site-packages"))
         (site / "_reconciler_tools.pth").write_text(pth_text, encoding="utf-8")
-        if helper.exists():
-            shutil.rmtree(helper)
-        building.rename(helper)
-    finally:
-        if building.exists():
-            shutil.rmtree(building)
     return str(python)
 
 

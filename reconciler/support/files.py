@@ -11,7 +11,10 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import stat
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -88,3 +91,26 @@ def display_path(root: Path, path: Path) -> str:
         return str(path.relative_to(root))
     except ValueError:
         return str(path)
+
+
+@contextlib.contextmanager
+def built_then_renamed(
+    target: Path, *, work: Path | None = None, mark: str | None = None
+) -> Iterator[Path]:
+    """A fresh directory to build ``target`` in (a helper venv, say), under ``work`` (default:
+    beside ``target``; same file system). When the block ends normally the ``mark`` file is
+    written into it and it replaces ``target`` by a rename; otherwise it is deleted."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    base = work if work is not None else target.parent
+    base.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(dir=base, prefix=".building-"))
+    try:
+        yield building
+        if mark is not None:
+            (building / mark).write_text("", encoding="utf-8")
+        if target.exists():
+            shutil.rmtree(target)
+        building.rename(target)
+    finally:
+        if building.exists():
+            shutil.rmtree(building, ignore_errors=True)
