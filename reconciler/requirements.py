@@ -37,12 +37,15 @@ from urllib.parse import unquote, urlsplit
 
 import attrs
 
-from reconciler.support.names import NAME_PATTERN, PLAIN_VERSION_PATTERN, canonical_name
+from reconciler.support.names import (
+    ARCHIVE_SUFFIXES,
+    NAME_PATTERN,
+    PLAIN_VERSION_PATTERN,
+    canonical_name,
+)
 
 VCS_SCHEMES = ("git+", "hg+", "svn+", "bzr+")
 _EDITABLE_RE = re.compile(r"^(?:-e|--editable)(?:\s+|=)(?P<rest>\S.*)$")
-#: What pip installs as an archive (a wheel or an sdist), by the end of its name.
-ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar")
 
 
 SIMPLE = re.compile(

@@ -18,7 +18,7 @@ import pytest
 
 from reconciler import lockfile
 from reconciler.installers.uv import find_uv
-from reconciler.locking.uv import resolution_error as uv_resolution_error
+from reconciler.support.tool_errors import explain_uv as uv_resolution_error
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "example"
 WHEELS = FIXTURE / "wheels"

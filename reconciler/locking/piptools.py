@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
 import sys
 import sysconfig
@@ -22,11 +21,9 @@ from reconciler.locking.base import (
     workdir,
 )
 from reconciler.models import Interpreter
-from reconciler.requirements import ARCHIVE_SUFFIXES
 from reconciler.support import procs, scratch
 from reconciler.support.files import built_then_renamed
-from reconciler.support.redact import redact
-from reconciler.support.tool_errors import failure_cause
+from reconciler.support.tool_errors import explain_pip, failure_cause
 
 PIP_COMPILE_FLAGS = (
     "--generate-hashes",
@@ -84,7 +81,7 @@ class PipToolsResolver:
                 raise LockError(
                     "cannot lock",
                     cause=failure_cause(
-                        resolution_error(result.stderr),
+                        explain_pip(result.stderr),
                         result.stderr + result.stdout,
                         f"pip-compile-{plugin.name}",
                     ),
@@ -188,7 +185,7 @@ def _helper_python(interpreter: Interpreter, tools: Path) -> str:
         if result.returncode != 0:
             raise LockError(
                 f"cannot create a resolver environment for python {interpreter.version}: "
-                f"{resolution_error(result.stderr)}"
+                f"{explain_pip(result.stderr)}"
             )
         site = next(building.glob("lib/python*/site-packages"))
         (site / "_reconciler_tools.pth").write_text(pth_text, encoding="utf-8")
@@ -204,60 +201,3 @@ def _cache_dir() -> Path:
     from reconciler.interpreters import cache_dir  # noqa: PLC0415 - keep the module light
 
     return cache_dir() / "pip-tools"
-
-
-_INTERESTING = (
-    re.compile(r"Could not find a version that matches .*"),
-    re.compile(r"No matching distribution found for .*"),
-    re.compile(r"Cannot install .* because these package versions have conflicting dependencies.*"),
-    re.compile(r"ResolutionImpossible.*"),
-)
-
-
-_CONFLICT_PART = re.compile(
-    r"RequirementInformation\(requirement=\w+\('(?P<req>[^']*)'\), "
-    r"parent=(?:None|\w+\('(?P<parent>[^']*)'\))"
-)
-
-
-def _artifact(parent: str) -> str:
-    """``tap_x-1.0`` from a candidate's text, e.g. ``https://h/tap_x-1.0-py3-none-any.whl#sha256=...
-    (from https://h/simple/) (requires-python:>=3.10)``."""
-    link = parent.split(maxsplit=1)[0] if parent.split() else parent
-    artifact = link.split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
-    suffix = next((s for s in ARCHIVE_SUFFIXES if artifact.endswith(s)), None)
-    if suffix is not None:
-        artifact = re.sub(r"-(?:py|cp)\d.*$", "", artifact.removesuffix(suffix))
-    return artifact or "?"
-
-
-def _conflict(stderr: str) -> str | None:
-    """``demo-common<1.1 (requested) conflicts with demo-common>=1.1 (from tap_alpha-1.1.0)``."""
-    parts = []
-    for match in _CONFLICT_PART.finditer(stderr):
-        parent = match.group("parent")
-        if parent is None:
-            parts.append(f"{match.group('req')} (requested)")
-        else:
-            parts.append(f"{match.group('req')} (from {_artifact(parent)})")
-    if len(parts) < 2:
-        return None
-    return "conflicting requirements: " + " vs ".join(dict.fromkeys(parts))
-
-
-def resolution_error(stderr: str) -> str:
-    """The one line of pip-compile's output that explains a failed resolution."""
-    conflict = _conflict(stderr)
-    if conflict is not None:
-        return redact(conflict)
-    from reconciler.support.tool_errors import explain  # noqa: PLC0415
-
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    if any("Failed to build" in line or "fatal:" in line for line in lines):
-        return explain(stderr)  # a build or git failure: its cause, not pip's traceback
-    for pattern in _INTERESTING:
-        for line in lines:
-            match = pattern.search(line)
-            if match:
-                return redact(match.group(0))
-    return explain(stderr) if lines else "pip-compile failed with no output"

@@ -13,6 +13,8 @@ import re
 #: What a plugin name may be: it becomes a directory and a file name (no separators, no dots first).
 PLUGIN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _SEPARATORS = re.compile(r"[-_.]+")
+#: What pip installs as an archive (a wheel or an sdist), by the end of its name.
+ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar")
 #: A distribution name as written (PEP 508: letters and digits at both ends).
 NAME_PATTERN = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
 #: A version that is its own normal form: release numbers without leading zeros.

@@ -1,4 +1,5 @@
-"""One line that keeps the cause, from the output of a failed pip, pip-compile or uv run.
+"""The one pip and the one uv error explainer: one line that keeps the cause, from the output
+of a failed pip, pip-compile or uv run.
 
 - uv: the ``error:`` line plus the last ``Caused by:`` / ``cause:`` of its chain (a git ``fatal:``
   line when the cause is a failed git command), with the expected and computed hashes of a
@@ -17,10 +18,12 @@ import secrets
 import time
 from pathlib import Path
 
+from reconciler.support.names import ARCHIVE_SUFFIXES
 from reconciler.support.redact import redact
 
 _CLASS_PREFIX = re.compile(r"^(?:[a-z_][\w]*\.)+[A-Z]\w*(?:Error|Exception|Candidate|\w*):\s*")
-_CAUSE = re.compile(r"^\s*(?:Caused by|cause):\s*(?P<text>.*)$")
+_CAUSE = re.compile(r"^\s*(?:Caused by:|cause:|╰─▶)\s*(?P<text>.*)$")
+_HEAD = re.compile(r"^\s*(?:error:|\u00d7)\s*(?P<text>.*)$")  # x: uv's fancy renderer
 _PIP_MISMATCH = re.compile(
     r"^\s*(?P<req>\S+==\S+) from (?P<url>\S+).*?:\s*\n\s*Expected sha256 (?P<expected>[0-9a-f]+)"
     r"(?:\s*\n\s*or\s+[0-9a-f]+)*\s*\n\s*Got\s+(?P<got>[0-9a-f]+)",
@@ -131,16 +134,77 @@ def failure_cause(explained: str, output: str, label: str) -> str:
 
 
 def _explain(output: str) -> str:
-    uv = _uv(output)
-    if uv is not None:
-        return uv
+    if any(line.startswith("error:") for line in output.splitlines()):
+        return _explain_uv(output)
+    return _explain_pip(output)
+
+
+def explain_uv(output: str) -> str:
+    """uv's error chain as one line: its head and the last cause (continuations joined; the
+    URL that failed kept; a git ``fatal:`` and a hash mismatch's hashes added)."""
+    return redact(_explain_uv(output))
+
+
+def _explain_uv(output: str) -> str:
+    head: str | None = None
+    causes: list[list[str]] = []
+    ended = False  # a blank line ends the chain; what follows is detail (hashes, output)
+    for raw in output.splitlines():
+        line = raw.strip()
+        if not line:
+            ended = ended or head is not None or bool(causes)
+            continue
+        if line.startswith(("hint:", "help:")):
+            break  # advice after the chain, not its cause
+        if line.startswith("warning:") or ended:
+            continue
+        if (match := _CAUSE.match(raw)) is not None:
+            causes.append([match.group("text").strip()])
+        elif head is None and (match := _HEAD.match(raw)) is not None:
+            head = match.group("text").strip()
+        elif causes:
+            causes[-1].append(line)  # a cause's continuation line
+        elif head is not None:
+            head = f"{head} {line}"
+    chain = [" ".join(c) for c in causes if c]
+    fatal = _FATAL.search(output)
+    if fatal:
+        chain.append(f"git: {fatal.group('text').strip()}")
+    if head is None and not chain:
+        lines = [line.strip() for line in output.splitlines() if line.strip()]
+        return lines[-1] if lines else "uv pip compile failed with no output"
+    parts = [p for p in (head, *chain[-1:]) if p]
+    if len(chain) > 1 and "://" in chain[0] and "://" not in parts[-1]:
+        parts.insert(1, chain[0])  # keep the URL that failed, not only the socket error
+    hashes = _UV_HASHES.search(output)
+    if hashes:
+        parts[-1] += f" (expected {hashes.group('expected')}, computed {hashes.group('got')})"
+    return ": ".join(p.rstrip(":") for p in parts)
+
+
+def explain_pip(output: str) -> str:
+    """pip's (or pip-compile's) failure as one line: a resolution conflict, the line that says
+    what could not be found, a hash mismatch, a failed build, a git error, else its last error."""
+    return redact(_explain_pip(output))
+
+
+def _explain_pip(output: str) -> str:
+    conflict = _conflict(output)
+    if conflict is not None:
+        return conflict
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    if not any("Failed to build" in line or "fatal:" in line for line in lines):
+        for pattern in _INTERESTING:
+            for line in lines:
+                match = pattern.search(line)
+                if match:
+                    return match.group(0)
     mismatch = _PIP_MISMATCH.search(output)
     if mismatch:
         return (
             f"hash mismatch for {mismatch.group('req')} from {mismatch.group('url')}: "
             f"expected sha256 {mismatch.group('expected')}, got {mismatch.group('got')}"
         )
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
     build = _pip_build_failure(lines, output)
     if build is not None:
         return build
@@ -156,27 +220,6 @@ def _last_line(lines: list[str]) -> str:
         if _CLASS_PREFIX.match(line):
             return strip_class(line)
     return strip_class(lines[-1]) if lines else "failed with no output"
-
-
-def _uv(output: str) -> str | None:
-    """uv's ``error:`` line with the last cause of its chain."""
-    lines = output.splitlines()
-    head_index = next((i for i, line in enumerate(lines) if line.startswith("error:")), None)
-    if head_index is None:
-        return None
-    head = lines[head_index].removeprefix("error:").strip()
-    causes = [m.group("text").strip() for m in map(_CAUSE.match, lines[head_index:]) if m]
-    rest = "\n".join(lines[head_index:])
-    fatal = _FATAL.search(rest)
-    if fatal:
-        causes.append(f"git: {fatal.group('text').strip()}")
-    if not causes:
-        return head
-    last = causes[-1]
-    hashes = _UV_HASHES.search(rest)
-    if hashes:
-        last += f" (expected {hashes.group('expected')}, computed {hashes.group('got')})"
-    return f"{head}: {last}"
 
 
 def _pip_build_failure(lines: list[str], output: str) -> str | None:
@@ -199,3 +242,42 @@ def _pip_build_failure(lines: list[str], output: str) -> str | None:
     if fatal:
         return f"{failed}: git: {fatal.group('text').strip()}"
     return failed
+
+
+_INTERESTING = (
+    re.compile(r"Could not find a version that matches .*"),
+    re.compile(r"No matching distribution found for .*"),
+    re.compile(r"Cannot install .* because these package versions have conflicting dependencies.*"),
+    re.compile(r"ResolutionImpossible.*"),
+)
+
+
+_CONFLICT_PART = re.compile(
+    r"RequirementInformation\(requirement=\w+\('(?P<req>[^']*)'\), "
+    r"parent=(?:None|\w+\('(?P<parent>[^']*)'\))"
+)
+
+
+def _artifact(parent: str) -> str:
+    """``tap_x-1.0`` from a candidate's text, e.g. ``https://h/tap_x-1.0-py3-none-any.whl#sha256=...
+    (from https://h/simple/) (requires-python:>=3.10)``."""
+    link = parent.split(maxsplit=1)[0] if parent.split() else parent
+    artifact = link.split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    suffix = next((s for s in ARCHIVE_SUFFIXES if artifact.endswith(s)), None)
+    if suffix is not None:
+        artifact = re.sub(r"-(?:py|cp)\d.*$", "", artifact.removesuffix(suffix))
+    return artifact or "?"
+
+
+def _conflict(stderr: str) -> str | None:
+    """``demo-common<1.1 (requested) conflicts with demo-common>=1.1 (from tap_alpha-1.1.0)``."""
+    parts = []
+    for match in _CONFLICT_PART.finditer(stderr):
+        parent = match.group("parent")
+        if parent is None:
+            parts.append(f"{match.group('req')} (requested)")
+        else:
+            parts.append(f"{match.group('req')} (from {_artifact(parent)})")
+    if len(parts) < 2:
+        return None
+    return "conflicting requirements: " + " vs ".join(dict.fromkeys(parts))
