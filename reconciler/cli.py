@@ -13,9 +13,9 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -37,6 +37,7 @@ VERIFY_HELP = (
     "Also check every installed file against its .dist-info/RECORD (size and sha256): a "
     "modified, missing or unexpected file is drift."
 )
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -131,6 +132,34 @@ def _jobs(jobs: int | None) -> int:
     return jobs or os.cpu_count() or 1
 
 
+def _file_option(*decls: str, help: str) -> Callable[[F], F]:
+    """A ``FILE`` option (a path, not a directory; None when not given)."""
+    return click.option(*decls, type=click.Path(path_type=Path, dir_okay=False), help=help)
+
+
+def _jobs_option(what: str) -> Callable[[F], F]:
+    """``--jobs/-j N``: how many plugins are ``what`` (resolved, built) at once."""
+    return click.option(
+        "--jobs", "-j", type=click.IntRange(min=1), default=None, help=JOBS_HELP.format(what)
+    )
+
+
+def _backend_option(name: str, choices: tuple[str, ...], text: str) -> Callable[[F], F]:
+    """``--installer``/``--resolver``: one of the registry's names (None: the setting's)."""
+    return click.option(name, type=click.Choice(choices), default=None, help=text)
+
+
+def _lock_timeout_option(holder: str) -> Callable[[F], F]:
+    """``--lock-timeout S``: how long to wait for ``holder`` to release the venv root's lock."""
+    return click.option(
+        "--lock-timeout",
+        type=click.FloatRange(min=0),
+        default=0.0,
+        show_default=True,
+        help=f"Seconds to wait for {holder} to release the venv root's lock.",
+    )
+
+
 @cli.command()
 @click.argument("plugins", nargs=-1, shell_complete=_complete_plugins)
 @click.option("--check", is_flag=True, help="Change nothing; exit 2 if a lock is missing/stale.")
@@ -143,14 +172,11 @@ def _jobs(jobs: int | None) -> int:
     metavar="NAME",
     help="Bump only this package, keeping every other pin (repeatable).",
 )
-@click.option(
-    "--jobs", "-j", type=click.IntRange(min=1), default=None, help=JOBS_HELP.format("resolved")
-)
-@click.option(
+@_jobs_option("resolved")
+@_backend_option(
     "--resolver",
-    type=click.Choice(RESOLVERS),
-    default=None,
-    help="Resolver (default: settings.resolver; auto = uv if installed, else pip-tools).",
+    RESOLVERS,
+    "Resolver (default: settings.resolver; auto = uv if installed, else pip-tools).",
 )
 @click.pass_context
 def lock(
@@ -188,13 +214,7 @@ def lock(
 @cli.command()
 @click.argument("plugins", nargs=-1, shell_complete=_complete_plugins)
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (format_version 1).")
-@click.option(
-    "-o",
-    "--out",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Also write the JSON plan to FILE (for `apply FILE`).",
-)
+@_file_option("-o", "--out", help="Also write the JSON plan to FILE (for `apply FILE`).")
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 0 when there are no changes, 2 when there are."
 )
@@ -223,28 +243,15 @@ def plan(
 
 @cli.command()
 @click.argument("args", nargs=-1, metavar="[PLANFILE] [PLUGIN]...")
-@click.option(
-    "--plan",
-    "plan_file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="A plan saved by `plan -o`; refuse if the world changed since.",
+@_file_option(
+    "--plan", "plan_file", help="A plan saved by `plan -o`; refuse if the world changed since."
 )
-@click.option(
-    "--jobs", "-j", type=click.IntRange(min=1), default=None, help=JOBS_HELP.format("built")
-)
-@click.option(
-    "--lock-timeout",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="Seconds to wait for another apply to release the venv root's lock.",
-)
-@click.option(
+@_jobs_option("built")
+@_lock_timeout_option("another apply")
+@_backend_option(
     "--installer",
-    type=click.Choice(INSTALLERS),
-    default=None,
-    help="Installer backend (default: settings.installer; auto = uv if installed).",
+    INSTALLERS,
+    "Installer backend (default: settings.installer; auto = uv if installed).",
 )
 @click.option("--index-url", default=None, help="Deploy-time override of the package index URL.")
 @click.option(
@@ -362,13 +369,7 @@ def _stop_on_signals(
 
 @cli.command()
 @click.argument("plugin", shell_complete=_complete_plugins)
-@click.option(
-    "--lock-timeout",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="Seconds to wait for a running apply to release the venv root's lock.",
-)
+@_lock_timeout_option("a running apply")
 @click.pass_context
 def rollback(ctx: click.Context, plugin: str, lock_timeout: float) -> int:
     """Flip PLUGIN back to its previous generation (kept when keep-generations = 1)."""

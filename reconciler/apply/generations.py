@@ -63,12 +63,20 @@ def new_generation(layout: Layout, plugin: str) -> Path:
 
 def generations(layout: Layout, plugin: str) -> list[Path]:
     """Every generation directory of ``plugin``, oldest first."""
+    return _named(layout, plugin, "g")
+
+
+def _named(layout: Layout, plugin: str, prefix: str) -> list[Path]:
+    """The entries of ``plugin``'s generations directory whose name starts with ``prefix``
+    (symlinks left out), in name order."""
     directory = layout.generations_dir(plugin)
     try:
         names = sorted(os.listdir(directory))
     except (FileNotFoundError, NotADirectoryError):
         return []
-    return [directory / n for n in names if n.startswith("g") and not (directory / n).is_symlink()]
+    return [
+        directory / n for n in names if n.startswith(prefix) and not (directory / n).is_symlink()
+    ]
 
 
 def is_complete(generation: Path) -> bool:
@@ -166,16 +174,7 @@ TRASH_PREFIX = ".trash-"
 
 def trash(layout: Layout, plugin: str) -> list[Path]:
     """Generations whose deletion was interrupted (``.trash-g<id>``): reconciler's to finish."""
-    directory = layout.generations_dir(plugin)
-    try:
-        names = sorted(os.listdir(directory))
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    return [
-        directory / n
-        for n in names
-        if n.startswith(TRASH_PREFIX + "g") and not (directory / n).is_symlink()
-    ]
+    return _named(layout, plugin, TRASH_PREFIX + "g")
 
 
 def stale_generations(

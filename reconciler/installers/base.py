@@ -115,6 +115,23 @@ class Batch:
     fresh: bool = False  # repair: bypass the installer's cache (see Installer.install)
 
 
+def install_each_batch(
+    packages: Sequence[LockedPackage],
+    index: IndexOptions,
+    project_dir: Path,
+    command: Callable[[Batch], list[str]],
+    *,
+    repair: bool = False,
+) -> None:
+    """Run the installer's ``command(batch)`` for each batch that installs exactly ``packages``
+    (none when there are no packages)."""
+    if not packages:
+        return
+    with install_batches(packages, index, project_dir, repair=repair) as batches:
+        for batch in batches:
+            run(command(batch), "installing")
+
+
 @contextmanager
 def install_batches(
     packages: Sequence[LockedPackage],

@@ -16,14 +16,14 @@ from reconciler.installers.pipconfig import hermetic_env, index_args
 from reconciler.locking.base import (
     CUSTOM_COMPILE_COMMAND,
     ResolveRequest,
-    run_resolver,
+    compile_lock,
     source_args,
     workdir,
 )
 from reconciler.models import Interpreter
 from reconciler.support import procs, scratch
 from reconciler.support.files import built_then_renamed
-from reconciler.support.tool_errors import explain_pip, failure_cause
+from reconciler.support.tool_errors import explain_pip
 
 PIP_COMPILE_FLAGS = (
     "--generate-hashes",
@@ -76,18 +76,9 @@ class PipToolsResolver:
             env = hermetic_env()
             env["CUSTOM_COMPILE_COMMAND"] = CUSTOM_COMPILE_COMMAND
             env["PIP_TOOLS_CACHE_DIR"] = env.get("PIP_TOOLS_CACHE_DIR", "") or str(_cache_dir())
-            result = run_resolver(command, plugin.name, "pip-compile", work.path, env)
-            if result.returncode != 0:
-                raise LockError(
-                    "cannot lock",
-                    cause=failure_cause(
-                        explain_pip(result.stderr),
-                        result.stderr + result.stdout,
-                        f"pip-compile-{plugin.name}",
-                    ),
-                    plugin=plugin.name,
-                )
-            return work.output.read_text(encoding="utf-8")
+            return compile_lock(
+                command, plugin.name, "pip-compile", work, explain_pip, env, label="pip-compile"
+            )
 
 
 def resolver_python(

@@ -8,15 +8,14 @@ unchanged pins are kept exactly as pip-compile keeps them.
 
 from __future__ import annotations
 
-from reconciler.errors import LockError
 from reconciler.locking.base import (
     CUSTOM_COMPILE_COMMAND,
     ResolveRequest,
-    run_resolver,
+    compile_lock,
     source_args,
     workdir,
 )
-from reconciler.support.tool_errors import explain_uv, failure_cause
+from reconciler.support.tool_errors import explain_uv
 
 UV_COMPILE_FLAGS = (
     "--generate-hashes",
@@ -63,15 +62,6 @@ class UvResolver:
                 command.extend(["--upgrade-package", name])
             command.extend(source_args(request, ["--prerelease", "allow"]))
             command.extend(["--output-file", work.output.name, work.source.name])
-            result = run_resolver(command, plugin.name, "uv", work.path)
-            if result.returncode != 0:
-                raise LockError(
-                    "cannot lock",
-                    cause=failure_cause(
-                        explain_uv(result.stderr),
-                        result.stderr + result.stdout,
-                        f"uv-compile-{plugin.name}",
-                    ),
-                    plugin=plugin.name,
-                )
-            return work.output.read_text(encoding="utf-8")
+            return compile_lock(
+                command, plugin.name, "uv", work, explain_uv, label="uv-compile"
+            )

@@ -29,21 +29,27 @@ from reconciler.support.redact import redact
 PROJECT_FILE = "reconciler.toml"
 
 
+#: The defaults of :class:`~reconciler.models.Settings`, the one place they are written.
+_DEFAULT = Settings(Path(".venvs"), Path("lock"))
+
+
 @attrs.define
 class _RawSettings:
-    venv_root: str = ".venvs"
-    lock_dir: str = "lock"
-    python: str = "python3"
-    index_url: str | None = None
+    """``[settings]`` as written (paths relative, index options flat); see :func:`_settings`."""
+
+    venv_root: str = str(_DEFAULT.venv_root)
+    lock_dir: str = str(_DEFAULT.lock_dir)
+    python: str = _DEFAULT.python
+    index_url: str | None = _DEFAULT.index.index_url
     extra_index_urls: list[str] = attrs.Factory(list)
     find_links: list[str] = attrs.Factory(list)
-    no_index: bool = False
-    installer: str = "auto"
-    keep_generations: int = 0
-    resolver: str = "auto"
-    universal: bool = False
-    require_hashes: bool = False
-    lock_format: str = "requirements"
+    no_index: bool = _DEFAULT.index.no_index
+    installer: str = _DEFAULT.installer
+    keep_generations: int = _DEFAULT.keep_generations
+    resolver: str = _DEFAULT.resolver
+    universal: bool = _DEFAULT.universal
+    require_hashes: bool = _DEFAULT.require_hashes
+    lock_format: str = _DEFAULT.lock_format
 
 
 @attrs.define
