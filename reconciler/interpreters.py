@@ -248,9 +248,9 @@ _BOOTSTRAP_LOCK = threading.Lock()
 
 def tool_pip_runs_on(version: str) -> bool:
     """True when the pip reconciler runs with supports Python ``version`` (``pip --python``)."""
-    from importlib.metadata import PackageNotFoundError, metadata  # noqa: PLC0415
+    from importlib.metadata import PackageNotFoundError, metadata  # noqa: PLC0415 - start-up
 
-    from packaging.specifiers import SpecifierSet  # noqa: PLC0415
+    from packaging.specifiers import SpecifierSet  # noqa: PLC0415 - start-up: apply/lock only
 
     try:
         requires = metadata("pip")["Requires-Python"] or ""

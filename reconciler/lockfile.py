@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import attrs
 
@@ -105,7 +105,7 @@ def normalise_requirement(text: str) -> str:
         name, op, version = simple.group("name", "op", "version")
         if op != "~=" or "." in version:
             return canonical_name(name) + (f"{op}{version}" if op else "")
-    from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415
+    from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415 - start-up: packaging stays off the plan path
 
     try:
         requirement = Requirement(text)
@@ -189,7 +189,7 @@ def unsatisfied(
         if simple is not None:
             reasons.extend(simple)
             continue
-        from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415
+        from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415 - start-up: packaging stays off the plan path
 
         try:
             requirement = Requirement(text)
@@ -415,7 +415,7 @@ def _reconciler_meta(line: str) -> dict[str, str]:
 
 def _parse_line(label: str, number: int, content: str, meta: dict[str, str]) -> LockedPackage:
     """One requirement line of a lock: a pin, a hashed URL, a VCS commit or a local path."""
-    from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415
+    from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415 - start-up: packaging stays off the plan path
 
     hashes = tuple(_HASH_RE.findall(content))
     requirement_text = _HASH_RE.sub("", content).strip()
@@ -463,10 +463,8 @@ def _url_line(
     hashes: tuple[str, ...],
     meta: dict[str, str],
 ) -> LockedPackage:
-    from reconciler.requirements import VCS_SCHEMES, split_vcs  # noqa: PLC0415
-
-    if url.lower().startswith(VCS_SCHEMES):
-        _, ref, _ = split_vcs(url)
+    if url.lower().startswith(reqs.VCS_SCHEMES):
+        _, ref, _ = reqs.split_vcs(url)
         if ref is None or not _COMMIT_RE.match(ref):
             raise LockError(
                 redact(
@@ -535,9 +533,7 @@ def _path_line(
 
 def _archive_version(url: str) -> str:
     """The version a wheel or sdist URL's file name gives, else ""."""
-    from urllib.parse import unquote, urlsplit  # noqa: PLC0415
-
-    from packaging.utils import (  # noqa: PLC0415
+    from packaging.utils import (  # noqa: PLC0415 - start-up: packaging stays off the plan path
         InvalidSdistFilename,
         InvalidWheelFilename,
         parse_sdist_filename,

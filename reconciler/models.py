@@ -365,7 +365,7 @@ class Install:
         """True when this install replaces a newer installed version."""
         if self.from_version is None:
             return False
-        from packaging.version import InvalidVersion, Version  # noqa: PLC0415
+        from packaging.version import InvalidVersion, Version  # noqa: PLC0415 - start-up: see names
 
         try:
             return Version(self.package.version) < Version(self.from_version)

@@ -149,7 +149,7 @@ def parse(text: str) -> Req:
 
 def _pep508(text: str, stripped: str, editable: bool) -> Req:
     """A PEP 508 requirement: from the index, or ``name @ URL``."""
-    from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415
+    from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415 - start-up: packaging stays off the plan path
 
     try:
         requirement = Requirement(stripped)
@@ -193,7 +193,7 @@ def _bare_path(text: str, editable: bool) -> bool:
     requirement as a path (Meltano's ``pip_url: -e extract/tap-x`` relies on it)."""
     if ("/" not in text and not editable) or "@" in text or "://" in text:
         return False
-    from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415
+    from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415 - start-up: packaging stays off the plan path
 
     try:
         Requirement(text)

@@ -11,6 +11,7 @@ Where the stable path and the generations directory are is the layout's business
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 import shutil
@@ -109,7 +110,6 @@ _AT_FDCWD = -100
 def _rename_exchange(first: Path, second: Path) -> None:
     """Swap two paths atomically (Linux ``renameat2(RENAME_EXCHANGE)``); OSError if unsupported."""
     import ctypes  # noqa: PLC0415 - only when a real directory is replaced
-    import errno  # noqa: PLC0415
 
     try:
         libc = ctypes.CDLL(None, use_errno=True)

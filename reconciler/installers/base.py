@@ -17,6 +17,7 @@ from reconciler.installers.pipconfig import hermetic_env, index_args
 from reconciler.models import IndexOptions, LockedPackage
 from reconciler.support import procs, scratch
 from reconciler.support.redact import redact
+from reconciler.support.tool_errors import explain
 
 
 class Installer(Protocol):
@@ -87,8 +88,6 @@ def run(command: Sequence[str], what: str) -> None:
 
 def last_error_line(output: str) -> str:
     """The most telling line of a failed pip/uv run (its cause kept), credentials redacted."""
-    from reconciler.support.tool_errors import explain  # noqa: PLC0415
-
     return explain(output)
 
 

@@ -14,7 +14,7 @@ from reconciler.models import IndexOptions, LockedPackage
 def find_uv() -> str | None:
     """The uv executable: the one the ``uv`` package (``reconciler[uv]``) ships, else PATH's."""
     try:
-        from uv import find_uv_bin  # type: ignore[import-not-found,unused-ignore]  # noqa: PLC0415
+        from uv import find_uv_bin  # type: ignore[import-not-found,unused-ignore]  # noqa: PLC0415 - optional: the uv extra
     except ImportError:
         return shutil.which("uv")
     try:

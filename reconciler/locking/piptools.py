@@ -8,6 +8,7 @@ import shutil
 import sys
 import sysconfig
 import threading
+from importlib import resources
 from pathlib import Path
 
 from reconciler.errors import LockError
@@ -115,8 +116,6 @@ _HELPER_LOCK = threading.Lock()
 
 def helper_lock(major_minor: str) -> str | None:
     """The text of the pip-tools lock shipped for Python ``major_minor`` (None: not needed)."""
-    from importlib import resources  # noqa: PLC0415
-
     resource = resources.files("reconciler.locking") / "helpers" / f"py{major_minor}.txt"
     try:
         return resource.read_text(encoding="utf-8")

@@ -80,7 +80,7 @@ if TYPE_CHECKING:
 @functools.cache
 def _converter() -> cattrs.Converter:
     from cattrs.gen import make_dict_structure_fn, override  # noqa: PLC0415 - errors only
-    from cattrs.preconf.tomlkit import make_converter  # noqa: PLC0415
+    from cattrs.preconf.tomlkit import make_converter  # noqa: PLC0415 - start-up: errors only
 
     conv = make_converter(forbid_extra_keys=True)
 
@@ -146,8 +146,8 @@ def parse(text: str, project_file: Path) -> DesiredState:
 def _edge_raw(text: str, label: str) -> _RawProject:
     """tomlkit + cattrs: the reader whose messages are the errors (raises for bad input)."""
     import cattrs  # noqa: PLC0415 - only for files the fast path refused
-    import tomlkit  # noqa: PLC0415
-    import tomlkit.exceptions  # noqa: PLC0415
+    import tomlkit  # noqa: PLC0415 - start-up: unusual files only
+    import tomlkit.exceptions  # noqa: PLC0415 - likewise
 
     try:
         document = tomlkit.parse(text)
@@ -243,7 +243,7 @@ def _format_exception(exc: BaseException, type_: type | None) -> str:
     """cattrs's message for one leaf error, keeping the text of our own type checks."""
     if isinstance(exc, TypeError) and str(exc).startswith("expected "):
         return str(exc)
-    import cattrs  # noqa: PLC0415
+    import cattrs  # noqa: PLC0415 - start-up: errors only
 
     return cattrs.v.format_exception(exc, type_)
 

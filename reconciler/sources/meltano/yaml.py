@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from reconciler.errors import ConfigError
 from reconciler.layouts.meltano import PIP_TYPES
@@ -33,9 +35,6 @@ class Where:
 
 
 def read_yaml(path: Path, label: str) -> Any:
-    from ruamel.yaml import YAML  # noqa: PLC0415 - only for Meltano projects
-    from ruamel.yaml.error import YAMLError  # noqa: PLC0415
-
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
