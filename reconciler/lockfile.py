@@ -287,10 +287,16 @@ def with_locations(lock: Lock, project_dir: Path | None) -> Lock:
     if project_dir is None or not any(p.kind == "path" for p in lock.packages):
         return lock
     packages = tuple(
-        attrs.evolve(p, location=p.source_url(project_dir)) if p.kind == "path" else p
+        attrs.evolve(p, location=_location(p.url or "", project_dir)) if p.kind == "path" else p
         for p in lock.packages
     )
     return attrs.evolve(lock, packages=packages)
+
+
+def _location(url: str, project_dir: Path) -> str:
+    """The ``file:`` URL pip records for a local project locked as ``url``: symlinks resolved,
+    as pip resolves them."""
+    return url if url.startswith("file:") else (project_dir / url).resolve().as_uri()
 
 
 #: Blank and comment lines between pins (``# via ...`` annotations, the header).

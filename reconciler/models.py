@@ -194,7 +194,8 @@ class LockedPackage:
                 return self.location
             if self.url.startswith("file:"):
                 return self.url
-            return (project_dir / self.url).resolve().as_uri()
+            # not read by lockfile.read(..., project_dir), which resolves symlinks: no disk here
+            return (project_dir / self.url).absolute().as_uri()
         if self.kind == "vcs" and self.url is not None:
             return self.url.split("+", 1)[1].rsplit("@", 1)[0]
         return self.url
