@@ -397,7 +397,7 @@ def _parse_lines(plugin: str, path: Path, text: str) -> Lock:
         package = plain if plain is not None else _parse_line(label, number, content, meta)
         name, marker = package.name, package.marker
         if name in packages and marker is None and packages[name].marker is None:
-            raise LockError(f"{label}:{number}: {name} is pinned twice")
+            raise LockError(f"{name} is pinned twice", file=label, line=number)
         packages[name if marker is None else f"{name};{marker}"] = package
     content_digest = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
     ordered = tuple(sorted(packages.values(), key=lambda p: (p.name, p.marker or "")))
@@ -427,7 +427,9 @@ def _parse_line(label: str, number: int, content: str, meta: dict[str, str]) -> 
     requirement_text = _HASH_RE.sub("", content).strip()
     for h in hashes:
         if not re.fullmatch(r"sha256:[0-9a-f]{64}", h):
-            raise LockError(f"{label}:{number}: malformed hash {h!r} (expected sha256:<64 hex>)")
+            raise LockError(
+                f"malformed hash {h!r} (expected sha256:<64 hex>)", file=label, line=number
+            )
     editable = False
     match = re.match(r"^(?:-e|--editable)(?:\s+|=)(?P<rest>\S.*)$", requirement_text)
     if match:
@@ -435,8 +437,9 @@ def _parse_line(label: str, number: int, content: str, meta: dict[str, str]) -> 
         requirement_text = match.group("rest").strip()
     elif requirement_text.startswith("-"):
         raise LockError(
-            f"{label}:{number}: option lines are not supported in a lock "
-            f"({requirement_text.split()[0]})"
+            f"option lines are not supported in a lock ({requirement_text.split()[0]})",
+            file=label,
+            line=number,
         )
     if requirement_text.startswith(("./", "../", "/", "file:")) or editable:
         return _path_line(label, number, requirement_text, meta, editable, hashes)
@@ -444,7 +447,9 @@ def _parse_line(label: str, number: int, content: str, meta: dict[str, str]) -> 
         requirement = Requirement(requirement_text)
     except InvalidRequirement as exc:
         raise LockError(
-            redact(f"{label}:{number}: invalid requirement: {requirement_text!r}")
+            redact(f"invalid requirement: {requirement_text!r}"),
+            file=label,
+            line=number,
         ) from exc
     name = canonical_name(requirement.name)
     marker = str(requirement.marker) if requirement.marker else None
@@ -453,7 +458,9 @@ def _parse_line(label: str, number: int, content: str, meta: dict[str, str]) -> 
         return _url_line(label, number, name, requirement.url, base, marker, hashes, meta)
     specs = list(requirement.specifier)
     if len(specs) != 1 or specs[0].operator not in ("==", "===") or specs[0].version.endswith(".*"):
-        raise LockError(redact(f"{label}:{number}: {requirement_text!r} is not pinned with '=='"))
+        raise LockError(
+            redact(f"{requirement_text!r} is not pinned with '=='"), file=label, line=number
+        )
     return LockedPackage(
         name=name, version=specs[0].version, requirement=base, hashes=hashes, marker=marker
     )
@@ -473,10 +480,9 @@ def _url_line(
         _, ref, _ = reqs.split_vcs(url)
         if ref is None or not _COMMIT_RE.match(ref):
             raise LockError(
-                redact(
-                    f"{label}:{number}: {base!r} is not pinned to a commit id "
-                    "(run `reconciler lock`)"
-                )
+                redact(f"{base!r} is not pinned to a commit id (run `reconciler lock`)"),
+                file=label,
+                line=number,
             )
         return LockedPackage(
             name=name,
@@ -499,7 +505,9 @@ def _url_line(
             url=url,
         )
     if not hashes:
-        raise LockError(redact(f"{label}:{number}: {base!r}: a direct URL must carry --hash"))
+        raise LockError(
+            redact(f"{base!r}: a direct URL must carry --hash"), file=label, line=number
+        )
     return LockedPackage(
         name=name,
         version=_archive_version(url),
@@ -522,9 +530,11 @@ def _path_line(
     name = meta.get("name")
     if not name:
         raise LockError(
-            f"{label}:{number}: local path {('-e ' if editable else '') + text!r} has no "
+            f"local path {('-e ' if editable else '') + text!r} has no "
             "'# reconciler: name=...' comment "
-            "(run `reconciler lock`)"
+            "(run `reconciler lock`)",
+            file=label,
+            line=number,
         )
     return LockedPackage(
         name=canonical_name(name),

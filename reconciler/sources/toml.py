@@ -131,7 +131,7 @@ def load(project_file: Path) -> DesiredState:
     try:
         text = project_file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{project_file}: cannot read: {exc}") from exc
+        raise ConfigError("cannot read", file=project_file, cause=str(exc)) from exc
     return parse(text, project_file)
 
 
@@ -471,7 +471,7 @@ def _validate(raw: _RawProject, text: str, project_file: Path) -> DesiredState:
             )
         )
     if settings.venv_root == project_dir:
-        raise ConfigError(f"{label}: settings.venv-root must not be the project directory itself")
+        raise ConfigError("settings.venv-root must not be the project directory itself", file=label)
     plugins.sort(key=lambda p: p.name)
     return DesiredState(project_file=project_file, settings=settings, plugins=tuple(plugins))
 

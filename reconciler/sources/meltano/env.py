@@ -59,7 +59,7 @@ def dotenv(path: Path) -> dict[str, str]:
     except FileNotFoundError:
         return values
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f".env: cannot read: {exc}") from exc
+        raise ConfigError("cannot read", file=".env", cause=str(exc)) from exc
     for raw in text.splitlines():
         line = raw.strip()
         if not line or line.startswith("#"):

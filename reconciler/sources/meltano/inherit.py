@@ -93,9 +93,11 @@ class Resolver:
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, ValueError) as exc:
-                raise ConfigError(f"{rel}: not a Meltano plugin lock file: {exc}") from exc
+                raise ConfigError(
+                    "not a Meltano plugin lock file", file=rel, cause=str(exc)
+                ) from exc
             if not isinstance(data, dict):
-                raise ConfigError(f"{rel}: not a Meltano plugin lock file (not an object)")
+                raise ConfigError("not a Meltano plugin lock file (not an object)", file=rel)
             return path, data
         return None
 

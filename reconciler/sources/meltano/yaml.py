@@ -38,7 +38,7 @@ def read_yaml(path: Path, label: str) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{label}: cannot read: {exc}") from exc
+        raise ConfigError("cannot read", file=label, cause=str(exc)) from exc
     try:
         data = YAML(typ="rt").load(text)
     except YAMLError as exc:
@@ -49,7 +49,7 @@ def read_yaml(path: Path, label: str) -> Any:
     if data is None:
         return {}
     if not isinstance(data, Mapping):
-        raise ConfigError(f"{label}:1: expected a mapping at the top level")
+        raise ConfigError("expected a mapping at the top level", file=label, line=1)
     return data
 
 
