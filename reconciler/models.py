@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from reconciler.backends import lock_file
 from reconciler.layouts.venvs import VenvsLayout
 
 if TYPE_CHECKING:
@@ -115,12 +116,10 @@ class DesiredState:
 
     def lock_path(self, name: str, lock_format: str | None = None) -> Path:
         """Where the lock of plugin ``name`` lives (in its own format, or ``lock_format``)."""
-        from reconciler.lockformats import get_format  # noqa: PLC0415 - formats import models
-
         plugin = self.plugin(name)
         lock_name = plugin.lock_name if plugin is not None and plugin.lock_name else name
         chosen = lock_format or (plugin.lock_format if plugin is not None else "requirements")
-        return self.settings.lock_dir / get_format(chosen).relative_path(lock_name)
+        return self.settings.lock_dir / lock_file(chosen, lock_name)
 
     def resolve_names(self, names: Iterable[str]) -> tuple[str, ...]:
         """The plugin names that command-line ``names`` stand for (declared names and aliases

@@ -18,10 +18,14 @@ import os
 import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
+from reconciler.backends import lock_file
 from reconciler.errors import LockError
-from reconciler.lockformats import ArtifactFile, LockContent
+from reconciler.lockfile import normalise_index
+from reconciler.lockformats.base import ArtifactFile, LockContent
 from reconciler.models import InputsDigest, Lock, LockedPackage
+from reconciler.requirements import split_vcs
 from reconciler.support.names import canonical_name
 from reconciler.support.redact import redact, strip_credentials
 
@@ -35,9 +39,7 @@ CREATED_BY = "reconciler"
 def file_stem(lock_name: str) -> str:
     """``extractors/tap.csv`` -> ``extractors/pylock.tap-csv.toml`` (PEP 751: no dot in the
     name part; a Meltano ``<type>/<name>`` keeps its ``<type>/`` directory)."""
-    head, _, last = lock_name.rpartition("/")
-    name = f"pylock.{last.replace('.', '-')}.toml"
-    return f"{head}/{name}" if head else name
+    return lock_file("pylock", lock_name)
 
 
 class PylockFormat:
@@ -96,7 +98,7 @@ class PylockFormat:
 
     def render(self, content: LockContent) -> str:
         """The pylock text for ``content``; validated (``packaging.pylock``) before returning."""
-        import tomlkit  # noqa: PLC0415
+        import tomlkit  # noqa: PLC0415 - start-up: pylock locks only
 
         lock_dir = content.path.parent
         doc = tomlkit.document()
@@ -118,7 +120,7 @@ class PylockFormat:
 
 def validate(label: str, text: str) -> Pylock:
     """``text`` as a validated :class:`packaging.pylock.Pylock`; LockError naming ``label``."""
-    from packaging.pylock import Pylock, PylockValidationError  # noqa: PLC0415
+    from packaging.pylock import Pylock, PylockValidationError  # noqa: PLC0415 - start-up
 
     try:
         data = tomllib.loads(text)
@@ -228,7 +230,7 @@ def _location(artifact: ArtifactFile, content: LockContent, lock_dir: Path) -> d
 
 
 def _file(artifact: ArtifactFile, content: LockContent, lock_dir: Path) -> Any:
-    import tomlkit  # noqa: PLC0415
+    import tomlkit  # noqa: PLC0415 - start-up: pylock locks only
 
     entry = tomlkit.inline_table()
     entry["name"] = artifact.filename
@@ -240,7 +242,7 @@ def _file(artifact: ArtifactFile, content: LockContent, lock_dir: Path) -> Any:
 
 
 def _entry(package: LockedPackage, content: LockContent, lock_dir: Path) -> Any:
-    import tomlkit  # noqa: PLC0415
+    import tomlkit  # noqa: PLC0415 - start-up: pylock locks only
 
     table = tomlkit.table()
     table["name"] = package.name
@@ -270,9 +272,7 @@ def _entry(package: LockedPackage, content: LockContent, lock_dir: Path) -> Any:
 
 
 def _vcs(package: LockedPackage) -> Any:
-    import tomlkit  # noqa: PLC0415
-
-    from reconciler.requirements import split_vcs  # noqa: PLC0415
+    import tomlkit  # noqa: PLC0415 - start-up: pylock locks only
 
     assert package.url is not None  # noqa: S101 - VCS pins always carry both
     assert package.commit is not None  # noqa: S101
@@ -290,7 +290,7 @@ def _vcs(package: LockedPackage) -> Any:
 
 
 def _directory(package: LockedPackage, content: LockContent, lock_dir: Path) -> Any:
-    import tomlkit  # noqa: PLC0415
+    import tomlkit  # noqa: PLC0415 - start-up: pylock locks only
 
     assert package.url is not None  # noqa: S101 - path pins always carry one
     directory = tomlkit.inline_table()
@@ -302,7 +302,7 @@ def _directory(package: LockedPackage, content: LockContent, lock_dir: Path) -> 
 
 
 def _archive(package: LockedPackage) -> Any:
-    import tomlkit  # noqa: PLC0415
+    import tomlkit  # noqa: PLC0415 - start-up: pylock locks only
 
     assert package.url is not None  # noqa: S101 - URL pins always carry one
     archive = tomlkit.inline_table()
@@ -317,7 +317,6 @@ def _archive(package: LockedPackage) -> Any:
 def _local_size(url: str) -> int | None:
     if not url.startswith("file:"):
         return None
-    from urllib.parse import unquote, urlsplit  # noqa: PLC0415
 
     try:
         return Path(unquote(urlsplit(url).path)).stat().st_size
@@ -326,9 +325,7 @@ def _local_size(url: str) -> int | None:
 
 
 def _tool_table(content: LockContent, lock_dir: Path) -> Any:
-    import tomlkit  # noqa: PLC0415
-
-    from reconciler.lockfile import normalise_index  # noqa: PLC0415
+    import tomlkit  # noqa: PLC0415 - start-up: pylock locks only
 
     plugin = content.plugin
     inputs = content.inputs
