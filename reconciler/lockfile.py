@@ -266,21 +266,6 @@ def lock_staleness(
     )
 
 
-def read(plugin: str, path: Path, project_dir: Path | None = None) -> Lock | None:
-    """Parse the lock of ``plugin`` at ``path``; None when the file does not exist.
-
-    With ``project_dir``, every local project's location is resolved against it here (see
-    :attr:`LockedPackage.location`), so that the planner reads nothing from disk.
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LockError(f"cannot read {path}: {exc}", plugin=plugin) from exc
-    return with_locations(parse(plugin, path, text), project_dir)
-
-
 def with_locations(lock: Lock, project_dir: Path | None) -> Lock:
     """``lock`` with every local project's location resolved against ``project_dir`` (see
     :attr:`LockedPackage.location`); unchanged without one (any lock format)."""

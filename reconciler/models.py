@@ -168,7 +168,7 @@ class LockedPackage:
     commit: str | None = None  # the VCS commit id the lock pins
     ref: str | None = None  # the VCS ref (tag, branch) the commit was taken from
     #: A local project's ``file:`` URL, resolved against the project when the lock is read
-    #: (:func:`reconciler.lockfile.read`), so that planning needs no disk access.
+    #: (:func:`reconciler.lockformats.read`), so that planning needs no disk access.
     location: str | None = None
 
     @property
@@ -193,7 +193,7 @@ class LockedPackage:
                 return self.location
             if self.url.startswith("file:"):
                 return self.url
-            # not read by lockfile.read(..., project_dir), which resolves symlinks: no disk here
+            # not read by lockformats.read(..., project_dir), which resolves symlinks: no disk
             return (project_dir / self.url).absolute().as_uri()
         if self.kind == "vcs" and self.url is not None:
             return self.url.split("+", 1)[1].rsplit("@", 1)[0]

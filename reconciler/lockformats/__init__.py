@@ -52,8 +52,8 @@ def get_format(name: str) -> LockFormat:
 def read(plugin: str, path: Path, lock_format: str, project_dir: Path | None = None) -> Lock | None:
     """Parse the lock at ``path`` in ``lock_format``; None when the file does not exist.
 
-    With ``project_dir``, local projects' locations are resolved (as
-    :func:`reconciler.lockfile.read` does).
+    With ``project_dir``, local projects' locations are resolved
+    (:func:`reconciler.lockfile.with_locations`), so that the planner reads nothing from disk.
     """
     try:
         text = path.read_text(encoding="utf-8")
