@@ -481,14 +481,7 @@ def _url_line(
             ref=meta.get("ref"),
         )
     if url.startswith("file:") and not hashes and not reqs.is_archive(url):
-        return LockedPackage(
-            name=name,
-            version="",
-            requirement=base,
-            marker=marker,
-            kind="path",
-            url=url,
-        )
+        return LockedPackage.local(name, url, marker=marker, as_written=base)
     if not hashes:
         raise LockError(
             redact(f"{base!r}: a direct URL must carry --hash"), file=label, line=number

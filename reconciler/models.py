@@ -171,6 +171,36 @@ class LockedPackage:
     #: (:func:`reconciler.lockformats.read`), so that planning needs no disk access.
     location: str | None = None
 
+    @classmethod
+    def local(
+        cls,
+        name: str,
+        url: str,
+        *,
+        marker: str | None,
+        editable: bool = False,
+        as_written: str = "",
+    ) -> LockedPackage:
+        """A local project at ``url`` (a path or ``file:`` URL): no version, no hash."""
+        return cls(
+            name=name,
+            version="",
+            requirement=as_written or url,
+            marker=marker,
+            kind="path",
+            url=url,
+            editable=editable,
+        )
+
+    @classmethod
+    def pin(
+        cls, name: str, version: str, hashes: tuple[str, ...], *, marker: str | None, url: str = ""
+    ) -> LockedPackage:
+        """``name==version`` from an index, or (with ``url``) a hashed archive URL."""
+        requirement = f"{name} @ {url}" if url else f"{name}=={version}"
+        kind = "url" if url else "index"
+        return cls(name, version, requirement, hashes, marker, kind, url or None)
+
     @property
     def hashable(self) -> bool:
         """True when this line can be installed with ``--require-hashes``."""

@@ -173,27 +173,15 @@ def _package(label: str, package: Package, folder: str, root: str) -> LockedPack
         where = os.path.normpath(Path(folder, package.directory.path))
         rel = Path(os.path.relpath(where, root)).as_posix()
         shown = rel if rel.startswith("..") or rel == "." else f"./{rel}"
-        return LockedPackage(
-            name=name,
-            version="",
-            requirement=shown,
-            marker=marker,
-            kind="path",
-            url=shown,
-            editable=bool(package.directory.editable),
+        return LockedPackage.local(
+            name, shown, marker=marker, editable=bool(package.directory.editable)
         )
     if package.archive is not None:
         url = package.archive.url or ""
         if not url:
             raise LockError(f"{label}: {name}: an archive needs a url")
-        return LockedPackage(
-            name=name,
-            version=version,
-            requirement=f"{name} @ {url}",
-            hashes=_hashes(package.archive.hashes),
-            marker=marker,
-            kind="url",
-            url=url,
+        return LockedPackage.pin(
+            name, version, _hashes(package.archive.hashes), marker=marker, url=url
         )
     hashes: list[str] = []
     for wheel in package.wheels or ():
@@ -202,13 +190,7 @@ def _package(label: str, package: Package, folder: str, root: str) -> LockedPack
         hashes.extend(_hashes(package.sdist.hashes))
     if not version:
         raise LockError(f"{label}: {name}: an index package needs a version")
-    return LockedPackage(
-        name=name,
-        version=version,
-        requirement=f"{name}=={version}",
-        hashes=tuple(sorted(set(hashes))),
-        marker=marker,
-    )
+    return LockedPackage.pin(name, version, tuple(sorted(set(hashes))), marker=marker)
 
 
 def _location(artifact: ArtifactFile, content: LockContent, lock_dir: Path) -> dict[str, str]:

@@ -17,7 +17,7 @@ from reconciler.errors import Interrupted, LockError, ReconcilerError, combine
 from reconciler.installers.pipconfig import resolve_link
 from reconciler.lockformats.requirements import render_lock
 from reconciler.locking import direct
-from reconciler.locking.artifacts import Finder
+from reconciler.locking.artifacts import lock_content
 from reconciler.locking.base import Resolver, ResolveRequest
 from reconciler.models import DesiredState, Interpreter, Lock, Plugin
 from reconciler.support import procs, scratch
@@ -133,17 +133,7 @@ def lock_plugin(
     text = digest.header() + "\n" + _without_header(body)
     # refuse to write what we could not read back (the pylock format validates it too)
     parsed = lockfile.parse(plugin.name, target, text)
-    index = desired.index_for(plugin)
-    content = lockformats.LockContent(
-        plugin=plugin,
-        inputs=digest,
-        requirements_text=text,
-        lock=parsed,
-        path=target,
-        project_dir=desired.project_dir,
-        index=index,
-        find_artifacts=Finder(plugin.name, index, desired.project_dir),
-    )
+    content = lock_content(desired, plugin, digest, text, parsed, target)
     changed = write_if_changed(target, lockformats.get_format(plugin.lock_format).render(content))
     for other in lockformats.other_paths(desired, plugin.name):
         if other.is_file():  # the format switched: the old lock goes
