@@ -48,7 +48,7 @@ def _verified(venv: ObservedVenv) -> ObservedVenv:
         return venv
     from reconciler import records  # noqa: PLC0415 - only `--verify` pays for hashing
 
-    site = site_packages(venv.path, _read_pyvenv_cfg(venv.path))
+    site = site_packages(venv.path, venvcfg.read(venv.path))
     if site is None:
         return venv
     return attrs.evolve(venv, files=records.verify(str(venv.path), str(site)))
