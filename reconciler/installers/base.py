@@ -17,7 +17,7 @@ from reconciler.installers.pipconfig import hermetic_env, index_args
 from reconciler.models import IndexOptions, LockedPackage
 from reconciler.support import procs, scratch
 from reconciler.support.redact import redact
-from reconciler.support.tool_errors import explain
+from reconciler.support.tool_errors import explain, failure_cause
 
 
 class Installer(Protocol):
@@ -75,8 +75,6 @@ def run(command: Sequence[str], what: str) -> None:
     except OSError as exc:
         raise ExecuteError(f"{what}: cannot run {command[0]}: {exc.strerror}") from exc
     if result.returncode != 0:
-        from reconciler.support.tool_errors import failure_cause  # noqa: PLC0415
-
         output = (result.stdout or "") + (result.stderr or "")
         for echo in _command_echo:  # --verbose: the whole output of the failed call
             echo(redact(output.rstrip()))

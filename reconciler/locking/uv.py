@@ -62,6 +62,4 @@ class UvResolver:
                 command.extend(["--upgrade-package", name])
             command.extend(source_args(request, ["--prerelease", "allow"]))
             command.extend(["--output-file", work.output.name, work.source.name])
-            return compile_lock(
-                command, plugin.name, "uv", work, explain_uv, label="uv-compile"
-            )
+            return compile_lock(command, plugin.name, "uv", work, explain_uv, label="uv-compile")
