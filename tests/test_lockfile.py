@@ -588,9 +588,8 @@ _RELEASE = st.lists(st.integers(0, 12), min_size=1, max_size=4).map(
 def test_the_fast_satisfaction_check_agrees_with_packaging(
     name: str, op: str, wanted: str, pinned: str
 ) -> None:
+    assume(op != "~=" or "." in wanted)  # "~=1" is not a valid specifier
     text = f"{name}{op}{wanted}"
-    if op == "~=" and "." not in wanted:
-        return  # not a valid specifier: packaging's path handles it
     lock = lock_of(f"{canonical(name)}=={pinned}")
     fast = unsatisfied((text,), lock, {})
     holds = Requirement(text).specifier.contains(Version(pinned), prereleases=True)

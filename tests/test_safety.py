@@ -943,7 +943,9 @@ def _stable_path_is_a_foreign_directory(p: Project, _: Cleanup) -> Fault:
     return Fault(names=("'tap-beta'",))
 
 
-BAD_INPUTS = [
+#: Bad inputs refused while loading or planning, before anything is built: they run on a
+#: plain locked project (no venvs), where "changes nothing" means not even the venv root appears.
+PRE_APPLY_BAD_INPUTS = [
     pytest.param(_toml_malformed, id="toml-malformed"),
     pytest.param(_toml_duplicate_table, id="toml-duplicate-table"),
     pytest.param(_toml_duplicate_key, id="toml-duplicate-key"),
@@ -970,20 +972,24 @@ BAD_INPUTS = [
     pytest.param(_lock_malformed_hash, id="lock-malformed-hash"),
     pytest.param(_lock_option_line, id="lock-option-line"),
     pytest.param(_lock_not_utf8, id="lock-not-utf8"),
-    pytest.param(_lock_bad_hash_reinstall, id="lock-wrong-hash-reinstall"),
-    pytest.param(_lock_bad_hash_upgrade, id="lock-wrong-hash-upgrade"),
-    pytest.param(_lock_version_absent, id="lock-version-not-in-wheelhouse"),
     pytest.param(_interpreter_missing, id="interpreter-missing"),
     pytest.param(_interpreter_not_python, id="interpreter-not-python"),
-    pytest.param(_index_unreachable, id="index-unreachable"),
     pytest.param(_venv_root_is_a_file, id="venv-root-is-a-file"),
-    pytest.param(_venv_root_read_only, id="venv-root-read-only"),
-    pytest.param(_disk_full, id="disk-full"),
-    pytest.param(_plan_file_stale, id="plan-file-stale"),
     pytest.param(_plan_file_garbage, id="plan-file-garbage"),
     pytest.param(_plan_file_future_format, id="plan-file-format-99"),
     pytest.param(_plan_file_not_an_object, id="plan-file-not-an-object"),
     pytest.param(_plan_file_missing, id="plan-file-missing"),
+]
+#: Bad inputs met while applying over existing venvs: they run on the applied project, whose
+#: venv root must come out byte for byte as it was.
+BAD_INPUTS = [
+    pytest.param(_lock_bad_hash_reinstall, id="lock-wrong-hash-reinstall"),
+    pytest.param(_lock_bad_hash_upgrade, id="lock-wrong-hash-upgrade"),
+    pytest.param(_lock_version_absent, id="lock-version-not-in-wheelhouse"),
+    pytest.param(_index_unreachable, id="index-unreachable"),
+    pytest.param(_venv_root_read_only, id="venv-root-read-only"),
+    pytest.param(_disk_full, id="disk-full"),
+    pytest.param(_plan_file_stale, id="plan-file-stale"),
     pytest.param(_symlink_outside_root, id="venv-symlink-outside-root"),
     pytest.param(_symlink_to_other_plugin, id="venv-symlink-other-plugin"),
     pytest.param(_stable_path_is_a_file, id="venv-path-is-a-file"),
@@ -991,15 +997,14 @@ BAD_INPUTS = [
 ]
 
 
-@pytest.mark.parametrize("breaker", BAD_INPUTS)
-def test_bad_input_fails_cleanly_and_changes_nothing(applied: Project, breaker: Breaker) -> None:
+def _fails_cleanly_and_changes_nothing(project: Project, breaker: Breaker) -> None:
     """Exit 1, one ``error:`` line naming the file:line or plugin, no traceback, root intact."""
     cleanup: Cleanup = []
     try:
-        fault = breaker(applied, cleanup)
-        roots = (fault.root or applied.venv_root, *fault.also_unchanged)
+        fault = breaker(project, cleanup)
+        roots = (fault.root or project.venv_root, *fault.also_unchanged)
         before = [tree(r) for r in roots]
-        result = applied.run(*fault.args, env=fault.env)
+        result = project.run(*fault.args, env=fault.env)
         after = [tree(r) for r in roots]
     finally:
         for undo in reversed(cleanup):
@@ -1009,6 +1014,21 @@ def test_bad_input_fails_cleanly_and_changes_nothing(applied: Project, breaker: 
         changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
         assert old == new, f"{root} changed: {changed[:10]}\n{result.describe()}"
     assert_one_error(result, *fault.names, any_of=fault.any_of)
+
+
+@pytest.mark.parametrize("breaker", PRE_APPLY_BAD_INPUTS)
+def test_bad_input_fails_before_apply_and_creates_nothing(
+    project: Project, breaker: Breaker
+) -> None:
+    """Refused up front: exit 1, one error line, no venv root (not even its lock) created."""
+    _fails_cleanly_and_changes_nothing(project, breaker)
+    assert not os.path.lexists(project.venv_root), sorted(os.listdir(project.venv_root))
+
+
+@pytest.mark.parametrize("breaker", BAD_INPUTS)
+def test_bad_input_fails_cleanly_and_changes_nothing(applied: Project, breaker: Breaker) -> None:
+    """Exit 1, one ``error:`` line naming the file:line or plugin, no traceback, root intact."""
+    _fails_cleanly_and_changes_nothing(applied, breaker)
 
 
 def test_failed_plugin_leaves_its_venv_and_the_others_still_finish(applied: Project) -> None:
