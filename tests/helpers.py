@@ -681,3 +681,74 @@ class FakeInstaller:
             stem = re.sub(r"[-_.]+", "_", name).lower()
             for info in site.glob(f"{stem}-*.dist-info"):
                 shutil.rmtree(info)
+
+
+def pyenv_python(version: str) -> Path | None:
+    """The newest ``python3.X`` pyenv has installed whose version starts with ``version``."""
+    root = pyenv_root()
+    if root is None or not (root / "versions").is_dir():
+        return None
+    short = ".".join(version.split(".")[:2])
+    found = [
+        (tuple(int(p) for p in d.name.split(".")), d / "bin" / f"python{short}")
+        for d in (root / "versions").iterdir()
+        if re.fullmatch(r"\d+(\.\d+)*", d.name) and _matches(d.name, version)
+    ]
+    found = [(key, exe) for key, exe in found if exe.is_file()]
+    return max(found)[1] if found else None
+
+
+@functools.cache
+def _real_base(executable: str) -> str | None:
+    code = (
+        "import os, sys; "
+        "print(os.path.realpath(getattr(sys, '_base_executable', None) or sys.executable))"
+    )
+    try:
+        done = subprocess.run(
+            [executable, "-I", "-c", code], capture_output=True, text=True, timeout=60, check=False
+        )
+    except OSError:
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+@functools.cache
+def _other_python(default: str) -> str | None:
+    want = python_version(default)
+    base = _real_base(default)
+    if want is None or base is None:
+        return None
+    short = ".".join(want.split(".")[:2])
+    candidates = [
+        os.path.join(directory, name)  # noqa: PTH118 - PATH entries are strings
+        for directory in os.environ.get("PATH", "").split(os.pathsep)
+        if directory
+        for name in (f"python{short}", "python3")
+    ]
+    root = pyenv_root()
+    if root is not None and (root / "versions").is_dir():
+        candidates += [
+            str(d / "bin" / f"python{short}")
+            for d in sorted((root / "versions").iterdir())
+            if _matches(d.name, short)
+        ]
+    for candidate in candidates:
+        if not os.access(candidate, os.X_OK) or os.path.isdir(candidate):  # noqa: PTH112
+            continue
+        if root is not None and Path(candidate).parent == root / "shims":
+            continue  # a shim runs whatever pyenv picks: not a fixed second interpreter
+        other = _real_base(candidate)
+        if other is not None and other != base and _matches(python_version(candidate), short):
+            return candidate
+    return None
+
+
+def other_python(default: str = "python3") -> Path:
+    """An interpreter with the same major.minor as ``default`` but another executable (a
+    reinstall that keeps the lock fresh); skip, or fail on CI, when there is none."""
+    resolved = shutil.which(default) or default
+    found = _other_python(resolved)
+    if found is None:
+        skip_or_fail(f"no second Python {python_version(resolved)} besides {resolved}")
+    return Path(found)

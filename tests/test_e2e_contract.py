@@ -21,25 +21,13 @@ from conftest import (
     REPO,
     WHEELS,
     Project,
-    Result,
     add_plugin,
 )
+from helpers import assert_one_error
 
 from reconciler.installers.uv import find_uv
 
 ACTIONS = ("create", "upgrade", "reinstall", "remove", "no-op")
-
-
-def assert_one_error_line(result: Result, *needles: str) -> str:
-    """Exit 1 with exactly one stderr line, ``error: ...``, containing every needle."""
-    assert result.code == 1, result.describe()
-    assert "Traceback" not in result.err + result.out, result.describe()
-    assert len(result.err_lines) == 1, result.describe()
-    line = result.err_lines[0]
-    assert line.startswith("error: "), result.describe()
-    for needle in needles:
-        assert needle in line, result.describe()
-    return line
 
 
 # --- missing or stale locks --------------------------------------------------------------------
@@ -67,7 +55,7 @@ def test_missing_or_stale_lock_fails_plan_and_apply(applied: Project, breaker: o
         ("apply", "tap-beta"),
     ):
         result = applied.run(*args)
-        assert_one_error_line(result, "tap-beta")
+        assert_one_error(result, "tap-beta")
         assert "Apply complete" not in result.out
         assert applied.snapshot() == before, f"reconciler {' '.join(args)} changed the venv root"
 
@@ -302,7 +290,7 @@ def test_unknown_plugin_is_a_one_line_error(project: Project, args: tuple[str, .
     """An undeclared plugin named on the command line: exit 1, one ``error:`` line naming it."""
     locks = {p: project.lock(p).read_bytes() for p in PLUGINS}
     result = project.run(*args, "no-such-plugin")
-    assert_one_error_line(result, "no-such-plugin")
+    assert_one_error(result, "no-such-plugin")
     assert not project.venv_root.exists()
     assert {p: project.lock(p).read_bytes() for p in PLUGINS} == locks
 
@@ -320,7 +308,7 @@ def test_apply_saved_plan_refuses_when_world_changed(applied: Project, tmp_path:
     before = applied.snapshot()
 
     result = applied.run("apply", str(plan_file))
-    assert_one_error_line(result, "stale plan")
+    assert_one_error(result, "stale plan")
     assert applied.snapshot() == before, "a refused saved plan must change nothing"
 
     applied.ok("plan", "-o", str(plan_file))

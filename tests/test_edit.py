@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import Result, run_cli
+from helpers import assert_one_error, run_cli
 
 from reconciler.errors import ConfigError, LockError
 from reconciler.sources.toml_edit import add_plugin, add_text, remove_plugin, remove_text
@@ -45,16 +45,6 @@ python = "python3"  # inline on python
 
 # Footer comment, below everything.
 """
-
-
-def one_error_line(result: Result) -> str:
-    """The single ``error:`` line a failed command must print (and nothing else on stderr)."""
-    assert result.returncode == 1, (result.stdout, result.stderr)
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.stderr
-    return lines[0]
 
 
 @pytest.fixture
@@ -119,7 +109,7 @@ def test_add_invalid_leaves_file_untouched(
 ) -> None:
     path = commented / "reconciler.toml"
     original = path.read_bytes()
-    line = one_error_line(run_cli(commented, "add", *args))
+    line = assert_one_error(run_cli(commented, "add", *args))
     assert expected in line
     assert path.read_bytes() == original
 
@@ -127,8 +117,8 @@ def test_add_invalid_leaves_file_untouched(
 def test_remove_undeclared_is_an_error(commented: Path) -> None:
     path = commented / "reconciler.toml"
     original = path.read_bytes()
-    assert "plugin 'nope' is not declared" in one_error_line(run_cli(commented, "remove", "nope"))
-    assert "did you mean 'tap-alpha'" in one_error_line(run_cli(commented, "remove", "Tap-Alpha"))
+    assert "plugin 'nope' is not declared" in assert_one_error(run_cli(commented, "remove", "nope"))
+    assert "did you mean 'tap-alpha'" in assert_one_error(run_cli(commented, "remove", "Tap-Alpha"))
     assert path.read_bytes() == original
 
 
@@ -147,7 +137,7 @@ def test_remove_keeps_comments_of_neighbours(commented: Path) -> None:
 def test_invalid_file_is_reported_not_edited(tmp_path: Path) -> None:
     path = tmp_path / "reconciler.toml"
     path.write_text('[plugins.a]\nrequirements = ["a"]\npyhton = "3.11"\n', encoding="utf-8")
-    line = one_error_line(run_cli(tmp_path, "add", "b", "b"))
+    line = assert_one_error(run_cli(tmp_path, "add", "b", "b"))
     assert "reconciler.toml:3" in line
     assert "unknown key 'pyhton'" in line
 
@@ -170,7 +160,7 @@ def test_add_lock_writes_the_lock(tmp_path: Path) -> None:
 
     # a lock that cannot resolve undoes the edit
     failed = run_cli(project, "add", "broken", "no-such-dist-anywhere", "--lock")
-    line = one_error_line(failed)
+    line = assert_one_error(failed)
     assert "broken" in line
     assert "left unchanged" in line
     after = (project / "reconciler.toml").read_text(encoding="utf-8")

@@ -13,7 +13,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import AMBIENT_PIP_VARS, EXAMPLE, PLUGINS, Result, hermetic_environ, run_cli
+from helpers import (
+    AMBIENT_PIP_VARS,
+    EXAMPLE,
+    PLUGINS,
+    Result,
+    assert_one_error,
+    hermetic_environ,
+    run_cli,
+)
 
 from reconciler.locking.fetch import Artifact, batches
 
@@ -25,15 +33,6 @@ def ok(result: Result) -> str:
     """stdout of a command that must have succeeded."""
     assert result.returncode == 0, (result.stdout, result.stderr)
     return result.stdout
-
-
-def one_error_line(result: Result) -> str:
-    """The single ``error:`` line a failed command must print on stderr."""
-    assert result.returncode == 1, (result.stdout, result.stderr)
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: "), result.stderr
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +114,7 @@ def test_fetch_selected_plugin_only(project: Path, tmp_path: Path) -> None:
         "demo_common-1.0.0-py3-none-any.whl",
         "target_gamma-1.0.0-py3-none-any.whl",
     ]
-    assert "not declared" in one_error_line(run_cli(project, "fetch", "--dest", "x", "nope"))
+    assert "not declared" in assert_one_error(run_cli(project, "fetch", "--dest", "x", "nope"))
 
 
 def test_fetch_with_corrupted_hash_fails(project: Path, tmp_path: Path) -> None:
@@ -128,7 +127,7 @@ def test_fetch_with_corrupted_hash_fails(project: Path, tmp_path: Path) -> None:
     lock.write_text(text.replace(digest, bad), encoding="utf-8")
 
     wheelhouse = tmp_path / "wheelhouse"
-    line = one_error_line(run_cli(project, "fetch", "--dest", str(wheelhouse), "target-gamma"))
+    line = assert_one_error(run_cli(project, "fetch", "--dest", str(wheelhouse), "target-gamma"))
     assert "hash mismatch for" in line
     assert "target-gamma" in line
     assert bad in line
@@ -140,7 +139,7 @@ def test_fetch_with_corrupted_hash_fails(project: Path, tmp_path: Path) -> None:
 
 def test_fetch_refuses_missing_and_stale_locks(project: Path, tmp_path: Path) -> None:
     (project / "lock" / "tap-beta.txt").unlink()
-    line = one_error_line(run_cli(project, "fetch", "--dest", str(tmp_path / "w")))
+    line = assert_one_error(run_cli(project, "fetch", "--dest", str(tmp_path / "w")))
     assert "plugin 'tap-beta': no lock" in line
 
     toml = project / "reconciler.toml"
@@ -148,7 +147,7 @@ def test_fetch_refuses_missing_and_stale_locks(project: Path, tmp_path: Path) ->
         toml.read_text(encoding="utf-8").replace('"tap-alpha==1.0.0"', '"tap-alpha>=1"'),
         encoding="utf-8",
     )
-    line = one_error_line(run_cli(project, "fetch", "--dest", str(tmp_path / "w"), "tap-alpha"))
+    line = assert_one_error(run_cli(project, "fetch", "--dest", str(tmp_path / "w"), "tap-alpha"))
     assert "plugin 'tap-alpha': lock lock/tap-alpha.txt is stale" in line
     assert not (tmp_path / "w").exists() or not list((tmp_path / "w").iterdir())
 
@@ -157,7 +156,9 @@ def test_fetch_needs_hashes(project: Path, tmp_path: Path) -> None:
     lock = project / "lock" / "target-gamma.txt"
     text = lock.read_text(encoding="utf-8")
     lock.write_text(re.sub(r" \\\n\s+--hash=sha256:[0-9a-f]{64}", "", text), encoding="utf-8")
-    line = one_error_line(run_cli(project, "fetch", "--dest", str(tmp_path / "w"), "target-gamma"))
+    line = assert_one_error(
+        run_cli(project, "fetch", "--dest", str(tmp_path / "w"), "target-gamma")
+    )
     assert "lock/target-gamma.txt pins demo-common==1.0.0 without a hash" in line
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from helpers import run_cli
+from helpers import require_python, run_cli
 
 from reconciler import lockfile
 from reconciler.installers.uv import find_uv
@@ -23,7 +23,6 @@ from reconciler.support.tool_errors import explain_uv as uv_resolution_error
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "example"
 WHEELS = FIXTURE / "wheels"
-PY312 = Path("/root/.pyenv/versions/3.12.1/bin/python3.12")
 HAS_UV = find_uv() is not None
 RESOLVERS = [
     pytest.param("pip-tools", id="pip-tools"),
@@ -235,12 +234,12 @@ def test_missing_interpreter_is_one_line_naming_plugin_and_what_was_tried(tmp_pa
     )
 
 
-@pytest.mark.skipif(not PY312.exists(), reason=f"second interpreter {PY312} not installed")
 def test_plugin_is_resolved_for_its_own_interpreter(tmp_path: Path, resolver: str) -> None:
+    py312 = require_python("3.12")
     project = make_project(
         tmp_path,
         f'[plugins.beta]\nrequirements = ["tap-beta"]\n\n'
-        f'[plugins.new]\nrequirements = ["tap-beta"]\npython = "{PY312}"\n',
+        f'[plugins.new]\nrequirements = ["tap-beta"]\npython = "{py312}"\n',
         resolver,
     )
     result = run_cli(project, "lock")

@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import re
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,69 +38,18 @@ from conftest import (
     Result,
     copy_example,
 )
+from helpers import LOCK_FILE, assert_one_error, other_python, tree
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-LOCK_FILE = ".reconciler.lock"
 GENERATIONS = ".generations"
 OLD_GAMMA = "target-gamma 1.0.0 (demo-common 1.0.0)\n"
 NEW_GAMMA = "target-gamma 1.0.0 (demo-common 1.1.0)\n"
 
-Tree = dict[str, tuple[object, ...]]
 Cleanup = list[Callable[[], None]]
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-
-def _sha256(path: str) -> str:
-    with open(path, "rb") as handle:  # noqa: PTH123 - os.walk gives strings
-        return hashlib.sha256(handle.read()).hexdigest()
-
-
-def tree(root: Path, exclude: Collection[str] = (LOCK_FILE,)) -> Tree:
-    """Byte-level picture of ``root`` (symlinks not followed), paths relative to it.
-
-    Files: inode, mtime, size, mode and sha256; symlinks: their target; directories: their
-    mode. Directory mtimes are left out: a failed build beside the old venv creates and deletes
-    its generation directory, which touches only the parent directory's mtime.
-    """
-    if not os.path.lexists(root):
-        return {}
-    found: Tree = {}
-
-    def add(path: str) -> None:
-        rel = os.path.relpath(path, root)
-        if rel in exclude:
-            return
-        info = os.lstat(path)
-        mode = stat.S_IMODE(info.st_mode)
-        if stat.S_ISLNK(info.st_mode):
-            found[rel] = ("link", str(Path(path).readlink()))
-        elif stat.S_ISDIR(info.st_mode):
-            found[rel] = ("dir", mode)
-        else:
-            found[rel] = ("file", info.st_ino, info.st_mtime_ns, info.st_size, mode, _sha256(path))
-
-    add(str(root))
-    for directory, dirnames, filenames in os.walk(root, followlinks=False):
-        for name in (*dirnames, *filenames):
-            add(os.path.join(directory, name))  # noqa: PTH118 - os.walk gives strings
-    return found
-
-
-def assert_one_error(result: Result, *needles: str, any_of: Collection[str] = ()) -> str:
-    """Exit 1, no traceback, exactly one stderr line ``error: ...`` holding the needles."""
-    assert result.code == 1, result.describe()
-    assert "Traceback" not in result.out + result.err, result.describe()
-    assert len(result.err_lines) == 1, f"expected one stderr line\n{result.describe()}"
-    line = result.err_lines[0]
-    assert line.startswith("error: "), result.describe()
-    for needle in needles:
-        assert needle in line, f"{needle!r} not named in the error\n{result.describe()}"
-    if any_of:
-        assert any(n in line for n in any_of), f"none of {list(any_of)} named\n{result.describe()}"
-    return line
 
 
 def assert_converged(project: Project) -> None:
@@ -317,31 +264,23 @@ def test_rollback_flips_to_the_kept_generation(project: Project) -> None:
     assert_converged(project)
 
 
-OTHER_PYTHON = "/usr/bin/python3"
-
-
 def test_rollback_after_interpreter_change(project: Project) -> None:
     """A reinstall for another interpreter keeps the old generation; rollback restores it."""
-    if not os.access(OTHER_PYTHON, os.X_OK):
-        pytest.skip(f"{OTHER_PYTHON} is missing: need a second interpreter")
+    other = str(other_python())  # same major.minor, another executable: the lock stays fresh
     plugin = "target-gamma"
     set_setting(project, "keep-generations", 1)
     project.ok("apply")
     first = live_generation(project, plugin)
     first_python = os.path.realpath(project.venv(plugin) / "bin" / "python")
-    if os.path.realpath(OTHER_PYTHON) == first_python:
-        pytest.skip(f"{OTHER_PYTHON} is the default interpreter")
+    assert os.path.realpath(other) != first_python
     with project.edit() as doc:
-        doc["plugins"][plugin]["python"] = OTHER_PYTHON
-    if project.run("plan").code != 0:
-        pytest.skip(f"{OTHER_PYTHON} is another major.minor: the lock would be stale")
+        doc["plugins"][plugin]["python"] = other
+    project.ok("plan")  # the lock is still fresh
     assert project.change(plugin)["action"] == "reinstall"
     project.ok("apply")
     second = live_generation(project, plugin)
     assert second != first
-    assert os.path.realpath(project.venv(plugin) / "bin" / "python") == os.path.realpath(
-        OTHER_PYTHON
-    )
+    assert os.path.realpath(project.venv(plugin) / "bin" / "python") == os.path.realpath(other)
     assert generation_names(project, plugin) == sorted([first.name, second.name])
 
     project.ok("rollback", plugin)
