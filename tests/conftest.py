@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -113,24 +114,47 @@ def _applied_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.getbasetemp() / "applied"
 
 
-@pytest.fixture(scope="session")
-def golden_applied(
-    locked_template: Project, tmp_path_factory: pytest.TempPathFactory, cache_dir: Path
-) -> Project:
-    """The locked example project applied ONCE per session, kept pristine for :func:`applied`.
+GoldenFactory = Callable[[str | None], Project]
 
-    Built at the fixed path every ``applied`` project is restored to, then copied aside; the
-    copy is never run or changed.
+
+@pytest.fixture(scope="session")
+def golden_applied_for(
+    locked_template: Project, tmp_path_factory: pytest.TempPathFactory, cache_dir: Path
+) -> GoldenFactory:
+    """``golden(installer)``: the locked example project applied ONCE per session per
+    ``settings.installer`` (None: the example's own setting), kept pristine for :func:`applied`.
+
+    Each is built at the fixed path every ``applied`` project is restored to, then copied
+    aside; the copy is never run or changed.
     """
-    home = _applied_home(tmp_path_factory)
-    built = copy_example(home / "project", with_lock_from=locked_template.root)
-    result = run_cli(built.root, "apply", env=hermetic_environ(cache_dir))
-    assert result.code == 0, f"session apply failed:\n{result.describe()}"
-    for plugin in PLUGINS:
-        assert built.dists(plugin) == EXPECTED_DISTS[plugin]
-    golden = tmp_path_factory.mktemp("applied-golden")
-    copy_tree(built.root, golden / "project")
-    return Project(golden / "project")
+    built_for: dict[str | None, Project] = {}
+
+    def golden(installer: str | None) -> Project:
+        if installer in built_for:
+            return built_for[installer]
+        home = _applied_home(tmp_path_factory)
+        if home.exists():
+            _remove_tree(home)
+        built = copy_example(home / "project", with_lock_from=locked_template.root)
+        if installer is not None:
+            with built.edit() as doc:
+                doc["settings"]["installer"] = installer
+        result = run_cli(built.root, "apply", env=hermetic_environ(cache_dir))
+        assert result.code == 0, f"session apply failed:\n{result.describe()}"
+        for plugin in PLUGINS:
+            assert built.dists(plugin) == EXPECTED_DISTS[plugin]
+        pristine = tmp_path_factory.mktemp("applied-golden")
+        copy_tree(built.root, pristine / "project")
+        built_for[installer] = Project(pristine / "project")
+        return built_for[installer]
+
+    return golden
+
+
+@pytest.fixture(scope="session")
+def golden_applied(golden_applied_for: GoldenFactory) -> Project:
+    """The example project applied once per session with its own settings (see above)."""
+    return golden_applied_for(None)
 
 
 def _remove_tree(path: Path) -> None:
@@ -147,18 +171,27 @@ def _remove_tree(path: Path) -> None:
 
 
 @pytest.fixture
-def applied(golden_applied: Project, tmp_path_factory: pytest.TempPathFactory) -> Project:
+def applied(
+    request: pytest.FixtureRequest,
+    golden_applied_for: GoldenFactory,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Project:
     """The locked example project after a successful ``reconciler apply``.
 
-    A fresh ``cp -a`` of :func:`golden_applied`, restored at the same fixed path for every test
-    (so each test may damage it freely); three real venvs are built once per session, not per
-    test. Its parent directory is the test's own too (it is emptied before each test).
+    A fresh ``cp -a`` of a golden applied project, restored at the same fixed path for every
+    test (so each test may damage it freely); three real venvs are built once per session (per
+    installer), not per test. A test that also uses a fixture named ``installer`` gets venvs
+    built by that installer. The parent directory is the test's own too (emptied per test).
     """
+    installer = (
+        request.getfixturevalue("installer") if "installer" in request.fixturenames else None
+    )
+    golden = golden_applied_for(installer)
     home = _applied_home(tmp_path_factory)
     if home.exists():
         _remove_tree(home)
     home.mkdir()
-    copy_tree(golden_applied.root, home / "project")
+    copy_tree(golden.root, home / "project")
     return Project(home / "project")
 
 

@@ -248,7 +248,8 @@ def test_ambient_pip_config_does_not_leak(
     }
     (project.root / "uv.toml").write_text(uv_toml.read_text(), encoding="utf-8")
 
-    project.ok("lock", "--resolver", resolver, env=ambient)
+    # real processes: what is checked is the environment a child inherits
+    project.ok("lock", "--resolver", resolver, env=ambient, subprocess=True)
     for plugin in PLUGINS:
         text = project.lock(plugin).read_text(encoding="utf-8")
         for needle in ("/tmp", "file://", str(tmp_path), str(project.root), "127.0.0.1"):
@@ -260,7 +261,7 @@ def test_ambient_pip_config_does_not_leak(
         pins = dict(re.findall(r"^([A-Za-z0-9._-]+)==(\S+)", text, flags=re.MULTILINE))
         assert pins == EXPECTED_DISTS[plugin], f"lock/{plugin}.txt:\n{text}"
 
-    project.ok("apply", env=ambient)
+    project.ok("apply", env=ambient, subprocess=True)
     for plugin in PLUGINS:
         assert project.dists(plugin) == EXPECTED_DISTS[plugin]
         assert project.script(plugin) == EXPECTED_OUTPUT[plugin] + "\n"
@@ -279,6 +280,30 @@ def test_detailed_exitcode(project: Project) -> None:
     assert "Traceback" not in changes.err
     assert project.run("plan").code == 0
     assert project.run("plan", "--json", "--detailed-exitcode").code == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (("plan",), 0),
+        (("plan", "--detailed-exitcode"), 2),
+        (("plan", "--json"), 0),
+        (("apply", "no-such-plugin"), 1),
+        (("--version",), 0),
+        (("no-such-command",), 1),
+    ],
+    ids=["plan", "detailed-exitcode", "plan-json", "error", "version", "usage"],
+)
+def test_entry_point_in_a_real_process_matches_the_in_process_run(
+    project: Project, args: tuple[str, ...], code: int
+) -> None:
+    """``python -m reconciler`` (the entry point, as a process) gives the exit code and output
+    the in-process runner every other test uses gives: that runner is faithful."""
+    real = project.run(*args, subprocess=True)
+    assert real.code == code, real.describe()
+    assert "Traceback" not in real.err, real.describe()
+    in_process = project.run(*args)
+    assert (in_process.code, in_process.out, in_process.err) == (real.code, real.out, real.err)
 
 
 @pytest.mark.parametrize(

@@ -26,8 +26,8 @@ from helpers import (
     dist_infos,
 )
 
-from reconciler import app
 from reconciler.apply import execute
+from reconciler.commands.project import compute_plan, load_project
 from reconciler.models import Action, Plan
 from reconciler.support import scratch
 
@@ -36,7 +36,7 @@ GENERATIONS = ".generations"
 
 def plan_of(project: Project) -> Plan:
     """What ``reconciler plan`` would compute for ``project`` (in this process)."""
-    return app.compute_plan(app.load_project(project.root))
+    return compute_plan(load_project(project.root))
 
 
 def run_execute(
@@ -48,8 +48,8 @@ def run_execute(
 ) -> tuple[Plan, execute.ApplyResult]:
     """Plan ``project`` and carry the plan out with ``installer`` (what ``apply`` does, minus
     the CLI and the root's lock)."""
-    loaded = app.load_project(project.root)
-    plan = app.compute_plan(loaded)
+    loaded = load_project(project.root)
+    plan = compute_plan(loaded)
     with scratch.session(loaded.desired.layout.root):
         result = execute.apply_plan(
             plan, loaded.desired, installer, log or (lambda _p, _m: None), stop=stop
