@@ -173,6 +173,16 @@ def _environ(env: Mapping[str, str]) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def _patched(owner: object, name: str, value: object) -> Iterator[None]:
+    saved = getattr(owner, name)
+    setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        setattr(owner, name, saved)
+
+
+@contextlib.contextmanager
 def _cwd(path: Path | None) -> Iterator[None]:
     saved = Path.cwd()
     if path is not None:
@@ -205,6 +215,7 @@ def run_cli_in_process(
     runner = CliRunner()
     code = 0
     with (
+        _patched(os, "execve", _no_exec),  # it would replace the test process itself
         _environ(os.environ if env is None else env),
         _cwd(cwd or project),
         runner.isolation() as streams,
@@ -227,6 +238,25 @@ def run_cli_in_process(
     return Result(code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
 
 
+#: Commands that replace the process (``os.execve``): always run as a real subprocess.
+EXEC_COMMANDS = frozenset({"run"})
+
+
+def _command(args: Sequence[str]) -> str | None:
+    """The command word of a CLI argument list (global options are flags, ``--project`` aside)."""
+    words = iter(args)
+    for word in words:
+        if word == "--project":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def _no_exec(*args: object) -> NoReturn:
+    raise AssertionError(f"os.execve{args[:1]} in an in-process CLI run: use subprocess=True")
+
+
 def run_cli(
     project: Path | None,
     *args: str,
@@ -239,7 +269,7 @@ def run_cli(
 
     ``env`` is the whole environment of the run (default: the current, hermetic one).
     """
-    if subprocess or force_subprocess():
+    if subprocess or force_subprocess() or _command(args) in EXEC_COMMANDS:
         return run_cli_subprocess(project, *args, env=env, timeout=timeout, cwd=cwd)
     return run_cli_in_process(project, *args, env=env, cwd=cwd)
 
