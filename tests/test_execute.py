@@ -52,7 +52,7 @@ def run_execute(
     plan = compute_plan(loaded)
     with scratch.session(loaded.desired.layout.root):
         result = execute.apply_plan(
-            plan, loaded.desired, installer, log or (lambda _p, _m: None), stop=stop
+            plan, loaded.desired.layout, installer, log or (lambda _p, _m: None), stop=stop
         )
     return plan, result
 
