@@ -225,6 +225,7 @@ def test_python_version_found_whichever_pyenv_version_is_active(
 # --- local projects ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("combo", TOOLS)
 def test_local_project_relative_in_lock_and_rebuilt_when_its_source_changes(
     tmp_path: Path, combo: tuple[str, str]
@@ -301,6 +302,7 @@ def repo(tmp_path: Path) -> tuple[Path, str, str]:
     return path, first, second
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("combo", TOOLS)
 def test_git_requirement_pinned_to_commit_and_moved_by_upgrade(
     tmp_path: Path, repo: tuple[Path, str, str], combo: tuple[str, str]
@@ -435,6 +437,7 @@ def old_pythons(
     return project
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("installer", INSTALLERS)
 @pytest.mark.parametrize("version", OLD_VERSIONS)
 def test_old_python_plugin_locked_and_applied(
@@ -480,6 +483,7 @@ def make_sdist(dest: Path) -> Path:
     return target
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("combo", TOOLS)
 def test_sdist_applied_offline_from_fetch_wheelhouse(
     tmp_path: Path, combo: tuple[str, str]

@@ -727,6 +727,7 @@ def test_a_signal_stops_lock_and_its_resolvers_leaving_nothing(
     assert not project.venv_root.exists(), "lock created the venv root only for its scratch"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("installer", ["pip", "uv"])
 def test_sigterm_stops_apply_and_its_installers_leaving_every_venv_old(
     applied: Project, stalling_index: StallingIndex, tmp_path: Path, installer: str
