@@ -161,7 +161,7 @@ def _edge_raw(text: str, label: str) -> _RawProject:
             if isinstance(exc, cattrs.BaseValidationError)
             else [str(exc)]
         )
-        raise ConfigError(_describe(messages[0], text, label)) from exc
+        raise _describe(messages[0], text, label) from exc
     return raw
 
 
@@ -274,7 +274,7 @@ def _syntax_error(text: str, label: str, exc: tomlkit.exceptions.TOMLKitError) -
 _PATH_PART = re.compile(r"\.([A-Za-z0-9_-]+)|\['((?:[^'\\]|\\.)*)'\]|\[(\d+)\]")
 
 
-def _describe(message: str, text: str, label: str) -> str:
+def _describe(message: str, text: str, label: str) -> ConfigError:
     """Turn a cattrs message such as ``extra fields found (pyhton) @ $.plugins['x']`` into ours."""
     what, _, where = message.rpartition(" @ ")
     keys: list[str] = []
@@ -296,10 +296,9 @@ def _describe(message: str, text: str, label: str) -> str:
     return _at(label, text, keys, ".".join(keys), what)
 
 
-def _at(label: str, text: str, keys: list[str], dotted: str, what: str) -> str:
-    line = locate(text, keys)
-    prefix = f"{label}:{line}" if line else label
-    return f"{prefix}: {dotted}: {what}"
+def _at(label: str, text: str, keys: list[str], dotted: str, what: str) -> ConfigError:
+    """A :class:`ConfigError` about the key path ``keys`` (its line found in ``text``)."""
+    return ConfigError(what, file=label, line=locate(text, keys), key=dotted)
 
 
 def locate(text: str, keys: list[str]) -> int | None:
@@ -343,30 +342,24 @@ def _settings(s: _RawSettings, text: str, project_file: Path) -> Settings:
         ("lock-format", s.lock_format, FORMAT_NAMES),
     ):
         if value not in allowed:
-            raise ConfigError(
-                _at(
-                    label,
-                    text,
-                    ["settings", key],
-                    f"settings.{key}",
-                    f"must be one of {', '.join(allowed)}, not {value!r}",
-                )
-            )
-    if s.keep_generations not in (0, 1):
-        raise ConfigError(
-            _at(
+            raise _at(
                 label,
                 text,
-                ["settings", "keep-generations"],
-                "settings.keep-generations",
-                f"must be 0 or 1, not {s.keep_generations}",
+                ["settings", key],
+                f"settings.{key}",
+                f"must be one of {', '.join(allowed)}, not {value!r}",
             )
+    if s.keep_generations not in (0, 1):
+        raise _at(
+            label,
+            text,
+            ["settings", "keep-generations"],
+            "settings.keep-generations",
+            f"must be 0 or 1, not {s.keep_generations}",
         )
     for key, value in (("python", s.python), ("venv-root", s.venv_root), ("lock-dir", s.lock_dir)):
         if not value.strip():
-            raise ConfigError(
-                _at(label, text, ["settings", key], f"settings.{key}", "must not be empty")
-            )
+            raise _at(label, text, ["settings", key], f"settings.{key}", "must not be empty")
     return Settings(
         venv_root=_resolve(project_dir, s.venv_root),
         lock_dir=_resolve(project_dir, s.lock_dir),
@@ -395,67 +388,55 @@ def _validate(raw: _RawProject, text: str, project_file: Path) -> DesiredState:
     for name, raw_plugin in raw.plugins.items():
         keys = ["plugins", name]
         if not PLUGIN_NAME_RE.match(name):
-            raise ConfigError(
-                _at(
-                    label,
-                    text,
-                    keys,
-                    f"plugins.{name!r}",
-                    "invalid plugin name: use 1-64 letters, digits, '.', '_' or '-', "
-                    "starting with a letter or digit",
-                )
+            raise _at(
+                label,
+                text,
+                keys,
+                f"plugins.{name!r}",
+                "invalid plugin name: use 1-64 letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit",
             )
         folded = name.lower()
         if folded in seen:
-            raise ConfigError(
-                _at(
-                    label,
-                    text,
-                    keys,
-                    f"plugins.{name}",
-                    f"duplicate plugin name (differs from {seen[folded]!r} only by case)",
-                )
+            raise _at(
+                label,
+                text,
+                keys,
+                f"plugins.{name}",
+                f"duplicate plugin name (differs from {seen[folded]!r} only by case)",
             )
         seen[folded] = name
         if raw_plugin.lock_format is not None and raw_plugin.lock_format not in FORMAT_NAMES:
-            raise ConfigError(
-                _at(
-                    label,
-                    text,
-                    [*keys, "lock-format"],
-                    f"plugins.{name}.lock-format",
-                    f"must be one of {', '.join(FORMAT_NAMES)}, not {raw_plugin.lock_format!r}",
-                )
+            raise _at(
+                label,
+                text,
+                [*keys, "lock-format"],
+                f"plugins.{name}.lock-format",
+                f"must be one of {', '.join(FORMAT_NAMES)}, not {raw_plugin.lock_format!r}",
             )
         if not raw_plugin.requirements:
-            raise ConfigError(
-                _at(
-                    label,
-                    text,
-                    [*keys, "requirements"],
-                    f"plugins.{name}.requirements",
-                    "must list at least one requirement",
-                )
+            raise _at(
+                label,
+                text,
+                [*keys, "requirements"],
+                f"plugins.{name}.requirements",
+                "must list at least one requirement",
             )
         for index, requirement in enumerate(raw_plugin.requirements):
             try:
                 requirements.check(requirement)
             except ValueError as exc:
                 first = str(exc)
-                raise ConfigError(
-                    _at(
-                        label,
-                        text,
-                        [*keys, "requirements"],
-                        f"plugins.{name}.requirements[{index}]",
-                        redact(f"invalid requirement {requirement!r}: {first}"),
-                    )
+                raise _at(
+                    label,
+                    text,
+                    [*keys, "requirements"],
+                    f"plugins.{name}.requirements[{index}]",
+                    redact(f"invalid requirement {requirement!r}: {first}"),
                 ) from exc
         python = raw_plugin.python if raw_plugin.python is not None else settings.python
         if not python.strip():
-            raise ConfigError(
-                _at(label, text, [*keys, "python"], f"plugins.{name}.python", "must not be empty")
-            )
+            raise _at(label, text, [*keys, "python"], f"plugins.{name}.python", "must not be empty")
         plugins.append(
             Plugin(
                 name=name,
