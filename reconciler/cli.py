@@ -280,7 +280,7 @@ def apply(
 ) -> int:
     """Perform exactly the planned steps (create, upgrade, reinstall, remove).
 
-    PLANFILE (a first argument that is a file, contains '/' or ends in .json) is a plan saved
+    PLANFILE (a first argument that is an existing file, or ends in .json) is a plan saved
     by `plan -o`: apply refuses, changing nothing, when the world changed since.
     """
     from reconciler.commands import apply as command  # noqa: PLC0415 - start-up (module docstring)
@@ -289,8 +289,8 @@ def apply(
     if (
         plan_file is None
         and plugins
-        and ("/" in plugins[0] or plugins[0].endswith(".json") or Path(plugins[0]).is_file())
-    ):
+        and (Path(plugins[0]).is_file() or plugins[0].endswith(".json"))
+    ):  # a plan file is a file; `extractors/csv` (a Meltano <type>/<name>) is a plugin
         plan_file = Path(plugins.pop(0))
     project = _project(ctx)
     override = None
@@ -382,10 +382,11 @@ def rollback(ctx: click.Context, plugin: str, lock_timeout: float) -> int:
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 @click.option("--verify", is_flag=True, help=VERIFY_HELP)
+@click.argument("plugins", nargs=-1, metavar="[PLUGIN]...", shell_complete=_complete_plugins)
 @click.pass_context
-def status(ctx: click.Context, as_json: bool, verify: bool) -> int:
-    """One line per plugin: path, python, packages, lock fresh?, drift?"""
-    rows = status_command(_project(ctx), verify=verify)
+def status(ctx: click.Context, as_json: bool, verify: bool, plugins: tuple[str, ...]) -> int:
+    """One line per plugin (or per PLUGIN named): path, python, packages, lock fresh?, drift?"""
+    rows = status_command(_project(ctx), verify=verify, only=plugins)
     click.echo(render.status_json(rows) if as_json else render.status_table(rows))
     return EXIT_OK
 

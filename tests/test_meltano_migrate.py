@@ -280,3 +280,52 @@ def test_orphans_are_named_by_their_project_path_and_a_typo_gets_did_you_mean(
     assert "awscli: orphaned lock lock/utilities/awscli.txt" in check.out
     removed = project.ok("lock")
     assert "removed orphaned lock lock/utilities/awscli.txt" in removed.out + removed.err
+
+
+def test_plugins_sharing_a_name_across_types_lock_plan_apply_run_and_meltano_uses_both(
+    tmp_path: Path,
+) -> None:
+    yml = HEAD + textwrap.dedent(
+        """
+        plugins:
+          extractors:
+          - name: csv
+            namespace: tap_singer
+            pip_url: tap-singer==1.0.0
+            executable: tap-singer
+          loaders:
+          - name: csv
+            namespace: target_singer
+            pip_url: target-singer==1.0.0
+            executable: target-singer
+        """
+    )
+    project = meltano_project(tmp_path / "p", yml)
+    project.ok("lock")  # each <type>/<name> has its own scratch files
+    assert (project.root / "lock" / "extractors" / "csv.txt").is_file()
+    assert (project.root / "lock" / "loaders" / "csv.txt").is_file()
+    assert project.change("extractors/csv")["action"] == "create"
+    project.ok("apply", "extractors/csv")  # a plugin, not a plan file, though it holds a '/'
+    extractor = project.sys_dir / "extractors" / "csv" / "venv"
+    loader = project.sys_dir / "loaders" / "csv" / "venv"
+    assert extractor.is_symlink()
+    assert not os.path.lexists(loader)
+    plan_file = project.root / "saved-plan"
+    project.ok("plan", "-o", str(plan_file))
+    project.ok("apply", "saved-plan")  # an existing regular file: a plan file, without .json
+    assert loader.is_symlink()
+    rows = project.ok("status", "loaders/csv").out
+    assert "loaders/csv" in rows
+    assert "extractors/csv" not in rows
+    both = project.ok("status", "csv").out  # the bare name stands for both
+    assert "extractors/csv" in both
+    assert "loaders/csv" in both
+    assert '"type": "RECORD"' in project.ok("run", "extractors/csv").out
+    assert "No changes." in project.ok("plan").out
+    tapped = meltano(project, "invoke", "--plugin-type", "extractor", "csv")
+    assert tapped.returncode == 0, tapped.stderr
+    assert '"type": "RECORD"' in tapped.stdout  # the extractor's venv: tap-singer
+    sunk = meltano(project, "invoke", "--plugin-type", "loader", "csv")
+    assert sunk.returncode == 0, sunk.stderr
+    assert "0 records" in sunk.stderr  # the loader's venv: target-singer
+    assert "No changes." in project.ok("plan").out  # Meltano reinstalled nothing

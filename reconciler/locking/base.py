@@ -71,7 +71,7 @@ def workdir(request: ResolveRequest) -> Iterator[Workdir]:
     Both resolvers run with this directory as their working directory and relative file
     names, so the lock's annotations (``# via -r tap.in``) hold no machine path.
     """
-    name = request.plugin.name
+    name = request.plugin.name.replace("/", "--")  # a Meltano `<type>/<name>` id: one file
     with tempfile.TemporaryDirectory(prefix="reconciler-lock-", dir=scratch.tmpdir()) as tmp:
         work = Path(tmp)
         source = work / f"{name}.in"
