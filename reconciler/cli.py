@@ -9,6 +9,7 @@ must not pay for at start-up.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import sys
@@ -160,7 +161,29 @@ def _lock_timeout_option(holder: str) -> Callable[[F], F]:
     )
 
 
+def _plugin_type_option(func: Callable[..., int]) -> Callable[..., int]:
+    """``--plugin-type TYPE``: select every plugin of a Meltano plugin type (as Meltano's
+    positional type does: ``reconciler apply loaders``); it joins the command's PLUGIN names."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, plugin_type: str | None = None, **kwargs: Any) -> int:
+        if plugin_type is not None:
+            key = "plugins" if "plugins" in kwargs else "args"
+            kwargs[key] = (*kwargs[key], plugin_type)
+        return func(*args, **kwargs)
+
+    option = click.option(
+        "--plugin-type",
+        "plugin_type",
+        default=None,
+        metavar="TYPE",
+        help="Select every plugin of this Meltano type (extractor(s), loader(s), ...).",
+    )
+    return option(wrapper)
+
+
 @cli.command()
+@_plugin_type_option
 @click.argument("plugins", nargs=-1, shell_complete=_complete_plugins)
 @click.option("--check", is_flag=True, help="Change nothing; exit 2 if a lock is missing/stale.")
 @click.option("--upgrade", "-U", is_flag=True, help="Re-resolve everything to the newest allowed.")
@@ -212,6 +235,7 @@ def lock(
 
 
 @cli.command()
+@_plugin_type_option
 @click.argument("plugins", nargs=-1, shell_complete=_complete_plugins)
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (format_version 1).")
 @_file_option("-o", "--out", help="Also write the JSON plan to FILE (for `apply FILE`).")
@@ -242,6 +266,7 @@ def plan(
 
 
 @cli.command()
+@_plugin_type_option
 @click.argument("args", nargs=-1, metavar="[PLANFILE] [PLUGIN]...")
 @_file_option(
     "--plan", "plan_file", help="A plan saved by `plan -o`; refuse if the world changed since."
@@ -380,6 +405,7 @@ def rollback(ctx: click.Context, plugin: str, lock_timeout: float) -> int:
 
 
 @cli.command()
+@_plugin_type_option
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 @click.option("--verify", is_flag=True, help=VERIFY_HELP)
 @click.argument("plugins", nargs=-1, metavar="[PLUGIN]...", shell_complete=_complete_plugins)
@@ -464,6 +490,7 @@ def remove_command(ctx: click.Context, name: str) -> int:
 
 
 @cli.command("fetch")
+@_plugin_type_option
 @click.argument("plugins", nargs=-1, shell_complete=_complete_plugins)
 @click.option(
     "--dest",

@@ -321,6 +321,19 @@ def test_plugins_sharing_a_name_across_types_lock_plan_apply_run_and_meltano_use
     assert "extractors/csv" in both
     assert "loaders/csv" in both
     assert '"type": "RECORD"' in project.ok("run", "extractors/csv").out
+    # Meltano's type selection: positional (`meltano install loaders`) or --plugin-type
+    for selection in (("loaders",), ("loader",), ("--plugin-type", "loader")):
+        rows = project.ok("status", *selection).out
+        assert "loaders/csv" in rows, selection
+        assert "extractors/csv" not in rows, selection
+        assert "loaders/csv: fresh" in project.ok("lock", "--check", *selection).out
+        assert "extractors/csv" not in project.ok("lock", "--check", *selection).out
+        plan = project.plan_json(*selection)
+        assert [c["plugin"] for c in plan["changes"]] == ["loaders/csv"], selection
+        project.ok("apply", *selection)
+        fetched = project.ok("fetch", "--dest", str(tmp_path / "wh"), *selection)
+        assert "Offline" in fetched.out + fetched.err
+    assert sorted(os.listdir(tmp_path / "wh")) == ["target_singer-1.0.0-py3-none-any.whl"]
     assert "No changes." in project.ok("plan").out
     tapped = meltano(project, "invoke", "--plugin-type", "extractor", "csv")
     assert tapped.returncode == 0, tapped.stderr

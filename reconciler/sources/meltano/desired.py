@@ -97,6 +97,9 @@ def _desired(project_file: Path, project: Project) -> DesiredState:
         for member in members:
             aliases.setdefault(member.entry.name, set()).add(pid)
             aliases.setdefault(f"{plugin_type}/{member.entry.name}", set()).add(pid)
+        # Meltano's positional type (`meltano install loaders`, `--plugin-type loader`)
+        aliases.setdefault(plugin_type, set()).add(pid)
+        aliases.setdefault(plugin_type.removesuffix("s"), set()).add(pid)
     return DesiredState(
         project_file=project_file,
         settings=attrs.evolve(project.settings, python=default_python),
