@@ -342,3 +342,34 @@ def test_plugins_sharing_a_name_across_types_lock_plan_apply_run_and_meltano_use
     assert sunk.returncode == 0, sunk.stderr
     assert "0 records" in sunk.stderr  # the loader's venv: target-singer
     assert "No changes." in project.ok("plan").out  # Meltano reinstalled nothing
+
+
+def test_a_hub_plugin_without_a_plugin_lock_file_gets_a_note_at_lock_and_plan(
+    tmp_path: Path,
+) -> None:
+    yml = HEAD + textwrap.dedent(
+        """
+        plugins:
+          loaders:
+          - name: target-singer
+            variant: meltanolabs
+            pip_url: target-singer==1.0.0
+          extractors:
+          - name: tap-singer
+            namespace: tap_singer
+            pip_url: tap-singer==1.0.0
+        """
+    )
+    project = meltano_project(tmp_path / "p", yml)
+    for command in ("lock", "plan"):
+        notes = [x for x in project.ok(command).err_lines if x.startswith("note:")]
+        assert len(notes) == 1, (command, notes)
+        assert "'target-singer' (loaders) comes from Meltano Hub" in notes[0]
+        assert "run `meltano lock`" in notes[0]
+    locks = project.root / "plugins" / "loaders"
+    locks.mkdir(parents=True)
+    (locks / "target-singer--meltanolabs.lock").write_text(
+        '{"plugin_type": "loaders", "name": "target-singer"}', encoding="utf-8"
+    )
+    assert not [x for x in project.ok("plan").err_lines if x.startswith("note:")]
+    assert "note:" not in project.ok("-q", "plan").err
