@@ -456,6 +456,22 @@ def test_saved_plan_is_applied(project: Project, form: str) -> None:
     assert_converged(project)
 
 
+def test_saved_plan_for_some_plugins_applies_those(project: Project) -> None:
+    """``plan -o F tap-alpha`` then ``apply F``: that plugin only; a change to it is refused."""
+    path = project.root / "saved-plan.json"
+    project.ok("plan", "-o", str(path), "tap-alpha")
+    result = project.ok("apply", str(path))
+    assert "1 created" in result.out, result.describe()
+    assert project.script("tap-alpha") == EXPECTED_OUTPUT["tap-alpha"] + "\n"
+    assert not project.venv("tap-beta").exists()
+    assert not project.venv("target-gamma").exists()
+
+    project.ok("plan", "-o", str(path), "tap-alpha")
+    drop_venv(project, "tap-alpha")  # the world moves on for the planned plugin
+    assert_one_error(project.run("apply", str(path)), "stale plan")
+    assert not project.venv("tap-alpha").exists()
+
+
 def _stray_installed(project: Project) -> None:
     hand_install(project, "tap-alpha", "demo_stray-1.0.0-py3-none-any.whl")
 
