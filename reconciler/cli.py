@@ -616,9 +616,51 @@ def _fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     sys.exit(code)
 
 
+_GLOBAL_FLAGS = frozenset({"-q", "--quiet", "-v", "--verbose", "--no-color", "--debug"})
+
+
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """``argv`` with the global options given after the command moved before it, so
+    ``reconciler apply -q`` means ``reconciler -q apply`` (as Meltano's and uv's options go).
+
+    Stops at ``--``; ``run`` is left as it is (what follows its PLUGIN belongs to the script).
+    """
+    index, position = 0, None
+    while index < len(argv):
+        arg = argv[index]
+        if arg == "--project":
+            index += 2
+            continue
+        if arg.startswith("-"):
+            index += 1
+            continue
+        position = index
+        break
+    if position is None or argv[position] not in cli.commands or argv[position] == "run":
+        return argv
+    moved: list[str] = []
+    rest: list[str] = []
+    index = position + 1
+    while index < len(argv):
+        arg = argv[index]
+        if arg == "--":
+            rest.extend(argv[index:])
+            break
+        if arg in _GLOBAL_FLAGS or arg.startswith("--project="):
+            moved.append(arg)
+        elif arg == "--project" and index + 1 < len(argv):
+            moved.extend(argv[index : index + 2])
+            index += 1
+        else:
+            rest.append(arg)
+        index += 1
+    return [*argv[:position], *moved, argv[position], *rest]
+
+
 def main(argv: list[str] | None = None) -> NoReturn:
     """Entry point: run the CLI, map every error to one line and an exit code."""
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    argv = hoist_global_options(list(argv if argv is not None else sys.argv[1:]))
+    debug = "--debug" in argv
     try:
         code: Any = cli.main(args=argv, prog_name="reconciler", standalone_mode=False)
     except ReconcilerError as exc:

@@ -373,3 +373,30 @@ def test_a_hub_plugin_without_a_plugin_lock_file_gets_a_note_at_lock_and_plan(
     )
     assert not [x for x in project.ok("plan").err_lines if x.startswith("note:")]
     assert "note:" not in project.ok("-q", "plan").err
+
+
+def test_global_options_may_follow_the_command(tmp_path: Path) -> None:
+    from conftest import run_cli  # noqa: PLC0415
+
+    yml = HEAD + textwrap.dedent(
+        """
+        plugins:
+          loaders:
+          - name: target-singer
+            pip_url: target-singer==1.0.0
+        """
+    )
+    project = meltano_project(tmp_path / "p", yml)
+    quiet = project.ok("lock", "-q")
+    assert "note:" not in quiet.err  # -q after the command silenced the Hub note
+    assert "note:" in project.ok("lock").err
+    assert project.ok("apply", "-q", "loaders").err == ""
+    verbose = project.ok("plan", "--no-color", "-v")
+    assert "No changes." in verbose.out
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    moved = run_cli(elsewhere, "plan", "--project", str(project.root), "-q")
+    assert moved.code == 0, moved.describe()
+    # what follows `--` (and everything after `run PLUGIN`) is not the tool's
+    unknown = project.run("plan", "--", "-q")
+    assert unknown.code != 0
