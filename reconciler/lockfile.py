@@ -129,13 +129,16 @@ def inputs_digest(plugin: Plugin, python_major_minor: str, index: IndexOptions) 
     requirements += [f"-c {_normalise_link(c)}" for c in plugin.constraints]
     if plugin.pre:
         requirements.append("--pre")
+    flipped = [*requirements] if plugin.universal else [*requirements, "--universal"]
     if plugin.universal:
         requirements.append("--universal")  # which resolver made a lock is not an input
     index_data = normalise_index(index)
     req_digest = _sha(requirements)[:16]
     index_digest = _sha(index_data)[:16]
     whole = _sha({"requirements": requirements, "python": python_major_minor, "index": index_data})
-    return InputsDigest(whole, req_digest, python_major_minor, index_digest)
+    return InputsDigest(
+        whole, req_digest, python_major_minor, index_digest, universal_flipped=_sha(flipped)[:16]
+    )
 
 
 def stale_reasons(lock: Lock, expected: InputsDigest) -> tuple[str, ...]:
@@ -147,7 +150,10 @@ def stale_reasons(lock: Lock, expected: InputsDigest) -> tuple[str, ...]:
         return ()
     reasons: list[str] = []
     if found.requirements and found.requirements != expected.requirements:
-        reasons.append("requirements changed")
+        if expected.universal_flipped and found.requirements == expected.universal_flipped:
+            reasons.append("universal changed")
+        else:
+            reasons.append("requirements changed")
     if found.python and found.python != expected.python:
         reasons.append(f"interpreter changed (python {found.python} -> {expected.python})")
     if found.index and found.index != expected.index:

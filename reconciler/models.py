@@ -253,6 +253,9 @@ class InputsDigest:
     requirements: str = ""
     python: str = ""
     index: str = ""
+    #: ``requirements`` as it would be with ``universal`` flipped (not written; tells a lock
+    #: whose only change is ``universal`` from one whose requirements changed).
+    universal_flipped: str = attrs.field(default="", eq=False)
 
     def header(self) -> str:
         """The header comment line written at the top of a lock."""
