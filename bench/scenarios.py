@@ -359,13 +359,14 @@ t0 = t()
 from pathlib import Path
 from reconciler import render
 from reconciler.commands import project as app
+from reconciler import sources
 from reconciler.sources import toml as config
 from reconciler import interpreters
 from reconciler.observe import observe
 from reconciler.plan import make_plan
 t1 = t()
 project = Path(sys.argv[1])
-desired = config.load(config.find_project_file(project))
+desired = config.load(sources.find_project_file(project))
 t2 = t()
 interps = {}
 specs = {}

@@ -9,17 +9,19 @@ must not pay for at start-up.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 
 from reconciler import __version__, render
+from reconciler.backends import INSTALLERS, RESOLVERS
 from reconciler.commands.plan import plan as plan_command
 from reconciler.commands.project import Project, load_project
 from reconciler.commands.status import status as status_command
@@ -36,6 +38,7 @@ VERIFY_HELP = (
     "Also check every installed file against its .dist-info/RECORD (size and sha256): a "
     "modified, missing or unexpected file is drift."
 )
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -130,7 +133,57 @@ def _jobs(jobs: int | None) -> int:
     return jobs or os.cpu_count() or 1
 
 
+def _file_option(*decls: str, help: str) -> Callable[[F], F]:
+    """A ``FILE`` option (a path, not a directory; None when not given)."""
+    return click.option(*decls, type=click.Path(path_type=Path, dir_okay=False), help=help)
+
+
+def _jobs_option(what: str) -> Callable[[F], F]:
+    """``--jobs/-j N``: how many plugins are ``what`` (resolved, built) at once."""
+    return click.option(
+        "--jobs", "-j", type=click.IntRange(min=1), default=None, help=JOBS_HELP.format(what)
+    )
+
+
+def _backend_option(name: str, choices: tuple[str, ...], text: str) -> Callable[[F], F]:
+    """``--installer``/``--resolver``: one of the registry's names (None: the setting's)."""
+    return click.option(name, type=click.Choice(choices), default=None, help=text)
+
+
+def _lock_timeout_option(holder: str) -> Callable[[F], F]:
+    """``--lock-timeout S``: how long to wait for ``holder`` to release the venv root's lock."""
+    return click.option(
+        "--lock-timeout",
+        type=click.FloatRange(min=0),
+        default=0.0,
+        show_default=True,
+        help=f"Seconds to wait for {holder} to release the venv root's lock.",
+    )
+
+
+def _plugin_type_option(func: Callable[..., int]) -> Callable[..., int]:
+    """``--plugin-type TYPE``: select every plugin of a Meltano plugin type (as Meltano's
+    positional type does: ``reconciler apply loaders``); it joins the command's PLUGIN names."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, plugin_type: str | None = None, **kwargs: Any) -> int:
+        if plugin_type is not None:
+            key = "plugins" if "plugins" in kwargs else "args"
+            kwargs[key] = (*kwargs[key], plugin_type)
+        return func(*args, **kwargs)
+
+    option = click.option(
+        "--plugin-type",
+        "plugin_type",
+        default=None,
+        metavar="TYPE",
+        help="Select every plugin of this Meltano type (extractor(s), loader(s), ...).",
+    )
+    return option(wrapper)
+
+
 @cli.command()
+@_plugin_type_option
 @click.argument("plugins", nargs=-1, shell_complete=_complete_plugins)
 @click.option("--check", is_flag=True, help="Change nothing; exit 2 if a lock is missing/stale.")
 @click.option("--upgrade", "-U", is_flag=True, help="Re-resolve everything to the newest allowed.")
@@ -142,14 +195,11 @@ def _jobs(jobs: int | None) -> int:
     metavar="NAME",
     help="Bump only this package, keeping every other pin (repeatable).",
 )
-@click.option(
-    "--jobs", "-j", type=click.IntRange(min=1), default=None, help=JOBS_HELP.format("resolved")
-)
-@click.option(
+@_jobs_option("resolved")
+@_backend_option(
     "--resolver",
-    type=click.Choice(["auto", "pip-tools", "uv"]),
-    default=None,
-    help="Resolver (default: settings.resolver; auto = uv if installed, else pip-tools).",
+    RESOLVERS,
+    "Resolver (default: settings.resolver; auto = uv if installed, else pip-tools).",
 )
 @click.pass_context
 def lock(
@@ -190,15 +240,10 @@ def lock(
 
 
 @cli.command()
+@_plugin_type_option
 @click.argument("plugins", nargs=-1, shell_complete=_complete_plugins)
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (format_version 1).")
-@click.option(
-    "-o",
-    "--out",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Also write the JSON plan to FILE (for `apply FILE`).",
-)
+@_file_option("-o", "--out", help="Also write the JSON plan to FILE (for `apply FILE`).")
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 0 when there are no changes, 2 when there are."
 )
@@ -230,29 +275,17 @@ def plan(
 
 
 @cli.command()
+@_plugin_type_option
 @click.argument("args", nargs=-1, metavar="[PLANFILE] [PLUGIN]...")
-@click.option(
-    "--plan",
-    "plan_file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="A plan saved by `plan -o`; refuse if the world changed since.",
+@_file_option(
+    "--plan", "plan_file", help="A plan saved by `plan -o`; refuse if the world changed since."
 )
-@click.option(
-    "--jobs", "-j", type=click.IntRange(min=1), default=None, help=JOBS_HELP.format("built")
-)
-@click.option(
-    "--lock-timeout",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="Seconds to wait for another apply to release the venv root's lock.",
-)
-@click.option(
+@_jobs_option("built")
+@_lock_timeout_option("another apply")
+@_backend_option(
     "--installer",
-    type=click.Choice(["auto", "pip", "uv"]),
-    default=None,
-    help="Installer backend (default: settings.installer; auto = uv if installed).",
+    INSTALLERS,
+    "Installer backend (default: settings.installer; auto = uv if installed).",
 )
 @click.option("--index-url", default=None, help="Deploy-time override of the package index URL.")
 @click.option(
@@ -281,7 +314,7 @@ def apply(
 ) -> int:
     """Perform exactly the planned steps (create, upgrade, reinstall, remove).
 
-    PLANFILE (a first argument that is a file, contains '/' or ends in .json) is a plan saved
+    PLANFILE (a first argument that is an existing file, or ends in .json) is a plan saved
     by `plan -o`: apply refuses, changing nothing, when the world changed since.
     """
     from reconciler.commands import apply as command  # noqa: PLC0415 - start-up (module docstring)
@@ -290,8 +323,8 @@ def apply(
     if (
         plan_file is None
         and plugins
-        and ("/" in plugins[0] or plugins[0].endswith(".json") or Path(plugins[0]).is_file())
-    ):
+        and (Path(plugins[0]).is_file() or plugins[0].endswith(".json"))
+    ):  # a plan file is a file; `extractors/csv` (a Meltano <type>/<name>) is a plugin
         plan_file = Path(plugins.pop(0))
     project = _project(ctx)
     override = None
@@ -393,13 +426,7 @@ def _stop_on_signals(
 
 @cli.command()
 @click.argument("plugin", shell_complete=_complete_plugins)
-@click.option(
-    "--lock-timeout",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="Seconds to wait for a running apply to release the venv root's lock.",
-)
+@_lock_timeout_option("a running apply")
 @click.pass_context
 def rollback(ctx: click.Context, plugin: str, lock_timeout: float) -> int:
     """Flip PLUGIN back to its previous generation (kept when keep-generations = 1)."""
@@ -410,12 +437,14 @@ def rollback(ctx: click.Context, plugin: str, lock_timeout: float) -> int:
 
 
 @cli.command()
+@_plugin_type_option
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 @click.option("--verify", is_flag=True, help=VERIFY_HELP)
+@click.argument("plugins", nargs=-1, metavar="[PLUGIN]...", shell_complete=_complete_plugins)
 @click.pass_context
-def status(ctx: click.Context, as_json: bool, verify: bool) -> int:
-    """One line per plugin: path, python, packages, lock fresh?, drift?"""
-    rows = status_command(_project(ctx), verify=verify)
+def status(ctx: click.Context, as_json: bool, verify: bool, plugins: tuple[str, ...]) -> int:
+    """One line per plugin (or per PLUGIN named): path, python, packages, lock fresh?, drift?"""
+    rows = status_command(_project(ctx), verify=verify, only=plugins)
     click.echo(render.status_json(rows) if as_json else render.status_table(rows))
     return EXIT_OK
 
@@ -493,6 +522,7 @@ def remove_command(ctx: click.Context, name: str) -> int:
 
 
 @cli.command("fetch")
+@_plugin_type_option
 @click.argument("plugins", nargs=-1, shell_complete=_complete_plugins)
 @click.option(
     "--dest",
@@ -618,9 +648,51 @@ def _fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     sys.exit(code)
 
 
+_GLOBAL_FLAGS = frozenset({"-q", "--quiet", "-v", "--verbose", "--no-color", "--debug"})
+
+
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """``argv`` with the global options given after the command moved before it, so
+    ``reconciler apply -q`` means ``reconciler -q apply`` (as Meltano's and uv's options go).
+
+    Stops at ``--``; ``run`` is left as it is (what follows its PLUGIN belongs to the script).
+    """
+    index, position = 0, None
+    while index < len(argv):
+        arg = argv[index]
+        if arg == "--project":
+            index += 2
+            continue
+        if arg.startswith("-"):
+            index += 1
+            continue
+        position = index
+        break
+    if position is None or argv[position] not in cli.commands or argv[position] == "run":
+        return argv
+    moved: list[str] = []
+    rest: list[str] = []
+    index = position + 1
+    while index < len(argv):
+        arg = argv[index]
+        if arg == "--":
+            rest.extend(argv[index:])
+            break
+        if arg in _GLOBAL_FLAGS or arg.startswith("--project="):
+            moved.append(arg)
+        elif arg == "--project" and index + 1 < len(argv):
+            moved.extend(argv[index : index + 2])
+            index += 1
+        else:
+            rest.append(arg)
+        index += 1
+    return [*argv[:position], *moved, argv[position], *rest]
+
+
 def main(argv: list[str] | None = None) -> NoReturn:
     """Entry point: run the CLI, map every error to one line and an exit code."""
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    argv = hoist_global_options(list(argv if argv is not None else sys.argv[1:]))
+    debug = "--debug" in argv
     previous = {}
     if threading.current_thread() is threading.main_thread():
         previous = {sig: signal.signal(sig, _abort) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -632,7 +704,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
             signal.signal(sig, old)
 
 
-def _main(argv: list[str] | None, debug: bool) -> NoReturn:
+def _main(argv: list[str], debug: bool) -> NoReturn:
     try:
         code: Any = cli.main(args=argv, prog_name="reconciler", standalone_mode=False)
     except ReconcilerError as exc:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from reconciler.errors import InterpreterError, ReconcilerError
 from reconciler.models import Interpreter
+from reconciler.support import venvcfg
 from reconciler.support.shims import shim_key
 
 _PROBE = r"""
@@ -147,12 +148,12 @@ def probe(path: Path) -> Interpreter:
         if isinstance(hit, dict) and (not is_shim or _same_target(hit)):
             with contextlib.suppress(KeyError, TypeError, AttributeError):
                 return _from_json(hit)
-    import subprocess  # noqa: PLC0415 - a cache miss only; keep `plan` light
+    import subprocess  # noqa: PLC0415 - start-up: a cache miss only
+
+    from reconciler.support import procs  # noqa: PLC0415 - start-up: a cache miss only
 
     try:
-        result = subprocess.run(
-            [str(path), "-I", "-c", _PROBE], capture_output=True, text=True, timeout=60, check=False
-        )
+        result = procs.run([str(path), "-I", "-c", _PROBE], env=os.environ, timeout=60)
     except OSError as exc:
         raise InterpreterError(f"interpreter {path} does not run: {exc}") from exc
     except subprocess.TimeoutExpired as exc:
@@ -233,14 +234,9 @@ def meltano_python(sys_dir: Path, env: Mapping[str, str]) -> Path | None:
 
 def venv_major_minor(python: Path, project_dir: Path) -> str | None:
     """``X.Y`` of ``python``: from its venv's ``pyvenv.cfg``, else by probing it (cached)."""
-    cfg = python.parent.parent / "pyvenv.cfg"
-    try:
-        for line in cfg.read_text(encoding="utf-8").splitlines():
-            key, sep, value = line.partition("=")
-            if sep and key.strip() in ("version", "version_info"):
-                return ".".join(value.strip().split(".")[:2])
-    except (OSError, UnicodeDecodeError):
-        pass
+    version = venvcfg.python_version(venvcfg.read(python.parent.parent))
+    if version is not None:
+        return ".".join(version.split(".")[:2])
     try:
         return resolve(str(python), project_dir).major_minor
     except ReconcilerError:
@@ -252,9 +248,9 @@ _BOOTSTRAP_LOCK = threading.Lock()
 
 def tool_pip_runs_on(version: str) -> bool:
     """True when the pip reconciler runs with supports Python ``version`` (``pip --python``)."""
-    from importlib.metadata import PackageNotFoundError, metadata  # noqa: PLC0415
+    from importlib.metadata import PackageNotFoundError, metadata  # noqa: PLC0415 - start-up
 
-    from packaging.specifiers import SpecifierSet  # noqa: PLC0415
+    from packaging.specifiers import SpecifierSet  # noqa: PLC0415 - start-up: apply/lock only
 
     try:
         requires = metadata("pip")["Requires-Python"] or ""
@@ -284,27 +280,14 @@ def pip_command(executable: str, version: str) -> list[str]:
 
 
 def _bootstrap_pip(executable: str, version: str, home: Path) -> None:
-    import subprocess  # noqa: PLC0415 - only on a cache miss
-    import tempfile  # noqa: PLC0415
+    from reconciler.support import procs  # noqa: PLC0415 - start-up: a cache miss only
+    from reconciler.support.files import built_then_renamed  # noqa: PLC0415 - likewise
 
-    home.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(dir=home.parent, prefix=".building-"))
-    try:
-        result = subprocess.run(
-            [executable, "-m", "venv", "--clear", str(building)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+    with built_then_renamed(home, mark=".complete") as building:
+        command = [executable, "-m", "venv", "--clear", str(building)]
+        result = procs.run(command, env=os.environ)
         if result.returncode != 0:
             last = (result.stderr.strip().splitlines() or ["no output"])[-1]
             raise InterpreterError(
                 f"python {version} ({executable}): cannot bootstrap pip with ensurepip: {last}"
             )
-        (building / ".complete").write_text("", encoding="utf-8")
-        if home.exists():
-            shutil.rmtree(home)
-        building.rename(home)
-    finally:
-        if building.exists():
-            shutil.rmtree(building, ignore_errors=True)

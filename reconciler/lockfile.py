@@ -9,12 +9,12 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import attrs
 
 from reconciler import requirements as reqs
-from reconciler.errors import LockError, SafetyError
+from reconciler.errors import LockError
 from reconciler.models import (
     DesiredState,
     IndexOptions,
@@ -25,7 +25,12 @@ from reconciler.models import (
     Plugin,
 )
 from reconciler.support import pep508
-from reconciler.support.names import canonical_name
+from reconciler.support.names import (
+    NAME_PATTERN,
+    PLAIN_VERSION,
+    PLAIN_VERSION_PATTERN,
+    canonical_name,
+)
 from reconciler.support.redact import quoted, redact
 
 if TYPE_CHECKING:
@@ -39,8 +44,7 @@ _HASH_RE = re.compile(r"--hash[= ](\S+)")
 #: The line every resolver writes for almost every pin: ``name==1.2.3 --hash=sha256:...``;
 #: read without packaging (anything else takes the general path below).
 _PLAIN_PIN = re.compile(
-    r"(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)"
-    r"==(?P<version>(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*)"
+    rf"(?P<name>{NAME_PATTERN})==(?P<version>{PLAIN_VERSION_PATTERN})"
     r"(?P<hashes>(?:\s+--hash=sha256:[0-9a-f]{64})*)"
 )
 
@@ -106,7 +110,7 @@ def normalise_requirement(text: str) -> str:
         name, op, version = simple.group("name", "op", "version")
         if op != "~=" or "." in version:
             return canonical_name(name) + (f"{op}{version}" if op else "")
-    from packaging.requirements import InvalidRequirement  # noqa: PLC0415
+    from packaging.requirements import InvalidRequirement  # noqa: PLC0415 - start-up: packaging stays off the plan path
 
     try:
         requirement = pep508.requirement(text)
@@ -130,13 +134,16 @@ def inputs_digest(plugin: Plugin, python_major_minor: str, index: IndexOptions) 
     requirements += [f"-c {_normalise_link(c)}" for c in plugin.constraints]
     if plugin.pre:
         requirements.append("--pre")
+    flipped = [*requirements] if plugin.universal else [*requirements, "--universal"]
     if plugin.universal:
         requirements.append("--universal")  # which resolver made a lock is not an input
     index_data = normalise_index(index)
     req_digest = _sha(requirements)[:16]
     index_digest = _sha(index_data)[:16]
     whole = _sha({"requirements": requirements, "python": python_major_minor, "index": index_data})
-    return InputsDigest(whole, req_digest, python_major_minor, index_digest)
+    return InputsDigest(
+        whole, req_digest, python_major_minor, index_digest, universal_flipped=_sha(flipped)[:16]
+    )
 
 
 def stale_reasons(lock: Lock, expected: InputsDigest) -> tuple[str, ...]:
@@ -148,7 +155,10 @@ def stale_reasons(lock: Lock, expected: InputsDigest) -> tuple[str, ...]:
         return ()
     reasons: list[str] = []
     if found.requirements and found.requirements != expected.requirements:
-        reasons.append("requirements changed")
+        if expected.universal_flipped and found.requirements == expected.universal_flipped:
+            reasons.append("universal changed")
+        else:
+            reasons.append("requirements changed")
     if found.python and found.python != expected.python:
         reasons.append(f"interpreter changed (python {found.python} -> {expected.python})")
     if found.index and found.index != expected.index:
@@ -190,7 +200,7 @@ def unsatisfied(
         if simple is not None:
             reasons.extend(simple)
             continue
-        from packaging.requirements import InvalidRequirement  # noqa: PLC0415
+        from packaging.requirements import InvalidRequirement  # noqa: PLC0415 - start-up: packaging stays off the plan path
 
         try:
             requirement = pep508.requirement(text)
@@ -208,9 +218,6 @@ def unsatisfied(
     return tuple(reasons)
 
 
-_PLAIN_RELEASE = re.compile(r"(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*")
-
-
 def _simple_unsatisfied(text: str, pinned: Mapping[str, LockedPackage]) -> list[str] | None:
     """:func:`unsatisfied` for ``name`` and ``name OP X.Y`` against a plain release pin, without
     packaging (the plan path); None for any other form."""
@@ -226,7 +233,7 @@ def _simple_unsatisfied(text: str, pinned: Mapping[str, LockedPackage]) -> list[
         return []
     if op == "~=" and "." not in version:
         return None
-    if not _PLAIN_RELEASE.fullmatch(locked.version):
+    if not PLAIN_VERSION.fullmatch(locked.version):
         return None  # a pre/post/dev/local pin: packaging judges it
     have = [int(p) for p in locked.version.split(".")]
     want = [int(p) for p in version.split(".")]
@@ -314,43 +321,22 @@ def smuggled_paths(plugin: Plugin, lock: Lock, project_dir: Path) -> tuple[str, 
     return tuple(reasons)
 
 
-def _io_reason(exc: OSError | UnicodeDecodeError) -> str:
-    """The cause of a failed read, quoting nothing of the file."""
-    if isinstance(exc, UnicodeDecodeError):
-        return f"not UTF-8 text (byte {exc.start})"
-    return exc.strerror or type(exc).__name__
-
-
-def read(plugin: str, path: Path, project_dir: Path | None = None) -> Lock | None:
-    """Parse the lock of ``plugin`` at ``path``; None when the file does not exist.
-
-    With ``project_dir``, every local project's location is resolved against it here (see
-    :attr:`LockedPackage.location`), so that the planner reads nothing from disk.
-    """
-    from reconciler.support.files import read_text_in  # noqa: PLC0415
-
-    try:
-        # never blocks (a FIFO), never follows a link out of the lock directory, a BOM as pip
-        text = read_text_in(path, path.parent, bom=True)
-    except FileNotFoundError:
-        return None
-    except SafetyError as exc:
-        raise LockError(str(exc), plugin=plugin) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LockError(f"cannot read {path}: {_io_reason(exc)}", plugin=plugin) from exc
-    return with_locations(parse(plugin, path, text), project_dir)
-
-
 def with_locations(lock: Lock, project_dir: Path | None) -> Lock:
     """``lock`` with every local project's location resolved against ``project_dir`` (see
     :attr:`LockedPackage.location`); unchanged without one (any lock format)."""
     if project_dir is None or not any(p.kind == "path" for p in lock.packages):
         return lock
     packages = tuple(
-        attrs.evolve(p, location=p.source_url(project_dir)) if p.kind == "path" else p
+        attrs.evolve(p, location=_location(p.url or "", project_dir)) if p.kind == "path" else p
         for p in lock.packages
     )
     return attrs.evolve(lock, packages=packages)
+
+
+def _location(url: str, project_dir: Path) -> str:
+    """The ``file:`` URL pip records for a local project locked as ``url``: symlinks resolved,
+    as pip resolves them."""
+    return url if url.startswith("file:") else (project_dir / url).resolve().as_uri()
 
 
 #: A pin line as both resolvers write it (``name==1.2.3``, then `` \`` when hashes follow).
@@ -464,7 +450,7 @@ def _parse_lines(plugin: str, path: Path, text: str) -> Lock:
         package = plain if plain is not None else _parse_line(label, number, content, meta)
         name, marker = package.name, package.marker
         if name in packages and marker is None and packages[name].marker is None:
-            raise LockError(f"{label}:{number}: {name} is pinned twice")
+            raise LockError(f"{name} is pinned twice", file=label, line=number)
         packages[name if marker is None else f"{name};{marker}"] = package
     content_digest = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
     ordered = tuple(sorted(packages.values(), key=lambda p: (p.name, p.marker or "")))
@@ -488,14 +474,14 @@ def _reconciler_meta(line: str) -> dict[str, str]:
 
 def _parse_line(label: str, number: int, content: str, meta: dict[str, str]) -> LockedPackage:
     """One requirement line of a lock: a pin, a hashed URL, a VCS commit or a local path."""
-    from packaging.requirements import InvalidRequirement  # noqa: PLC0415
+    from packaging.requirements import InvalidRequirement  # noqa: PLC0415 - start-up: packaging stays off the plan path
 
     hashes = tuple(_HASH_RE.findall(content))
     requirement_text = _HASH_RE.sub("", content).strip()
     for h in hashes:
         if not re.fullmatch(r"sha256:[0-9a-f]{64}", h):
             raise LockError(
-                f"{label}:{number}: malformed hash {quoted(h)} (expected sha256:<64 hex>)"
+                f"malformed hash {quoted(h)} (expected sha256:<64 hex>)", file=label, line=number
             )
     editable = False
     match = re.match(r"(?:-e|--editable)(?:\s+|=)(?P<rest>\S.*)\Z", requirement_text)
@@ -504,8 +490,9 @@ def _parse_line(label: str, number: int, content: str, meta: dict[str, str]) -> 
         requirement_text = match.group("rest").strip()
     elif requirement_text.startswith("-"):
         raise LockError(
-            f"{label}:{number}: option lines are not supported in a lock "
-            f"({requirement_text.split()[0]})"
+            f"option lines are not supported in a lock ({requirement_text.split()[0]})",
+            file=label,
+            line=number,
         )
     if requirement_text.startswith(("./", "../", "/", "file:")) or editable:
         return _path_line(label, number, requirement_text, meta, editable, hashes)
@@ -513,7 +500,9 @@ def _parse_line(label: str, number: int, content: str, meta: dict[str, str]) -> 
         requirement = pep508.requirement(requirement_text)
     except InvalidRequirement as exc:
         raise LockError(
-            f"{label}:{number}: invalid requirement: {quoted(requirement_text)}"
+            f"invalid requirement: {quoted(requirement_text)}",
+            file=label,
+            line=number,
         ) from exc
     name = canonical_name(requirement.name)
     marker = str(requirement.marker) if requirement.marker else None
@@ -522,7 +511,9 @@ def _parse_line(label: str, number: int, content: str, meta: dict[str, str]) -> 
         return _url_line(label, number, name, requirement.url, base, marker, hashes, meta)
     specs = list(requirement.specifier)
     if len(specs) != 1 or specs[0].operator not in ("==", "===") or specs[0].version.endswith(".*"):
-        raise LockError(f"{label}:{number}: {quoted(requirement_text)} is not pinned with '=='")
+        raise LockError(
+            f"{quoted(requirement_text)} is not pinned with '=='", file=label, line=number
+        )
     return LockedPackage(
         name=name, version=specs[0].version, requirement=base, hashes=hashes, marker=marker
     )
@@ -538,16 +529,13 @@ def _url_line(
     hashes: tuple[str, ...],
     meta: dict[str, str],
 ) -> LockedPackage:
-    from reconciler.requirements import VCS_SCHEMES, split_vcs  # noqa: PLC0415
-
-    if url.lower().startswith(VCS_SCHEMES):
-        _, ref, _ = split_vcs(url)
+    if url.lower().startswith(reqs.VCS_SCHEMES):
+        _, ref, _ = reqs.split_vcs(url)
         if ref is None or not _COMMIT_RE.fullmatch(ref):
             raise LockError(
-                redact(
-                    f"{label}:{number}: {quoted(base)} is not pinned to a commit id "
-                    "(run `reconciler lock`)"
-                )
+                f"{quoted(base)} is not pinned to a commit id (run `reconciler lock`)",
+                file=label,
+                line=number,
             )
         return LockedPackage(
             name=name,
@@ -560,17 +548,10 @@ def _url_line(
             commit=ref,
             ref=meta.get("ref"),
         )
-    if url.startswith("file:") and not hashes and not _is_archive(url):
-        return LockedPackage(
-            name=name,
-            version="",
-            requirement=base,
-            marker=marker,
-            kind="path",
-            url=url,
-        )
+    if url.startswith("file:") and not hashes and not reqs.is_archive(url):
+        return LockedPackage.local(name, url, marker=marker, as_written=base)
     if not hashes:
-        raise LockError(f"{label}:{number}: {quoted(base)}: a direct URL must carry --hash")
+        raise LockError(f"{quoted(base)}: a direct URL must carry --hash", file=label, line=number)
     return LockedPackage(
         name=name,
         version=_archive_version(url),
@@ -593,9 +574,11 @@ def _path_line(
     name = meta.get("name")
     if not name:
         raise LockError(
-            f"{label}:{number}: local path {('-e ' if editable else '') + text!r} has no "
+            f"local path {('-e ' if editable else '') + text!r} has no "
             "'# reconciler: name=...' comment "
-            "(run `reconciler lock`)"
+            "(run `reconciler lock`)",
+            file=label,
+            line=number,
         )
     return LockedPackage(
         name=canonical_name(name),
@@ -608,15 +591,9 @@ def _path_line(
     )
 
 
-def _is_archive(url: str) -> bool:
-    return url.split("#", 1)[0].endswith((".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz"))
-
-
 def _archive_version(url: str) -> str:
     """The version a wheel or sdist URL's file name gives, else ""."""
-    from urllib.parse import unquote, urlsplit  # noqa: PLC0415
-
-    from packaging.utils import (  # noqa: PLC0415
+    from packaging.utils import (  # noqa: PLC0415 - start-up: packaging stays off the plan path
         InvalidSdistFilename,
         InvalidWheelFilename,
         parse_sdist_filename,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from reconciler.backends import lock_file
 from reconciler.layouts.venvs import VenvsLayout
 
 if TYPE_CHECKING:
@@ -115,12 +116,10 @@ class DesiredState:
 
     def lock_path(self, name: str, lock_format: str | None = None) -> Path:
         """Where the lock of plugin ``name`` lives (in its own format, or ``lock_format``)."""
-        from reconciler.lockformats import get_format  # noqa: PLC0415 - formats import models
-
         plugin = self.plugin(name)
         lock_name = plugin.lock_name if plugin is not None and plugin.lock_name else name
         chosen = lock_format or (plugin.lock_format if plugin is not None else "requirements")
-        return self.settings.lock_dir / get_format(chosen).relative_path(lock_name)
+        return self.settings.lock_dir / lock_file(chosen, lock_name)
 
     def resolve_names(self, names: Iterable[str]) -> tuple[str, ...]:
         """The plugin names that command-line ``names`` stand for (declared names and aliases
@@ -169,8 +168,38 @@ class LockedPackage:
     commit: str | None = None  # the VCS commit id the lock pins
     ref: str | None = None  # the VCS ref (tag, branch) the commit was taken from
     #: A local project's ``file:`` URL, resolved against the project when the lock is read
-    #: (:func:`reconciler.lockfile.read`), so that planning needs no disk access.
+    #: (:func:`reconciler.lockformats.read`), so that planning needs no disk access.
     location: str | None = None
+
+    @classmethod
+    def local(
+        cls,
+        name: str,
+        url: str,
+        *,
+        marker: str | None,
+        editable: bool = False,
+        as_written: str = "",
+    ) -> LockedPackage:
+        """A local project at ``url`` (a path or ``file:`` URL): no version, no hash."""
+        return cls(
+            name=name,
+            version="",
+            requirement=as_written or url,
+            marker=marker,
+            kind="path",
+            url=url,
+            editable=editable,
+        )
+
+    @classmethod
+    def pin(
+        cls, name: str, version: str, hashes: tuple[str, ...], *, marker: str | None, url: str = ""
+    ) -> LockedPackage:
+        """``name==version`` from an index, or (with ``url``) a hashed archive URL."""
+        requirement = f"{name} @ {url}" if url else f"{name}=={version}"
+        kind = "url" if url else "index"
+        return cls(name, version, requirement, hashes, marker, kind, url or None)
 
     @property
     def hashable(self) -> bool:
@@ -194,7 +223,8 @@ class LockedPackage:
                 return self.location
             if self.url.startswith("file:"):
                 return self.url
-            return (project_dir / self.url).resolve().as_uri()
+            # not read by lockformats.read(..., project_dir), which resolves symlinks: no disk
+            return (project_dir / self.url).absolute().as_uri()
         if self.kind == "vcs" and self.url is not None:
             return self.url.split("+", 1)[1].rsplit("@", 1)[0]
         return self.url
@@ -223,6 +253,9 @@ class InputsDigest:
     requirements: str = ""
     python: str = ""
     index: str = ""
+    #: ``requirements`` as it would be with ``universal`` flipped (not written; tells a lock
+    #: whose only change is ``universal`` from one whose requirements changed).
+    universal_flipped: str = attrs.field(default="", eq=False)
 
     def header(self) -> str:
         """The header comment line written at the top of a lock."""
@@ -366,7 +399,7 @@ class Install:
         """True when this install replaces a newer installed version."""
         if self.from_version is None:
             return False
-        from packaging.version import InvalidVersion, Version  # noqa: PLC0415
+        from packaging.version import InvalidVersion, Version  # noqa: PLC0415 - start-up: see names
 
         try:
             return Version(self.package.version) < Version(self.from_version)

@@ -14,6 +14,7 @@ from reconciler.errors import ReconcilerError
 from reconciler.layouts import MARKER_NAME, Layout, link_target_problem, replace_problem
 from reconciler.models import DirectUrl, InstalledDist, MarkerStatus, Observation, ObservedVenv
 from reconciler.state import MarkerCorrupt, read_marker
+from reconciler.support import venvcfg
 from reconciler.support.files import read_regular
 from reconciler.support.names import canonical_name, normal_version
 
@@ -48,7 +49,7 @@ def _verified(venv: ObservedVenv) -> ObservedVenv:
         return venv
     from reconciler import records  # noqa: PLC0415 - only `--verify` pays for hashing
 
-    site = site_packages(venv.path, _read_pyvenv_cfg(venv.path))
+    site = site_packages(venv.path, venvcfg.read(venv.path))
     if site is None:
         return venv
     return attrs.evolve(venv, files=records.verify(str(venv.path), str(site)))
@@ -105,7 +106,7 @@ def observe_venv(path: Path, name: str | None = None, layout: Layout | None = No
             problems.append(REFUSED)
         else:
             problems.append("incomplete (no state marker)")
-    cfg = _read_pyvenv_cfg(path)
+    cfg = venvcfg.read(path)
     if cfg is None:
         problems.append("incomplete (no pyvenv.cfg)")
     python = path / "bin" / "python"
@@ -153,22 +154,9 @@ def _stale_files(path: Path, wanted: Mapping[str, str]) -> tuple[str, ...]:
     return tuple(stale)
 
 
-def _read_pyvenv_cfg(path: Path) -> dict[str, str] | None:
-    try:
-        text = read_regular(path / "pyvenv.cfg", path).decode("utf-8")
-    except (OSError, UnicodeDecodeError, ReconcilerError):
-        return None
-    values: dict[str, str] = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            values[key.strip().lower()] = value.strip()
-    return values
-
-
 def site_packages(path: Path, cfg: dict[str, str] | None) -> Path | None:
     """The venv's purelib directory, from ``pyvenv.cfg``'s version or by looking."""
-    version = (cfg or {}).get("version") or (cfg or {}).get("version_info") or ""
+    version = venvcfg.python_version(cfg) or ""
     major_minor = ".".join(version.split(".")[:2])
     if major_minor:
         candidate = path / "lib" / f"python{major_minor}" / "site-packages"

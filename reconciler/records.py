@@ -17,9 +17,11 @@ directory (a namespace package shared by several distributions blames the right 
 directly in ``site-packages`` (``*.pth`` files, ``_virtualenv.py``) and directories no
 ``RECORD`` mentions belong to no distribution and are not checked.
 
-A ``RECORD`` path that leads outside the venv is never opened (a hostile or broken ``RECORD``).
-Files are opened without following a symlink at the last component and only after ``lstat``
-says they are regular files, so a FIFO or device is never opened.
+A ``RECORD`` path that leads outside the venv is never opened (a hostile or broken ``RECORD``),
+nor is one below a top-level directory that has become a symlink (reported ``modified`` once,
+as that directory). Files are opened without following a symlink at the last component and only
+after ``lstat`` says they are regular files, so a FIFO or device is never opened. A symlink
+deeper down, where an installed directory was, is an unexpected entry itself.
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ def _check_rows(
 ) -> list[FileDrift]:
     """Check one distribution's RECORD rows; record what they list and own as they go."""
     prefix = site + os.sep
+    links: dict[str, bool] = {}
     drift = []
     for path, digest, size in rows:
         rel: str | None
@@ -104,12 +107,23 @@ def _check_rows(
             if sep:
                 owners.setdefault(top, set()).add(name)
                 dirs.add(rel.rpartition("/")[0])
+                if _is_link(prefix + top, links):  # never read through it
+                    drift.append(FileDrift(name, top, "modified"))
+                    continue
         if not digest or "__pycache__/" in path:
             continue
         problem = _check(full, digest, size)
         if problem is not None:
             drift.append(FileDrift(name, _shown(full, site, venv), problem))
     return drift
+
+
+def _is_link(path: str, seen: dict[str, bool]) -> bool:
+    """True when ``path`` (a top-level entry of site-packages) is a symlink (memoised)."""
+    found = seen.get(path)
+    if found is None:
+        found = seen[path] = os.path.islink(path)  # noqa: PTH114 - plain strings, hot loop
+    return found
 
 
 def _read_record(path: str) -> list[tuple[str, str, int | None]] | None:

@@ -4,6 +4,7 @@ and every command's result as the text the CLI prints. Pure: values in, strings 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -151,7 +152,8 @@ def lock_check(check: LockCheck) -> str:
         lines.append(f"{s.plugin}: {s.state}{reasons}")
     for path in check.orphans:
         name = lockformats.label(path)
-        lines.append(f"{name}: orphaned lock {path.name} (plugin no longer declared)")
+        shown = path if check.project_dir is None else _relative(path, check.project_dir)
+        lines.append(f"{name}: orphaned lock {shown} (plugin no longer declared)")
     if check.ok:
         lines.append(f"All {len(check.statuses)} locks are fresh.")
     else:
@@ -256,3 +258,9 @@ def status_table(rows: Sequence[StatusRow]) -> str:
         )
         lines.append(f"{line}  {cells[-1]}")
     return "\n".join(lines)
+
+
+def _relative(path: os.PathLike[str], base: os.PathLike[str]) -> str:
+    """``path`` relative to ``base`` when it lies below it, else as it is."""
+    text, prefix = os.fspath(path), os.fspath(base).rstrip(os.sep) + os.sep
+    return text.removeprefix(prefix)

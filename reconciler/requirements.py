@@ -38,18 +38,27 @@ from urllib.parse import unquote, urlsplit
 import attrs
 
 from reconciler.support import pep508
-from reconciler.support.names import canonical_name
+from reconciler.support.names import (
+    ARCHIVE_SUFFIXES,
+    NAME_PATTERN,
+    PLAIN_VERSION_PATTERN,
+    canonical_name,
+)
 
 VCS_SCHEMES = ("git+", "hg+", "svn+", "bzr+")
 _EDITABLE_RE = re.compile(r"^(?:-e|--editable)(?:\s+|=)(?P<rest>\S.*)\Z")
-_ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar")
 
 
 SIMPLE = re.compile(
-    r"[ \t]*(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)[ \t]*"
+    rf"[ \t]*(?P<name>{NAME_PATTERN})[ \t]*"
     r"(?:(?P<op>==|!=|<=|>=|<|>|~=)[ \t]*"
-    r"(?P<version>(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*))?[ \t]*"
+    rf"(?P<version>{PLAIN_VERSION_PATTERN}))?[ \t]*"
 )
+
+
+def is_archive(url: str) -> bool:
+    """True when ``url`` (fragment ignored) names an archive pip installs (wheel or sdist)."""
+    return url.split("#", 1)[0].endswith(ARCHIVE_SUFFIXES)
 
 
 def _simple(text: str) -> str | None:
@@ -111,34 +120,11 @@ class Req:
             return f"{prefix}{self.name}{extras} @ {url}"
         return f"{prefix}{url}"
 
-    def normalised(self) -> str:
-        """A stable spelling for digests: same meaning, same text."""
-        if self.kind == "index":
-            return normalised(self.text)
-        parts = [self.kind, "-e" if self.editable else "", self.name or "", self.url or ""]
-        parts += [self.path or "", ",".join(self.extras), self.marker or ""]
-        return "|".join(parts)
-
 
 def check(text: str) -> None:
     """Raise :class:`ValueError` with a one-line reason when ``text`` is not a valid requirement."""
     if _simple(text) is None:
         parse(text)
-
-
-def normalised(text: str) -> str:
-    """A stable spelling of ``text`` for digests.
-
-    ``str(packaging.requirements.Requirement(text))`` for index requirements (without packaging
-    for simple forms); the parsed parts of a direct requirement (URL, VCS, path) otherwise.
-    """
-    simple = _simple(text)
-    if simple is not None:
-        return simple
-    req = parse(text)
-    if req.kind != "index":
-        return req.normalised()
-    return str(pep508.requirement(text.strip()))
 
 
 def parse(text: str) -> Req:
@@ -164,7 +150,7 @@ def parse(text: str) -> Req:
 
 def _pep508(text: str, stripped: str, editable: bool) -> Req:
     """A PEP 508 requirement: from the index, or ``name @ URL``."""
-    from packaging.requirements import InvalidRequirement  # noqa: PLC0415
+    from packaging.requirements import InvalidRequirement  # noqa: PLC0415 - start-up: packaging stays off the plan path
 
     try:
         requirement = pep508.requirement(stripped)
@@ -185,7 +171,7 @@ def _pep508(text: str, stripped: str, editable: bool) -> Req:
     scheme = urlsplit(url).scheme.lower()
     if scheme == "file":
         local = unquote(urlsplit(url).path)
-        if not local.endswith(_ARCHIVE_SUFFIXES) or editable:
+        if not local.endswith(ARCHIVE_SUFFIXES) or editable:
             return Req(text, "path", name, url, url, editable, extras, marker)
     elif scheme not in ("http", "https"):
         raise ValueError(f"unsupported URL scheme {scheme!r}")
@@ -208,7 +194,7 @@ def _bare_path(text: str, editable: bool) -> bool:
     requirement as a path (Meltano's ``pip_url: -e extract/tap-x`` relies on it)."""
     if ("/" not in text and not editable) or "@" in text or "://" in text:
         return False
-    from packaging.requirements import InvalidRequirement  # noqa: PLC0415
+    from packaging.requirements import InvalidRequirement  # noqa: PLC0415 - start-up: packaging stays off the plan path
 
     try:
         pep508.requirement(text)

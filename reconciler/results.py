@@ -39,6 +39,8 @@ class LockCheck:
 
     statuses: tuple[LockStatus, ...]
     orphans: tuple[Path, ...] = ()
+    #: The project directory: orphans are shown relative to it (``lock/utilities/awscli.txt``).
+    project_dir: Path | None = None
 
     @property
     def stale(self) -> tuple[LockStatus, ...]:

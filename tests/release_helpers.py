@@ -29,9 +29,20 @@ TOOL_LOCK = REPO / "lock" / "requirements-uv.txt"
 DIST_NAME = "venv-reconciler"
 
 
+#: The artifacts of this session: each test module imports the fixture (a fixture of its own to
+#: pytest, so "session" scope alone would rebuild per module); the build runs once.
+_BUILT: dict[str, Path] = {}
+
+
 @pytest.fixture(scope="session")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Wheel and sdist built twice by scripts/dist.py (what ``make dist`` runs)."""
+    """Wheel and sdist built twice by scripts/dist.py (what ``make dist`` runs), compared."""
+    if not _BUILT:
+        _BUILT.update(_build_twice(tmp_path_factory))
+    return dict(_BUILT)
+
+
+def _build_twice(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     builds = []
     for name in ("first", "second"):
         out = tmp_path_factory.mktemp(name)

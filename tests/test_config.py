@@ -9,7 +9,8 @@ import pytest
 
 from reconciler.errors import ConfigError
 from reconciler.models import IndexOptions, Plugin
-from reconciler.sources.toml import find_project_file, parse
+from reconciler.sources import find_project_file
+from reconciler.sources.toml import parse
 
 PROJECT_FILE = Path("/p/reconciler.toml")
 

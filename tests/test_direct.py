@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, WHEELS, Project, Result, snapshot
+from helpers import find_python, pyenv_python, require_python, skip_or_fail
 
 from reconciler import interpreters, requirements
 from reconciler.lockfile import parse as parse_lock
@@ -37,12 +38,7 @@ def tools(combo: tuple[str, str]) -> str:
     return f'installer = "{combo[0]}"\nresolver = "{combo[1]}"'
 
 
-PYENV = Path("/root/.pyenv/versions")
-OLD_PYTHONS = {
-    "3.8": PYENV / "3.8.18" / "bin" / "python3.8",
-    "3.9": PYENV / "3.9.18" / "bin" / "python3.9",
-    "3.10": PYENV / "3.10.13" / "bin" / "python3.10",
-}
+OLD_VERSIONS = ("3.8", "3.9", "3.10")
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "t",
     "GIT_AUTHOR_EMAIL": "t@example.invalid",
@@ -214,19 +210,22 @@ def test_pyenv_message_kept_whole(tmp_path: Path) -> None:
     assert "\n" not in message
 
 
-@pytest.mark.skipif(not (PYENV / "3.12.1").is_dir(), reason="pyenv 3.12.1 not installed")
 def test_python_version_found_whichever_pyenv_version_is_active(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("PYENV_VERSION", "3.11.7")
+    expected, active = pyenv_python("3.12"), pyenv_python("3.11")
+    if expected is None or active is None:
+        skip_or_fail("pyenv with Python 3.11 and 3.12 installed is needed")
+    monkeypatch.setenv("PYENV_VERSION", active.parents[1].name)
     found = interpreters.find("3.12", tmp_path)
-    assert found == PYENV / "3.12.1" / "bin" / "python3.12"
+    assert found == expected
     assert interpreters.probe(found).major_minor == "3.12"
 
 
 # --- local projects ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("combo", TOOLS)
 def test_local_project_relative_in_lock_and_rebuilt_when_its_source_changes(
     tmp_path: Path, combo: tuple[str, str]
@@ -303,6 +302,7 @@ def repo(tmp_path: Path) -> tuple[Path, str, str]:
     return path, first, second
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("combo", TOOLS)
 def test_git_requirement_pinned_to_commit_and_moved_by_upgrade(
     tmp_path: Path, repo: tuple[Path, str, str], combo: tuple[str, str]
@@ -418,9 +418,9 @@ def old_pythons(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Project:
     """A project with one plugin per Python 3.8/3.9/3.10 found here, locked once per resolver."""
-    available = {v: p for v, p in OLD_PYTHONS.items() if p.is_file()}
+    available = {v: p for v in OLD_VERSIONS if (p := find_python(v)) is not None}
     if not available:
-        pytest.skip("none of Python 3.8, 3.9, 3.10 is installed under /root/.pyenv/versions")
+        skip_or_fail("none of Python 3.8, 3.9, 3.10 found (pyenv, PATH, uv)")
     root = tmp_path_factory.mktemp("old") / "proj"
     requirements_for = {
         "3.8": '["tap-alpha"]',
@@ -437,13 +437,13 @@ def old_pythons(
     return project
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("installer", INSTALLERS)
-@pytest.mark.parametrize("version", sorted(OLD_PYTHONS))
+@pytest.mark.parametrize("version", OLD_VERSIONS)
 def test_old_python_plugin_locked_and_applied(
     old_pythons: Project, tmp_path: Path, installer: str, version: str
 ) -> None:
-    if not OLD_PYTHONS[version].is_file():
-        pytest.skip(f"Python {version} is not installed at {OLD_PYTHONS[version]}")
+    require_python(version)
     plugin = f"py{version.replace('.', '')}"
     project = Project(tmp_path / "proj")
     shutil.copytree(old_pythons.root, project.root, ignore=shutil.ignore_patterns(".venvs"))
@@ -483,6 +483,7 @@ def make_sdist(dest: Path) -> Path:
     return target
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("combo", TOOLS)
 def test_sdist_applied_offline_from_fetch_wheelhouse(
     tmp_path: Path, combo: tuple[str, str]

@@ -25,6 +25,7 @@ from conftest import (
     Snapshot,
     snapshot,
 )
+from helpers import other_python, skip_or_fail
 
 
 @pytest.fixture(autouse=True, params=["pip", "uv"])
@@ -160,7 +161,6 @@ def test_broken_venv_is_reinstalled(
 
 # --- reinstall: another interpreter ------------------------------------------------------------
 
-OTHER_PYTHON = "/usr/bin/python3"
 _PROBE = (
     "import os, platform, sys; "
     "print(os.path.realpath(getattr(sys, '_base_executable', None) or sys.executable)); "
@@ -186,17 +186,14 @@ def _probe(executable: str) -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def two_pythons() -> tuple[tuple[str, str], tuple[str, str]]:
-    """``(other, default)``: /usr/bin/python3 and the ``python3`` the example resolves to."""
-    if not os.access(OTHER_PYTHON, os.X_OK):
-        pytest.skip(f"{OTHER_PYTHON} is missing: need a second interpreter")
+    """``(other, default)``: another interpreter of the same major.minor (found here, not
+    hard-coded) and the ``python3`` the example resolves to."""
     default_path = shutil.which("python3")
     if default_path is None:
-        pytest.skip("no python3 on PATH")
-    other, default = _probe(OTHER_PYTHON), _probe(default_path)
-    if other == default:
-        pytest.skip(f"{OTHER_PYTHON} is the default python3 ({default[0]} {default[1]})")
-    if other[1].split(".")[:2] != default[1].split(".")[:2]:
-        pytest.skip(f"{OTHER_PYTHON} is {other[1]}, python3 is {default[1]}: locks would differ")
+        skip_or_fail("no python3 on PATH")
+    other, default = _probe(str(other_python())), _probe(default_path)
+    assert other != default, (other, default)
+    assert other[1].split(".")[:2] == default[1].split(".")[:2], (other, default)
     return other, default
 
 
@@ -207,7 +204,7 @@ def test_reinstall_when_interpreter_differs(
     (other_exe, other_version), (default_exe, default_version) = two_pythons
     plugin = "target-gamma"
     with project.edit() as doc:
-        doc["plugins"][plugin]["python"] = OTHER_PYTHON
+        doc["plugins"][plugin]["python"] = other_exe
     project.ok("apply", plugin)
     python = project.venv(plugin) / "bin" / "python"
     assert os.path.realpath(python) == other_exe

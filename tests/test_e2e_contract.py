@@ -21,25 +21,13 @@ from conftest import (
     REPO,
     WHEELS,
     Project,
-    Result,
     add_plugin,
 )
+from helpers import assert_one_error
 
 from reconciler.installers.uv import find_uv
 
 ACTIONS = ("create", "upgrade", "reinstall", "remove", "no-op")
-
-
-def assert_one_error_line(result: Result, *needles: str) -> str:
-    """Exit 1 with exactly one stderr line, ``error: ...``, containing every needle."""
-    assert result.code == 1, result.describe()
-    assert "Traceback" not in result.err + result.out, result.describe()
-    assert len(result.err_lines) == 1, result.describe()
-    line = result.err_lines[0]
-    assert line.startswith("error: "), result.describe()
-    for needle in needles:
-        assert needle in line, result.describe()
-    return line
 
 
 # --- missing or stale locks --------------------------------------------------------------------
@@ -67,7 +55,7 @@ def test_missing_or_stale_lock_fails_plan_and_apply(applied: Project, breaker: o
         ("apply", "tap-beta"),
     ):
         result = applied.run(*args)
-        assert_one_error_line(result, "tap-beta")
+        assert_one_error(result, "tap-beta")
         assert "Apply complete" not in result.out
         assert applied.snapshot() == before, f"reconciler {' '.join(args)} changed the venv root"
 
@@ -260,7 +248,8 @@ def test_ambient_pip_config_does_not_leak(
     }
     (project.root / "uv.toml").write_text(uv_toml.read_text(), encoding="utf-8")
 
-    project.ok("lock", "--resolver", resolver, env=ambient)
+    # real processes: what is checked is the environment a child inherits
+    project.ok("lock", "--resolver", resolver, env=ambient, subprocess=True)
     for plugin in PLUGINS:
         text = project.lock(plugin).read_text(encoding="utf-8")
         for needle in ("/tmp", "file://", str(tmp_path), str(project.root), "127.0.0.1"):
@@ -272,7 +261,7 @@ def test_ambient_pip_config_does_not_leak(
         pins = dict(re.findall(r"^([A-Za-z0-9._-]+)==(\S+)", text, flags=re.MULTILINE))
         assert pins == EXPECTED_DISTS[plugin], f"lock/{plugin}.txt:\n{text}"
 
-    project.ok("apply", env=ambient)
+    project.ok("apply", env=ambient, subprocess=True)
     for plugin in PLUGINS:
         assert project.dists(plugin) == EXPECTED_DISTS[plugin]
         assert project.script(plugin) == EXPECTED_OUTPUT[plugin] + "\n"
@@ -294,6 +283,30 @@ def test_detailed_exitcode(project: Project) -> None:
 
 
 @pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (("plan",), 0),
+        (("plan", "--detailed-exitcode"), 2),
+        (("plan", "--json"), 0),
+        (("apply", "no-such-plugin"), 1),
+        (("--version",), 0),
+        (("no-such-command",), 1),
+    ],
+    ids=["plan", "detailed-exitcode", "plan-json", "error", "version", "usage"],
+)
+def test_entry_point_in_a_real_process_matches_the_in_process_run(
+    project: Project, args: tuple[str, ...], code: int
+) -> None:
+    """``python -m reconciler`` (the entry point, as a process) gives the exit code and output
+    the in-process runner every other test uses gives: that runner is faithful."""
+    real = project.run(*args, subprocess=True)
+    assert real.code == code, real.describe()
+    assert "Traceback" not in real.err, real.describe()
+    in_process = project.run(*args)
+    assert (in_process.code, in_process.out, in_process.err) == (real.code, real.out, real.err)
+
+
+@pytest.mark.parametrize(
     "args",
     [("plan",), ("plan", "--json"), ("apply",), ("lock",)],
     ids=["plan", "plan-json", "apply", "lock"],
@@ -302,7 +315,7 @@ def test_unknown_plugin_is_a_one_line_error(project: Project, args: tuple[str, .
     """An undeclared plugin named on the command line: exit 1, one ``error:`` line naming it."""
     locks = {p: project.lock(p).read_bytes() for p in PLUGINS}
     result = project.run(*args, "no-such-plugin")
-    assert_one_error_line(result, "no-such-plugin")
+    assert_one_error(result, "no-such-plugin")
     assert not project.venv_root.exists()
     assert {p: project.lock(p).read_bytes() for p in PLUGINS} == locks
 
@@ -320,7 +333,7 @@ def test_apply_saved_plan_refuses_when_world_changed(applied: Project, tmp_path:
     before = applied.snapshot()
 
     result = applied.run("apply", str(plan_file))
-    assert_one_error_line(result, "stale plan")
+    assert_one_error(result, "stale plan")
     assert applied.snapshot() == before, "a refused saved plan must change nothing"
 
     applied.ok("plan", "-o", str(plan_file))

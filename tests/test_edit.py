@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import difflib
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import assert_one_error, run_cli
 
 from reconciler.errors import ConfigError, LockError, SafetyError
 from reconciler.sources.toml_edit import add_plugin, add_text, remove_plugin, remove_text
@@ -48,27 +47,6 @@ python = "python3"  # inline on python
 """
 
 
-def cli(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m reconciler --project PROJECT ARGS`` for real."""
-    return subprocess.run(
-        [sys.executable, "-m", "reconciler", "--project", str(project), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-
-
-def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
-    """The single ``error:`` line a failed command must print (and nothing else on stderr)."""
-    assert result.returncode == 1, (result.stdout, result.stderr)
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.stderr
-    return lines[0]
-
-
 @pytest.fixture
 def commented(tmp_path: Path) -> Path:
     """A project directory whose reconciler.toml is :data:`COMMENTED`."""
@@ -83,7 +61,9 @@ def test_add_then_remove_is_byte_identical(commented: Path) -> None:
     path = commented / "reconciler.toml"
     original = path.read_bytes()
 
-    added = cli(commented, "add", "tap-new", "tap-beta>=1", "demo-extra==2.0.0", "--python", "3.11")
+    added = run_cli(
+        commented, "add", "tap-new", "tap-beta>=1", "demo-extra==2.0.0", "--python", "3.11"
+    )
     assert added.returncode == 0, added.stderr
     assert "Added plugin 'tap-new'" in added.stdout
     text = path.read_text(encoding="utf-8")
@@ -99,7 +79,7 @@ def test_add_then_remove_is_byte_identical(commented: Path) -> None:
     assert text.index("[plugins.tap-new]") > text.index('python = "python3"')
     assert text.index("[plugins.tap-new]") < text.index("# Footer comment")
 
-    removed = cli(commented, "remove", "tap-new")
+    removed = run_cli(commented, "remove", "tap-new")
     assert removed.returncode == 0, removed.stderr
     assert "Removed plugin 'tap-new'" in removed.stdout
     assert path.read_bytes() == original
@@ -108,7 +88,7 @@ def test_add_then_remove_is_byte_identical(commented: Path) -> None:
 def test_add_keeps_file_mode(commented: Path) -> None:
     path = commented / "reconciler.toml"
     path.chmod(0o640)
-    assert cli(commented, "add", "x", "tap-beta").returncode == 0
+    assert run_cli(commented, "add", "x", "tap-beta").returncode == 0
     assert path.stat().st_mode & 0o777 == 0o640
     assert not [p for p in commented.iterdir() if p.name != "reconciler.toml"]  # no temp left
 
@@ -129,7 +109,7 @@ def test_add_invalid_leaves_file_untouched(
 ) -> None:
     path = commented / "reconciler.toml"
     original = path.read_bytes()
-    line = one_error_line(cli(commented, "add", *args))
+    line = assert_one_error(run_cli(commented, "add", *args))
     assert expected in line
     assert path.read_bytes() == original
 
@@ -137,13 +117,13 @@ def test_add_invalid_leaves_file_untouched(
 def test_remove_undeclared_is_an_error(commented: Path) -> None:
     path = commented / "reconciler.toml"
     original = path.read_bytes()
-    assert "plugin 'nope' is not declared" in one_error_line(cli(commented, "remove", "nope"))
-    assert "did you mean 'tap-alpha'" in one_error_line(cli(commented, "remove", "Tap-Alpha"))
+    assert "plugin 'nope' is not declared" in assert_one_error(run_cli(commented, "remove", "nope"))
+    assert "did you mean 'tap-alpha'" in assert_one_error(run_cli(commented, "remove", "Tap-Alpha"))
     assert path.read_bytes() == original
 
 
 def test_remove_keeps_comments_of_neighbours(commented: Path) -> None:
-    assert cli(commented, "remove", "tap-alpha").returncode == 0
+    assert run_cli(commented, "remove", "tap-alpha").returncode == 0
     text = (commented / "reconciler.toml").read_text(encoding="utf-8")
     assert "tap-alpha" not in text
     assert "Comment block above tap-alpha" not in text  # attached above: removed with it
@@ -157,7 +137,7 @@ def test_remove_keeps_comments_of_neighbours(commented: Path) -> None:
 def test_invalid_file_is_reported_not_edited(tmp_path: Path) -> None:
     path = tmp_path / "reconciler.toml"
     path.write_text('[plugins.a]\nrequirements = ["a"]\npyhton = "3.11"\n', encoding="utf-8")
-    line = one_error_line(cli(tmp_path, "add", "b", "b"))
+    line = assert_one_error(run_cli(tmp_path, "add", "b", "b"))
     assert "reconciler.toml:3" in line
     assert "unknown key 'pyhton'" in line
 
@@ -166,7 +146,7 @@ def test_add_lock_writes_the_lock(tmp_path: Path) -> None:
     project = tmp_path / "project"
     shutil.copytree(EXAMPLE, project)
     original = (project / "reconciler.toml").read_text(encoding="utf-8")
-    result = cli(project, "add", "gamma2", "target-gamma", "--lock")
+    result = run_cli(project, "add", "gamma2", "target-gamma", "--lock")
     assert result.returncode == 0, result.stderr
     lock = project / "lock" / "gamma2.txt"
     assert lock.is_file()
@@ -175,12 +155,12 @@ def test_add_lock_writes_the_lock(tmp_path: Path) -> None:
     assert "target-gamma==1.0.0" in text
     assert "--hash=sha256:" in text
     assert not (project / "lock" / "tap-alpha.txt").exists()  # only the new plugin is locked
-    check = cli(project, "lock", "--check", "gamma2")
+    check = run_cli(project, "lock", "--check", "gamma2")
     assert check.returncode == 0, check.stdout + check.stderr
 
     # a lock that cannot resolve undoes the edit
-    failed = cli(project, "add", "broken", "no-such-dist-anywhere", "--lock")
-    line = one_error_line(failed)
+    failed = run_cli(project, "add", "broken", "no-such-dist-anywhere", "--lock")
+    line = assert_one_error(failed)
     assert "broken" in line
     assert "left unchanged" in line
     after = (project / "reconciler.toml").read_text(encoding="utf-8")

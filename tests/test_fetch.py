@@ -10,44 +10,29 @@ import hashlib
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import AMBIENT_PIP_VARS, hermetic_environ
+from helpers import (
+    AMBIENT_PIP_VARS,
+    EXAMPLE,
+    PLUGINS,
+    Result,
+    assert_one_error,
+    hermetic_environ,
+    run_cli,
+)
 
 from reconciler.locking.fetch import Artifact, batches
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "example"
-PLUGINS = ("tap-alpha", "tap-beta", "target-gamma")
 PIN_RE = re.compile(r"^([A-Za-z0-9._-]+)==(\S+) \\$", re.MULTILINE)
 HASH_RE = re.compile(r"--hash=sha256:([0-9a-f]{64})")
 
 
-def cli(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m reconciler --project PROJECT ARGS`` for real."""
-    return subprocess.run(
-        [sys.executable, "-m", "reconciler", "--project", str(project), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> str:
+def ok(result: Result) -> str:
     """stdout of a command that must have succeeded."""
     assert result.returncode == 0, (result.stdout, result.stderr)
     return result.stdout
-
-
-def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
-    """The single ``error:`` line a failed command must print on stderr."""
-    assert result.returncode == 1, (result.stdout, result.stderr)
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: "), result.stderr
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +45,7 @@ def locked(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Path:
             mp.delenv(name, raising=False)
         for name, value in hermetic_environ(cache_dir, {}).items():
             mp.setenv(name, value)
-        ok(cli(project, "lock"))
+        ok(run_cli(project, "lock"))
     return project
 
 
@@ -87,7 +72,7 @@ def locked_pins(project: Path) -> dict[tuple[str, str], set[str]]:
 
 def test_fetch_then_offline_apply(project: Path, tmp_path: Path) -> None:
     wheelhouse = tmp_path / "wheelhouse"
-    out = ok(cli(project, "fetch", "--dest", str(wheelhouse)))
+    out = ok(run_cli(project, "fetch", "--dest", str(wheelhouse)))
     pins = locked_pins(project)
     assert len(pins) == 6  # demo-common is locked at two versions, 1.1.0 by two plugins
     assert f"Fetched {len(pins)} artifacts ({len(pins)} files) for 3 plugins" in out
@@ -100,13 +85,15 @@ def test_fetch_then_offline_apply(project: Path, tmp_path: Path) -> None:
         assert files[wheel] in hashes
 
     # a second fetch into the same wheelhouse is a no-op that still verifies everything
-    ok(cli(project, "fetch", "--dest", str(wheelhouse)))
+    ok(run_cli(project, "fetch", "--dest", str(wheelhouse)))
     assert {p.name for p in wheelhouse.iterdir()} == set(files)
 
     shutil.rmtree(project / "wheels")  # the project's own wheelhouse is gone ...
     before_toml = (project / "reconciler.toml").read_bytes()
     before_locks = {p.name: p.read_bytes() for p in (project / "lock").iterdir()}
-    ok(cli(project, "apply", "--no-index", "--find-links", str(wheelhouse)))  # ... offline apply
+    ok(
+        run_cli(project, "apply", "--no-index", "--find-links", str(wheelhouse))
+    )  # ... offline apply
     for plugin in PLUGINS:
         script = project / ".venvs" / plugin / "bin" / plugin
         run = subprocess.run([str(script)], capture_output=True, text=True, check=False)
@@ -116,18 +103,18 @@ def test_fetch_then_offline_apply(project: Path, tmp_path: Path) -> None:
     # the override changed neither the settings nor the locks: nothing is stale, nothing to do
     assert (project / "reconciler.toml").read_bytes() == before_toml
     assert {p.name: p.read_bytes() for p in (project / "lock").iterdir()} == before_locks
-    assert "No changes." in ok(cli(project, "plan"))
-    ok(cli(project, "lock", "--check"))
+    assert "No changes." in ok(run_cli(project, "plan"))
+    ok(run_cli(project, "lock", "--check"))
 
 
 def test_fetch_selected_plugin_only(project: Path, tmp_path: Path) -> None:
     wheelhouse = tmp_path / "wheelhouse"
-    ok(cli(project, "fetch", "--dest", str(wheelhouse), "target-gamma"))
+    ok(run_cli(project, "fetch", "--dest", str(wheelhouse), "target-gamma"))
     assert sorted(p.name for p in wheelhouse.iterdir()) == [
         "demo_common-1.0.0-py3-none-any.whl",
         "target_gamma-1.0.0-py3-none-any.whl",
     ]
-    assert "not declared" in one_error_line(cli(project, "fetch", "--dest", "x", "nope"))
+    assert "not declared" in assert_one_error(run_cli(project, "fetch", "--dest", "x", "nope"))
 
 
 def test_fetch_with_corrupted_hash_fails(project: Path, tmp_path: Path) -> None:
@@ -140,7 +127,7 @@ def test_fetch_with_corrupted_hash_fails(project: Path, tmp_path: Path) -> None:
     lock.write_text(text.replace(digest, bad), encoding="utf-8")
 
     wheelhouse = tmp_path / "wheelhouse"
-    line = one_error_line(cli(project, "fetch", "--dest", str(wheelhouse), "target-gamma"))
+    line = assert_one_error(run_cli(project, "fetch", "--dest", str(wheelhouse), "target-gamma"))
     assert "hash mismatch for" in line
     assert "target-gamma" in line
     assert bad in line
@@ -152,7 +139,7 @@ def test_fetch_with_corrupted_hash_fails(project: Path, tmp_path: Path) -> None:
 
 def test_fetch_refuses_missing_and_stale_locks(project: Path, tmp_path: Path) -> None:
     (project / "lock" / "tap-beta.txt").unlink()
-    line = one_error_line(cli(project, "fetch", "--dest", str(tmp_path / "w")))
+    line = assert_one_error(run_cli(project, "fetch", "--dest", str(tmp_path / "w")))
     assert "plugin 'tap-beta': no lock" in line
 
     toml = project / "reconciler.toml"
@@ -160,7 +147,7 @@ def test_fetch_refuses_missing_and_stale_locks(project: Path, tmp_path: Path) ->
         toml.read_text(encoding="utf-8").replace('"tap-alpha==1.0.0"', '"tap-alpha>=1"'),
         encoding="utf-8",
     )
-    line = one_error_line(cli(project, "fetch", "--dest", str(tmp_path / "w"), "tap-alpha"))
+    line = assert_one_error(run_cli(project, "fetch", "--dest", str(tmp_path / "w"), "tap-alpha"))
     assert "plugin 'tap-alpha': lock lock/tap-alpha.txt is stale" in line
     assert not (tmp_path / "w").exists() or not list((tmp_path / "w").iterdir())
 
@@ -169,7 +156,9 @@ def test_fetch_needs_hashes(project: Path, tmp_path: Path) -> None:
     lock = project / "lock" / "target-gamma.txt"
     text = lock.read_text(encoding="utf-8")
     lock.write_text(re.sub(r" \\\n\s+--hash=sha256:[0-9a-f]{64}", "", text), encoding="utf-8")
-    line = one_error_line(cli(project, "fetch", "--dest", str(tmp_path / "w"), "target-gamma"))
+    line = assert_one_error(
+        run_cli(project, "fetch", "--dest", str(tmp_path / "w"), "target-gamma")
+    )
     assert "lock/target-gamma.txt pins demo-common==1.0.0 without a hash" in line
 
 

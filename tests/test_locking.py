@@ -15,14 +15,14 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from helpers import require_python, run_cli
 
 from reconciler import lockfile
 from reconciler.installers.uv import find_uv
-from reconciler.locking.uv import resolution_error as uv_resolution_error
+from reconciler.support.tool_errors import explain_uv as uv_resolution_error
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "example"
 WHEELS = FIXTURE / "wheels"
-PY312 = Path("/root/.pyenv/versions/3.12.1/bin/python3.12")
 HAS_UV = find_uv() is not None
 RESOLVERS = [
     pytest.param("pip-tools", id="pip-tools"),
@@ -35,16 +35,6 @@ def resolver(request: pytest.FixtureRequest) -> str:
     """Each resolver in turn."""
     name: str = request.param
     return name
-
-
-def reconciler(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run the CLI as a real process."""
-    return subprocess.run(
-        [sys.executable, "-m", "reconciler", "--project", str(project), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 def make_project(tmp_path: Path, plugins: str, resolver: str = "auto") -> Path:
@@ -77,28 +67,28 @@ TWO_PLUGINS = (
 
 def test_check_reports_missing_then_fresh_then_stale(tmp_path: Path) -> None:
     project = make_project(tmp_path, '[plugins.beta]\nrequirements = ["tap-beta"]\n')
-    result = reconciler(project, "lock", "--check")
+    result = run_cli(project, "lock", "--check")
     assert result.returncode == 2, result
     assert "beta: missing" in result.stdout
     assert not (project / "lock").exists(), "--check must change nothing"
 
-    assert reconciler(project, "lock").returncode == 0
-    result = reconciler(project, "lock", "--check")
+    assert run_cli(project, "lock").returncode == 0
+    result = run_cli(project, "lock", "--check")
     assert result.returncode == 0, result
     assert "beta: fresh" in result.stdout
 
     toml = project / "reconciler.toml"
     toml.write_text(toml.read_text().replace('"tap-beta"', '"tap-beta", "demo-extra<2"'))
-    result = reconciler(project, "lock", "--check")
+    result = run_cli(project, "lock", "--check")
     assert result.returncode == 2
     assert "beta: stale (requirements changed)" in result.stdout
 
     # An index URL beside no-index = true is ignored by pip, so it is no change; no-index is.
     toml.write_text(toml.read_text().replace("no-index = true", "no-index = true\nindex-url = 'x'"))
-    result = reconciler(project, "lock", "--check")
+    result = run_cli(project, "lock", "--check")
     assert "index settings changed" not in result.stdout
     toml.write_text(toml.read_text().replace("no-index = true", "no-index = false"))
-    result = reconciler(project, "lock", "--check")
+    result = run_cli(project, "lock", "--check")
     assert "index settings changed" in result.stdout
 
 
@@ -107,29 +97,29 @@ def test_orphaned_lock_reported_then_deleted(tmp_path: Path) -> None:
         tmp_path,
         TWO_PLUGINS,
     )
-    assert reconciler(project, "lock").returncode == 0
+    assert run_cli(project, "lock").returncode == 0
     toml = project / "reconciler.toml"
     toml.write_text(toml.read_text().split("[plugins.gamma]")[0])
     handwritten = project / "lock" / "notes.txt"
     handwritten.write_text("not a lock of ours\n")
-    result = reconciler(project, "lock", "--check")
+    result = run_cli(project, "lock", "--check")
     assert result.returncode == 2
-    assert "gamma: orphaned lock gamma.txt" in result.stdout
-    assert reconciler(project, "lock").returncode == 0
+    assert "gamma: orphaned lock lock/gamma.txt" in result.stdout  # relative to the project
+    assert run_cli(project, "lock").returncode == 0
     assert not (project / "lock" / "gamma.txt").exists()
     assert handwritten.exists(), "files without our header are never deleted"
 
 
 def test_incremental_lock_leaves_fresh_locks_byte_identical(tmp_path: Path, resolver: str) -> None:
     project = make_project(tmp_path, TWO_PLUGINS, resolver)
-    assert reconciler(project, "lock").returncode == 0
+    assert run_cli(project, "lock").returncode == 0
     beta, gamma = project / "lock" / "beta.txt", project / "lock" / "gamma.txt"
     before = (beta.read_bytes(), beta.stat().st_mtime_ns, beta.stat().st_ino)
     toml = project / "reconciler.toml"
     toml.write_text(
         toml.read_text().replace('["target-gamma"]', '["target-gamma", "demo-common<1.1"]')
     )
-    result = reconciler(project, "lock")
+    result = run_cli(project, "lock")
     assert result.returncode == 0, result.stderr
     assert "1 written, 1 unchanged" in result.stdout
     assert (beta.read_bytes(), beta.stat().st_mtime_ns, beta.stat().st_ino) == before
@@ -138,18 +128,18 @@ def test_incremental_lock_leaves_fresh_locks_byte_identical(tmp_path: Path, reso
 
 def test_digest_ignores_comments_and_whitespace_in_toml(tmp_path: Path) -> None:
     project = make_project(tmp_path, '[plugins.beta]\nrequirements = ["tap-beta>=1"]\n')
-    assert reconciler(project, "lock").returncode == 0
+    assert run_cli(project, "lock").returncode == 0
     toml = project / "reconciler.toml"
     toml.write_text(
         "# a comment\n" + toml.read_text().replace('["tap-beta>=1"]', '[ "tap-beta >= 1" ]  # why')
     )
-    result = reconciler(project, "lock", "--check")
+    result = run_cli(project, "lock", "--check")
     assert result.returncode == 0, result.stdout
 
 
 def test_upgrade_package_bumps_only_that_package(tmp_path: Path, resolver: str) -> None:
     project = make_project(tmp_path, '[plugins.beta]\nrequirements = ["tap-beta"]\n', resolver)
-    assert reconciler(project, "lock").returncode == 0
+    assert run_cli(project, "lock").returncode == 0
     lock = project / "lock" / "beta.txt"
     assert pins(lock) == {"demo-common": "1.1.0", "demo-extra": "2.0.0", "tap-beta": "1.0.0"}
     # Pretend the lock was made when only the 1.0.0 releases existed (hashes stay valid).
@@ -162,14 +152,14 @@ def test_upgrade_package_bumps_only_that_package(tmp_path: Path, resolver: str) 
             wheel_hash(f"{wheel}-1.0.0-py3-none-any.whl"),
         )
     lock.write_text(text)
-    assert reconciler(project, "lock").returncode == 0, "a fresh lock is not re-resolved"
+    assert run_cli(project, "lock").returncode == 0, "a fresh lock is not re-resolved"
     assert pins(lock)["demo-extra"] == "1.0.0"
 
-    result = reconciler(project, "lock", "--upgrade-package", "demo-extra")
+    result = run_cli(project, "lock", "--upgrade-package", "demo-extra")
     assert result.returncode == 0, result.stderr
     assert pins(lock) == {"demo-common": "1.0.0", "demo-extra": "2.0.0", "tap-beta": "1.0.0"}
 
-    result = reconciler(project, "lock", "--upgrade")
+    result = run_cli(project, "lock", "--upgrade")
     assert result.returncode == 0, result.stderr
     assert pins(lock)["demo-common"] == "1.1.0"
 
@@ -178,7 +168,7 @@ def test_lock_holds_no_machine_path_and_reads_the_same_everywhere(
     tmp_path: Path, resolver: str
 ) -> None:
     project = make_project(tmp_path, '[plugins.beta]\nrequirements = ["tap-beta"]\n', resolver)
-    assert reconciler(project, "lock").returncode == 0
+    assert run_cli(project, "lock").returncode == 0
     text = (project / "lock" / "beta.txt").read_text()
     assert str(tmp_path) not in text
     assert str(WHEELS) not in text
@@ -201,7 +191,7 @@ def test_resolution_error_is_one_line_naming_plugin(
     project = make_project(
         tmp_path, f'[plugins.beta]\nrequirements = ["{requirement}"]\n', resolver
     )
-    result = reconciler(project, "lock")
+    result = run_cli(project, "lock")
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -216,7 +206,7 @@ def test_conflict_names_the_conflicting_requirement(tmp_path: Path, resolver: st
         '[plugins.alpha]\nrequirements = ["tap-alpha==1.1.0", "demo-common<1.1"]\n',
         resolver,
     )
-    result = reconciler(project, "lock")
+    result = run_cli(project, "lock")
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -236,7 +226,7 @@ def test_missing_interpreter_is_one_line_naming_plugin_and_what_was_tried(tmp_pa
     project = make_project(
         tmp_path, '[plugins.beta]\nrequirements = ["tap-beta"]\npython = "python9.99"\n'
     )
-    result = reconciler(project, "lock")
+    result = run_cli(project, "lock")
     assert result.returncode == 1
     assert result.stderr.strip() == (
         "error: plugin 'beta': interpreter 'python9.99' not found "
@@ -244,15 +234,15 @@ def test_missing_interpreter_is_one_line_naming_plugin_and_what_was_tried(tmp_pa
     )
 
 
-@pytest.mark.skipif(not PY312.exists(), reason=f"second interpreter {PY312} not installed")
 def test_plugin_is_resolved_for_its_own_interpreter(tmp_path: Path, resolver: str) -> None:
+    py312 = require_python("3.12")
     project = make_project(
         tmp_path,
         f'[plugins.beta]\nrequirements = ["tap-beta"]\n\n'
-        f'[plugins.new]\nrequirements = ["tap-beta"]\npython = "{PY312}"\n',
+        f'[plugins.new]\nrequirements = ["tap-beta"]\npython = "{py312}"\n',
         resolver,
     )
-    result = reconciler(project, "lock")
+    result = run_cli(project, "lock")
     assert result.returncode == 0, result.stderr
     assert " python=3.12 " in (project / "lock/new.txt").read_text()
     current = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -266,20 +256,20 @@ def test_plugin_is_resolved_for_its_own_interpreter(tmp_path: Path, resolver: st
         assert len(helpers) == 1
         # The helper environment is reused: a second resolution creates nothing new.
         helper_inode = helpers[0].stat().st_ino
-        assert reconciler(project, "lock", "--upgrade").returncode == 0
+        assert run_cli(project, "lock", "--upgrade").returncode == 0
         assert helpers[0].stat().st_ino == helper_inode
     else:
         assert not tools.exists(), "uv resolves for any Python version without a helper env"
-        assert reconciler(project, "lock", "--upgrade").returncode == 0
+        assert run_cli(project, "lock", "--upgrade").returncode == 0
     # Plan and apply build the venv with that interpreter.
-    assert reconciler(project, "apply").returncode == 0
+    assert run_cli(project, "apply").returncode == 0
     cfg = (project / ".venvs" / "new" / "pyvenv.cfg").read_text()
     assert "3.12" in cfg
     out = subprocess.run(
         [project / ".venvs/new/bin/tap-beta"], capture_output=True, text=True, check=True
     )
     assert out.stdout.startswith("tap-beta 1.0.0")
-    assert reconciler(project, "plan", "--detailed-exitcode").returncode == 0
+    assert run_cli(project, "plan", "--detailed-exitcode").returncode == 0
     shutil.rmtree(project / ".venvs")
 
 
@@ -310,7 +300,7 @@ def test_both_resolvers_give_the_same_pins_and_hashes_on_the_fixtures(tmp_path: 
     projects = {}
     for name in ("pip-tools", "uv"):
         projects[name] = make_project(tmp_path / name, plugins, name)
-        result = reconciler(projects[name], "lock")
+        result = run_cli(projects[name], "lock")
         assert result.returncode == 0, result.stderr
     for plugin in ("tap-alpha", "tap-beta", "target-gamma"):
         by_pip = locked_packages(projects["pip-tools"] / "lock" / f"{plugin}.txt")
@@ -330,22 +320,22 @@ def test_both_resolvers_give_the_same_pins_and_hashes_on_the_fixtures(tmp_path: 
 @pytest.mark.skipif(not HAS_UV, reason="uv not installed")
 def test_lock_freshness_does_not_depend_on_the_resolver(tmp_path: Path) -> None:
     project = make_project(tmp_path, TWO_PLUGINS, "uv")
-    assert reconciler(project, "lock").returncode == 0
+    assert run_cli(project, "lock").returncode == 0
     beta = project / "lock" / "beta.txt"
     before = (beta.read_bytes(), beta.stat().st_mtime_ns, beta.stat().st_ino)
     toml = project / "reconciler.toml"
     toml.write_text(toml.read_text().replace('resolver = "uv"', 'resolver = "pip-tools"'))
-    result = reconciler(project, "lock", "--check")
+    result = run_cli(project, "lock", "--check")
     assert result.returncode == 0, result.stdout
-    result = reconciler(project, "lock")
+    result = run_cli(project, "lock")
     assert result.returncode == 0, result.stderr
     assert "0 written, 2 unchanged" in result.stdout
     assert (beta.read_bytes(), beta.stat().st_mtime_ns, beta.stat().st_ino) == before
     # A uv-made lock is kept as pip-compile's preferences (and the other way round below).
-    result = reconciler(project, "lock", "--upgrade-package", "demo-extra")
+    result = run_cli(project, "lock", "--upgrade-package", "demo-extra")
     assert result.returncode == 0, result.stderr
     assert pins(beta) == {"demo-common": "1.1.0", "demo-extra": "2.0.0", "tap-beta": "1.0.0"}
-    result = reconciler(project, "lock", "--resolver", "uv", "--upgrade-package", "demo-common")
+    result = run_cli(project, "lock", "--resolver", "uv", "--upgrade-package", "demo-common")
     assert result.returncode == 0, result.stderr
     assert "autogenerated by uv" in beta.read_text()
 
@@ -370,7 +360,7 @@ def test_plugin_index_constraints_and_pre_reach_the_resolver(tmp_path: Path, res
         f'[plugins.final]\nrequirements = ["demo-extra"]\nfind-links = ["{WHEELS}", "{newer}"]\n',
         resolver,
     )
-    result = reconciler(project, "lock")
+    result = run_cli(project, "lock")
     assert result.returncode == 0, result.stderr
     lock = project / "lock"
     assert pins(lock / "plain.txt")["tap-beta"] == "1.0.0", "project index: no 9.0.0"
@@ -390,7 +380,7 @@ def test_universal_with_pip_tools_is_a_one_line_error_naming_the_setting(tmp_pat
         '[plugins.gamma]\nrequirements = ["target-gamma"]\n',
         "pip-tools",
     )
-    result = reconciler(project, "lock")
+    result = run_cli(project, "lock")
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         "error: plugin 'beta': universal = true needs the uv resolver "

@@ -163,6 +163,7 @@ def mproject(tmp_path: Path, meltano_env: Mapping[str, str]) -> MeltanoProject:
     return project
 
 
+@pytest.mark.slow
 def test_meltano_invoke_and_run_use_the_applied_venvs_and_install_nothing(
     mproject: MeltanoProject, tmp_path: Path
 ) -> None:

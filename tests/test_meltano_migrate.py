@@ -193,3 +193,210 @@ def test_an_incomplete_meltano_venv_with_a_fingerprint_is_adopted_but_not_a_look
     assert project.change("target-singer")["reasons"] == ["left by a failed meltano install"]
     project.ok("apply")
     assert venv.is_symlink()
+
+
+def sdist_of(project_dir: Path, dest: Path) -> Path:
+    """A ``.tar.gz`` sdist of ``project_dir`` whose version is dynamic (a resolver must build)."""
+    import tarfile  # noqa: PLC0415
+
+    name = "tap_broken-1.0"
+    pyproject = project_dir / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    pyproject.write_text(text.replace('version = "1.0"', 'dynamic = ["version"]'), "utf-8")
+    archive = dest / f"{name}.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted(project_dir.iterdir()):
+            tar.add(path, arcname=f"{name}/{path.name}")
+    return archive
+
+
+@pytest.mark.parametrize(("installer", "source"), [("uv", "dir"), ("pip", "dir"), ("uv", "sdist")])
+def test_a_failed_build_names_the_backends_exception_and_keeps_the_whole_output(
+    tmp_path: Path, installer: str, source: str
+) -> None:
+    from conftest import Project  # noqa: PLC0415
+
+    root = tmp_path / "p"
+    root.mkdir()
+    if source == "dir":
+        requirement = "./broken"
+        broken_project(root / "broken")
+    else:
+        archive = sdist_of(broken_project(tmp_path / "src"), tmp_path)
+        requirement = f"tap-broken @ {archive.as_uri()}"
+    (root / "reconciler.toml").write_text(
+        f'[settings]\nno-index = true\n[plugins.tap-broken]\nrequirements = ["{requirement}"]\n',
+        encoding="utf-8",
+    )
+    project = Project(root)
+    project.ok("lock")  # locking reads metadata (or hashes the archive): no build
+    failed = project.run("apply", "--installer", installer)
+    assert failed.code == 1, failed.describe()
+    line = next(x for x in failed.err_lines if x.startswith("error:"))
+    assert line.endswith(")"), line
+    assert BACKEND_ERROR in line, line
+    kept = Path(line.rpartition("(complete output: ")[2].removesuffix(")"))
+    text = kept.read_text(encoding="utf-8")
+    assert "Traceback (most recent call last):" in text
+    assert "building 'yaml._yaml' extension" in text  # what the backend printed before raising
+    assert text.startswith("$ ")  # the command that failed
+    assert (kept.stat().st_mode & 0o077) == 0
+    verbose = project.run("-v", "apply", "--installer", installer)
+    assert verbose.code == 1
+    assert "building 'yaml._yaml' extension" in verbose.out + verbose.err  # -v shows it all
+    assert not os.path.lexists(project.venv("tap-broken"))
+
+
+def test_orphans_are_named_by_their_project_path_and_a_typo_gets_did_you_mean(
+    tmp_path: Path,
+) -> None:
+    yml = HEAD + textwrap.dedent(
+        """
+        plugins:
+          loaders:
+          - name: target-singer
+            namespace: target_singer
+            pip_url: target-singer==1.0.0
+          utilities:
+          - name: awscli
+            namespace: awscli
+            pip_url: demo-common==1.0.0
+        """
+    )
+    project = meltano_project(tmp_path / "p", yml)
+    project.ok("lock")
+    assert (project.root / "lock" / "utilities" / "awscli.txt").is_file()
+    for command in (("plan", "target-singr"), ("run", "target-singr"), ("lock", "target-singr")):
+        typo = project.run(*command)
+        assert typo.code == 1, typo.describe()
+        assert "did you mean 'target-singer'?" in typo.err, (command, typo.err)
+    far = project.run("plan", "zzz")
+    assert "did you mean" not in far.err
+    yml_path = project.root / "meltano.yml"
+    text = yml_path.read_text(encoding="utf-8")
+    yml_path.write_text(text[: text.index("  utilities:")], encoding="utf-8")
+    check = project.run("lock", "--check")
+    assert check.code == 2, check.describe()
+    assert "awscli: orphaned lock lock/utilities/awscli.txt" in check.out
+    removed = project.ok("lock")
+    assert "removed orphaned lock lock/utilities/awscli.txt" in removed.out + removed.err
+
+
+def test_plugins_sharing_a_name_across_types_lock_plan_apply_run_and_meltano_uses_both(
+    tmp_path: Path,
+) -> None:
+    yml = HEAD + textwrap.dedent(
+        """
+        plugins:
+          extractors:
+          - name: csv
+            namespace: tap_singer
+            pip_url: tap-singer==1.0.0
+            executable: tap-singer
+          loaders:
+          - name: csv
+            namespace: target_singer
+            pip_url: target-singer==1.0.0
+            executable: target-singer
+        """
+    )
+    project = meltano_project(tmp_path / "p", yml)
+    project.ok("lock")  # each <type>/<name> has its own scratch files
+    assert (project.root / "lock" / "extractors" / "csv.txt").is_file()
+    assert (project.root / "lock" / "loaders" / "csv.txt").is_file()
+    assert project.change("extractors/csv")["action"] == "create"
+    project.ok("apply", "extractors/csv")  # a plugin, not a plan file, though it holds a '/'
+    extractor = project.sys_dir / "extractors" / "csv" / "venv"
+    loader = project.sys_dir / "loaders" / "csv" / "venv"
+    assert extractor.is_symlink()
+    assert not os.path.lexists(loader)
+    plan_file = project.root / "saved-plan"
+    project.ok("plan", "-o", str(plan_file))
+    project.ok("apply", "saved-plan")  # an existing regular file: a plan file, without .json
+    assert loader.is_symlink()
+    rows = project.ok("status", "loaders/csv").out
+    assert "loaders/csv" in rows
+    assert "extractors/csv" not in rows
+    both = project.ok("status", "csv").out  # the bare name stands for both
+    assert "extractors/csv" in both
+    assert "loaders/csv" in both
+    assert '"type": "RECORD"' in project.ok("run", "extractors/csv").out
+    # Meltano's type selection: positional (`meltano install loaders`) or --plugin-type
+    for selection in (("loaders",), ("loader",), ("--plugin-type", "loader")):
+        rows = project.ok("status", *selection).out
+        assert "loaders/csv" in rows, selection
+        assert "extractors/csv" not in rows, selection
+        assert "loaders/csv: fresh" in project.ok("lock", "--check", *selection).out
+        assert "extractors/csv" not in project.ok("lock", "--check", *selection).out
+        plan = project.plan_json(*selection)
+        assert [c["plugin"] for c in plan["changes"]] == ["loaders/csv"], selection
+        project.ok("apply", *selection)
+        fetched = project.ok("fetch", "--dest", str(tmp_path / "wh"), *selection)
+        assert "Offline" in fetched.out + fetched.err
+    assert sorted(os.listdir(tmp_path / "wh")) == ["target_singer-1.0.0-py3-none-any.whl"]
+    assert "No changes." in project.ok("plan").out
+    tapped = meltano(project, "invoke", "--plugin-type", "extractor", "csv")
+    assert tapped.returncode == 0, tapped.stderr
+    assert '"type": "RECORD"' in tapped.stdout  # the extractor's venv: tap-singer
+    sunk = meltano(project, "invoke", "--plugin-type", "loader", "csv")
+    assert sunk.returncode == 0, sunk.stderr
+    assert "0 records" in sunk.stderr  # the loader's venv: target-singer
+    assert "No changes." in project.ok("plan").out  # Meltano reinstalled nothing
+
+
+def test_a_hub_plugin_without_a_plugin_lock_file_gets_a_note_at_lock_and_plan(
+    tmp_path: Path,
+) -> None:
+    yml = HEAD + textwrap.dedent(
+        """
+        plugins:
+          loaders:
+          - name: target-singer
+            variant: meltanolabs
+            pip_url: target-singer==1.0.0
+          extractors:
+          - name: tap-singer
+            namespace: tap_singer
+            pip_url: tap-singer==1.0.0
+        """
+    )
+    project = meltano_project(tmp_path / "p", yml)
+    for command in ("lock", "plan"):
+        notes = [x for x in project.ok(command).err_lines if x.startswith("note:")]
+        assert len(notes) == 1, (command, notes)
+        assert "'target-singer' (loaders) comes from Meltano Hub" in notes[0]
+        assert "run `meltano lock`" in notes[0]
+    locks = project.root / "plugins" / "loaders"
+    locks.mkdir(parents=True)
+    (locks / "target-singer--meltanolabs.lock").write_text(
+        '{"plugin_type": "loaders", "name": "target-singer"}', encoding="utf-8"
+    )
+    assert not [x for x in project.ok("plan").err_lines if x.startswith("note:")]
+    assert "note:" not in project.ok("-q", "plan").err
+
+
+def test_global_options_may_follow_the_command(tmp_path: Path) -> None:
+    from conftest import run_cli  # noqa: PLC0415
+
+    yml = HEAD + textwrap.dedent(
+        """
+        plugins:
+          loaders:
+          - name: target-singer
+            pip_url: target-singer==1.0.0
+        """
+    )
+    project = meltano_project(tmp_path / "p", yml)
+    quiet = project.ok("lock", "-q")
+    assert "note:" not in quiet.err  # -q after the command silenced the Hub note
+    assert "note:" in project.ok("lock").err
+    assert project.ok("apply", "-q", "loaders").err == ""
+    verbose = project.ok("plan", "--no-color", "-v")
+    assert "No changes." in verbose.out
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    moved = run_cli(elsewhere, "plan", "--project", str(project.root), "-q")
+    assert moved.code == 0, moved.describe()
+    # what follows `--` (and everything after `run PLUGIN`) is not the tool's
+    unknown = project.run("plan", "--", "-q")
+    assert unknown.code != 0

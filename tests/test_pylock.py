@@ -27,7 +27,7 @@ from packaging.pylock import Pylock, is_valid_pylock_path
 from packaging.tags import Tag
 from packaging.version import Version
 
-from reconciler import lockfile
+from reconciler import lockfile, lockformats
 from reconciler.errors import LockError
 from reconciler.installers.uv import find_uv
 from reconciler.lockformats import ArtifactFile, LockContent, get_format
@@ -363,7 +363,7 @@ def test_pylock_locked_applied_and_installable_by_uv_and_pip(tmp_path: Path, res
                 assert len(wheel["hashes"]["sha256"]) == 64
         # the same pins as the requirements format gives with the same resolver
         pinned = {(p["name"], p["version"]) for p in data["packages"]}
-        ref = lockfile.read(plugin, reference.lock(plugin))
+        ref = lockformats.read(plugin, reference.lock(plugin), "requirements")
         assert ref is not None
         assert pinned == {(p.name, p.version) for p in ref.packages}
     assert project.ok("lock", "--check").out.strip().endswith("All 3 locks are fresh.")
@@ -444,8 +444,8 @@ def test_export_converts_both_ways(tmp_path: Path) -> None:
     # pylock -> requirements: a requirements lock with the same values, fresh in that format
     out = tmp_path / "tap-beta.txt"
     pylock_project.ok("export", "--format", "requirements", "tap-beta", "-o", str(out))
-    converted = lockfile.read("tap-beta", out)
-    original = lockfile.read("tap-beta", plain.lock("tap-beta"))
+    converted = lockformats.read("tap-beta", out, "requirements")
+    original = lockformats.read("tap-beta", plain.lock("tap-beta"), "requirements")
     assert converted is not None
     assert original is not None
     assert converted.packages == original.packages

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from builders import FINGERPRINT, noop, pkg, plan_of, step
 from rich.text import Text
 
 from reconciler.lockfile import inputs_digest
@@ -17,11 +18,9 @@ from reconciler.models import (
     InstalledDist,
     Interpreter,
     Lock,
-    LockedPackage,
     MarkerStatus,
     Observation,
     ObservedVenv,
-    Plan,
     Plugin,
     Settings,
     StateMarker,
@@ -32,26 +31,7 @@ from reconciler.plan import make_plan
 from reconciler.render import human, to_data, to_json
 from reconciler.support.redact import redact
 
-FINGERPRINT = "sha256:" + "ab" * 32
 AUTH_URL = "https://user:s3cr3t-t0ken@host/simple"
-
-
-def pkg(name: str, version: str) -> LockedPackage:
-    return LockedPackage(name=name, version=version, requirement=f"{name}=={version}")
-
-
-def step(
-    plugin: str,
-    action: Action,
-    *reasons: str,
-    install: tuple[Install, ...] = (),
-    uninstall: tuple[Uninstall, ...] = (),
-) -> Step:
-    return Step(plugin, action, reasons=reasons, install=install, uninstall=uninstall)
-
-
-def plan_of(*steps: Step) -> Plan:
-    return Plan(steps=steps, warnings=(), fingerprint=FINGERPRINT)
 
 
 CREATE = step(
@@ -74,10 +54,6 @@ UPGRADE = step(
 )
 REINSTALL = step("tap-github", Action.REINSTALL, "python 3.11.2 -> 3.11.7", install=CREATE.install)
 REMOVE = step("tap-old", Action.REMOVE, "no longer declared")
-
-
-def noop(plugin: str) -> Step:
-    return step(plugin, Action.NOOP)
 
 
 # --------------------------------------------------------------------------- human

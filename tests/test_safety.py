@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import re
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,69 +38,18 @@ from conftest import (
     Result,
     copy_example,
 )
+from helpers import LOCK_FILE, assert_one_error, other_python, tree
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-LOCK_FILE = ".reconciler.lock"
 GENERATIONS = ".generations"
 OLD_GAMMA = "target-gamma 1.0.0 (demo-common 1.0.0)\n"
 NEW_GAMMA = "target-gamma 1.0.0 (demo-common 1.1.0)\n"
 
-Tree = dict[str, tuple[object, ...]]
 Cleanup = list[Callable[[], None]]
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-
-def _sha256(path: str) -> str:
-    with open(path, "rb") as handle:  # noqa: PTH123 - os.walk gives strings
-        return hashlib.sha256(handle.read()).hexdigest()
-
-
-def tree(root: Path, exclude: Collection[str] = (LOCK_FILE,)) -> Tree:
-    """Byte-level picture of ``root`` (symlinks not followed), paths relative to it.
-
-    Files: inode, mtime, size, mode and sha256; symlinks: their target; directories: their
-    mode. Directory mtimes are left out: a failed build beside the old venv creates and deletes
-    its generation directory, which touches only the parent directory's mtime.
-    """
-    if not os.path.lexists(root):
-        return {}
-    found: Tree = {}
-
-    def add(path: str) -> None:
-        rel = os.path.relpath(path, root)
-        if rel in exclude:
-            return
-        info = os.lstat(path)
-        mode = stat.S_IMODE(info.st_mode)
-        if stat.S_ISLNK(info.st_mode):
-            found[rel] = ("link", str(Path(path).readlink()))
-        elif stat.S_ISDIR(info.st_mode):
-            found[rel] = ("dir", mode)
-        else:
-            found[rel] = ("file", info.st_ino, info.st_mtime_ns, info.st_size, mode, _sha256(path))
-
-    add(str(root))
-    for directory, dirnames, filenames in os.walk(root, followlinks=False):
-        for name in (*dirnames, *filenames):
-            add(os.path.join(directory, name))  # noqa: PTH118 - os.walk gives strings
-    return found
-
-
-def assert_one_error(result: Result, *needles: str, any_of: Collection[str] = ()) -> str:
-    """Exit 1, no traceback, exactly one stderr line ``error: ...`` holding the needles."""
-    assert result.code == 1, result.describe()
-    assert "Traceback" not in result.out + result.err, result.describe()
-    assert len(result.err_lines) == 1, f"expected one stderr line\n{result.describe()}"
-    line = result.err_lines[0]
-    assert line.startswith("error: "), result.describe()
-    for needle in needles:
-        assert needle in line, f"{needle!r} not named in the error\n{result.describe()}"
-    if any_of:
-        assert any(n in line for n in any_of), f"none of {list(any_of)} named\n{result.describe()}"
-    return line
 
 
 def assert_converged(project: Project) -> None:
@@ -317,31 +264,23 @@ def test_rollback_flips_to_the_kept_generation(project: Project) -> None:
     assert_converged(project)
 
 
-OTHER_PYTHON = "/usr/bin/python3"
-
-
 def test_rollback_after_interpreter_change(project: Project) -> None:
     """A reinstall for another interpreter keeps the old generation; rollback restores it."""
-    if not os.access(OTHER_PYTHON, os.X_OK):
-        pytest.skip(f"{OTHER_PYTHON} is missing: need a second interpreter")
+    other = str(other_python())  # same major.minor, another executable: the lock stays fresh
     plugin = "target-gamma"
     set_setting(project, "keep-generations", 1)
     project.ok("apply")
     first = live_generation(project, plugin)
     first_python = os.path.realpath(project.venv(plugin) / "bin" / "python")
-    if os.path.realpath(OTHER_PYTHON) == first_python:
-        pytest.skip(f"{OTHER_PYTHON} is the default interpreter")
+    assert os.path.realpath(other) != first_python
     with project.edit() as doc:
-        doc["plugins"][plugin]["python"] = OTHER_PYTHON
-    if project.run("plan").code != 0:
-        pytest.skip(f"{OTHER_PYTHON} is another major.minor: the lock would be stale")
+        doc["plugins"][plugin]["python"] = other
+    project.ok("plan")  # the lock is still fresh
     assert project.change(plugin)["action"] == "reinstall"
     project.ok("apply")
     second = live_generation(project, plugin)
     assert second != first
-    assert os.path.realpath(project.venv(plugin) / "bin" / "python") == os.path.realpath(
-        OTHER_PYTHON
-    )
+    assert os.path.realpath(project.venv(plugin) / "bin" / "python") == os.path.realpath(other)
     assert generation_names(project, plugin) == sorted([first.name, second.name])
 
     project.ok("rollback", plugin)
@@ -515,6 +454,22 @@ def test_saved_plan_is_applied(project: Project, form: str) -> None:
     for plugin in PLUGINS:
         assert project.script(plugin) == EXPECTED_OUTPUT[plugin] + "\n"
     assert_converged(project)
+
+
+def test_saved_plan_for_some_plugins_applies_those(project: Project) -> None:
+    """``plan -o F tap-alpha`` then ``apply F``: that plugin only; a change to it is refused."""
+    path = project.root / "saved-plan.json"
+    project.ok("plan", "-o", str(path), "tap-alpha")
+    result = project.ok("apply", str(path))
+    assert "1 created" in result.out, result.describe()
+    assert project.script("tap-alpha") == EXPECTED_OUTPUT["tap-alpha"] + "\n"
+    assert not project.venv("tap-beta").exists()
+    assert not project.venv("target-gamma").exists()
+
+    project.ok("plan", "-o", str(path), "tap-alpha")
+    drop_venv(project, "tap-alpha")  # the world moves on for the planned plugin
+    assert_one_error(project.run("apply", str(path)), "stale plan")
+    assert not project.venv("tap-alpha").exists()
 
 
 def _stray_installed(project: Project) -> None:
@@ -943,7 +898,9 @@ def _stable_path_is_a_foreign_directory(p: Project, _: Cleanup) -> Fault:
     return Fault(names=("'tap-beta'",))
 
 
-BAD_INPUTS = [
+#: Bad inputs refused while loading or planning, before anything is built: they run on a
+#: plain locked project (no venvs), where "changes nothing" means not even the venv root appears.
+PRE_APPLY_BAD_INPUTS = [
     pytest.param(_toml_malformed, id="toml-malformed"),
     pytest.param(_toml_duplicate_table, id="toml-duplicate-table"),
     pytest.param(_toml_duplicate_key, id="toml-duplicate-key"),
@@ -970,20 +927,24 @@ BAD_INPUTS = [
     pytest.param(_lock_malformed_hash, id="lock-malformed-hash"),
     pytest.param(_lock_option_line, id="lock-option-line"),
     pytest.param(_lock_not_utf8, id="lock-not-utf8"),
-    pytest.param(_lock_bad_hash_reinstall, id="lock-wrong-hash-reinstall"),
-    pytest.param(_lock_bad_hash_upgrade, id="lock-wrong-hash-upgrade"),
-    pytest.param(_lock_version_absent, id="lock-version-not-in-wheelhouse"),
     pytest.param(_interpreter_missing, id="interpreter-missing"),
     pytest.param(_interpreter_not_python, id="interpreter-not-python"),
-    pytest.param(_index_unreachable, id="index-unreachable"),
     pytest.param(_venv_root_is_a_file, id="venv-root-is-a-file"),
-    pytest.param(_venv_root_read_only, id="venv-root-read-only"),
-    pytest.param(_disk_full, id="disk-full"),
-    pytest.param(_plan_file_stale, id="plan-file-stale"),
     pytest.param(_plan_file_garbage, id="plan-file-garbage"),
     pytest.param(_plan_file_future_format, id="plan-file-format-99"),
     pytest.param(_plan_file_not_an_object, id="plan-file-not-an-object"),
     pytest.param(_plan_file_missing, id="plan-file-missing"),
+]
+#: Bad inputs met while applying over existing venvs: they run on the applied project, whose
+#: venv root must come out byte for byte as it was.
+BAD_INPUTS = [
+    pytest.param(_lock_bad_hash_reinstall, id="lock-wrong-hash-reinstall"),
+    pytest.param(_lock_bad_hash_upgrade, id="lock-wrong-hash-upgrade"),
+    pytest.param(_lock_version_absent, id="lock-version-not-in-wheelhouse"),
+    pytest.param(_index_unreachable, id="index-unreachable"),
+    pytest.param(_venv_root_read_only, id="venv-root-read-only"),
+    pytest.param(_disk_full, id="disk-full"),
+    pytest.param(_plan_file_stale, id="plan-file-stale"),
     pytest.param(_symlink_outside_root, id="venv-symlink-outside-root"),
     pytest.param(_symlink_to_other_plugin, id="venv-symlink-other-plugin"),
     pytest.param(_stable_path_is_a_file, id="venv-path-is-a-file"),
@@ -991,15 +952,14 @@ BAD_INPUTS = [
 ]
 
 
-@pytest.mark.parametrize("breaker", BAD_INPUTS)
-def test_bad_input_fails_cleanly_and_changes_nothing(applied: Project, breaker: Breaker) -> None:
+def _fails_cleanly_and_changes_nothing(project: Project, breaker: Breaker) -> None:
     """Exit 1, one ``error:`` line naming the file:line or plugin, no traceback, root intact."""
     cleanup: Cleanup = []
     try:
-        fault = breaker(applied, cleanup)
-        roots = (fault.root or applied.venv_root, *fault.also_unchanged)
+        fault = breaker(project, cleanup)
+        roots = (fault.root or project.venv_root, *fault.also_unchanged)
         before = [tree(r) for r in roots]
-        result = applied.run(*fault.args, env=fault.env)
+        result = project.run(*fault.args, env=fault.env)
         after = [tree(r) for r in roots]
     finally:
         for undo in reversed(cleanup):
@@ -1009,6 +969,21 @@ def test_bad_input_fails_cleanly_and_changes_nothing(applied: Project, breaker: 
         changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
         assert old == new, f"{root} changed: {changed[:10]}\n{result.describe()}"
     assert_one_error(result, *fault.names, any_of=fault.any_of)
+
+
+@pytest.mark.parametrize("breaker", PRE_APPLY_BAD_INPUTS)
+def test_bad_input_fails_before_apply_and_creates_nothing(
+    project: Project, breaker: Breaker
+) -> None:
+    """Refused up front: exit 1, one error line, no venv root (not even its lock) created."""
+    _fails_cleanly_and_changes_nothing(project, breaker)
+    assert not os.path.lexists(project.venv_root), sorted(os.listdir(project.venv_root))
+
+
+@pytest.mark.parametrize("breaker", BAD_INPUTS)
+def test_bad_input_fails_cleanly_and_changes_nothing(applied: Project, breaker: Breaker) -> None:
+    """Exit 1, one ``error:`` line naming the file:line or plugin, no traceback, root intact."""
+    _fails_cleanly_and_changes_nothing(applied, breaker)
 
 
 def test_failed_plugin_leaves_its_venv_and_the_others_still_finish(applied: Project) -> None:

@@ -17,24 +17,33 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import pyenv_python, pyenv_root, skip_or_fail
 
 from reconciler.interpreters import probe
 from reconciler.support import shims
 
-PYENV_ROOT = Path("/root/.pyenv")
-REAL_SHIM = PYENV_ROOT / "shims" / "python3"
-VERSIONS = {"3.11": "3.11.7", "3.12": "3.12.1", "3.13": "3.13.0"}
-HAVE_PYENV = REAL_SHIM.is_file() and all(
-    (PYENV_ROOT / "versions" / v / "bin" / "python3").exists() for v in VERSIONS.values()
-)
-needs_pyenv = pytest.mark.skipif(
-    not HAVE_PYENV, reason=f"pyenv with {', '.join(VERSIONS.values())} not installed"
-)
+PYENV_ROOT = pyenv_root()
+REAL_SHIM = None if PYENV_ROOT is None else PYENV_ROOT / "shims" / "python3"
+#: major.minor -> the newest installed pyenv version of it (a PYENV_VERSION value)
+VERSIONS = {
+    short: exe.parents[1].name
+    for short in ("3.11", "3.12", "3.13")
+    if (exe := pyenv_python(short)) is not None
+}
+HAVE_PYENV = REAL_SHIM is not None and REAL_SHIM.is_file() and len(VERSIONS) == 3
+
+
+@pytest.fixture
+def needs_pyenv() -> None:
+    """A real pyenv with 3.11, 3.12 and 3.13 installed (skip here; fail on CI)."""
+    if not HAVE_PYENV:
+        skip_or_fail(f"pyenv with Python 3.11, 3.12 and 3.13 not installed (found {VERSIONS})")
 
 
 def counting_shim(directory: Path, count_file: Path) -> Path:
     """A copy of pyenv's real ``python3`` shim that appends a line to ``count_file`` per start."""
     directory.mkdir(parents=True, exist_ok=True)
+    assert REAL_SHIM is not None
     text = REAL_SHIM.read_text(encoding="utf-8")
     head, sep, rest = text.partition("set -e\n")
     assert sep, "unexpected pyenv shim layout"
@@ -103,7 +112,7 @@ def check_python(project: Path, cwd: Path, env: dict[str, str]) -> str:
     return found.group(1)
 
 
-@needs_pyenv
+@pytest.mark.usefixtures("needs_pyenv")
 def test_pyenv_version_switches_the_interpreter_and_a_repeat_starts_no_shim(
     tmp_path: Path,
 ) -> None:
@@ -118,7 +127,7 @@ def test_pyenv_version_switches_the_interpreter_and_a_repeat_starts_no_shim(
     assert project.starts == 2, "the earlier answer is still cached"
 
 
-@needs_pyenv
+@pytest.mark.usefixtures("needs_pyenv")
 def test_python_version_file_switches_the_interpreter(tmp_path: Path) -> None:
     project = Project(tmp_path)
     version_file = project.root / ".python-version"
@@ -233,7 +242,7 @@ def test_managers_are_recognised_by_their_shims(tmp_path: Path) -> None:
     assert shims.shim_key(mise_shim, {**env, "MISE_PYTHON_VERSION": "3.12"}, tmp_path) != mise_key
 
 
-@needs_pyenv
+@pytest.mark.usefixtures("needs_pyenv")
 def test_a_replaced_target_executable_is_probed_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -271,3 +271,14 @@ def test_records_read_real_installer_output(project: Project) -> None:
         assert records.verify(str(project.venv(plugin)), str(site)) == (), plugin
     data = json.loads(project.ok("status", "--verify", "--json").out)
     assert {row["drift"] for row in data["plugins"]} == {"no"}
+
+
+def test_records_never_read_through_a_symlinked_package_directory(
+    venv: tuple[Path, Path],
+) -> None:
+    root, site = venv
+    _install(site, "pkg-1.0", {"pkg/a.py": b"a", "pkg/sub/b.py": b"b"})
+    elsewhere = root.parent / "elsewhere"
+    (site / "pkg").rename(elsewhere)  # same bytes: reading through the link would look clean
+    (site / "pkg").symlink_to(elsewhere, target_is_directory=True)
+    assert records.verify(str(root), str(site)) == (FileDrift("pkg", "pkg", "modified"),)

@@ -41,7 +41,7 @@ from reconciler.models import (
     Step,
     Strategy,
 )
-from reconciler.observe import observe_venv
+from reconciler.observe import observe_venv, site_packages
 from reconciler.state import provisional, read_marker, with_status, write_marker
 from reconciler.support import procs, scratch
 from reconciler.support.paths import check_inside
@@ -380,8 +380,6 @@ def delete_unexpected(venv: Path, files: Sequence[str]) -> None:
     is left alone."""
     if not files:
         return
-    from reconciler.observe import site_packages  # noqa: PLC0415
-
     site = site_packages(Path(os.path.realpath(venv)), None)
     if site is None:
         return

@@ -11,6 +11,7 @@ Where the stable path and the generations directory are is the layout's business
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 import shutil
@@ -95,12 +96,20 @@ def create_generation(layout: Layout, generation: Path, mark: Callable[[Path], N
 
 def generations(layout: Layout, plugin: str) -> list[Path]:
     """Every generation directory of ``plugin``, oldest first."""
+    return _named(layout, plugin, "g")
+
+
+def _named(layout: Layout, plugin: str, prefix: str) -> list[Path]:
+    """The entries of ``plugin``'s generations directory whose name starts with ``prefix``
+    (symlinks left out), in name order."""
     directory = layout.generations_dir(plugin)
     try:
         names = sorted(os.listdir(directory))
     except (FileNotFoundError, NotADirectoryError):
         return []
-    return [directory / n for n in names if n.startswith("g") and not (directory / n).is_symlink()]
+    return [
+        directory / n for n in names if n.startswith(prefix) and not (directory / n).is_symlink()
+    ]
 
 
 def is_complete(generation: Path) -> bool:
@@ -135,7 +144,6 @@ _AT_FDCWD = -100
 def _rename_exchange(first: Path, second: Path) -> None:
     """Swap two paths atomically (Linux ``renameat2(RENAME_EXCHANGE)``); OSError if unsupported."""
     import ctypes  # noqa: PLC0415 - only when a real directory is replaced
-    import errno  # noqa: PLC0415
 
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -220,14 +228,7 @@ TRASH_PREFIX = ".trash-"
 
 def trash(layout: Layout, plugin: str) -> list[Path]:
     """Generations whose deletion was interrupted (``.trash-g<id>``): reconciler's to finish."""
-    directory = layout.generations_dir(plugin)
-    try:
-        names = sorted(os.listdir(directory))
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    return [
-        directory / n for n in names if n.startswith(TRASH_PREFIX + "g") and is_ours(directory / n)
-    ]
+    return [p for p in _named(layout, plugin, TRASH_PREFIX + "g") if is_ours(p)]
 
 
 def stale_generations(

@@ -105,6 +105,12 @@ def apply(
 def _checked_plan(project: Project, options: ApplyOptions) -> Plan:
     plan = compute_plan(project, options.only, verify=options.verify)
     saved = options.saved
+    if saved is not None and not options.only and saved.fingerprint != plan.fingerprint:
+        # A plan file made for some plugins (``plan -o F tap-x``) is applied for exactly
+        # those: its entries name the selection, as a Terraform plan keeps its targets.
+        named = tuple(name for name, _ in saved.entries)
+        if named and set(named) < {step.plugin for step in plan.steps}:
+            plan = compute_plan(project, named, verify=options.verify)
     if saved is not None and saved.fingerprint != plan.fingerprint:
         now = dict(_entries(to_data(plan)["changes"]))
         before = dict(saved.entries)

@@ -124,7 +124,7 @@ def audit(
         *(["--vulnerability-service", service] if service else []),
         *(["--osv-url", osv_url] if osv_url else []),
     ]
-    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 - start-up
 
     with ThreadPoolExecutor(max_workers=max(1, min(len(checked), os.cpu_count() or 1))) as pool:
         audits = pool.map(lambda item: _audit_one(item[0], item[1], auditor, options), checked)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from pathlib import Path
 
-from reconciler.commands.project import Project, check_selection
+from reconciler.commands.project import Project, select
 from reconciler.locking import fetch as fetching
 
 
@@ -13,6 +13,6 @@ def fetch(
     project: Project, only: Collection[str], dest: Path, *, log: Callable[[str], None]
 ) -> fetching.FetchReport:
     """Download (hash-checked) the artifacts the (selected) plugins' locks pin into ``dest``."""
-    check_selection(project, only, allow_undeclared=False)
+    only = select(project, only, allow_undeclared=False)  # aliases: <type>/<name>, a type
     project.require(only)
     return fetching.fetch(project.desired, project.interpreters, only, dest, log=log)

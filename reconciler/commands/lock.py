@@ -16,7 +16,7 @@ def check(project: Project, only: Collection[str] = ()) -> LockCheck:
     """Freshness of every (selected) declared plugin's lock; orphaned locks when none is named."""
     statuses = _statuses(project, only)
     orphans = locking.orphans(project.desired) if not only else ()
-    return LockCheck(statuses, tuple(orphans))
+    return LockCheck(statuses, tuple(orphans), project.desired.project_dir)
 
 
 def _statuses(project: Project, only: Collection[str] = ()) -> tuple[locking.LockStatus, ...]:

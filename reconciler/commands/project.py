@@ -84,9 +84,22 @@ def check_selection(project: Project, names: Collection[str], *, allow_undeclare
         on_disk = {v.name for v in observe(project.desired.layout).venvs}
     for name in names:
         if name not in declared and name not in on_disk:
-            raise ReconcilerError(
-                f"plugin {name!r} is not declared in {project.desired.project_file.name}"
-            )
+            raise unknown_plugin(project, name)
+
+
+def unknown_plugin(project: Project, name: str) -> ReconcilerError:
+    """``plugin 'x' is not declared in FILE``, with a did-you-mean for a close declared name."""
+    import difflib  # noqa: PLC0415 - only on this error path
+
+    names = sorted(p.name for p in project.desired.plugins)
+    aliases = sorted(set(dict(project.desired.aliases)) - set(names))
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6) or (
+        difflib.get_close_matches(name, aliases, n=3, cutoff=0.6)
+    )
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return ReconcilerError(
+        f"plugin {name!r} is not declared in {project.desired.project_file.name}{hint}"
+    )
 
 
 def read_locks(desired: DesiredState, only: Collection[str] = ()) -> dict[str, Lock | None]:

@@ -10,7 +10,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement
 from packaging.utils import canonicalize_name
 
-from reconciler.commands.project import Project, compute_plan, resolve_one
+from reconciler.commands.project import Project, compute_plan, resolve_one, unknown_plugin
 from reconciler.errors import ReconcilerError
 from reconciler.models import Action
 from reconciler.observe import site_packages
@@ -46,9 +46,7 @@ def run(
     """
     plugin = resolve_one(project, plugin)
     if project.desired.plugin(plugin) is None:
-        raise ReconcilerError(
-            f"plugin {plugin!r} is not declared in {project.desired.project_file.name}"
-        )
+        raise unknown_plugin(project, plugin)
     plan = compute_plan(project, [plugin])
     step = plan.steps[0]
     if step.action is not Action.NOOP:

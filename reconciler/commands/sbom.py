@@ -62,8 +62,8 @@ class Written:
 def check_library() -> None:
     """Raise a one-line error saying how to install the CycloneDX library when it is missing."""
     try:
-        import cyclonedx.output.json  # noqa: F401, PLC0415
-        import packageurl  # noqa: F401, PLC0415
+        import cyclonedx.output.json  # noqa: F401, PLC0415 - optional: the sbom extra
+        import packageurl  # noqa: F401, PLC0415 - optional: the sbom extra
     except ImportError as exc:
         raise ReconcilerError(INSTALL_HINT) from exc
 
@@ -71,7 +71,7 @@ def check_library() -> None:
 def write_all(project: Project, names: Collection[str], out_dir: Path) -> list[Written]:
     """Write ``<out_dir>/<plugin>.cdx.json`` for every selected plugin (all when ``names`` is
     empty); every lock must exist and be fresh (what ``apply`` would deploy)."""
-    from reconciler.support.files import write_atomic  # noqa: PLC0415
+    from reconciler.support.files import write_atomic  # noqa: PLC0415 - start-up
 
     check_library()
     only = select(project, names, allow_undeclared=False)
@@ -111,12 +111,12 @@ def write_all(project: Project, names: Collection[str], out_dir: Path) -> list[W
 def document(plugin: str, lock: Lock) -> str:
     """The CycloneDX JSON document (spec :data:`SPEC_VERSION`) of ``plugin``'s ``lock``."""
     check_library()
-    from cyclonedx.model import HashAlgorithm, HashType, Property  # noqa: PLC0415
-    from cyclonedx.model.bom import Bom, BomMetaData  # noqa: PLC0415
-    from cyclonedx.model.component import Component, ComponentType  # noqa: PLC0415
-    from cyclonedx.output.json import JsonV1Dot6  # noqa: PLC0415
+    from cyclonedx.model import HashAlgorithm, HashType, Property  # noqa: PLC0415 - optional: the sbom extra
+    from cyclonedx.model.bom import Bom, BomMetaData  # noqa: PLC0415 - optional: the sbom extra
+    from cyclonedx.model.component import Component, ComponentType  # noqa: PLC0415 - optional: the sbom extra
+    from cyclonedx.output.json import JsonV1Dot6  # noqa: PLC0415 - optional: the sbom extra
 
-    from reconciler import __version__  # noqa: PLC0415
+    from reconciler import __version__  # noqa: PLC0415 - start-up
 
     by_name = {p.name: p for p in lock.packages}
     own = by_name.get(canonical_name(plugin))
@@ -168,7 +168,7 @@ def document(plugin: str, lock: Lock) -> str:
 
 
 def _purl(package: LockedPackage) -> PackageURL | None:
-    from packageurl import PackageURL  # noqa: PLC0415
+    from packageurl import PackageURL  # noqa: PLC0415 - optional: the sbom extra
 
     qualifiers: dict[str, str] = {}
     if package.kind == "url" and package.url:

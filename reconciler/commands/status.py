@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from reconciler.commands.project import Project, counted, local_sources, read_locks
+from collections.abc import Collection
+
+from reconciler.commands.project import Project, counted, local_sources, read_locks, select
 from reconciler.errors import LockError, ReconcilerError
 from reconciler.models import Action, Lock, Step
 from reconciler.observe import observe
@@ -11,13 +13,18 @@ from reconciler.render import detail
 from reconciler.results import StatusRow
 
 
-def status(project: Project, *, verify: bool = False) -> tuple[StatusRow, ...]:
-    """Path, python, package count, lock freshness and drift of every plugin (no changes);
-    ``verify`` also checks installed files against their RECORD."""
+def status(
+    project: Project, *, verify: bool = False, only: Collection[str] = ()
+) -> tuple[StatusRow, ...]:
+    """Path, python, package count, lock freshness and drift of every plugin, or of the
+    plugins ``only`` names (no changes); ``verify`` also checks files against their RECORD."""
     desired = project.desired
+    selected = select(project, only, allow_undeclared=True)
     observation = observe(desired.layout, verify=verify)
     declared = {p.name for p in desired.plugins}
     names = sorted(declared | {v.name for v in observation.venvs if v.managed})
+    if selected:
+        names = [n for n in names if n in set(selected)]
     locks: dict[str, Lock | None] = {}
     invalid: dict[str, str] = {}
     for name in names:

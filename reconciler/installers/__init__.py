@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from reconciler.backends import INSTALLERS
 from reconciler.errors import ReconcilerError
 from reconciler.installers.base import Installer
 from reconciler.installers.pip import PipInstaller
 from reconciler.installers.uv import UvInstaller, find_uv
-
-INSTALLERS = ("auto", "pip", "uv")
 
 
 def get_installer(name: str) -> Installer:

@@ -17,6 +17,7 @@ from reconciler.installers.pipconfig import hermetic_env, index_args
 from reconciler.models import IndexOptions, LockedPackage
 from reconciler.support import procs, scratch
 from reconciler.support.redact import redact
+from reconciler.support.tool_errors import explain, failure_cause
 
 
 class Installer(Protocol):
@@ -74,13 +75,17 @@ def run(command: Sequence[str], what: str) -> None:
     except OSError as exc:
         raise ExecuteError(f"{what}: cannot run {command[0]}: {exc.strerror}") from exc
     if result.returncode != 0:
-        raise ExecuteError(f"{what}: {last_error_line(result.stderr or result.stdout)}")
+        output = (result.stdout or "") + (result.stderr or "")
+        for echo in _command_echo:  # --verbose: the whole output of the failed call
+            echo(redact(output.rstrip()))
+        explained = last_error_line(result.stderr or result.stdout)
+        label = f"{Path(command[0]).name}-{what}"
+        logged = f"$ {shlex.join(str(part) for part in command)}\n{output}"
+        raise ExecuteError(f"{what}: {failure_cause(explained, logged, label)}")
 
 
 def last_error_line(output: str) -> str:
     """The most telling line of a failed pip/uv run (its cause kept), credentials redacted."""
-    from reconciler.support.tool_errors import explain  # noqa: PLC0415
-
     return explain(output)
 
 
@@ -105,6 +110,23 @@ class Batch:
     force: bool  # reinstall even when a same-version distribution is present (direct sources)
     hashed: bool
     fresh: bool = False  # repair: bypass the installer's cache (see Installer.install)
+
+
+def install_each_batch(
+    packages: Sequence[LockedPackage],
+    index: IndexOptions,
+    project_dir: Path,
+    command: Callable[[Batch], list[str]],
+    *,
+    repair: bool = False,
+) -> None:
+    """Run the installer's ``command(batch)`` for each batch that installs exactly ``packages``
+    (none when there are no packages)."""
+    if not packages:
+        return
+    with install_batches(packages, index, project_dir, repair=repair) as batches:
+        for batch in batches:
+            run(command(batch), "installing")
 
 
 @contextmanager

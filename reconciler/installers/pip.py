@@ -6,9 +6,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from reconciler.installers.base import install_batches, run
+from reconciler.installers.base import install_each_batch, run
 from reconciler.interpreters import pip_command
 from reconciler.models import IndexOptions, LockedPackage
+from reconciler.support import venvcfg
 
 
 class PipInstaller:
@@ -31,22 +32,22 @@ class PipInstaller:
     ) -> None:
         """Install exactly ``packages`` (no dependencies, hashes required when present);
         ``repair`` reinstalls them from the artifacts, bypassing the cache."""
-        if not packages:
-            return
-        with install_batches(packages, index, project_dir, repair=repair) as batches:
-            for batch in batches:
-                command = [
-                    *self._pip(venv),
-                    "install",
-                    "--no-deps",
-                    "--no-input",
-                    "--no-warn-script-location",
-                    "--no-warn-conflicts",
-                    *(["--force-reinstall"] if batch.force else []),
-                    *(["--no-cache-dir"] if batch.fresh else []),
-                    *batch.args,
-                ]
-                run(command, "installing")
+        pip = self._pip(venv) if packages else []
+        flags = ["--no-deps", "--no-input", "--no-warn-script-location", "--no-warn-conflicts"]
+        install_each_batch(
+            packages,
+            index,
+            project_dir,
+            lambda batch: [
+                *pip,
+                "install",
+                *flags,
+                *(["--force-reinstall"] if batch.force else []),
+                *(["--no-cache-dir"] if batch.fresh else []),
+                *batch.args,
+            ],
+            repair=repair,
+        )
 
     def uninstall(self, venv: Path, names: Sequence[str]) -> None:
         """Remove the distributions ``names`` from ``venv``."""
@@ -56,20 +57,7 @@ class PipInstaller:
     @staticmethod
     def _pip(venv: Path) -> list[str]:
         python = venv / "bin" / "python"
-        version = _venv_version(venv)
+        version = venvcfg.python_version(venvcfg.read(venv))
         if version is None:
             return [sys.executable, "-m", "pip", "--python", str(python)]
         return [*pip_command(str(python), version), "--python", str(python)]
-
-
-def _venv_version(venv: Path) -> str | None:
-    """The Python version ``pyvenv.cfg`` records for ``venv`` (None when it says none)."""
-    try:
-        text = (venv / "pyvenv.cfg").read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
-    for line in text.splitlines():
-        key, sep, value = line.partition("=")
-        if sep and key.strip().lower() in ("version", "version_info"):
-            return value.strip()
-    return None

@@ -7,14 +7,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from reconciler.errors import ReconcilerError
-from reconciler.installers.base import install_batches, run
+from reconciler.installers.base import install_each_batch, run
 from reconciler.models import IndexOptions, LockedPackage
 
 
 def find_uv() -> str | None:
     """The uv executable: the one the ``uv`` package (``reconciler[uv]``) ships, else PATH's."""
     try:
-        from uv import find_uv_bin  # type: ignore[import-not-found,unused-ignore]  # noqa: PLC0415
+        from uv import find_uv_bin  # type: ignore[import-not-found,unused-ignore]  # noqa: PLC0415 - optional: the uv extra
     except ImportError:
         return shutil.which("uv")
     try:
@@ -64,24 +64,19 @@ class UvInstaller:
     ) -> None:
         """Install exactly ``packages`` (no dependencies, hashes required when present);
         ``repair`` reinstalls them from the artifacts, bypassing the cache."""
-        if not packages:
-            return
-        with install_batches(packages, index, project_dir, repair=repair) as batches:
-            for batch in batches:
-                command = [
-                    self.uv,
-                    "pip",
-                    "install",
-                    "--no-config",
-                    "--quiet",
-                    "--no-deps",
-                    *(["--reinstall"] if batch.force else []),
-                    *(["--no-cache"] if batch.fresh else []),
-                    "--python",
-                    str(venv / "bin" / "python"),
-                    *batch.args,
-                ]
-                run(command, "installing")
+        python = str(venv / "bin" / "python")
+        install_each_batch(
+            packages,
+            index,
+            project_dir,
+            lambda batch: [
+                *(self.uv, "pip", "install", "--no-config", "--quiet", "--no-deps"),
+                *(["--reinstall"] if batch.force else []),
+                *(["--no-cache"] if batch.fresh else []),
+                *("--python", python, *batch.args),
+            ],
+            repair=repair,
+        )
 
     def uninstall(self, venv: Path, names: Sequence[str]) -> None:
         """Remove the distributions ``names`` from ``venv``."""

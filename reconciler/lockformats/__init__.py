@@ -12,90 +12,28 @@ own: a lock found only in another format than the plugin asks for is stale
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-import attrs
-
-from reconciler.errors import ConfigError
+from reconciler.backends import LOCK_FORMATS
+from reconciler.errors import ConfigError, LockError
+from reconciler.lockfile import with_locations
+from reconciler.lockformats.base import ArtifactFile, LockContent, LockFormat
+from reconciler.lockformats.pylock import PylockFormat
+from reconciler.lockformats.requirements import RequirementsFormat
 
 if TYPE_CHECKING:
-    from reconciler.models import DesiredState, IndexOptions, InputsDigest, Lock, LockedPackage
-    from reconciler.models import Plugin as PluginT
+    from reconciler.models import DesiredState, Lock
 
-
-@attrs.frozen
-class ArtifactFile:
-    """One file a locked pin can be installed from (a wheel or an sdist).
-
-    ``url`` is an ``http(s)`` location (credentials stripped), ``path`` a local file (absolute;
-    the pylock writer makes it relative to the lock file's directory).
-    """
-
-    filename: str
-    sha256: str
-    size: int | None = None
-    url: str | None = None
-    path: Path | None = None
-
-
-#: Finds the files behind a locked pin (every hash it carries); raises LockError when one is not
-#: found. Only the pylock format calls it (a requirements lock carries hashes only).
-ArtifactFinder = Callable[["LockedPackage"], Sequence[ArtifactFile]]
-
-
-@attrs.frozen
-class LockContent:
-    """One resolved lock, ready to be written in any format.
-
-    ``requirements_text`` is the lock in the requirements format (header included) and
-    ``lock`` its parsed values; ``path`` is where the file being written goes.
-    """
-
-    plugin: PluginT
-    inputs: InputsDigest
-    requirements_text: str
-    lock: Lock
-    path: Path
-    project_dir: Path
-    index: IndexOptions
-    find_artifacts: ArtifactFinder = attrs.field(eq=False, repr=False)
-
-
-class LockFormat(Protocol):
-    """Reads and writes one lock file format."""
-
-    name: str
-
-    def relative_path(self, lock_name: str) -> str:
-        """The lock's path under the lock dir for ``lock_name`` (``extractors/tap-csv``)."""
-
-    def patterns(self) -> tuple[str, ...]:
-        """Globs (under the lock dir) matching files of this format."""
-
-    def owns(self, path: Path) -> bool:
-        """True when ``path`` is a lock reconciler wrote in this format (orphan detection)."""
-
-    def plugin_label(self, path: Path) -> str:
-        """The plugin name a lock file of this format stands for, from its file name."""
-
-    def parse(self, plugin: str, path: Path, text: str) -> Lock:
-        """Parse and validate ``text``; raises LockError naming the file."""
-
-    def render(self, content: LockContent) -> str:
-        """The file's text for ``content`` (validated before it is returned)."""
+__all__ = ["ArtifactFile", "LockContent", "LockFormat"]
 
 
 def _formats() -> dict[str, LockFormat]:
-    from reconciler.lockformats.pylock import PylockFormat  # noqa: PLC0415
-    from reconciler.lockformats.requirements import RequirementsFormat  # noqa: PLC0415
-
     return {f.name: f for f in (RequirementsFormat(), PylockFormat())}
 
 
 #: The lock format names, in the order they are documented (``requirements`` is the default).
-FORMAT_NAMES = ("requirements", "pylock")
+FORMAT_NAMES = LOCK_FORMATS
 _CACHE: dict[str, LockFormat] = {}
 
 
@@ -114,11 +52,10 @@ def get_format(name: str) -> LockFormat:
 def read(plugin: str, path: Path, lock_format: str, project_dir: Path | None = None) -> Lock | None:
     """Parse the lock at ``path`` in ``lock_format``; None when the file does not exist.
 
-    With ``project_dir``, local projects' locations are resolved (as
-    :func:`reconciler.lockfile.read` does).
+    With ``project_dir``, local projects' locations are resolved
+    (:func:`reconciler.lockfile.with_locations`), so that the planner reads nothing from disk.
     """
-    from reconciler.errors import LockError, SafetyError  # noqa: PLC0415
-    from reconciler.lockfile import with_locations  # noqa: PLC0415
+    from reconciler.errors import SafetyError  # noqa: PLC0415
     from reconciler.support.files import read_text_in  # noqa: PLC0415
 
     try:

@@ -18,10 +18,14 @@ import os
 import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
+from reconciler.backends import lock_file
 from reconciler.errors import LockError
-from reconciler.lockformats import ArtifactFile, LockContent
+from reconciler.lockfile import normalise_index
+from reconciler.lockformats.base import ArtifactFile, LockContent
 from reconciler.models import InputsDigest, Lock, LockedPackage
+from reconciler.requirements import split_vcs
 from reconciler.support.names import canonical_name
 from reconciler.support.redact import redact, strip_credentials
 
@@ -35,9 +39,7 @@ CREATED_BY = "reconciler"
 def file_stem(lock_name: str) -> str:
     """``extractors/tap.csv`` -> ``extractors/pylock.tap-csv.toml`` (PEP 751: no dot in the
     name part; a Meltano ``<type>/<name>`` keeps its ``<type>/`` directory)."""
-    head, _, last = lock_name.rpartition("/")
-    name = f"pylock.{last.replace('.', '-')}.toml"
-    return f"{head}/{name}" if head else name
+    return lock_file("pylock", lock_name)
 
 
 class PylockFormat:
@@ -101,7 +103,7 @@ class PylockFormat:
 
     def render(self, content: LockContent) -> str:
         """The pylock text for ``content``; validated (``packaging.pylock``) before returning."""
-        import tomlkit  # noqa: PLC0415
+        import tomlkit  # noqa: PLC0415 - start-up: pylock locks only
 
         lock_dir = content.path.parent
         doc = tomlkit.document()
@@ -123,7 +125,7 @@ class PylockFormat:
 
 def validate(label: str, text: str) -> Pylock:
     """``text`` as a validated :class:`packaging.pylock.Pylock`; LockError naming ``label``."""
-    from packaging.pylock import Pylock, PylockValidationError  # noqa: PLC0415
+    from packaging.pylock import Pylock, PylockValidationError  # noqa: PLC0415 - start-up
 
     try:
         data = tomllib.loads(text)
@@ -176,27 +178,15 @@ def _package(label: str, package: Package, folder: str, root: str) -> LockedPack
         where = os.path.normpath(Path(folder, package.directory.path))
         rel = Path(os.path.relpath(where, root)).as_posix()
         shown = rel if rel.startswith("..") or rel == "." else f"./{rel}"
-        return LockedPackage(
-            name=name,
-            version="",
-            requirement=shown,
-            marker=marker,
-            kind="path",
-            url=shown,
-            editable=bool(package.directory.editable),
+        return LockedPackage.local(
+            name, shown, marker=marker, editable=bool(package.directory.editable)
         )
     if package.archive is not None:
         url = package.archive.url or ""
         if not url:
             raise LockError(f"{label}: {name}: an archive needs a url")
-        return LockedPackage(
-            name=name,
-            version=version,
-            requirement=f"{name} @ {url}",
-            hashes=_hashes(package.archive.hashes),
-            marker=marker,
-            kind="url",
-            url=url,
+        return LockedPackage.pin(
+            name, version, _hashes(package.archive.hashes), marker=marker, url=url
         )
     hashes: list[str] = []
     for wheel in package.wheels or ():
@@ -205,13 +195,7 @@ def _package(label: str, package: Package, folder: str, root: str) -> LockedPack
         hashes.extend(_hashes(package.sdist.hashes))
     if not version:
         raise LockError(f"{label}: {name}: an index package needs a version")
-    return LockedPackage(
-        name=name,
-        version=version,
-        requirement=f"{name}=={version}",
-        hashes=tuple(sorted(set(hashes))),
-        marker=marker,
-    )
+    return LockedPackage.pin(name, version, tuple(sorted(set(hashes))), marker=marker)
 
 
 def _location(artifact: ArtifactFile, content: LockContent, lock_dir: Path) -> dict[str, str]:
@@ -233,7 +217,7 @@ def _location(artifact: ArtifactFile, content: LockContent, lock_dir: Path) -> d
 
 
 def _file(artifact: ArtifactFile, content: LockContent, lock_dir: Path) -> Any:
-    import tomlkit  # noqa: PLC0415
+    import tomlkit  # noqa: PLC0415 - start-up: pylock locks only
 
     entry = tomlkit.inline_table()
     entry["name"] = artifact.filename
@@ -245,7 +229,7 @@ def _file(artifact: ArtifactFile, content: LockContent, lock_dir: Path) -> Any:
 
 
 def _entry(package: LockedPackage, content: LockContent, lock_dir: Path) -> Any:
-    import tomlkit  # noqa: PLC0415
+    import tomlkit  # noqa: PLC0415 - start-up: pylock locks only
 
     table = tomlkit.table()
     table["name"] = package.name
@@ -275,9 +259,7 @@ def _entry(package: LockedPackage, content: LockContent, lock_dir: Path) -> Any:
 
 
 def _vcs(package: LockedPackage) -> Any:
-    import tomlkit  # noqa: PLC0415
-
-    from reconciler.requirements import split_vcs  # noqa: PLC0415
+    import tomlkit  # noqa: PLC0415 - start-up: pylock locks only
 
     assert package.url is not None  # noqa: S101 - VCS pins always carry both
     assert package.commit is not None  # noqa: S101
@@ -295,7 +277,7 @@ def _vcs(package: LockedPackage) -> Any:
 
 
 def _directory(package: LockedPackage, content: LockContent, lock_dir: Path) -> Any:
-    import tomlkit  # noqa: PLC0415
+    import tomlkit  # noqa: PLC0415 - start-up: pylock locks only
 
     assert package.url is not None  # noqa: S101 - path pins always carry one
     directory = tomlkit.inline_table()
@@ -307,7 +289,7 @@ def _directory(package: LockedPackage, content: LockContent, lock_dir: Path) -> 
 
 
 def _archive(package: LockedPackage) -> Any:
-    import tomlkit  # noqa: PLC0415
+    import tomlkit  # noqa: PLC0415 - start-up: pylock locks only
 
     assert package.url is not None  # noqa: S101 - URL pins always carry one
     archive = tomlkit.inline_table()
@@ -322,7 +304,6 @@ def _archive(package: LockedPackage) -> Any:
 def _local_size(url: str) -> int | None:
     if not url.startswith("file:"):
         return None
-    from urllib.parse import unquote, urlsplit  # noqa: PLC0415
 
     try:
         return Path(unquote(urlsplit(url).path)).stat().st_size
@@ -331,9 +312,7 @@ def _local_size(url: str) -> int | None:
 
 
 def _tool_table(content: LockContent, lock_dir: Path) -> Any:
-    import tomlkit  # noqa: PLC0415
-
-    from reconciler.lockfile import normalise_index  # noqa: PLC0415
+    import tomlkit  # noqa: PLC0415 - start-up: pylock locks only
 
     plugin = content.plugin
     inputs = content.inputs

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from reconciler import lockfile
-from reconciler.lockformats import LockContent
+from reconciler.backends import lock_file
+from reconciler.lockformats.base import LockContent
 from reconciler.models import Lock, LockedPackage
 
 
@@ -16,7 +17,7 @@ class RequirementsFormat:
 
     def relative_path(self, lock_name: str) -> str:
         """``<lock_name>.txt``."""
-        return f"{lock_name}.txt"
+        return lock_file("requirements", lock_name)
 
     def patterns(self) -> tuple[str, ...]:
         """Plain and grouped (Meltano ``<type>/<name>``) lock files."""

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
+from reconciler.backends import RESOLVERS
 from reconciler.errors import ReconcilerError
+from reconciler.installers.uv import find_uv
 from reconciler.locking.base import Resolver
-
-RESOLVERS = ("auto", "pip-tools", "uv")
+from reconciler.locking.piptools import PipToolsResolver
+from reconciler.locking.uv import UvResolver
 
 
 def get_resolver(name: str) -> Resolver:
     """The resolver called ``name``; ``auto`` is uv when it is installed, else pip-tools."""
-    from reconciler.installers.uv import find_uv  # noqa: PLC0415
-    from reconciler.locking.piptools import PipToolsResolver  # noqa: PLC0415
-    from reconciler.locking.uv import UvResolver  # noqa: PLC0415
-
     if name == "pip-tools":
         return PipToolsResolver()
     if name in ("uv", "auto"):

@@ -31,8 +31,15 @@ from packaging.utils import (
 
 from reconciler.errors import LockError
 from reconciler.installers.pipconfig import resolve_link
-from reconciler.lockformats import ArtifactFile
-from reconciler.models import IndexOptions, LockedPackage
+from reconciler.lockformats import ArtifactFile, LockContent
+from reconciler.models import (
+    DesiredState,
+    IndexOptions,
+    InputsDigest,
+    Lock,
+    LockedPackage,
+    Plugin,
+)
 from reconciler.support.names import canonical_name
 from reconciler.support.redact import redact, strip_credentials
 
@@ -219,3 +226,21 @@ def _from_html(base: str, text: str) -> list[ArtifactFile]:
 
 
 __all__ = ["Finder", "identify"]
+
+
+def lock_content(
+    desired: DesiredState, plugin: Plugin, inputs: InputsDigest, text: str, lock: Lock, path: Path
+) -> LockContent:
+    """What a lock format writes for ``plugin``: its pins (``text``, parsed as ``lock``), their
+    inputs digest, and a finder of artifact locations on the plugin's index."""
+    index = desired.index_for(plugin)
+    return LockContent(
+        plugin=plugin,
+        inputs=inputs,
+        requirements_text=text,
+        lock=lock,
+        path=path,
+        project_dir=desired.project_dir,
+        index=index,
+        find_artifacts=Finder(plugin.name, index, desired.project_dir),
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
@@ -22,6 +22,7 @@ from reconciler.installers.base import show_command
 from reconciler.installers.pipconfig import hermetic_env, index_args, resolve_link
 from reconciler.models import IndexOptions, Interpreter, Plugin
 from reconciler.support import procs, scratch
+from reconciler.support.tool_errors import failure_cause
 
 #: What a lock's own comment says made it (no machine path, no flags).
 CUSTOM_COMPILE_COMMAND = "reconciler lock"
@@ -70,7 +71,7 @@ def workdir(request: ResolveRequest) -> Iterator[Workdir]:
     Both resolvers run with this directory as their working directory and relative file
     names, so the lock's annotations (``# via -r tap.in``) hold no machine path.
     """
-    name = request.plugin.name
+    name = request.plugin.name.replace("/", "--")  # a Meltano `<type>/<name>` id: one file
     with tempfile.TemporaryDirectory(prefix="reconciler-lock-", dir=scratch.tmpdir()) as tmp:
         work = Path(tmp)
         source = work / f"{name}.in"
@@ -95,6 +96,27 @@ def run_resolver(
         raise Interrupted("interrupted; its lock is unchanged", plugin=plugin) from exc
     except OSError as exc:
         raise LockError(f"cannot run {tool}: {exc.strerror or exc}", plugin=plugin) from exc
+
+
+def compile_lock(
+    command: Sequence[str],
+    plugin: str,
+    tool: str,
+    work: Workdir,
+    explain: Callable[[str], str],
+    env: dict[str, str] | None = None,
+    *,
+    label: str,
+) -> str:
+    """Run a resolver's compile ``command`` in ``work``; the lock it wrote, or a
+    :class:`LockError` whose cause ``explain`` reads from its output (the whole output kept in
+    a log named after ``label`` and the plugin, see :func:`failure_cause`)."""
+    result = run_resolver(command, plugin, tool, work.path, env)
+    if result.returncode != 0:
+        output = result.stderr + result.stdout
+        cause = failure_cause(explain(result.stderr), output, f"{label}-{plugin}")
+        raise LockError("cannot lock", cause=cause, plugin=plugin)
+    return work.output.read_text(encoding="utf-8")
 
 
 def source_args(request: ResolveRequest, pre_flag: Sequence[str]) -> list[str]:

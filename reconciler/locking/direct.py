@@ -33,6 +33,7 @@ from reconciler import requirements
 from reconciler.errors import LockError
 from reconciler.installers.pipconfig import hermetic_env
 from reconciler.models import Lock, Plugin
+from reconciler.support import procs
 from reconciler.support.redact import redact, strip_userinfo
 
 _HEX40 = re.compile(r"[0-9a-f]{40}\Z")
@@ -171,14 +172,10 @@ def _rewrite(line: str, plugin: Plugin, project_dir: Path, refs: dict[str, str |
         commit = ref if ref is not None and _HEX40.fullmatch(ref) else _commit(repo, ref, plugin)
         note = f"  # reconciler: ref={wanted}" if wanted != commit else ""
         return f"{name} @ {repo}@{commit}{fragment}{rest.rstrip()}{note}"
-    if url.startswith("file:") and not _is_archive(url) and "--hash" not in rest:
+    if url.startswith("file:") and not requirements.is_archive(url) and "--hash" not in rest:
         directory = Path(unquote(urlsplit(url).path))
         return f"{_relative(directory, project_dir)}  # reconciler: name={canonicalize_name(name)}"
     return line
-
-
-def _is_archive(url: str) -> bool:
-    return url.split("#", 1)[0].endswith((".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz"))
 
 
 def _relative(directory: Path, project_dir: Path) -> str:
@@ -197,13 +194,10 @@ def _commit(repo: str, ref: str | None, plugin: Plugin) -> str:
         )
     wanted = ref or "HEAD"
     try:
-        result = subprocess.run(
+        result = procs.run(
             ["git", "ls-remote", "--", url, wanted, f"{wanted}^{{}}"],
-            capture_output=True,
-            text=True,
             env={**hermetic_env(), "GIT_TERMINAL_PROMPT": "0"},
             timeout=120,
-            check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise LockError(
@@ -261,9 +255,7 @@ def project_name(directory: Path, plugin: Plugin) -> str:
         sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps", "--quiet",
         "--report", "-", str(directory),
     ]  # fmt: skip
-    result = subprocess.run(
-        command, capture_output=True, text=True, env=hermetic_env(), check=False
-    )
+    result = procs.run(command, env=hermetic_env())
     try:
         report = json.loads(result.stdout)
         return canonicalize_name(report["install"][0]["metadata"]["name"])

@@ -13,7 +13,7 @@ from pathlib import Path
 from reconciler import lockformats
 from reconciler.errors import LockError
 from reconciler.lockformats.requirements import render_lock
-from reconciler.locking.artifacts import Finder
+from reconciler.locking.artifacts import lock_content
 from reconciler.models import DesiredState
 
 
@@ -36,17 +36,7 @@ def export(desired: DesiredState, name: str, lock_format: str, dest: Path | None
         raise LockError(f"{lock.path.name} has no reconciler inputs digest", plugin=name)
     path = dest.absolute() if dest is not None else desired.lock_path(name, lock_format)
     text = render_lock(lock)
-    index = desired.index_for(plugin)
-    content = lockformats.LockContent(
-        plugin=plugin,
-        inputs=lock.inputs,
-        requirements_text=text,
-        lock=lock,
-        path=path,
-        project_dir=desired.project_dir,
-        index=index,
-        find_artifacts=Finder(plugin.name, index, desired.project_dir),
-    )
+    content = lock_content(desired, plugin, lock.inputs, text, lock, path)
     out = target.render(content)
     target.parse(name, path, out)  # what is exported reads back in its format
     return out

@@ -19,12 +19,8 @@ from urllib.parse import unquote, urlsplit
 
 import attrs
 from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
     canonicalize_name,
     canonicalize_version,
-    parse_sdist_filename,
-    parse_wheel_filename,
 )
 
 from reconciler import lockfile, lockformats
@@ -34,6 +30,7 @@ from reconciler.installers.pipconfig import hermetic_env, index_args
 from reconciler.interpreters import pip_command
 from reconciler.lockfile import applicable, check_lock
 from reconciler.locking import get_resolver
+from reconciler.locking.artifacts import identify
 from reconciler.locking.base import ResolveRequest
 from reconciler.models import DesiredState, IndexOptions, Interpreter, LockedPackage, Plugin
 from reconciler.support import procs, scratch
@@ -214,7 +211,7 @@ def _fetch_build_requirements(
     for (executable, index_options), artifacts in groups.items():
         names = {(a.name, canonicalize_version(a.version)) for a in artifacts}
         for path in files:
-            identity = _identify(path.name)
+            identity = identify(path.name)
             if identity is None or path.name.endswith(".whl") or identity not in names:
                 continue
             needs.setdefault((executable, index_options), set()).update(build_requires(path))
@@ -384,23 +381,11 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _identify(filename: str) -> tuple[str, str] | None:
-    """``(canonical name, canonical version)`` of a wheel or sdist file name, else None."""
-    try:
-        if filename.endswith(".whl"):
-            name, version, _, _ = parse_wheel_filename(filename)
-        else:
-            name, version = parse_sdist_filename(filename)
-    except (InvalidWheelFilename, InvalidSdistFilename):
-        return None
-    return str(name), canonicalize_version(version)
-
-
 def _verify(artifacts: Sequence[Artifact], dest: Path) -> tuple[Path, ...]:
     """The file of ``dest`` matching each artifact's hashes; raise when one has none."""
     candidates: dict[tuple[str, str], list[Path]] = {}
     for path in sorted(dest.iterdir()):
-        identity = _identify(path.name) if path.is_file() else None
+        identity = identify(path.name) if path.is_file() else None
         if identity is not None:
             candidates.setdefault(identity, []).append(path)
     found: list[Path] = []

@@ -17,7 +17,7 @@ from reconciler.errors import Interrupted, LockError, ReconcilerError, combine
 from reconciler.installers.pipconfig import resolve_link
 from reconciler.lockformats.requirements import render_lock
 from reconciler.locking import direct
-from reconciler.locking.artifacts import Finder
+from reconciler.locking.artifacts import lock_content
 from reconciler.locking.base import Resolver, ResolveRequest
 from reconciler.models import DesiredState, Interpreter, Lock, Plugin
 from reconciler.support import pep508, procs, scratch
@@ -135,17 +135,7 @@ def lock_plugin(
     text = digest.header() + "\n" + _without_header(body)
     # refuse to write what we could not read back (the pylock format validates it too)
     parsed = lockfile.parse(plugin.name, target, text)
-    index = desired.index_for(plugin)
-    content = lockformats.LockContent(
-        plugin=plugin,
-        inputs=digest,
-        requirements_text=text,
-        lock=parsed,
-        path=target,
-        project_dir=desired.project_dir,
-        index=index,
-        find_artifacts=Finder(plugin.name, index, desired.project_dir),
-    )
+    content = lock_content(desired, plugin, digest, text, parsed, target)
     changed = write_if_changed(target, lockformats.get_format(plugin.lock_format).render(content))
     for other in lockformats.other_paths(desired, plugin.name):
         if other.is_file():  # the format switched: the old lock goes
@@ -244,7 +234,7 @@ class LockReport:
     seconds: float = 0.0
 
 
-def lock_all(
+def lock_all(  # noqa: PLR0915 - one resolver job per plugin, its outcomes handled in place
     desired: DesiredState,
     interpreters: Mapping[str, Interpreter],
     only: Collection[str],
@@ -326,6 +316,11 @@ def lock_all(
         for path in orphans(desired):
             path.unlink()
             removed.append(path)
-            log(lockformats.label(path), f"removed orphaned lock {path.name}")
+            shown = (
+                path.relative_to(desired.project_dir)
+                if path.is_relative_to(desired.project_dir)
+                else path
+            )
+            log(lockformats.label(path), f"removed orphaned lock {shown}")
     seconds = time.monotonic() - started
     return LockReport(tuple(written), tuple(sorted(unchanged)), tuple(removed), seconds)

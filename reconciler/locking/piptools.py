@@ -4,27 +4,27 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
 import sys
 import sysconfig
-import tempfile
 import threading
+from importlib import resources
 from pathlib import Path
 
 from reconciler.errors import LockError
-from reconciler.installers.base import show_command
+from reconciler.installers.base import last_error_line, requirements_file, show_command
 from reconciler.installers.pipconfig import hermetic_env, index_args
 from reconciler.locking.base import (
     CUSTOM_COMPILE_COMMAND,
     ResolveRequest,
-    run_resolver,
+    compile_lock,
     source_args,
     workdir,
 )
 from reconciler.models import Interpreter
 from reconciler.support import procs, scratch
-from reconciler.support.redact import redact
+from reconciler.support.files import built_then_renamed
+from reconciler.support.tool_errors import explain_pip
 
 PIP_COMPILE_FLAGS = (
     "--generate-hashes",
@@ -77,14 +77,9 @@ class PipToolsResolver:
             env = hermetic_env()
             env["CUSTOM_COMPILE_COMMAND"] = CUSTOM_COMPILE_COMMAND
             env["PIP_TOOLS_CACHE_DIR"] = env.get("PIP_TOOLS_CACHE_DIR", "") or str(_cache_dir())
-            result = run_resolver(command, plugin.name, "pip-compile", work.path, env)
-            if result.returncode != 0:
-                raise LockError(
-                    "cannot lock",
-                    cause=resolution_error(result.stderr),
-                    plugin=plugin.name,
-                )
-            return work.output.read_text(encoding="utf-8")
+            return compile_lock(
+                command, plugin.name, "pip-compile", work, explain_pip, env, label="pip-compile"
+            )
 
 
 def resolver_python(
@@ -121,8 +116,6 @@ _HELPER_LOCK = threading.Lock()
 
 def helper_lock(major_minor: str) -> str | None:
     """The text of the pip-tools lock shipped for Python ``major_minor`` (None: not needed)."""
-    from importlib import resources  # noqa: PLC0415
-
     resource = resources.files("reconciler.locking") / "helpers" / f"py{major_minor}.txt"
     try:
         return resource.read_text(encoding="utf-8")
@@ -133,27 +126,17 @@ def helper_lock(major_minor: str) -> str | None:
 def _locked_helper_python(
     interpreter: Interpreter, tools: Path, request: ResolveRequest | None
 ) -> str:
-    import subprocess  # noqa: PLC0415 - only when a helper is built
-
-    from reconciler.installers.base import last_error_line, requirements_file  # noqa: PLC0415
-
     text = helper_lock(interpreter.major_minor) or ""
     tag = hashlib.sha256((interpreter.executable + "\0" + text).encode()).hexdigest()[:10]
     helper = tools / f"pip-tools-py{interpreter.major_minor}-{tag}"
     python = helper / "bin" / "python"
     if (helper / ".complete").is_file():
         return str(python)
-    tools.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(dir=tools, prefix=".building-"))
     what = f"cannot set up pip-tools for python {interpreter.version}"
     index = [] if request is None else index_args(request.index, request.project_dir)
-    try:
-        created = subprocess.run(
-            [interpreter.executable, "-m", "venv", "--clear", str(building)],
-            capture_output=True,
-            text=True,
-            env=hermetic_env(),
-            check=False,
+    with built_then_renamed(helper, mark=".complete") as building:
+        created = procs.run(
+            [interpreter.executable, "-m", "venv", "--clear", str(building)], env=hermetic_env()
         )
         if created.returncode != 0:
             raise LockError(f"{what}: {last_error_line(created.stderr or created.stdout)}")
@@ -165,19 +148,10 @@ def _locked_helper_python(
                 *index, "-r", str(requirements),
             ]  # fmt: skip
             show_command(command)
-            result = subprocess.run(
-                command, capture_output=True, text=True, env=hermetic_env(), check=False
-            )
+            result = procs.run(command, env=hermetic_env())
         if result.returncode != 0:
             reason = last_error_line(result.stderr or result.stdout)
             raise LockError(f"{what} (from the plugin's index): {reason}")
-        (building / ".complete").write_text("", encoding="utf-8")
-        if helper.exists():
-            shutil.rmtree(helper)
-        building.rename(helper)
-    finally:
-        if building.exists():
-            shutil.rmtree(building, ignore_errors=True)
     return str(python)
 
 
@@ -190,11 +164,9 @@ def _helper_python(interpreter: Interpreter, tools: Path) -> str:
     pth = _pth_file(helper) if python.exists() else None
     if pth is not None and pth.read_text(encoding="utf-8") == pth_text:
         return str(python)
-    tools.mkdir(parents=True, exist_ok=True)
     # Built in the run's scratch directory (same file system: renamed into place), so a killed
     # build is swept by the next run like any other temporary file.
-    building = Path(tempfile.mkdtemp(dir=scratch.tmpdir() or tools, prefix=".building-"))
-    try:
+    with built_then_renamed(helper, work=scratch.tmpdir()) as building:
         shutil.rmtree(building)
         result = procs.run(
             [interpreter.executable, "-m", "venv", "--without-pip", str(building)],
@@ -203,16 +175,10 @@ def _helper_python(interpreter: Interpreter, tools: Path) -> str:
         if result.returncode != 0:
             raise LockError(
                 f"cannot create a resolver environment for python {interpreter.version}: "
-                f"{resolution_error(result.stderr)}"
+                f"{explain_pip(result.stderr)}"
             )
         site = next(building.glob("lib/python*/site-packages"))
         (site / "_reconciler_tools.pth").write_text(pth_text, encoding="utf-8")
-        if helper.exists():
-            shutil.rmtree(helper)
-        building.rename(helper)
-    finally:
-        if building.exists():
-            shutil.rmtree(building)
     return str(python)
 
 
@@ -225,58 +191,3 @@ def _cache_dir() -> Path:
     from reconciler.interpreters import cache_dir  # noqa: PLC0415 - keep the module light
 
     return cache_dir() / "pip-tools"
-
-
-_INTERESTING = (
-    re.compile(r"Could not find a version that matches .*"),
-    re.compile(r"No matching distribution found for .*"),
-    re.compile(r"Cannot install .* because these package versions have conflicting dependencies.*"),
-    re.compile(r"ResolutionImpossible.*"),
-)
-
-
-_CONFLICT_PART = re.compile(
-    r"RequirementInformation\(requirement=\w+\('(?P<req>[^']*)'\), "
-    r"parent=(?:None|\w+\('(?P<parent>[^']*)'\))"
-)
-
-
-def _artifact(parent: str) -> str:
-    """``tap_x-1.0`` from a candidate's text, e.g. ``https://h/tap_x-1.0-py3-none-any.whl#sha256=...
-    (from https://h/simple/) (requires-python:>=3.10)``."""
-    link = parent.split(maxsplit=1)[0] if parent.split() else parent
-    artifact = link.split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
-    artifact = re.sub(r"(-py\d.*|-cp\d.*)?\.(whl|tar\.gz|zip|tar\.bz2)$", "", artifact)
-    return artifact or "?"
-
-
-def _conflict(stderr: str) -> str | None:
-    """``demo-common<1.1 (requested) conflicts with demo-common>=1.1 (from tap_alpha-1.1.0)``."""
-    parts = []
-    for match in _CONFLICT_PART.finditer(stderr):
-        parent = match.group("parent")
-        if parent is None:
-            parts.append(f"{match.group('req')} (requested)")
-        else:
-            parts.append(f"{match.group('req')} (from {_artifact(parent)})")
-    if len(parts) < 2:
-        return None
-    return "conflicting requirements: " + " vs ".join(dict.fromkeys(parts))
-
-
-def resolution_error(stderr: str) -> str:
-    """The one line of pip-compile's output that explains a failed resolution."""
-    conflict = _conflict(stderr)
-    if conflict is not None:
-        return redact(conflict)
-    from reconciler.support.tool_errors import explain  # noqa: PLC0415
-
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    if any("Failed to build" in line or "fatal:" in line for line in lines):
-        return explain(stderr)  # a build or git failure: its cause, not pip's traceback
-    for pattern in _INTERESTING:
-        for line in lines:
-            match = pattern.search(line)
-            if match:
-                return redact(match.group(0))
-    return explain(stderr) if lines else "pip-compile failed with no output"

@@ -8,17 +8,14 @@ unchanged pins are kept exactly as pip-compile keeps them.
 
 from __future__ import annotations
 
-import re
-
-from reconciler.errors import LockError
 from reconciler.locking.base import (
     CUSTOM_COMPILE_COMMAND,
     ResolveRequest,
-    run_resolver,
+    compile_lock,
     source_args,
     workdir,
 )
-from reconciler.support.redact import redact
+from reconciler.support.tool_errors import explain_uv
 
 UV_COMPILE_FLAGS = (
     "--generate-hashes",
@@ -65,48 +62,4 @@ class UvResolver:
                 command.extend(["--upgrade-package", name])
             command.extend(source_args(request, ["--prerelease", "allow"]))
             command.extend(["--output-file", work.output.name, work.source.name])
-            result = run_resolver(command, plugin.name, "uv", work.path)
-            if result.returncode != 0:
-                raise LockError(
-                    "cannot lock",
-                    cause=resolution_error(result.stderr),
-                    plugin=plugin.name,
-                )
-            return work.output.read_text(encoding="utf-8")
-
-
-_CAUSE = re.compile(r"^\s*(?:Caused by:|cause:|╰─▶)\s*(?P<text>.*)$")
-_HEAD = re.compile(r"^\s*(?:error:|\u00d7)\s*(?P<text>.*)$")  # x: the fancy renderer
-
-
-def resolution_error(stderr: str) -> str:
-    """One line from uv's error chain: its head and the last ``Caused by:`` (continuations joined).
-
-    ``No solution found when resolving dependencies: Because ... unsatisfiable.``
-    """
-    head: str | None = None
-    causes: list[list[str]] = []
-    for raw in stderr.splitlines():
-        line = raw.strip()
-        if not line:
-            continue
-        if line.startswith(("hint:", "help:")):
-            break  # advice after the chain, not its cause
-        if line.startswith("warning:"):
-            continue
-        if (match := _CAUSE.match(raw)) is not None:
-            causes.append([match.group("text").strip()])
-        elif head is None and (match := _HEAD.match(raw)) is not None:
-            head = match.group("text").strip()
-        elif causes:
-            causes[-1].append(line)  # a cause's continuation line
-        elif head is not None:
-            head = f"{head} {line}"
-    chain = [" ".join(c) for c in causes if c]
-    if head is None and not chain:
-        lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-        return redact(lines[-1]) if lines else "uv pip compile failed with no output"
-    parts = [p for p in (head, *chain[-1:]) if p]
-    if len(chain) > 1 and "://" in chain[0] and "://" not in parts[-1]:
-        parts.insert(1, chain[0])  # keep the URL that failed, not only the socket error
-    return redact(": ".join(p.rstrip(":") for p in parts))
+            return compile_lock(command, plugin.name, "uv", work, explain_uv, label="uv-compile")

@@ -30,13 +30,13 @@ class Source:
 
 
 def _load_toml(path: Path) -> DesiredState:
-    from reconciler.sources import toml  # noqa: PLC0415
+    from reconciler.sources import toml  # noqa: PLC0415 - start-up: only the source in use
 
     return toml.load(path)
 
 
 def _load_meltano(path: Path) -> DesiredState:
-    from reconciler.sources import meltano  # noqa: PLC0415
+    from reconciler.sources import meltano  # noqa: PLC0415 - start-up: ruamel.yaml, Meltano only
 
     return meltano.load(path)
 

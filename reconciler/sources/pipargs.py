@@ -183,7 +183,7 @@ def _read_requirements_file(
     for number, line in _logical_lines(text):
 
         def line_fail(message: str, number: int = number) -> ConfigError:
-            return ConfigError(redact(f"{label}:{number}: {message}"))
+            return ConfigError(redact(message), file=label, line=number)
 
         if line.startswith("-"):
             try:

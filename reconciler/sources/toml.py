@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from reconciler import requirements
+from reconciler.backends import INSTALLERS, RESOLVERS
 from reconciler.errors import ConfigError
 from reconciler.lockformats import FORMAT_NAMES
 from reconciler.models import DesiredState, IndexOptions, Plugin, Settings
@@ -26,25 +27,29 @@ from reconciler.support.names import PLUGIN_NAME_RE, kind_of
 from reconciler.support.redact import redact
 
 PROJECT_FILE = "reconciler.toml"
-INSTALLERS = ("auto", "pip", "uv")
-RESOLVERS = ("auto", "pip-tools", "uv")
+
+
+#: The defaults of :class:`~reconciler.models.Settings`, the one place they are written.
+_DEFAULT = Settings(Path(".venvs"), Path("lock"))
 
 
 @attrs.define
 class _RawSettings:
-    venv_root: str = ".venvs"
-    lock_dir: str = "lock"
-    python: str = "python3"
-    index_url: str | None = None
+    """``[settings]`` as written (paths relative, index options flat); see :func:`_settings`."""
+
+    venv_root: str = str(_DEFAULT.venv_root)
+    lock_dir: str = str(_DEFAULT.lock_dir)
+    python: str = _DEFAULT.python
+    index_url: str | None = _DEFAULT.index.index_url
     extra_index_urls: list[str] = attrs.Factory(list)
     find_links: list[str] = attrs.Factory(list)
-    no_index: bool = False
-    installer: str = "auto"
-    keep_generations: int = 0
-    resolver: str = "auto"
-    universal: bool = False
-    require_hashes: bool = False
-    lock_format: str = "requirements"
+    no_index: bool = _DEFAULT.index.no_index
+    installer: str = _DEFAULT.installer
+    keep_generations: int = _DEFAULT.keep_generations
+    resolver: str = _DEFAULT.resolver
+    universal: bool = _DEFAULT.universal
+    require_hashes: bool = _DEFAULT.require_hashes
+    lock_format: str = _DEFAULT.lock_format
 
 
 @attrs.define
@@ -75,7 +80,7 @@ if TYPE_CHECKING:
 @functools.cache
 def _converter() -> cattrs.Converter:
     from cattrs.gen import make_dict_structure_fn, override  # noqa: PLC0415 - errors only
-    from cattrs.preconf.tomlkit import make_converter  # noqa: PLC0415
+    from cattrs.preconf.tomlkit import make_converter  # noqa: PLC0415 - start-up: errors only
 
     conv = make_converter(forbid_extra_keys=True)
 
@@ -121,21 +126,6 @@ def _converter() -> cattrs.Converter:
     return conv
 
 
-def find_project_file(project: Path | None, cwd: Path | None = None) -> Path:
-    """``--project DIR``'s ``reconciler.toml``, else the nearest one upward from ``cwd``."""
-    if project is not None:
-        candidate = project / PROJECT_FILE if project.is_dir() else project
-        if not candidate.is_file():
-            raise ConfigError(f"{candidate}: no such file")
-        return candidate.absolute()
-    start = (cwd or Path.cwd()).absolute()
-    for directory in (start, *start.parents):
-        candidate = directory / PROJECT_FILE
-        if candidate.is_file():
-            return candidate
-    raise ConfigError(f"no {PROJECT_FILE} found in {start} or any parent directory (use --project)")
-
-
 def load(project_file: Path) -> DesiredState:
     """Read, parse and validate ``project_file``; errors name the file and line."""
     from reconciler.support.files import read_text_in  # noqa: PLC0415
@@ -143,9 +133,11 @@ def load(project_file: Path) -> DesiredState:
     try:
         text = read_text_in(project_file, project_file.parent, bom=True)
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{project_file}: cannot read: not UTF-8 (byte {exc.start})") from None
+        raise ConfigError(
+            "cannot read", file=project_file, cause=f"not UTF-8 (byte {exc.start})"
+        ) from None
     except OSError as exc:
-        raise ConfigError(f"{project_file}: cannot read: {exc.strerror or exc}") from exc
+        raise ConfigError("cannot read", file=project_file, cause=exc.strerror or str(exc)) from exc
     return parse(text, project_file)
 
 
@@ -163,8 +155,8 @@ def parse(text: str, project_file: Path) -> DesiredState:
 def _edge_raw(text: str, label: str) -> _RawProject:
     """tomlkit + cattrs: the reader whose messages are the errors (raises for bad input)."""
     import cattrs  # noqa: PLC0415 - only for files the fast path refused
-    import tomlkit  # noqa: PLC0415
-    import tomlkit.exceptions  # noqa: PLC0415
+    import tomlkit  # noqa: PLC0415 - start-up: unusual files only
+    import tomlkit.exceptions  # noqa: PLC0415 - likewise
 
     try:
         document = tomlkit.parse(text)
@@ -178,7 +170,7 @@ def _edge_raw(text: str, label: str) -> _RawProject:
             if isinstance(exc, cattrs.BaseValidationError)
             else [str(exc)]
         )
-        raise ConfigError(_describe(messages[0], text, label)) from exc
+        raise _describe(messages[0], text, label) from exc
     return raw
 
 
@@ -260,7 +252,7 @@ def _format_exception(exc: BaseException, type_: type | None) -> str:
     """cattrs's message for one leaf error, keeping the text of our own type checks."""
     if isinstance(exc, TypeError) and str(exc).startswith("expected "):
         return str(exc)
-    import cattrs  # noqa: PLC0415
+    import cattrs  # noqa: PLC0415 - start-up: errors only
 
     return cattrs.v.format_exception(exc, type_)
 
@@ -291,7 +283,7 @@ def _syntax_error(text: str, label: str, exc: tomlkit.exceptions.TOMLKitError) -
 _PATH_PART = re.compile(r"\.([A-Za-z0-9_-]+)|\['((?:[^'\\]|\\.)*)'\]|\[(\d+)\]")
 
 
-def _describe(message: str, text: str, label: str) -> str:
+def _describe(message: str, text: str, label: str) -> ConfigError:
     """Turn a cattrs message such as ``extra fields found (pyhton) @ $.plugins['x']`` into ours."""
     what, _, where = message.rpartition(" @ ")
     keys: list[str] = []
@@ -313,10 +305,9 @@ def _describe(message: str, text: str, label: str) -> str:
     return _at(label, text, keys, ".".join(keys), what)
 
 
-def _at(label: str, text: str, keys: list[str], dotted: str, what: str) -> str:
-    line = locate(text, keys)
-    prefix = f"{label}:{line}" if line else label
-    return f"{prefix}: {dotted}: {what}"
+def _at(label: str, text: str, keys: list[str], dotted: str, what: str) -> ConfigError:
+    """A :class:`ConfigError` about the key path ``keys`` (its line found in ``text``)."""
+    return ConfigError(what, file=label, line=locate(text, keys), key=dotted)
 
 
 def locate(text: str, keys: list[str]) -> int | None:
@@ -360,30 +351,24 @@ def _settings(s: _RawSettings, text: str, project_file: Path) -> Settings:
         ("lock-format", s.lock_format, FORMAT_NAMES),
     ):
         if value not in allowed:
-            raise ConfigError(
-                _at(
-                    label,
-                    text,
-                    ["settings", key],
-                    f"settings.{key}",
-                    f"must be one of {', '.join(allowed)}, not {value!r}",
-                )
-            )
-    if s.keep_generations not in (0, 1):
-        raise ConfigError(
-            _at(
+            raise _at(
                 label,
                 text,
-                ["settings", "keep-generations"],
-                "settings.keep-generations",
-                f"must be 0 or 1, not {s.keep_generations}",
+                ["settings", key],
+                f"settings.{key}",
+                f"must be one of {', '.join(allowed)}, not {value!r}",
             )
+    if s.keep_generations not in (0, 1):
+        raise _at(
+            label,
+            text,
+            ["settings", "keep-generations"],
+            "settings.keep-generations",
+            f"must be 0 or 1, not {s.keep_generations}",
         )
     for key, value in (("python", s.python), ("venv-root", s.venv_root), ("lock-dir", s.lock_dir)):
         if not value.strip():
-            raise ConfigError(
-                _at(label, text, ["settings", key], f"settings.{key}", "must not be empty")
-            )
+            raise _at(label, text, ["settings", key], f"settings.{key}", "must not be empty")
     return Settings(
         venv_root=_resolve(project_dir, s.venv_root),
         lock_dir=_resolve(project_dir, s.lock_dir),
@@ -412,81 +397,67 @@ def _validate(raw: _RawProject, text: str, project_file: Path) -> DesiredState:
     for name, raw_plugin in raw.plugins.items():
         keys = ["plugins", name]
         if not PLUGIN_NAME_RE.fullmatch(name):
-            raise ConfigError(
-                _at(
-                    label,
-                    text,
-                    keys,
-                    f"plugins.{name!r}",
-                    "invalid plugin name: use 1-64 letters, digits, '.', '_' or '-', "
-                    "starting with a letter or digit",
-                )
+            raise _at(
+                label,
+                text,
+                keys,
+                f"plugins.{name!r}",
+                "invalid plugin name: use 1-64 letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit",
             )
         folded = name.lower()
         if folded in seen:
-            raise ConfigError(
-                _at(
-                    label,
-                    text,
-                    keys,
-                    f"plugins.{name}",
-                    f"duplicate plugin name (differs from {seen[folded]!r} only by case)",
-                )
+            raise _at(
+                label,
+                text,
+                keys,
+                f"plugins.{name}",
+                f"duplicate plugin name (differs from {seen[folded]!r} only by case)",
             )
         seen[folded] = name
         if raw_plugin.lock_format is not None and raw_plugin.lock_format not in FORMAT_NAMES:
-            raise ConfigError(
-                _at(
-                    label,
-                    text,
-                    [*keys, "lock-format"],
-                    f"plugins.{name}.lock-format",
-                    f"must be one of {', '.join(FORMAT_NAMES)}, not {raw_plugin.lock_format!r}",
-                )
+            raise _at(
+                label,
+                text,
+                [*keys, "lock-format"],
+                f"plugins.{name}.lock-format",
+                f"must be one of {', '.join(FORMAT_NAMES)}, not {raw_plugin.lock_format!r}",
             )
         if not raw_plugin.requirements:
-            raise ConfigError(
-                _at(
-                    label,
-                    text,
-                    [*keys, "requirements"],
-                    f"plugins.{name}.requirements",
-                    "must list at least one requirement",
-                )
+            raise _at(
+                label,
+                text,
+                [*keys, "requirements"],
+                f"plugins.{name}.requirements",
+                "must list at least one requirement",
             )
         for index, requirement in enumerate(raw_plugin.requirements):
             try:
                 requirements.check(requirement)
             except ValueError as exc:
                 first = str(exc)
-                raise ConfigError(
-                    _at(
-                        label,
-                        text,
-                        [*keys, "requirements"],
-                        f"plugins.{name}.requirements[{index}]",
-                        redact(f"invalid requirement {requirement!r}: {first}"),
-                    )
+                raise _at(
+                    label,
+                    text,
+                    [*keys, "requirements"],
+                    f"plugins.{name}.requirements[{index}]",
+                    redact(f"invalid requirement {requirement!r}: {first}"),
                 ) from exc
         for index, constraint in enumerate(raw_plugin.constraints):
             # the resolver reads it: a project file cannot name /etc/shadow (and see it quoted)
             local = (project_dir / Path(constraint).expanduser()).resolve()
             top = project_dir.resolve()
             if "://" not in constraint and local != top and top not in local.parents:
-                raise ConfigError(
-                    _at(
-                        label,
-                        text,
-                        [*keys, "constraints"],
-                        f"plugins.{name}.constraints[{index}]",
-                        f"{constraint!r} is outside the project",
-                    )
+                raise _at(
+                    label,
+                    text,
+                    [*keys, "constraints"],
+                    f"plugins.{name}.constraints[{index}]",
+                    f"{constraint!r} is outside the project",
                 )
         python = raw_plugin.python if raw_plugin.python is not None else settings.python
         if not python.strip():
-            raise ConfigError(
-                _at(label, text, [*keys, "python"], f"plugins.{name}.python", "must not be empty")
-            )
+            raise _at(label, text, [*keys, "python"], f"plugins.{name}.python", "must not be empty")
         plugins.append(
             Plugin(
                 name=name,
@@ -502,7 +473,7 @@ def _validate(raw: _RawProject, text: str, project_file: Path) -> DesiredState:
             )
         )
     if settings.venv_root == project_dir:
-        raise ConfigError(f"{label}: settings.venv-root must not be the project directory itself")
+        raise ConfigError("settings.venv-root must not be the project directory itself", file=label)
     plugins.sort(key=lambda p: p.name)
     return DesiredState(project_file=project_file, settings=settings, plugins=tuple(plugins))
 

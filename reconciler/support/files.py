@@ -11,7 +11,10 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import stat
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from reconciler.errors import SafetyError
@@ -191,3 +194,26 @@ def read_text_in(path: Path, root: Path | None = None, *, bom: bool = False) -> 
     """:func:`read_regular` decoded as UTF-8 (``bom``: a leading UTF-8 BOM is dropped, as pip
     and the YAML/TOML readers of other tools accept it)."""
     return read_regular(path, root).decode("utf-8-sig" if bom else "utf-8")
+
+
+@contextlib.contextmanager
+def built_then_renamed(
+    target: Path, *, work: Path | None = None, mark: str | None = None
+) -> Iterator[Path]:
+    """A fresh directory to build ``target`` in (a helper venv, say), under ``work`` (default:
+    beside ``target``; same file system). When the block ends normally the ``mark`` file is
+    written into it and it replaces ``target`` by a rename; otherwise it is deleted."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    base = work if work is not None else target.parent
+    base.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(dir=base, prefix=".building-"))
+    try:
+        yield building
+        if mark is not None:
+            (building / mark).write_text("", encoding="utf-8")
+        if target.exists():
+            shutil.rmtree(target)
+        building.rename(target)
+    finally:
+        if building.exists():
+            shutil.rmtree(building, ignore_errors=True)

@@ -13,8 +13,13 @@ import re
 #: What a plugin name may be: it becomes a directory and a file name (no separators, no dots first).
 PLUGIN_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")  # \Z: "x\n" is no name
 _SEPARATORS = re.compile(r"[-_.]+")
+#: What pip installs as an archive (a wheel or an sdist), by the end of its name.
+ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar")
+#: A distribution name as written (PEP 508: letters and digits at both ends).
+NAME_PATTERN = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
 #: A version that is its own normal form: release numbers without leading zeros.
-_PLAIN_VERSION = re.compile(r"(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*")
+PLAIN_VERSION_PATTERN = r"(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*"
+PLAIN_VERSION = re.compile(PLAIN_VERSION_PATTERN)
 
 
 def canonical_name(name: str) -> str:
@@ -24,7 +29,7 @@ def canonical_name(name: str) -> str:
 
 def normal_version(text: str) -> str:
     """The PEP 440 normal form of ``text``; raises ``InvalidVersion`` (a ValueError)."""
-    if _PLAIN_VERSION.fullmatch(text):
+    if PLAIN_VERSION.fullmatch(text):
         return text
     from packaging.version import Version  # noqa: PLC0415 - only for unusual versions
 

@@ -1,4 +1,5 @@
-"""One line that keeps the cause, from the output of a failed pip, pip-compile or uv run.
+"""The one pip and the one uv error explainer: one line that keeps the cause, from the output
+of a failed pip, pip-compile or uv run.
 
 - uv: the ``error:`` line plus the last ``Caused by:`` / ``cause:`` of its chain (a git ``fatal:``
   line when the cause is a failed git command), with the expected and computed hashes of a
@@ -11,12 +12,18 @@
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
+import time
+from pathlib import Path
 
+from reconciler.support.names import ARCHIVE_SUFFIXES
 from reconciler.support.redact import redact
 
 _CLASS_PREFIX = re.compile(r"^(?:[a-z_][\w]*\.)+[A-Z]\w*(?:Error|Exception|Candidate|\w*):\s*")
-_CAUSE = re.compile(r"^\s*(?:Caused by|cause):\s*(?P<text>.*)$")
+_CAUSE = re.compile(r"^\s*(?:Caused by:|cause:|╰─▶)\s*(?P<text>.*)$")
+_HEAD = re.compile(r"^\s*(?:error:|\u00d7)\s*(?P<text>.*)$")  # x: uv's fancy renderer
 _PIP_MISMATCH = re.compile(
     r"^\s*(?P<req>\S+==\S+) from (?P<url>\S+).*?:\s*\n\s*Expected sha256 (?P<expected>[0-9a-f]+)"
     r"(?:\s*\n\s*or\s+[0-9a-f]+)*\s*\n\s*Got\s+(?P<got>[0-9a-f]+)",
@@ -36,21 +43,168 @@ def strip_class(text: str) -> str:
 
 
 def explain(output: str) -> str:
-    """The most telling line of a failed pip / pip-compile / uv run (credentials redacted)."""
-    return redact(_explain(output))
+    """The most telling line of a failed pip / pip-compile / uv run (credentials redacted).
+
+    When a build backend raised, its own exception line (``AttributeError: ...``) ends the line.
+    """
+    return redact(with_backend_error(_explain(output), output))
+
+
+_TRACEBACK = "Traceback (most recent call last):"
+_EXCEPTION = re.compile(r"(?P<cls>[A-Za-z_][\w.]{0,200}?)(?::\s(?P<text>.*))?")
+
+
+def backend_exception(output: str) -> str | None:
+    """The exception line ending the last Python traceback in ``output`` (a build backend's).
+
+    The line is the first one after the traceback at the traceback header's own indentation
+    (uv and pip indent a backend's stderr as a block), e.g. ``AttributeError: 'build_ext'
+    object has no attribute 'cython_sources'``.
+    """
+    lines = output.splitlines()
+    start = next((i for i in range(len(lines) - 1, -1, -1) if _TRACEBACK in lines[i]), None)
+    if start is None:
+        return None
+    header = lines[start]
+    indent = len(header) - len(header.lstrip(" \t"))
+    prefix = header[:indent]
+    for line in lines[start + 1 :]:
+        body = line.removeprefix(prefix) if line.startswith(prefix) else None
+        if body is None or not body.strip():
+            continue
+        if body[:1] in (" ", "\t"):
+            continue  # a frame (``File ...``) or its source line
+        match = _EXCEPTION.fullmatch(body.strip())
+        if match and match.group("cls")[-1:].isalnum():
+            return body.strip()
+        return None
+    return None
+
+
+_BUILD_FAILED = re.compile(
+    r"Failed to build|build backend|subprocess-exited-with-error|metadata-generation-failed"
+    r"|Call to `|Getting requirements to build|Preparing metadata"
+)
+
+
+def build_failed(output: str) -> bool:
+    """Whether ``output`` tells of a failed package build (not a resolver's own failure)."""
+    return _BUILD_FAILED.search(output) is not None
+
+
+def with_backend_error(line: str, output: str) -> str:
+    """``line``, ending with the build backend's exception line when a build raised."""
+    raised = backend_exception(output) if build_failed(output) else None
+    if raised is None or raised in line:
+        return line
+    return f"{line}: {raised}"
+
+
+def keep_log(output: str, label: str) -> Path | None:
+    """Keep the complete ``output`` of a failed tool call (credentials redacted) in a log file.
+
+    Under reconciler's cache directory (``$RECONCILER_CACHE_DIR``, else the XDG cache home),
+    ``logs/<time>-<label>-<hex>.log``, readable by the user only. None when it cannot be written.
+    """
+    explicit = os.environ.get("RECONCILER_CACHE_DIR")
+    base = Path(explicit) if explicit else (
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "reconciler"
+    )  # fmt: skip
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", label)[:60] or "tool"
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    path = base / "logs" / f"{stamp}-{safe}-{secrets.token_hex(3)}.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(redact(output))
+    except OSError:
+        return None
+    return path
+
+
+def failure_cause(explained: str, output: str, label: str) -> str:
+    """``explained`` plus, for a failed build, the backend's exception line and where the whole
+    output was kept (a build's cause is often pages above the last line)."""
+    if not build_failed(output):
+        return explained
+    line = with_backend_error(explained, output)
+    kept = keep_log(output, label)
+    return line if kept is None else f"{line} (complete output: {kept})"
 
 
 def _explain(output: str) -> str:
-    uv = _uv(output)
-    if uv is not None:
-        return uv
+    if any(line.startswith("error:") for line in output.splitlines()):
+        return _explain_uv(output)
+    return _explain_pip(output)
+
+
+def explain_uv(output: str) -> str:
+    """uv's error chain as one line: its head and the last cause (continuations joined; the
+    URL that failed kept; a git ``fatal:`` and a hash mismatch's hashes added)."""
+    return redact(_explain_uv(output))
+
+
+def _explain_uv(output: str) -> str:
+    head: str | None = None
+    causes: list[list[str]] = []
+    ended = False  # a blank line ends the chain; what follows is detail (hashes, output)
+    for raw in output.splitlines():
+        line = raw.strip()
+        if not line:
+            ended = ended or head is not None or bool(causes)
+            continue
+        if line.startswith(("hint:", "help:")):
+            break  # advice after the chain, not its cause
+        if line.startswith("warning:") or ended:
+            continue
+        if (match := _CAUSE.match(raw)) is not None:
+            causes.append([match.group("text").strip()])
+        elif head is None and (match := _HEAD.match(raw)) is not None:
+            head = match.group("text").strip()
+        elif causes:
+            causes[-1].append(line)  # a cause's continuation line
+        elif head is not None:
+            head = f"{head} {line}"
+    chain = [" ".join(c) for c in causes if c]
+    fatal = _FATAL.search(output)
+    if fatal:
+        chain.append(f"git: {fatal.group('text').strip()}")
+    if head is None and not chain:
+        lines = [line.strip() for line in output.splitlines() if line.strip()]
+        return lines[-1] if lines else "uv pip compile failed with no output"
+    parts = [p for p in (head, *chain[-1:]) if p]
+    if len(chain) > 1 and "://" in chain[0] and "://" not in parts[-1]:
+        parts.insert(1, chain[0])  # keep the URL that failed, not only the socket error
+    hashes = _UV_HASHES.search(output)
+    if hashes:
+        parts[-1] += f" (expected {hashes.group('expected')}, computed {hashes.group('got')})"
+    return ": ".join(p.rstrip(":") for p in parts)
+
+
+def explain_pip(output: str) -> str:
+    """pip's (or pip-compile's) failure as one line: a resolution conflict, the line that says
+    what could not be found, a hash mismatch, a failed build, a git error, else its last error."""
+    return redact(_explain_pip(output))
+
+
+def _explain_pip(output: str) -> str:
+    conflict = _conflict(output)
+    if conflict is not None:
+        return conflict
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    if not any("Failed to build" in line or "fatal:" in line for line in lines):
+        for pattern in _INTERESTING:
+            for line in lines:
+                match = pattern.search(line)
+                if match:
+                    return match.group(0)
     mismatch = _PIP_MISMATCH.search(output)
     if mismatch:
         return (
             f"hash mismatch for {mismatch.group('req')} from {mismatch.group('url')}: "
             f"expected sha256 {mismatch.group('expected')}, got {mismatch.group('got')}"
         )
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
     build = _pip_build_failure(lines, output)
     if build is not None:
         return build
@@ -66,27 +220,6 @@ def _last_line(lines: list[str]) -> str:
         if _CLASS_PREFIX.match(line):
             return strip_class(line)
     return strip_class(lines[-1]) if lines else "failed with no output"
-
-
-def _uv(output: str) -> str | None:
-    """uv's ``error:`` line with the last cause of its chain."""
-    lines = output.splitlines()
-    head_index = next((i for i, line in enumerate(lines) if line.startswith("error:")), None)
-    if head_index is None:
-        return None
-    head = lines[head_index].removeprefix("error:").strip()
-    causes = [m.group("text").strip() for m in map(_CAUSE.match, lines[head_index:]) if m]
-    rest = "\n".join(lines[head_index:])
-    fatal = _FATAL.search(rest)
-    if fatal:
-        causes.append(f"git: {fatal.group('text').strip()}")
-    if not causes:
-        return head
-    last = causes[-1]
-    hashes = _UV_HASHES.search(rest)
-    if hashes:
-        last += f" (expected {hashes.group('expected')}, computed {hashes.group('got')})"
-    return f"{head}: {last}"
 
 
 def _pip_build_failure(lines: list[str], output: str) -> str | None:
@@ -109,3 +242,42 @@ def _pip_build_failure(lines: list[str], output: str) -> str | None:
     if fatal:
         return f"{failed}: git: {fatal.group('text').strip()}"
     return failed
+
+
+_INTERESTING = (
+    re.compile(r"Could not find a version that matches .*"),
+    re.compile(r"No matching distribution found for .*"),
+    re.compile(r"Cannot install .* because these package versions have conflicting dependencies.*"),
+    re.compile(r"ResolutionImpossible.*"),
+)
+
+
+_CONFLICT_PART = re.compile(
+    r"RequirementInformation\(requirement=\w+\('(?P<req>[^']*)'\), "
+    r"parent=(?:None|\w+\('(?P<parent>[^']*)'\))"
+)
+
+
+def _artifact(parent: str) -> str:
+    """``tap_x-1.0`` from a candidate's text, e.g. ``https://h/tap_x-1.0-py3-none-any.whl#sha256=...
+    (from https://h/simple/) (requires-python:>=3.10)``."""
+    link = parent.split(maxsplit=1)[0] if parent.split() else parent
+    artifact = link.split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    suffix = next((s for s in ARCHIVE_SUFFIXES if artifact.endswith(s)), None)
+    if suffix is not None:
+        artifact = re.sub(r"-(?:py|cp)\d.*$", "", artifact.removesuffix(suffix))
+    return artifact or "?"
+
+
+def _conflict(stderr: str) -> str | None:
+    """``demo-common<1.1 (requested) conflicts with demo-common>=1.1 (from tap_alpha-1.1.0)``."""
+    parts = []
+    for match in _CONFLICT_PART.finditer(stderr):
+        parent = match.group("parent")
+        if parent is None:
+            parts.append(f"{match.group('req')} (requested)")
+        else:
+            parts.append(f"{match.group('req')} (from {_artifact(parent)})")
+    if len(parts) < 2:
+        return None
+    return "conflicting requirements: " + " vs ".join(dict.fromkeys(parts))

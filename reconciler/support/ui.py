@@ -87,8 +87,8 @@ class LiveReporter:
     @contextmanager
     def running(self) -> Iterator[None]:
         """Show the live view while the block runs (refreshed 8 times a second)."""
-        from rich.console import Console  # noqa: PLC0415
-        from rich.live import Live  # noqa: PLC0415
+        from rich.console import Console  # noqa: PLC0415 - start-up: rich is slow, TTY only
+        from rich.live import Live  # noqa: PLC0415 - likewise
 
         with Live(
             self._render(),

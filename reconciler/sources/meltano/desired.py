@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shlex
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -76,6 +77,13 @@ def _desired(project_file: Path, project: Project) -> DesiredState:
                 "file or its parent"
             )
             continue
+        if _hub_unlocked(item.entry, project.root):
+            notes.append(
+                f"{item.entry.where('name').label}: plugin {item.entry.name!r} "
+                f"({item.entry.type}) comes from Meltano Hub and has no lock file under "
+                f"plugins/{item.entry.type}/: `meltano invoke` will need the Hub to read its "
+                "definition; run `meltano lock`"
+            )
         venvs.setdefault((item.entry.type, item.dir_name), []).append(item)
     taken: dict[str, int] = {}
     for _, dir_name in venvs:
@@ -97,6 +105,9 @@ def _desired(project_file: Path, project: Project) -> DesiredState:
         for member in members:
             aliases.setdefault(member.entry.name, set()).add(pid)
             aliases.setdefault(f"{plugin_type}/{member.entry.name}", set()).add(pid)
+        # Meltano's positional type (`meltano install loaders`, `--plugin-type loader`)
+        aliases.setdefault(plugin_type, set()).add(pid)
+        aliases.setdefault(plugin_type.removesuffix("s"), set()).add(pid)
     return DesiredState(
         project_file=project_file,
         settings=attrs.evolve(project.settings, python=default_python),
@@ -185,3 +196,21 @@ def _plugin_env(
         for key, value in own.items():
             env[str(key)] = expand(str(value), project.env, strict=False)
     return env
+
+
+def _hub_unlocked(entry: Entry, root: Path) -> bool:
+    """A Hub plugin (no ``namespace`` of its own, no ``inherit_from``) with no plugin lock file
+    (``plugins/<type>/<name>--<variant>.lock``, as ``meltano lock`` writes it)."""
+    if entry.text("namespace") or entry.text("inherit_from"):
+        return False
+    directory = root / "plugins" / entry.type
+    variant = entry.text("variant")
+    if variant:
+        return not (directory / f"{entry.name}--{variant}.lock").is_file()
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return True
+    prefix = f"{entry.name}--"
+    return not any(n == f"{entry.name}.lock" or (n.startswith(prefix) and n.endswith(".lock"))
+                   for n in names)  # fmt: skip

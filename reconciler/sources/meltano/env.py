@@ -61,9 +61,11 @@ def dotenv(path: Path) -> dict[str, str]:
     except FileNotFoundError:
         return values
     except UnicodeDecodeError as exc:
-        raise ConfigError(f".env: cannot read: not UTF-8 (byte {exc.start})") from None
+        raise ConfigError(
+            "cannot read", file=".env", cause=f"not UTF-8 (byte {exc.start})"
+        ) from None
     except OSError as exc:
-        raise ConfigError(f".env: cannot read: {exc.strerror or exc}") from exc
+        raise ConfigError("cannot read", file=".env", cause=exc.strerror or str(exc)) from exc
     for raw in text.splitlines():
         line = raw.strip()
         if not line or line.startswith("#"):

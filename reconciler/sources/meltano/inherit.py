@@ -93,9 +93,9 @@ class Resolver:
             try:
                 data = json.loads(read_text_in(path, self.project.root))
             except (OSError, UnicodeDecodeError, ValueError) as exc:
-                raise ConfigError(f"{rel}: not a Meltano plugin lock file") from exc
+                raise ConfigError("not a Meltano plugin lock file", file=rel) from exc
             if not isinstance(data, dict):
-                raise ConfigError(f"{rel}: not a Meltano plugin lock file (not an object)")
+                raise ConfigError("not a Meltano plugin lock file (not an object)", file=rel)
             return path, data
         return None
 

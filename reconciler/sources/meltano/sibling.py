@@ -27,8 +27,7 @@ def toml_settings(root: Path) -> tuple[Settings, bool]:
 
     def refuse(keys: list[str], message: str) -> ConfigError:
         line = toml.locate(text, keys)
-        where = f"{toml.PROJECT_FILE}:{line}" if line else toml.PROJECT_FILE
-        return ConfigError(f"{where}: {'.'.join(keys[:2])}: {message}")
+        return ConfigError(message, file=toml.PROJECT_FILE, line=line, key=".".join(keys[:2]))
 
     if state.plugins or "plugins" in document:
         first = [p.name for p in state.plugins][:1]

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from reconciler.errors import ConfigError
 from reconciler.layouts.meltano import PIP_TYPES
@@ -34,17 +36,17 @@ class Where:
 
 
 def read_yaml(path: Path, label: str, root: Path | None = None) -> Any:
-    from ruamel.yaml import YAML  # noqa: PLC0415 - only for Meltano projects
-    from ruamel.yaml.error import YAMLError  # noqa: PLC0415
 
     from reconciler.support.files import read_text_in  # noqa: PLC0415
 
     try:
         text = read_text_in(path, root if root is not None else path.parent, bom=True)
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{label}: cannot read: not UTF-8 (byte {exc.start})") from None
+        raise ConfigError(
+            "cannot read", file=label, cause=f"not UTF-8 (byte {exc.start})"
+        ) from None
     except OSError as exc:
-        raise ConfigError(f"{label}: cannot read: {exc.strerror or exc}") from exc
+        raise ConfigError("cannot read", file=label, cause=exc.strerror or str(exc)) from exc
     if _flow_depth(text) > MAX_DEPTH:  # before ruamel recurses through it (minutes at 10**5)
         raise ConfigError(f"{label}: invalid YAML: nested deeper than {MAX_DEPTH} levels")
     try:
@@ -60,7 +62,7 @@ def read_yaml(path: Path, label: str, root: Path | None = None) -> Any:
     if data is None:
         return {}
     if not isinstance(data, Mapping):
-        raise ConfigError(f"{label}:1: expected a mapping at the top level")
+        raise ConfigError("expected a mapping at the top level", file=label, line=1)
     return data
 
 
