@@ -5,7 +5,8 @@ whether to build a new generation or change the live venv in place, the layout's
 and the source fingerprints to record. Nothing here reads the project's configuration.
 
 create/reinstall build a new generation (marker first as ``building``), verify it, mark it
-``complete`` and flip ``<root>/<plugin>`` to it; a failure or kill leaves the old venv live.
+``complete``, make it durable with one ``syncfs`` (not an fsync per file or marker) and flip
+``<root>/<plugin>`` to it; a failure or kill leaves the old venv live.
 upgrade works in place on the live generation, marked ``upgrading`` until done. Steps for
 different plugins run concurrently (``jobs``); a set ``stop`` event starts no new step.
 """
@@ -13,11 +14,11 @@ different plugins run concurrently (``jobs``); a set ``stop`` event starts no ne
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import secrets
 import shutil
 import stat
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -43,7 +44,8 @@ from reconciler.models import (
 )
 from reconciler.observe import observe_venv, site_packages
 from reconciler.state import provisional, read_marker, with_status, write_marker
-from reconciler.support import procs, scratch
+from reconciler.support import profile, scratch
+from reconciler.support.files import sync_filesystems
 
 #: ``log(plugin, message)``: one progress event of one plugin.
 Log = Callable[[str, str], None]
@@ -113,13 +115,16 @@ def apply_plan(
     """
     started = time.monotonic()
     ctx = Context(plan, layout, installer, stop or threading.Event())
-    clean_leftovers(ctx, log)
+    with profile.stage("apply", "clean leftovers"):
+        clean_leftovers(ctx, log)
     changes = plan.changes
     if jobs <= 1 or len(changes) <= 1:
         results = [_run_step(step, ctx, log) for step in changes]
     else:
         with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="apply") as pool:
             results = list(pool.map(lambda s: _run_step(s, ctx, log), changes))
+    profile.record("apply", "steps", time.monotonic() - started)
+    profile.flush()
     return ApplyResult(tuple(results), time.monotonic() - started)
 
 
@@ -142,6 +147,7 @@ def _run_step(step: Step, ctx: Context, log: Log) -> StepResult:
         error = ExecuteError(cause, plugin=step.plugin)
         return StepResult(step, time.monotonic() - begin, str(error))
     elapsed = time.monotonic() - begin
+    profile.record(step.plugin, f"step {step.action}", elapsed)
     log(step.plugin, f"{step.action} done in {elapsed:.1f}s")
     return StepResult(step, elapsed)
 
@@ -212,15 +218,28 @@ def _build(step: Step, ctx: Context) -> None:
     # as a new generation (the live one stays as it is, for rollback).
     packages = list(step.locked) or [i.package for i in step.install]
     repaired = {i.package.name for i in step.install if i.repair}
+    timed = functools.partial(profile.stage, step.plugin)
     try:
-        write_marker(generation, marker)  # first: from now on the directory is provably ours
-        ctx.installer.create_venv(interpreter.executable, generation)
-        _install(ctx, step, generation, packages, repaired)
-        _verify(generation, step, packages)
-        write_extra_files(generation, dict(step.extra_files))
-        write_marker(generation, with_status(marker, MarkerStatus.COMPLETE))
+        with timed("marker building"):
+            # first: from now on the directory is provably ours. Not synced on its own: a
+            # journalling file system commits it before the files the installer writes next.
+            write_marker(generation, marker, durable=False)
+        with timed("venv"):
+            ctx.installer.create_venv(interpreter.executable, generation)
+        with timed("install"):
+            _install(ctx, step, generation, packages, repaired)
+        with timed("verify"):
+            _verify(generation, step, packages)
+        with timed("extra files"):
+            write_extra_files(generation, dict(step.extra_files))
+        with timed("marker complete"):
+            write_marker(generation, with_status(marker, MarkerStatus.COMPLETE), durable=False)
         if ctx.stop.is_set():
             raise Interrupted("interrupted; the previous venv stays live", plugin=step.plugin)
+        with timed("sync"):
+            # one syncfs: the installer's files and both markers durable before the flip
+            sync_filesystems([generation])
+        flip_started = time.perf_counter()
         previous = gens.live_generation(ctx.layout, step.plugin)
         retired = None
         if stable.exists() and not stable.is_symlink():
@@ -233,15 +252,17 @@ def _build(step: Step, ctx: Context) -> None:
                 previous = _retire_legacy_directory(stable, ctx.layout, step.plugin)
         if gens.live_generation(ctx.layout, step.plugin) != generation:
             gens.flip(ctx.layout, step.plugin, generation)
+        profile.record(step.plugin, "flip", time.perf_counter() - flip_started)
     except BaseException:
         if gens.live_generation(ctx.layout, step.plugin) != generation:
             gens.delete_generation(ctx.layout, step.plugin, generation)
         raise
     if retired is not None and ctx.layout.claimed_by_tool(retired) is not None:
         shutil.rmtree(retired)  # the venv another tool built, replaced by this generation
-    gens.prune(
-        ctx.layout, step.plugin, ctx.plan.keep_generations, prefer=previous
-    )  # keep what was live: rollback
+    with timed("prune"):
+        gens.prune(
+            ctx.layout, step.plugin, ctx.plan.keep_generations, prefer=previous
+        )  # keep what was live: rollback
 
 
 def write_extra_files(venv: Path, files: Mapping[str, str]) -> None:
@@ -287,17 +308,24 @@ def _retire_legacy_directory(stable: Path, layout: Layout, plugin: str) -> Path:
 
 
 def _verify(generation: Path, step: Step, packages: Sequence[LockedPackage]) -> None:
-    """The interpreter starts and every locked distribution is present."""
+    """The venv is whole: ``pyvenv.cfg`` names an existing home, ``bin/python`` leads to the
+    planned interpreter (probed when the plan was made, so known to start), and every locked
+    distribution is installed. Read from the files alone: no process is started."""
+    interpreter = step.interpreter
     python = generation / "bin" / "python"
-    try:
-        started = procs.run([str(python), "-I", "-c", "import sys"], env=os.environ, timeout=60)
-    except (OSError, subprocess.SubprocessError) as exc:
+    home = _pyvenv_home(generation)
+    if (
+        interpreter is None
+        or home is None
+        or not Path(home).is_dir()
+        or os.path.realpath(python) != os.path.realpath(interpreter.executable)
+        or not os.access(python, os.X_OK)
+    ):
+        planned = interpreter.executable if interpreter else "the planned interpreter"
         raise ExecuteError(
-            "new venv's interpreter does not start",
+            f"new venv is broken (pyvenv.cfg or bin/python do not lead to {planned})",
             plugin=step.plugin,
-        ) from exc
-    if started.returncode != 0:
-        raise ExecuteError("new venv's interpreter does not start", plugin=step.plugin)
+        )
     observed = observe_venv(generation)
     present = {(d.name, d.version) for d in observed.dists}
     from packaging.version import Version  # noqa: PLC0415 - only on this path
@@ -318,6 +346,19 @@ def _verify(generation: Path, step: Step, packages: Sequence[LockedPackage]) -> 
             f"new venv is missing {', '.join(missing)} after install",
             plugin=step.plugin,
         )
+
+
+def _pyvenv_home(venv: Path) -> str | None:
+    """The ``home`` key of ``venv``'s ``pyvenv.cfg`` (None when there is none)."""
+    try:
+        text = (venv / "pyvenv.cfg").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip().lower() == "home":
+            return value.strip()
+    return None
 
 
 def _upgrade(step: Step, ctx: Context) -> None:
@@ -341,7 +382,8 @@ def _upgrade(step: Step, ctx: Context) -> None:
             ctx.installer.uninstall(target, [u.name for u in step.uninstall])
             delete_unexpected(target, step.delete_files)
             repaired = {i.package.name for i in step.install if i.repair}
-            _install(ctx, step, target, [i.package for i in step.install], repaired)
+            with profile.stage(step.plugin, "install"):
+                _install(ctx, step, target, [i.package for i in step.install], repaired)
         except BaseException as exc:
             if observe_venv(target).dists == before:  # refused before touching any package
                 restore()
@@ -353,7 +395,12 @@ def _upgrade(step: Step, ctx: Context) -> None:
             raise
         write_extra_files(target, dict(step.extra_files))
         done = attrs.evolve(marker, status=MarkerStatus.COMPLETE, sources=sources)
-        write_marker(target, done)
+        with profile.stage(step.plugin, "sync"):
+            sync_filesystems([target])  # what the installer wrote, before the marker says so
+        with profile.stage(step.plugin, "marker complete"):
+            # not synced on its own: lost to a power cut, the durable ``upgrading`` marker
+            # stays and the next apply reinstalls; never a ``complete`` marker over lost files
+            write_marker(target, done, durable=False)
 
 
 def _install(
