@@ -351,7 +351,7 @@ def build_rows(s: dict[str, Sample], bench: sc.Bench, lock_jobs: bool) -> list[r
             "hand uv venv+sync loop",
         ),
         row(
-            f"cold apply 20, uv, default (--jobs {jobs})",
+            f"cold apply 20, uv, default (--jobs {default_jobs})",
             g("apply.cold.n20.uv.default"),
             g("baseline.cold.n20.uv-loop-new-paths"),
             "uv loop, new venv paths",
@@ -364,7 +364,7 @@ def build_rows(s: dict[str, Sample], bench: sc.Bench, lock_jobs: bool) -> list[r
     if meltano_cold is not None or meltano_noop is not None:
         rows += [
             row(
-                f"cold apply 20, uv, default (--jobs {jobs})",
+                f"cold apply 20, uv, default (--jobs {default_jobs})",
                 g("apply.cold.n20.uv.default"),
                 meltano_cold,
                 "meltano install",
