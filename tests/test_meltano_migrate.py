@@ -265,6 +265,7 @@ def test_orphans_are_named_by_their_project_path_and_a_typo_gets_did_you_mean(
     )
     project = meltano_project(tmp_path / "p", yml)
     project.ok("lock")
+    project.ok("apply")
     assert (project.root / "lock" / "utilities" / "awscli.txt").is_file()
     for command in (("plan", "target-singr"), ("run", "target-singr"), ("lock", "target-singr")):
         typo = project.run(*command)
@@ -280,6 +281,10 @@ def test_orphans_are_named_by_their_project_path_and_a_typo_gets_did_you_mean(
     assert "awscli: orphaned lock lock/utilities/awscli.txt" in check.out
     removed = project.ok("lock")
     assert "removed orphaned lock lock/utilities/awscli.txt" in removed.out + removed.err
+    assert project.change("awscli")["action"] == "remove"
+    project.ok("apply")
+    assert not os.path.lexists(project.sys_dir / "utilities" / "awscli")  # no empty dir left
+    assert (project.sys_dir / "loaders" / "target-singer" / "venv").is_symlink()
 
 
 def test_plugins_sharing_a_name_across_types_lock_plan_apply_run_and_meltano_uses_both(

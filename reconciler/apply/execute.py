@@ -13,6 +13,7 @@ different plugins run concurrently (``jobs``); a set ``stop`` event starts no ne
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import os
@@ -465,6 +466,12 @@ def _remove(step: Step, ctx: Context) -> None:
         _check_replaceable(stable, ctx.layout, step.plugin)
         _retire_legacy_directory(stable, ctx.layout, step.plugin)
     gens.prune(ctx.layout, step.plugin, keep=0)
+    # the directories that held only this plugin (``.meltano/<type>/<name>/``): gone when empty
+    for directory in (ctx.layout.generations_dir(step.plugin), stable.parent):
+        if directory == ctx.layout.root or directory.is_symlink():
+            continue
+        with contextlib.suppress(OSError):  # not empty (someone's file), or already gone
+            directory.rmdir()
 
 
 def _noop(step: Step, ctx: Context) -> None:
