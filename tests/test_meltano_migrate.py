@@ -405,3 +405,23 @@ def test_global_options_may_follow_the_command(tmp_path: Path) -> None:
     # what follows `--` (and everything after `run PLUGIN`) is not the tool's
     unknown = project.run("plan", "--", "-q")
     assert unknown.code != 0
+
+
+def test_add_refuses_an_interpreter_that_does_not_exist_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    from conftest import run_cli  # noqa: PLC0415
+
+    root = tmp_path / "p"
+    root.mkdir()
+    refused = run_cli(root, "add", "tap-x", "demo-common==1.0.0", "--python", "3.99")
+    assert refused.code == 1, refused.describe()
+    assert refused.err_lines == [
+        next(x for x in refused.err_lines if x.startswith("error: interpreter '3.99' not found"))
+    ]
+    assert os.listdir(root) == []
+    (root / "reconciler.toml").write_text("[plugins]\n", encoding="utf-8")
+    again = run_cli(root, "add", "tap-x", "demo-common==1.0.0", "--python", "3.99")
+    assert again.code == 1
+    assert (root / "reconciler.toml").read_text(encoding="utf-8") == "[plugins]\n"
+    assert run_cli(root, "add", "tap-x", "demo-common==1.0.0").code == 0
