@@ -19,6 +19,7 @@ from pathlib import Path
 
 import measure
 import projects
+import realistic
 import wheelhouse as wh
 from measure import BenchError, Policy, Run, Sample
 
@@ -1011,3 +1012,174 @@ def verify_scenarios(bench: Bench, project: Path, n: int) -> None:
     plan_verify(bench, project, n)
     read_files_once(bench, listing, n)
     pip_check(bench, project, n)
+
+
+# ---- issue 20: jobs, stage profile, the realistic row -----------------------------------------
+
+
+def cold_apply_jobs(bench: Bench, project: Path, jobs: int) -> Sample:
+    """``apply --installer uv --jobs N`` of the 20 venvs from nothing (to choose the default)."""
+
+    def trial() -> Run:
+        shutil.rmtree(project / ".venvs", ignore_errors=True)
+        return bench.run(bench.rec(project, "apply", "--installer", "uv", "--jobs", str(jobs)))
+
+    return bench.measure(
+        f"apply.cold.n20.uv.jobs{jobs}",
+        f"reconciler apply --installer uv --jobs {jobs} of 20 venvs, from nothing",
+        trial,
+        "apply-uv",
+    )
+
+
+def stage_profile(
+    bench: Bench, project: Path, installer: str, jobs: int, runs: int = 3
+) -> dict[str, object]:
+    """Cold ``apply`` with ``RECONCILER_PROFILE``: seconds per stage (per venv and in total),
+    median over ``runs`` runs, beside the whole process's wall time."""
+    profile_file = bench.root / "profile.jsonl"
+    per_run: list[dict[str, float]] = []
+    walls: list[float] = []
+    venvs = 0
+    for _ in range(runs):
+        shutil.rmtree(project / ".venvs", ignore_errors=True)
+        profile_file.unlink(missing_ok=True)
+        args: list[str | Path] = ["apply", "--installer", installer, "--jobs", str(jobs)]
+        env = {**bench.env, "RECONCILER_PROFILE": str(profile_file)}
+        started = time.perf_counter()
+        measure.run([str(c) for c in bench.rec(project, *args)], env=env)
+        walls.append(time.perf_counter() - started)
+        totals: dict[str, float] = {}
+        plugins: set[str] = set()
+        for line in profile_file.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            if record["plugin"] != "apply":
+                plugins.add(record["plugin"])
+            key = record["stage"]
+            if key.startswith("step "):
+                continue  # a step's whole time overlaps its stages
+            totals[key] = totals.get(key, 0.0) + float(record["seconds"])
+        venvs = len(plugins)
+        per_run.append(totals)
+    keys = sorted({k for run in per_run for k in run})
+
+    def median(values: list[float]) -> float:
+        ordered = sorted(values)
+        return ordered[len(ordered) // 2]
+
+    stages = {k: round(median([run.get(k, 0.0) for run in per_run]), 4) for k in keys}
+    wall = median(walls)
+    inside = stages.get("steps", 0.0) + stages.get("clean leftovers", 0.0)
+    return {
+        "installer": installer,
+        "jobs": jobs,
+        "venvs": venvs,
+        "wall_s": round(wall, 3),
+        "stages_s": stages,
+        "outside_apply_s": round(wall - inside, 3),  # start-up, imports, both plans, the lock
+    }
+
+
+def realistic_project(bench: Bench) -> tuple[Path, realistic.Realistic]:
+    """The realistic project (locked with ``reconciler lock``) and its fixtures."""
+    real = realistic.ensure(bench.root / "real")
+    project = bench.project("real")
+    project.mkdir(parents=True, exist_ok=True)
+    toml = project / "reconciler.toml"
+    text = realistic.toml_text(real, bench.python)
+    if not toml.is_file() or toml.read_text(encoding="utf-8") != text:
+        toml.write_text(text, encoding="utf-8")
+    bench.run(bench.rec(project, "lock", "--resolver", "uv"))
+    bench.lock_check(project)
+    return project, real
+
+
+def realistic_apply(bench: Bench, project: Path, jobs: int | None = None) -> Sample:
+    """Cold ``apply --installer uv`` of the realistic project (default jobs, or ``jobs``)."""
+    args: list[str | Path] = ["apply", "--installer", "uv"]
+    if jobs is not None:
+        args += ["--jobs", str(jobs)]
+
+    def trial() -> Run:
+        shutil.rmtree(project / ".venvs", ignore_errors=True)
+        return bench.run(bench.rec(project, *args))
+
+    key = "apply.cold.real.uv." + ("default" if jobs is None else f"jobs{jobs}")
+    sample = bench.measure(
+        key,
+        "reconciler apply --installer uv of the realistic plugins (MB wheels, sdist, git), "
+        "from nothing" + ("" if jobs is None else f", --jobs {jobs}"),
+        trial,
+        "apply-uv",
+    )
+    if sample.error is None and bench.plan_exit(project) != 0:
+        sample.error = "plan shows changes after the cold apply"
+    return sample
+
+
+def realistic_uv_loop(bench: Bench, project: Path, real: realistic.Realistic) -> Sample:
+    """The hand loop on the same locks: ``uv venv`` + ``uv pip sync lock`` per plugin."""
+    names = sorted(real.requirements())
+    base = bench.root / "baseline" / "real-uv"
+
+    def trial() -> float:
+        shutil.rmtree(base, ignore_errors=True)
+        base.mkdir(parents=True)
+        started = time.perf_counter()
+        for name in names:
+            venv = base / name
+            bench.run([bench.uv, "venv", "--no-config", "--quiet", "--python", bench.python, venv])
+            bench.run(
+                [
+                    bench.uv,
+                    "pip",
+                    "sync",
+                    "--no-config",
+                    "--quiet",
+                    "--python",
+                    venv / "bin" / "python",
+                    "--no-index",
+                    "--find-links",
+                    real.wheels,
+                    project / "lock" / f"{name}.txt",
+                ]
+            )
+        return time.perf_counter() - started
+
+    return _loop_sample(
+        bench,
+        "baseline.cold.real.uv-loop",
+        "sequential `uv venv` + `uv pip sync lock` per realistic plugin, warm uv cache",
+        trial,
+        len(names),
+        len(names),
+        "baseline-fast",
+    )
+
+
+def realistic_meltano(bench: Bench, real: realistic.Realistic) -> Sample | None:
+    """``meltano install`` (uv backend) of the same realistic plugins, cold."""
+    if not MELTANO_BIN.exists():
+        return None
+    project = bench.root / "baseline" / "meltano-real"
+    shutil.rmtree(project, ignore_errors=True)
+    project.mkdir(parents=True)
+    (project / "meltano.yml").write_text(realistic.meltano_yml(real), encoding="utf-8")
+    env = {
+        **bench.env,
+        "PATH": f"{DEV_BIN}{os.pathsep}{bench.env.get('PATH', '')}",
+        "MELTANO_VENV_BACKEND": "uv",
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "MELTANO_DISABLE_TRACKING": "true",
+    }
+
+    def cold() -> Run:
+        shutil.rmtree(project / ".meltano", ignore_errors=True)
+        return measure.run([MELTANO_BIN, "install"], env=env, cwd=project)
+
+    return bench.measure(
+        "baseline.cold.real.meltano-install",
+        "`meltano install` of the realistic plugins (uv backend), cold",
+        cold,
+        "baseline-fast",
+    )

@@ -29,11 +29,12 @@ from reconciler.errors import ReconcilerError
 from reconciler.lockformats import FORMAT_NAMES
 from reconciler.models import IndexOptions, Plan
 from reconciler.sources import find_project_file, load
+from reconciler.support.jobs import default_jobs
 from reconciler.support.redact import redact
 from reconciler.support.ui import Reporter, color_enabled, progress
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INTERRUPTED = 0, 1, 2, 130
-JOBS_HELP = "Plugins {} concurrently (default: CPU count)."
+JOBS_HELP = "Plugins {} concurrently (default: {})."
 VERIFY_HELP = (
     "Also check every installed file against its .dist-info/RECORD (size and sha256): a "
     "modified, missing or unexpected file is drift."
@@ -138,10 +139,14 @@ def _file_option(*decls: str, help: str) -> Callable[[F], F]:
     return click.option(*decls, type=click.Path(path_type=Path, dir_okay=False), help=help)
 
 
-def _jobs_option(what: str) -> Callable[[F], F]:
+def _jobs_option(what: str, default: str = "CPU count") -> Callable[[F], F]:
     """``--jobs/-j N``: how many plugins are ``what`` (resolved, built) at once."""
     return click.option(
-        "--jobs", "-j", type=click.IntRange(min=1), default=None, help=JOBS_HELP.format(what)
+        "--jobs",
+        "-j",
+        type=click.IntRange(min=1),
+        default=None,
+        help=JOBS_HELP.format(what, default),
     )
 
 
@@ -280,7 +285,7 @@ def plan(
 @_file_option(
     "--plan", "plan_file", help="A plan saved by `plan -o`; refuse if the world changed since."
 )
-@_jobs_option("built")
+@_jobs_option("built", "usable CPUs + 1")
 @_lock_timeout_option("another apply")
 @_backend_option(
     "--installer",
@@ -339,7 +344,7 @@ def apply(
         saved=command.read_saved_plan(plan_file) if plan_file is not None else None,
         installer=installer,
         index_override=override,
-        jobs=_jobs(jobs),
+        jobs=jobs or default_jobs(),
         lock_timeout=lock_timeout,
         verify=verify,
     )

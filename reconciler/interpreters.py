@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
-import shutil
 import sys
 import threading
 from collections.abc import Mapping
@@ -16,6 +14,7 @@ from pathlib import Path
 from reconciler.errors import InterpreterError, ReconcilerError
 from reconciler.models import Interpreter
 from reconciler.support import venvcfg
+from reconciler.support.digest import sha256
 from reconciler.support.shims import shim_key
 
 _PROBE = r"""
@@ -67,7 +66,9 @@ def find(spec: str, project_dir: Path) -> Path:
         version = re.fullmatch(r"(?:python)?(\d+\.\d+(?:\.\d+)?)", spec)
         name = f"python{spec}" if re.fullmatch(r"\d+(\.\d+)*", spec) else spec
         tried.append(f"{name} on PATH")
-        found = shutil.which(name)
+        from shutil import which  # noqa: PLC0415 - shutil imports bz2, lzma: not for every plan
+
+        found = which(name)
         if found and not _is_pyenv_shim(Path(found)):
             return Path(found)
         if version:
@@ -216,7 +217,9 @@ def meltano_python(sys_dir: Path, env: Mapping[str, str]) -> Path | None:
     """The interpreter Meltano runs on: that of ``<sys-dir>/run/bin`` (the ``meltano`` that last
     activated this project), else of ``meltano`` on ``PATH`` (read from its ``#!`` line)."""
     candidates = [sys_dir / "run" / "bin"]
-    on_path = shutil.which("meltano", path=env.get("PATH"))
+    from shutil import which  # noqa: PLC0415
+
+    on_path = which("meltano", path=env.get("PATH"))
     if on_path:
         candidates.append(Path(on_path))
     for script in candidates:
@@ -270,7 +273,7 @@ def pip_command(executable: str, version: str) -> list[str]:
         return [sys.executable, "-m", "pip"]
     major_minor = ".".join(version.split(".")[:2])
     base = os.path.realpath(executable)  # a venv's python links to its base interpreter
-    tag = hashlib.sha256(base.encode()).hexdigest()[:10]
+    tag = sha256(base.encode()).hexdigest()[:10]
     home = cache_dir() / "pip" / f"py{major_minor}-{tag}"
     python = home / "bin" / "python"
     with _BOOTSTRAP_LOCK:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import posixpath
 import re
@@ -25,6 +24,7 @@ from reconciler.models import (
     Plugin,
 )
 from reconciler.support import pep508
+from reconciler.support.digest import sha256
 from reconciler.support.names import (
     NAME_PATTERN,
     PLAIN_VERSION,
@@ -50,7 +50,7 @@ _PLAIN_PIN = re.compile(
 
 
 def _sha(data: object) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+    return sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
 #: Index URLs that mean "PyPI", i.e. the same as no index URL at all (normalised form).
@@ -416,7 +416,7 @@ def _fast_parse(plugin: str, path: Path, text: str) -> Lock | None:
         path=path,
         inputs=inputs,
         packages=tuple(packages[n] for n in sorted(packages)),
-        content_digest="sha256:" + hashlib.sha256(text.encode()).hexdigest(),
+        content_digest="sha256:" + sha256(text.encode()).hexdigest(),
     )
 
 
@@ -452,7 +452,7 @@ def _parse_lines(plugin: str, path: Path, text: str) -> Lock:
         if name in packages and marker is None and packages[name].marker is None:
             raise LockError(f"{name} is pinned twice", file=label, line=number)
         packages[name if marker is None else f"{name};{marker}"] = package
-    content_digest = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    content_digest = "sha256:" + sha256(text.encode()).hexdigest()
     ordered = tuple(sorted(packages.values(), key=lambda p: (p.name, p.marker or "")))
     return Lock(
         plugin=plugin, path=path, inputs=inputs, packages=ordered, content_digest=content_digest

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -30,6 +29,7 @@ from reconciler.models import (
     Strategy,
     Uninstall,
 )
+from reconciler.support.digest import sha256
 from reconciler.support.names import same_version
 
 
@@ -364,7 +364,7 @@ def _fingerprint(
         },
         "observed": observed,
     }
-    return "sha256:" + hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+    return "sha256:" + sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
 def _rel(desired: DesiredState, path: object) -> str:

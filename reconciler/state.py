@@ -94,10 +94,11 @@ def _pairs(value: object) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-def write_marker(venv: Path, marker: StateMarker) -> None:
+def write_marker(venv: Path, marker: StateMarker, *, durable: bool = True) -> None:
     """Write the marker of ``venv`` atomically (temporary file + fsync + rename).
 
-    The file gets the permissions the umask gives (an existing marker keeps its mode).
+    The file gets the permissions the umask gives (an existing marker keeps its mode). With
+    ``durable=False`` nothing is synced: the caller syncs it with other files at once.
     """
     from reconciler.support.files import write_atomic  # noqa: PLC0415 - apply only
 
@@ -105,7 +106,13 @@ def write_marker(venv: Path, marker: StateMarker) -> None:
     if not data.get("sources"):
         data.pop("sources", None)  # markers without local projects keep their old shape
     payload = json.dumps(data, indent=2, sort_keys=True) + "\n"
-    write_atomic(venv / MARKER_NAME, payload, prefix=MARKER_TEMP_PREFIX, follow_symlinks=False)
+    write_atomic(
+        venv / MARKER_NAME,
+        payload,
+        prefix=MARKER_TEMP_PREFIX,
+        follow_symlinks=False,
+        durable=durable,
+    )
 
 
 @contextlib.contextmanager

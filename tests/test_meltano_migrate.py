@@ -265,6 +265,7 @@ def test_orphans_are_named_by_their_project_path_and_a_typo_gets_did_you_mean(
     )
     project = meltano_project(tmp_path / "p", yml)
     project.ok("lock")
+    project.ok("apply")
     assert (project.root / "lock" / "utilities" / "awscli.txt").is_file()
     for command in (("plan", "target-singr"), ("run", "target-singr"), ("lock", "target-singr")):
         typo = project.run(*command)
@@ -280,6 +281,10 @@ def test_orphans_are_named_by_their_project_path_and_a_typo_gets_did_you_mean(
     assert "awscli: orphaned lock lock/utilities/awscli.txt" in check.out
     removed = project.ok("lock")
     assert "removed orphaned lock lock/utilities/awscli.txt" in removed.out + removed.err
+    assert project.change("awscli")["action"] == "remove"
+    project.ok("apply")
+    assert not os.path.lexists(project.sys_dir / "utilities" / "awscli")  # no empty dir left
+    assert (project.sys_dir / "loaders" / "target-singer" / "venv").is_symlink()
 
 
 def test_plugins_sharing_a_name_across_types_lock_plan_apply_run_and_meltano_uses_both(
@@ -400,3 +405,23 @@ def test_global_options_may_follow_the_command(tmp_path: Path) -> None:
     # what follows `--` (and everything after `run PLUGIN`) is not the tool's
     unknown = project.run("plan", "--", "-q")
     assert unknown.code != 0
+
+
+def test_add_refuses_an_interpreter_that_does_not_exist_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    from conftest import run_cli  # noqa: PLC0415
+
+    root = tmp_path / "p"
+    root.mkdir()
+    refused = run_cli(root, "add", "tap-x", "demo-common==1.0.0", "--python", "3.99")
+    assert refused.code == 1, refused.describe()
+    assert refused.err_lines == [
+        next(x for x in refused.err_lines if x.startswith("error: interpreter '3.99' not found"))
+    ]
+    assert os.listdir(root) == []
+    (root / "reconciler.toml").write_text("[plugins]\n", encoding="utf-8")
+    again = run_cli(root, "add", "tap-x", "demo-common==1.0.0", "--python", "3.99")
+    assert again.code == 1
+    assert (root / "reconciler.toml").read_text(encoding="utf-8") == "[plugins]\n"
+    assert run_cli(root, "add", "tap-x", "demo-common==1.0.0").code == 0

@@ -5,19 +5,21 @@ whether to build a new generation or change the live venv in place, the layout's
 and the source fingerprints to record. Nothing here reads the project's configuration.
 
 create/reinstall build a new generation (marker first as ``building``), verify it, mark it
-``complete`` and flip ``<root>/<plugin>`` to it; a failure or kill leaves the old venv live.
+``complete``, make it durable with one ``syncfs`` (not an fsync per file or marker) and flip
+``<root>/<plugin>`` to it; a failure or kill leaves the old venv live.
 upgrade works in place on the live generation, marked ``upgrading`` until done. Steps for
 different plugins run concurrently (``jobs``); a set ``stop`` event starts no new step.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import functools
 import os
 import secrets
 import shutil
 import stat
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -43,7 +45,8 @@ from reconciler.models import (
 )
 from reconciler.observe import observe_venv, site_packages
 from reconciler.state import provisional, read_marker, with_status, write_marker
-from reconciler.support import procs, scratch
+from reconciler.support import profile, scratch
+from reconciler.support.files import sync_filesystems
 from reconciler.support.paths import check_inside
 
 #: ``log(plugin, message)``: one progress event of one plugin.
@@ -119,13 +122,16 @@ def apply_plan(
     for step in plan.changes:
         if step.action is not Action.NOOP:
             gens.check_walls(ctx.layout, step.plugin)
-    clean_leftovers(ctx, log)
+    with profile.stage("apply", "clean leftovers"):
+        clean_leftovers(ctx, log)
     changes = plan.changes
     if jobs <= 1 or len(changes) <= 1:
         results = [_run_step(step, ctx, log) for step in changes]
     else:
         with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="apply") as pool:
             results = list(pool.map(lambda s: _run_step(s, ctx, log), changes))
+    profile.record("apply", "steps", time.monotonic() - started)
+    profile.flush()
     return ApplyResult(tuple(results), time.monotonic() - started)
 
 
@@ -148,6 +154,7 @@ def _run_step(step: Step, ctx: Context, log: Log) -> StepResult:
         error = ExecuteError(cause, plugin=step.plugin)
         return StepResult(step, time.monotonic() - begin, str(error))
     elapsed = time.monotonic() - begin
+    profile.record(step.plugin, f"step {step.action}", elapsed)
     log(step.plugin, f"{step.action} done in {elapsed:.1f}s")
     return StepResult(step, elapsed)
 
@@ -206,8 +213,7 @@ def _build(step: Step, ctx: Context) -> None:
     if interpreter is None:
         raise ExecuteError("no interpreter in plan step", plugin=step.plugin)
     stable = ctx.layout.stable_path(step.plugin)
-    gens.check_walls(ctx.layout, step.plugin)
-    _check_replaceable(stable, ctx.layout, step.plugin)
+    _check_replaceable(stable, ctx.layout, step.plugin)  # the walls too (replace_problem)
     generation = gens.new_generation(ctx.layout, step.plugin)
     marker = StateMarker(
         plugin=step.plugin,
@@ -222,16 +228,31 @@ def _build(step: Step, ctx: Context) -> None:
     # as a new generation (the live one stays as it is, for rollback).
     packages = list(step.locked) or [i.package for i in step.install]
     repaired = {i.package.name for i in step.install if i.repair}
-    # The marker first: a directory named as a generation is provably ours from its birth.
-    gens.create_generation(ctx.layout, generation, lambda staged: write_marker(staged, marker))
+    timed = functools.partial(profile.stage, step.plugin)
+    with timed("marker building"):
+        # The marker first: a directory named as a generation is provably ours from its birth
+        # (staged, then renamed). Not synced on its own: a journalling file system commits it
+        # before the files the installer writes next.
+        gens.create_generation(
+            ctx.layout, generation, lambda staged: write_marker(staged, marker, durable=False)
+        )
     try:
-        ctx.installer.create_venv(interpreter.executable, generation)
-        _install(ctx, step, generation, packages, repaired)
-        _verify(generation, step, packages)
-        write_extra_files(generation, dict(step.extra_files))
-        write_marker(generation, with_status(marker, MarkerStatus.COMPLETE))
+        with timed("venv"):
+            ctx.installer.create_venv(interpreter.executable, generation)
+        with timed("install"):
+            _install(ctx, step, generation, packages, repaired)
+        with timed("verify"):
+            _verify(generation, step, packages)
+        with timed("extra files"):
+            write_extra_files(generation, dict(step.extra_files))
+        with timed("marker complete"):
+            write_marker(generation, with_status(marker, MarkerStatus.COMPLETE), durable=False)
         if ctx.stop.is_set():
             raise Interrupted("interrupted; the previous venv stays live", plugin=step.plugin)
+        with timed("sync"):
+            # one syncfs: the installer's files and both markers durable before the flip
+            sync_filesystems([generation])
+        flip_started = time.perf_counter()
         previous = gens.live_generation(ctx.layout, step.plugin)
         retired = None
         if stable.exists() and not stable.is_symlink():
@@ -244,6 +265,7 @@ def _build(step: Step, ctx: Context) -> None:
                 previous = _retire_legacy_directory(stable, ctx.layout, step.plugin)
         if gens.live_generation(ctx.layout, step.plugin) != generation:
             gens.flip(ctx.layout, step.plugin, generation)
+        profile.record(step.plugin, "flip", time.perf_counter() - flip_started)
     except BaseException:
         if gens.live_generation(ctx.layout, step.plugin) != generation:
             gens.delete_generation(ctx.layout, step.plugin, generation)
@@ -251,9 +273,10 @@ def _build(step: Step, ctx: Context) -> None:
     if retired is not None and ctx.layout.claimed_by_tool(retired) is not None:
         check_inside(ctx.layout.root, retired, what="delete")
         shutil.rmtree(retired)  # the venv another tool built, replaced by this generation
-    gens.prune(
-        ctx.layout, step.plugin, ctx.plan.keep_generations, prefer=previous
-    )  # keep what was live: rollback
+    with timed("prune"):
+        gens.prune(
+            ctx.layout, step.plugin, ctx.plan.keep_generations, prefer=previous
+        )  # keep what was live: rollback
 
 
 def write_extra_files(venv: Path, files: Mapping[str, str]) -> None:
@@ -291,17 +314,24 @@ def _retire_legacy_directory(stable: Path, layout: Layout, plugin: str) -> Path:
 
 
 def _verify(generation: Path, step: Step, packages: Sequence[LockedPackage]) -> None:
-    """The interpreter starts and every locked distribution is present."""
+    """The venv is whole: ``pyvenv.cfg`` names an existing home, ``bin/python`` leads to the
+    planned interpreter (probed when the plan was made, so known to start), and every locked
+    distribution is installed. Read from the files alone: no process is started."""
+    interpreter = step.interpreter
     python = generation / "bin" / "python"
-    try:
-        started = procs.run([str(python), "-I", "-c", "import sys"], env=os.environ, timeout=60)
-    except (OSError, subprocess.SubprocessError) as exc:
+    home = _pyvenv_home(generation)
+    if (
+        interpreter is None
+        or home is None
+        or not Path(home).is_dir()
+        or os.path.realpath(python) != os.path.realpath(interpreter.executable)
+        or not os.access(python, os.X_OK)
+    ):
+        planned = interpreter.executable if interpreter else "the planned interpreter"
         raise ExecuteError(
-            "new venv's interpreter does not start",
+            f"new venv is broken (pyvenv.cfg or bin/python do not lead to {planned})",
             plugin=step.plugin,
-        ) from exc
-    if started.returncode != 0:
-        raise ExecuteError("new venv's interpreter does not start", plugin=step.plugin)
+        )
     observed = observe_venv(generation)
     present = {(d.name, d.version) for d in observed.dists}
     from packaging.version import Version  # noqa: PLC0415 - only on this path
@@ -322,6 +352,19 @@ def _verify(generation: Path, step: Step, packages: Sequence[LockedPackage]) -> 
             f"new venv is missing {', '.join(missing)} after install",
             plugin=step.plugin,
         )
+
+
+def _pyvenv_home(venv: Path) -> str | None:
+    """The ``home`` key of ``venv``'s ``pyvenv.cfg`` (None when there is none)."""
+    try:
+        text = (venv / "pyvenv.cfg").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip().lower() == "home":
+            return value.strip()
+    return None
 
 
 def _upgrade(step: Step, ctx: Context) -> None:
@@ -347,7 +390,8 @@ def _upgrade(step: Step, ctx: Context) -> None:
             ctx.installer.uninstall(target, [u.name for u in step.uninstall])
             delete_unexpected(target, step.delete_files)
             repaired = {i.package.name for i in step.install if i.repair}
-            _install(ctx, step, target, [i.package for i in step.install], repaired)
+            with profile.stage(step.plugin, "install"):
+                _install(ctx, step, target, [i.package for i in step.install], repaired)
         except BaseException as exc:
             if observe_venv(target).dists == before:  # refused before touching any package
                 restore()
@@ -359,7 +403,12 @@ def _upgrade(step: Step, ctx: Context) -> None:
             raise
         write_extra_files(target, dict(step.extra_files))
         done = attrs.evolve(marker, status=MarkerStatus.COMPLETE, sources=sources)
-        write_marker(target, done)
+        with profile.stage(step.plugin, "sync"):
+            sync_filesystems([target])  # what the installer wrote, before the marker says so
+        with profile.stage(step.plugin, "marker complete"):
+            # not synced on its own: lost to a power cut, the durable ``upgrading`` marker
+            # stays and the next apply reinstalls; never a ``complete`` marker over lost files
+            write_marker(target, done, durable=False)
 
 
 def _install(
@@ -425,6 +474,12 @@ def _remove(step: Step, ctx: Context) -> None:
         _check_replaceable(stable, ctx.layout, step.plugin)
         _retire_legacy_directory(stable, ctx.layout, step.plugin)
     gens.prune(ctx.layout, step.plugin, keep=0)
+    # the directories that held only this plugin (``.meltano/<type>/<name>/``): gone when empty
+    for directory in (ctx.layout.generations_dir(step.plugin), stable.parent):
+        if directory == ctx.layout.root or directory.is_symlink():
+            continue
+        with contextlib.suppress(OSError):  # not empty (someone's file), or already gone
+            directory.rmdir()
 
 
 def _noop(step: Step, ctx: Context) -> None:

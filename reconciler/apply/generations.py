@@ -121,8 +121,9 @@ def is_complete(generation: Path) -> bool:
     return marker is not None and marker.status is MarkerStatus.COMPLETE
 
 
-def flip(layout: Layout, plugin: str, generation: Path) -> None:
-    """Point ``plugin``'s stable path at ``generation`` with one atomic rename of a new symlink."""
+def flip(layout: Layout, plugin: str, generation: Path, *, durable: bool = True) -> None:
+    """Point ``plugin``'s stable path at ``generation`` with one atomic rename of a new symlink
+    (``durable=False``: the caller syncs the directory of links afterwards)."""
     stable = layout.stable_path(plugin)
     check_inside(layout.root, stable, link_ok=True, what="replace")
     check_inside(layout.root, generation, what="link to")
@@ -134,7 +135,8 @@ def flip(layout: Layout, plugin: str, generation: Path) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    fsync_dir(stable.parent)
+    if durable:
+        fsync_dir(stable.parent)
 
 
 _RENAME_EXCHANGE = 2  # linux/fs.h
@@ -158,7 +160,9 @@ def _rename_exchange(first: Path, second: Path) -> None:
         raise OSError(code, os.strerror(code), str(second))
 
 
-def flip_over_directory(layout: Layout, plugin: str, generation: Path) -> Path | None:
+def flip_over_directory(
+    layout: Layout, plugin: str, generation: Path, *, durable: bool = True
+) -> Path | None:
     """Replace the real directory at ``plugin``'s stable path by a link to ``generation`` in one
     atomic exchange; returns where the directory went (``.<name>.flip-<hex>`` beside it), or
     None when the system cannot exchange (nothing changed then)."""
@@ -177,7 +181,8 @@ def flip_over_directory(layout: Layout, plugin: str, generation: Path) -> Path |
         if temporary.is_symlink():
             temporary.unlink(missing_ok=True)
         raise
-    fsync_dir(stable.parent)
+    if durable:
+        fsync_dir(stable.parent)
     return temporary
 
 

@@ -29,6 +29,11 @@ def add(
 
     With ``progress``, the new plugin is also locked; if locking fails the edit is undone.
     """
+    if python and python.strip():  # refused now (nothing written), not by every later command
+        from reconciler import interpreters  # noqa: PLC0415 - only with --python
+
+        base = project.parent if project is not None and project.suffix == ".toml" else project
+        interpreters.resolve(python, (base or Path.cwd()).absolute())
     try:
         project_file = find_project_file(project)
     except ConfigError:  # the first `add` of a new project creates reconciler.toml

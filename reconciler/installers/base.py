@@ -104,12 +104,15 @@ def requirements_file(lines: Iterable[str]) -> Iterator[Path]:
 
 @attrs.frozen
 class Batch:
-    """One installer call: its arguments and whether listed packages must be reinstalled."""
+    """One installer call: its arguments and the packages it must reinstall."""
 
     args: tuple[str, ...]
-    force: bool  # reinstall even when a same-version distribution is present (direct sources)
+    force: bool  # reinstall listed packages even when a same version is present
     hashed: bool
     fresh: bool = False  # repair: bypass the installer's cache (see Installer.install)
+    #: installed distributions this call replaces at the same version (direct sources whose
+    #: content may differ); empty in a new venv, so nothing is re-fetched or rebuilt for it
+    reinstall: tuple[str, ...] = ()
 
 
 def install_each_batch(
@@ -119,12 +122,16 @@ def install_each_batch(
     command: Callable[[Batch], list[str]],
     *,
     repair: bool = False,
+    installed: Iterable[str] = (),
+    mixed: bool = False,
 ) -> None:
     """Run the installer's ``command(batch)`` for each batch that installs exactly ``packages``
     (none when there are no packages)."""
     if not packages:
         return
-    with install_batches(packages, index, project_dir, repair=repair) as batches:
+    with install_batches(
+        packages, index, project_dir, repair=repair, installed=installed, mixed=mixed
+    ) as batches:
         for batch in batches:
             run(command(batch), "installing")
 
@@ -136,28 +143,56 @@ def install_batches(
     project_dir: Path,
     *,
     repair: bool = False,
+    installed: Iterable[str] = (),
+    mixed: bool = False,
 ) -> Iterator[list[Batch]]:
     """The installer calls that install exactly ``packages``, in order.
 
-    First every hashable line (index pins, archive URLs) with ``--require-hashes``; then the
-    unhashable ones (VCS commits, local projects) in their own call, so hash checking stays on
-    for everything else. pip and uv take the same spelling; the files live as long as the
-    ``with`` block. Both calls are ``--no-deps``: the lock lists every package.
+    Hashable lines (index pins, archive URLs) are installed with every hash checked; unhashable
+    ones (VCS commits, local projects) cannot carry a hash. With ``mixed`` (uv: it checks the
+    hash of every line that has one, and this form is used only when every hashable line has
+    hashes) both go in one call, so a git plugin costs one installer run. Otherwise (pip:
+    ``--require-hashes`` is all-or-nothing per call) the hashable lines go first with
+    ``--require-hashes``, the unhashable ones in a second call. Every call is ``--no-deps``: the
+    lock lists every package. ``installed`` names the distributions already in the venv: a
+    direct package among them is reinstalled (same version, maybe other content); ``repair``
+    reinstalls everything.
     """
+    present = set(installed)
     hashed = [p for p in packages if p.hashable]
     unhashed = [p for p in packages if not p.hashable]
+    require = bool(hashed) and all(p.hashes for p in hashed)
+
+    def reinstall(group: Sequence[LockedPackage]) -> tuple[str, ...]:
+        return tuple(p.name for p in group if p.kind != "index" and p.name in present)
+
+    def batch(args: tuple[str, ...], group: Sequence[LockedPackage], hashed: bool) -> Batch:
+        names = reinstall(group)
+        return Batch(args, repair or bool(names), hashed, fresh=repair, reinstall=names)
+
     batches: list[Batch] = []
     with ExitStack() as stack:
         index_opts = index_args(index, project_dir)
+        if mixed and hashed and unhashed and require:
+            lines = [p.install_line(project_dir) for p in [*hashed, *unhashed]]
+            file = stack.enter_context(requirements_file(lines))
+            args = ("--verify-hashes", *index_opts, "-r", str(file))
+            batches.append(batch(args, [*hashed, *unhashed], hashed=True))
+            yield batches
+            return
         if hashed:
             file = stack.enter_context(requirements_file(p.install_line() for p in hashed))
-            flags = ["--require-hashes"] if all(p.hashes for p in hashed) else []
-            force = repair or any(p.kind == "url" for p in hashed)
-            args = (*flags, *index_opts, "-r", str(file))
-            batches.append(Batch(args, force, hashed=True, fresh=repair))
+            flags = ["--require-hashes"] if require else []
+            batches.append(batch((*flags, *index_opts, "-r", str(file)), hashed, hashed=True))
         if unhashed:
-            lines = (p.install_line(project_dir) for p in unhashed)
-            file = stack.enter_context(requirements_file(lines))
-            args = (*index_opts, "-r", str(file))
-            batches.append(Batch(args, force=True, hashed=False, fresh=repair))
+            direct = (p.install_line(project_dir) for p in unhashed)
+            file = stack.enter_context(requirements_file(direct))
+            batches.append(batch((*index_opts, "-r", str(file)), unhashed, hashed=False))
         yield batches
+
+
+def installed_names(venv: Path) -> set[str]:
+    """The canonical names of the distributions in ``venv`` (from its ``*.dist-info``)."""
+    from reconciler.observe import observe_venv  # noqa: PLC0415 - only when installing
+
+    return {d.name for d in observe_venv(venv).dists}

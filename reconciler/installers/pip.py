@@ -6,8 +6,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from reconciler.installers.base import install_each_batch, run
-from reconciler.interpreters import pip_command
+from reconciler.installers import template
+from reconciler.installers.base import install_each_batch, installed_names, run
+from reconciler.interpreters import cache_dir, pip_command
 from reconciler.models import IndexOptions, LockedPackage
 from reconciler.support import venvcfg
 
@@ -18,8 +19,10 @@ class PipInstaller:
     name = "pip"
 
     def create_venv(self, python: str, path: Path) -> None:
-        """Create an empty venv (no pip seeded) at ``path`` with base interpreter ``python``."""
-        run([python, "-m", "venv", "--without-pip", str(path)], "creating the venv")
+        """Create an empty venv (no pip seeded) at ``path`` with base interpreter ``python``:
+        what ``python -m venv`` writes there, copied from its output made once (see
+        :mod:`.template`)."""
+        template.create("venv", python, python, path, lambda p: _venv(python, p), cache_dir())
 
     def install(
         self,
@@ -47,6 +50,7 @@ class PipInstaller:
                 *batch.args,
             ],
             repair=repair,
+            installed=installed_names(venv) if packages else (),
         )
 
     def uninstall(self, venv: Path, names: Sequence[str]) -> None:
@@ -61,3 +65,7 @@ class PipInstaller:
         if version is None:
             return [sys.executable, "-m", "pip", "--python", str(python)]
         return [*pip_command(str(python), version), "--python", str(python)]
+
+
+def _venv(python: str, path: Path) -> None:
+    run([python, "-m", "venv", "--without-pip", str(path)], "creating the venv")

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from reconciler.errors import ReconcilerError
-from reconciler.installers.base import install_each_batch, run
+from reconciler.installers import template
+from reconciler.installers.base import install_each_batch, installed_names, run
+from reconciler.interpreters import cache_dir
 from reconciler.models import IndexOptions, LockedPackage
 
 
@@ -38,7 +40,13 @@ class UvInstaller:
         self.uv = found
 
     def create_venv(self, python: str, path: Path) -> None:
-        """Create an empty venv (no seed packages) at ``path`` with base interpreter ``python``."""
+        """Create an empty venv (no seed packages) at ``path`` with base interpreter ``python``:
+        what ``uv venv`` writes there, copied from its output made once (see :mod:`.template`)."""
+        template.create(
+            "uv venv", self.uv, python, path, lambda p: self._uv_venv(python, p), cache_dir()
+        )
+
+    def _uv_venv(self, python: str, path: Path) -> None:
         run(
             [
                 self.uv,
@@ -71,11 +79,14 @@ class UvInstaller:
             project_dir,
             lambda batch: [
                 *(self.uv, "pip", "install", "--no-config", "--quiet", "--no-deps"),
-                *(["--reinstall"] if batch.force else []),
+                *(["--reinstall"] if batch.force and not batch.reinstall else []),
+                *(f"--reinstall-package={name}" for name in batch.reinstall),
                 *(["--no-cache"] if batch.fresh else []),
                 *("--python", python, *batch.args),
             ],
             repair=repair,
+            installed=installed_names(venv) if packages else (),
+            mixed=True,
         )
 
     def uninstall(self, venv: Path, names: Sequence[str]) -> None:

@@ -14,13 +14,14 @@ Reading these costs a few ``stat`` calls, no process.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import attrs
+
+from reconciler.support.digest import sha256
 
 _SCRIPT_HEAD_BYTES = 4096
 
@@ -129,7 +130,7 @@ def _fingerprint(path: Path) -> str | None:
     if st.st_size > 1 << 20:
         return f"big:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        return sha256(path.read_bytes()).hexdigest()[:16]
     except OSError:
         return None
 
@@ -168,4 +169,4 @@ def shim_key(
                     parts.append(f"{candidate}={digest}")
     for candidate in manager.global_paths(env, script):
         parts.append(f"{candidate}={_fingerprint(candidate)}")
-    return "shim:" + hashlib.sha256("\0".join(parts).encode()).hexdigest()
+    return "shim:" + sha256("\0".join(parts).encode()).hexdigest()

@@ -1,0 +1,32 @@
+"""SHA-256 without importing :mod:`hashlib` on the plan path.
+
+``hashlib`` loads OpenSSL's ``_hashlib`` and ``_blake2`` on import (~5 ms of a ~100 ms plan);
+CPython's own SHA-256 module gives the same digests.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Hash(Protocol):
+    """What reconciler uses of a hash object."""
+
+    def update(self, data: bytes, /) -> None:
+        """Add ``data``."""
+
+    def hexdigest(self) -> str:
+        """The digest so far, as hex."""
+
+
+def sha256(data: bytes = b"") -> Hash:
+    """A SHA-256 hash object fed ``data``."""
+    try:
+        from _sha2 import sha256 as make  # type: ignore[import-not-found,unused-ignore]  # noqa: PLC0415 - 3.12+
+    except ImportError:
+        try:
+            from _sha256 import sha256 as make  # type: ignore[import-not-found,no-redef,unused-ignore]  # noqa: PLC0415 - 3.11
+        except ImportError:
+            from hashlib import sha256 as make  # type: ignore[assignment,no-redef,unused-ignore]  # noqa: PLC0415
+    hashed: Hash = make(data)
+    return hashed
