@@ -268,6 +268,7 @@ def lock_all(
         if procs.stopping():
             raise Interrupted("interrupted before it started", plugin=plugin.name)
         log(plugin.name, f"resolving ({', '.join(state.reasons) or 'upgrade'})")
+        began = time.monotonic()
         try:
             changed = lock_plugin(
                 plugin,
@@ -278,9 +279,12 @@ def lock_all(
                 upgrade_packages=upgrade_packages,
             )
         except LockError as exc:
-            log(plugin.name, "failed")
+            log(plugin.name, f"failed in {time.monotonic() - began:.1f}s")
             return exc
-        log(plugin.name, f"{'written' if changed else 'unchanged'}")
+        log(
+            plugin.name,
+            f"{'written' if changed else 'unchanged'} in {time.monotonic() - began:.1f}s",
+        )
         return changed
 
     with scratch.session(desired.layout.root) as area:
@@ -297,7 +301,14 @@ def lock_all(
                 "lock interrupted; locks written so far are kept, the others are unchanged"
             ) from exc
     errors: list[ReconcilerError] = [o for o in outcomes if isinstance(o, LockError)]
-    if errors:
+    if errors:  # the summary still comes, then one error line per failing plugin
+        done = [o for o in outcomes if not isinstance(o, LockError)]
+        log(
+            "lock",
+            f"{sum(1 for o in done if o is True)} written, "
+            f"{len(unchanged) + sum(1 for o in done if o is False)} unchanged, "
+            f"{len(errors)} failed in {time.monotonic() - started:.1f}s",
+        )
         raise combine(errors)  # every failing plugin, one line each (the others are written)
     written = [p.name for (p, _), changed in zip(todo, outcomes, strict=True) if changed is True]
     unchanged += [
