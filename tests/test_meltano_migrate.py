@@ -7,6 +7,7 @@ only find-links; broken plugins are local projects whose in-tree build backend r
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import textwrap
 from pathlib import Path
@@ -425,3 +426,26 @@ def test_add_refuses_an_interpreter_that_does_not_exist_and_writes_nothing(
     assert again.code == 1
     assert (root / "reconciler.toml").read_text(encoding="utf-8") == "[plugins]\n"
     assert run_cli(root, "add", "tap-x", "demo-common==1.0.0").code == 0
+
+
+def test_lock_shows_each_plugins_time_and_a_summary_when_one_fails(tmp_path: Path) -> None:
+    from conftest import Project  # noqa: PLC0415
+
+    root = tmp_path / "p"
+    root.mkdir()
+    fine = broken_project(root / "fine", "fine").as_uri()  # static metadata: locks, no build
+    (root / "reconciler.toml").write_text(
+        "[settings]\nno-index = true\n"
+        '[plugins.gone]\nrequirements = ["gone @ file:///nonexistent/gone-1.0.tar.gz"]\n'
+        f'[plugins.fine]\nrequirements = ["fine @ {fine}"]\n',
+        encoding="utf-8",
+    )
+    result = Project(root).run("lock", "--jobs", "1")
+    assert result.code == 1, result.describe()
+    shown = result.out + result.err
+    assert re.search(r"fine: written in \d+\.\ds", shown), shown
+    assert re.search(r"gone: failed in \d+\.\ds", shown), shown
+    assert re.search(r"1 written, 0 unchanged, 1 failed in \d+\.\ds", shown), shown
+    assert next(x for x in result.err_lines if x.startswith("error:")).startswith(
+        "error: plugin 'gone'"
+    )

@@ -36,7 +36,8 @@ def test_sbom_per_plugin_from_the_locks(project: Project) -> None:
         path = out / f"{plugin}.cdx.json"
         assert f"{plugin}: {path}" in result.out
         data = assert_valid(path.read_text(encoding="utf-8"))
-        lock = lockfile.read(plugin, project.lock(plugin))
+        path_ = project.lock(plugin)
+        lock = lockfile.parse(plugin, path_, path_.read_text(encoding="utf-8"))
         assert lock is not None
         root = data["metadata"]["component"]
         assert (root["name"], root["type"], root["bom-ref"]) == (

@@ -270,6 +270,7 @@ def lock_all(  # noqa: PLR0915 - one resolver job per plugin, its outcomes handl
         if procs.stopping():
             raise Interrupted("interrupted before it started", plugin=plugin.name)
         log(plugin.name, f"resolving ({', '.join(state.reasons) or 'upgrade'})")
+        began = time.monotonic()
         try:
             changed = lock_plugin(
                 plugin,
@@ -280,15 +281,18 @@ def lock_all(  # noqa: PLR0915 - one resolver job per plugin, its outcomes handl
                 upgrade_packages=upgrade_packages,
             )
         except LockError as exc:
-            log(plugin.name, "failed")
+            log(plugin.name, f"failed in {time.monotonic() - began:.1f}s")
             return exc
         except OSError as exc:  # a full disk, a read-only lock dir: the file and plugin named
-            log(plugin.name, "failed")
+            log(plugin.name, f"failed in {time.monotonic() - began:.1f}s")
             where = f"{exc.filename}: " if exc.filename else ""
             return LockError(
                 f"cannot write the lock: {where}{exc.strerror or exc}", plugin=plugin.name
             )
-        log(plugin.name, f"{'written' if changed else 'unchanged'}")
+        log(
+            plugin.name,
+            f"{'written' if changed else 'unchanged'} in {time.monotonic() - began:.1f}s",
+        )
         return changed
 
     with scratch.session(desired.layout.root) as area:
@@ -305,7 +309,14 @@ def lock_all(  # noqa: PLR0915 - one resolver job per plugin, its outcomes handl
                 "lock interrupted; locks written so far are kept, the others are unchanged"
             ) from exc
     errors: list[ReconcilerError] = [o for o in outcomes if isinstance(o, LockError)]
-    if errors:
+    if errors:  # the summary still comes, then one error line per failing plugin
+        done = [o for o in outcomes if not isinstance(o, LockError)]
+        log(
+            "lock",
+            f"{sum(1 for o in done if o is True)} written, "
+            f"{len(unchanged) + sum(1 for o in done if o is False)} unchanged, "
+            f"{len(errors)} failed in {time.monotonic() - started:.1f}s",
+        )
         raise combine(errors)  # every failing plugin, one line each (the others are written)
     written = [p.name for (p, _), changed in zip(todo, outcomes, strict=True) if changed is True]
     unchanged += [

@@ -54,17 +54,29 @@ _TRACEBACK = "Traceback (most recent call last):"
 _EXCEPTION = re.compile(r"(?P<cls>[A-Za-z_][\w.]{0,200}?)(?::\s(?P<text>.*))?")
 
 
+# A traceback of the installer itself (pip-compile crashing on pip's own exception after a
+# failed build) is not the build backend's error: its line would only repeat pip's message.
+_TOOL_MODULES = ("pip.", "pip._", "piptools.", "click.")
+
+
 def backend_exception(output: str) -> str | None:
-    """The exception line ending the last Python traceback in ``output`` (a build backend's).
+    """The exception line ending the last build backend's Python traceback in ``output``.
 
     The line is the first one after the traceback at the traceback header's own indentation
     (uv and pip indent a backend's stderr as a block), e.g. ``AttributeError: 'build_ext'
-    object has no attribute 'cython_sources'``.
+    object has no attribute 'cython_sources'``. Tracebacks of pip or pip-tools themselves
+    are passed over.
     """
     lines = output.splitlines()
-    start = next((i for i in range(len(lines) - 1, -1, -1) if _TRACEBACK in lines[i]), None)
-    if start is None:
-        return None
+    for start in range(len(lines) - 1, -1, -1):
+        if _TRACEBACK in lines[start]:
+            raised = _exception_line(lines, start)
+            if raised is not None and not raised.startswith(_TOOL_MODULES):
+                return raised
+    return None
+
+
+def _exception_line(lines: list[str], start: int) -> str | None:
     header = lines[start]
     indent = len(header) - len(header.lstrip(" \t"))
     prefix = header[:indent]
