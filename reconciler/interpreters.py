@@ -217,7 +217,7 @@ def meltano_python(sys_dir: Path, env: Mapping[str, str]) -> Path | None:
     """The interpreter Meltano runs on: that of ``<sys-dir>/run/bin`` (the ``meltano`` that last
     activated this project), else of ``meltano`` on ``PATH`` (read from its ``#!`` line)."""
     candidates = [sys_dir / "run" / "bin"]
-    from shutil import which  # noqa: PLC0415
+    from shutil import which  # noqa: PLC0415 - start-up: shutil, only when a name is looked up on PATH
 
     on_path = which("meltano", path=env.get("PATH"))
     if on_path:

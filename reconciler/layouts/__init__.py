@@ -27,6 +27,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
+from reconciler.errors import SafetyError
+from reconciler.support.paths import check_inside
+
 #: reconciler's marker in every venv it manages (its presence is what makes a venv "ours").
 MARKER_NAME = "reconciler-state.json"
 #: Name of the temporary link a flip creates beside a stable path: ``.<name>.flip-<hex>``.
@@ -93,8 +96,6 @@ def replace_problem(layout: Layout, plugin: str) -> str | None:
     ours, or a file or non-empty directory there that reconciler did not make and the layout's
     tool did not build. The planner reports such a plugin as blocked, never as a step to take.
     """
-    from reconciler.errors import SafetyError  # noqa: PLC0415
-    from reconciler.support.paths import check_inside  # noqa: PLC0415
 
     stable = layout.stable_path(plugin)
     try:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.backends import LOCK_FORMATS
-from reconciler.errors import ConfigError, LockError
+from reconciler.errors import ConfigError, LockError, SafetyError
 from reconciler.lockfile import with_locations
 from reconciler.lockformats.base import ArtifactFile, LockContent, LockFormat
 from reconciler.lockformats.pylock import PylockFormat
@@ -55,8 +55,7 @@ def read(plugin: str, path: Path, lock_format: str, project_dir: Path | None = N
     With ``project_dir``, local projects' locations are resolved
     (:func:`reconciler.lockfile.with_locations`), so that the planner reads nothing from disk.
     """
-    from reconciler.errors import SafetyError  # noqa: PLC0415
-    from reconciler.support.files import read_text_in  # noqa: PLC0415
+    from reconciler.support.files import read_text_in  # noqa: PLC0415 - start-up: shutil and tempfile, only when a file is read
 
     try:
         # never blocks (a FIFO), never follows a link out of the lock directory, a BOM as pip

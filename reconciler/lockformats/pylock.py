@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from reconciler.backends import lock_file
-from reconciler.errors import LockError
+from reconciler.errors import LockError, ReconcilerError
 from reconciler.lockfile import normalise_index
 from reconciler.lockformats.base import ArtifactFile, LockContent
 from reconciler.models import InputsDigest, Lock, LockedPackage
@@ -57,8 +57,7 @@ class PylockFormat:
 
     def owns(self, path: Path) -> bool:
         """A pylock file reconciler wrote (``[tool.reconciler]`` with an inputs digest)."""
-        from reconciler.errors import ReconcilerError  # noqa: PLC0415
-        from reconciler.support.files import read_text_in  # noqa: PLC0415
+        from reconciler.support.files import read_text_in  # noqa: PLC0415 - start-up: shutil and tempfile, only when a file is read
 
         try:
             data = tomllib.loads(read_text_in(path, path.parent))  # never a FIFO, never blocking

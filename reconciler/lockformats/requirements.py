@@ -6,6 +6,7 @@ from pathlib import Path
 
 from reconciler import lockfile
 from reconciler.backends import lock_file
+from reconciler.errors import ReconcilerError
 from reconciler.lockformats.base import LockContent
 from reconciler.models import Lock, LockedPackage
 
@@ -25,8 +26,7 @@ class RequirementsFormat:
 
     def owns(self, path: Path) -> bool:
         """A file whose first line is reconciler's header."""
-        from reconciler.errors import ReconcilerError  # noqa: PLC0415
-        from reconciler.support.files import read_regular  # noqa: PLC0415
+        from reconciler.support.files import read_regular  # noqa: PLC0415 - start-up: shutil and tempfile, only when a file is read
 
         try:  # never a FIFO, never blocking, never a link out of the lock directory
             head = read_regular(path, path.parent, limit=1 << 24)[:64].decode("utf-8-sig")

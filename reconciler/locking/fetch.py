@@ -34,6 +34,7 @@ from reconciler.locking.artifacts import identify
 from reconciler.locking.base import ResolveRequest
 from reconciler.models import DesiredState, IndexOptions, Interpreter, LockedPackage, Plugin
 from reconciler.support import procs, scratch
+from reconciler.support.paths import check_root
 from reconciler.support.redact import redact
 
 
@@ -169,7 +170,6 @@ def fetch(
     versions = {i.executable: i.version for i in interpreters.values()}
     unique: dict[tuple[str, str], Artifact] = {}
     # pip's temporary files go to the scratch area, where the next run finds them.
-    from reconciler.support.paths import check_root  # noqa: PLC0415
 
     check_root(desired.layout.root, desired.project_dir, "venv root")
     with scratch.session(desired.layout.root):

@@ -20,6 +20,21 @@ from reconciler.errors import ConfigError
 from reconciler.models import DesiredState
 
 
+def read_project_text(path: Path, root: Path, label: str | Path) -> str:
+    """The text of a project file inside ``root`` (a BOM dropped); a :class:`ConfigError`
+    naming ``label`` when it cannot be read or is not UTF-8."""
+    from reconciler.support.files import read_text_in  # noqa: PLC0415 - start-up: plan path
+
+    try:
+        return read_text_in(path, root, bom=True)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            "cannot read", file=label, cause=f"not UTF-8 (byte {exc.start})"
+        ) from None
+    except OSError as exc:
+        raise ConfigError("cannot read", file=label, cause=exc.strerror or str(exc)) from exc
+
+
 @attrs.frozen
 class Source:
     """One kind of project file."""

@@ -23,6 +23,7 @@ from reconciler.backends import INSTALLERS, RESOLVERS
 from reconciler.errors import ConfigError
 from reconciler.lockformats import FORMAT_NAMES
 from reconciler.models import DesiredState, IndexOptions, Plugin, Settings
+from reconciler.sources import read_project_text
 from reconciler.support.names import PLUGIN_NAME_RE, kind_of
 from reconciler.support.redact import redact
 
@@ -128,17 +129,7 @@ def _converter() -> cattrs.Converter:
 
 def load(project_file: Path) -> DesiredState:
     """Read, parse and validate ``project_file``; errors name the file and line."""
-    from reconciler.support.files import read_text_in  # noqa: PLC0415
-
-    try:
-        text = read_text_in(project_file, project_file.parent, bom=True)
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            "cannot read", file=project_file, cause=f"not UTF-8 (byte {exc.start})"
-        ) from None
-    except OSError as exc:
-        raise ConfigError("cannot read", file=project_file, cause=exc.strerror or str(exc)) from exc
-    return parse(text, project_file)
+    return parse(read_project_text(project_file, project_file.parent, project_file), project_file)
 
 
 def parse(text: str, project_file: Path) -> DesiredState:

@@ -27,6 +27,6 @@ def sha256(data: bytes = b"") -> Hash:
         try:
             from _sha256 import sha256 as make  # type: ignore[import-not-found,no-redef,unused-ignore]  # noqa: PLC0415 - 3.11
         except ImportError:
-            from hashlib import sha256 as make  # type: ignore[assignment,no-redef,unused-ignore]  # noqa: PLC0415
+            from hashlib import sha256 as make  # type: ignore[assignment,no-redef,unused-ignore]  # noqa: PLC0415 - start-up: OpenSSL, only without the faster digest
     hashed: Hash = make(data)
     return hashed

@@ -8,6 +8,7 @@ whose every start position rescans a run of letters (quadratic on ``aaaa...``).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 _SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
 _TOKEN = re.compile(r"[^\s\"'<>]+")
@@ -54,19 +55,33 @@ def _userinfo_spans(text: str) -> list[tuple[int, int, int]]:
     return spans
 
 
-def redact(text: str) -> str:
-    """Replace ``user:secret@`` in every URL of ``text`` with ``****@``."""
+def _rewrite(text: str, userinfo: Callable[[str, str], tuple[str, int]]) -> str:
+    """``text`` with every URL's userinfo replaced: ``userinfo(scheme, info)`` gives the
+    replacement and how many characters after the userinfo to drop (1 drops the ``@``)."""
     spans = _userinfo_spans(text)
     if not spans:
         return text
     out: list[str] = []
     last = 0
-    for _, begin, at in spans:
+    for start, begin, at in spans:
+        scheme = text[start : begin - 3].lower().rsplit("+", 1)[-1]
+        replacement, skip = userinfo(scheme, text[begin:at])
         out.append(text[last:begin])
-        out.append("****")
-        last = at
+        out.append(replacement)
+        last = at + skip
     out.append(text[last:])
     return "".join(out)
+
+
+def redact(text: str) -> str:
+    """Replace ``user:secret@`` in every URL of ``text`` with ``****@``."""
+    return _rewrite(text, lambda _scheme, _info: ("****", 0))
+
+
+def _stripped(scheme: str, info: str) -> tuple[str, int]:
+    if scheme in ("http", "https"):
+        return "", 1  # the whole userinfo and its '@'
+    return info.split(":", 1)[0], 0  # the user name stays, the password goes
 
 
 def strip_userinfo(text: str) -> str:
@@ -76,22 +91,7 @@ def strip_userinfo(text: str) -> str:
     given as the user name); any other scheme (``git+ssh://git@host``) keeps its user name and
     loses only a password.
     """
-    spans = _userinfo_spans(text)
-    if not spans:
-        return text
-    out: list[str] = []
-    last = 0
-    for start, begin, at in spans:
-        scheme = text[start : begin - 3].lower().rsplit("+", 1)[-1]
-        out.append(text[last:begin])
-        if scheme in ("http", "https"):
-            last = at + 1
-        else:
-            user = text[begin:at].split(":", 1)[0]
-            out.append(user)
-            last = at
-    out.append(text[last:])
-    return "".join(out)
+    return _rewrite(text, _stripped)
 
 
 #: How much of a line of input an error message quotes.

@@ -8,7 +8,7 @@ from pathlib import Path
 
 def read(venv: Path) -> dict[str, str] | None:
     """The settings in ``venv/pyvenv.cfg``; None when it is missing or unreadable."""
-    from reconciler.support.files import NotRegularFile, read_regular  # noqa: PLC0415
+    from reconciler.support.files import NotRegularFile, read_regular  # noqa: PLC0415 - start-up: shutil and tempfile, only when a file is read
 
     try:  # never a FIFO left at pyvenv.cfg, never a link out of the venv
         text = read_regular(venv / "pyvenv.cfg", venv).decode("utf-8")

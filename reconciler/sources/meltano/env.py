@@ -54,7 +54,7 @@ def expand(value: str, env: Mapping[str, str], *, strict: bool = True) -> str:
 def dotenv(path: Path) -> dict[str, str]:
     """``KEY=VALUE`` lines of ``.env`` (``export``, quotes and comments as python-dotenv)."""
     values: dict[str, str] = {}
-    from reconciler.support.files import read_text_in  # noqa: PLC0415
+    from reconciler.support.files import read_text_in  # noqa: PLC0415 - start-up: shutil and tempfile, only when a file is read
 
     try:
         text = read_text_in(path, path.parent)

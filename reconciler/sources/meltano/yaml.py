@@ -12,6 +12,7 @@ from ruamel.yaml.error import YAMLError
 
 from reconciler.errors import ConfigError
 from reconciler.layouts.meltano import PIP_TYPES
+from reconciler.sources import read_project_text
 from reconciler.support.names import kind_of
 from reconciler.support.redact import redact
 
@@ -36,17 +37,7 @@ class Where:
 
 
 def read_yaml(path: Path, label: str, root: Path | None = None) -> Any:
-
-    from reconciler.support.files import read_text_in  # noqa: PLC0415
-
-    try:
-        text = read_text_in(path, root if root is not None else path.parent, bom=True)
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            "cannot read", file=label, cause=f"not UTF-8 (byte {exc.start})"
-        ) from None
-    except OSError as exc:
-        raise ConfigError("cannot read", file=label, cause=exc.strerror or str(exc)) from exc
+    text = read_project_text(path, root if root is not None else path.parent, label)
     if _flow_depth(text) > MAX_DEPTH:  # before ruamel recurses through it (minutes at 10**5)
         raise ConfigError(f"{label}: invalid YAML: nested deeper than {MAX_DEPTH} levels")
     try:
