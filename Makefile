@@ -1,7 +1,7 @@
 # Build tooling for reconciler.  GNU make.
 #
 #   make dev    create .venv from the hashed lock lock/dev.txt + editable install
-#   make test   ruff, mypy and pytest (PYTEST_ARGS="-k foo" to narrow)
+#   make test   set-up (tool venvs two at a time), ruff, mypy and pytest (PYTEST_ARGS="-k foo" to narrow)
 #   make demo   run scripts/demo.sh against fixtures/example
 #   make demo-meltano  lock, plan, apply a Meltano project, then `meltano invoke` (no install)
 #   make meltano  build/meltano: Meltano from the hashed lock/meltano.txt (its own venv)
@@ -45,15 +45,28 @@ PYPI_ONLY := env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL -u PIP_CONSTRAINT \
 	PIP_CONFIG_FILE=/dev/null PIP_INDEX_URL=https://pypi.org/simple \
 	CUSTOM_COMPILE_COMMAND="make lock"
 
-.PHONY: dev test test-wheels demo demo-meltano meltano pip-audit bench kill-test lock helper-locks clean \
+.PHONY: dev test test-setup test-wheels demo demo-meltano meltano pip-audit bench kill-test lock helper-locks clean \
 	dist tools tool-locks wheelhouse
 
 dev: $(DEV_STAMP)
 
+# Set-up installs every hashed lock with uv (pinned and hash-checked in lock/dev.txt): the
+# dev venv's pip bootstraps only uv's own wheel (its hashes taken from lock/dev.txt), then uv
+# installs the rest. Same pins and hashes as pip would take, in a fraction of the time.
+UV := $(abspath $(VENV))/bin/uv
+UV_PYPI_ONLY := env -u UV_INDEX_URL -u UV_DEFAULT_INDEX -u UV_INDEX -u UV_EXTRA_INDEX_URL \
+	-u UV_FIND_LINKS -u UV_NO_INDEX -u UV_CONSTRAINT -u UV_OVERRIDE -u UV_PYTHON
+# $(call uv_install,VENV_DIR,LOCK): hash-checked install of LOCK into the venv VENV_DIR
+uv_install = $(UV_PYPI_ONLY) $(UV) pip install --no-config --index-url https://pypi.org/simple \
+	--python $(1)/bin/python --require-hashes --no-deps --quiet -r $(2)
+
 $(DEPS_STAMP): lock/dev.txt
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(VENV_PY) -m pip install --require-hashes --no-deps -r lock/dev.txt
+	awk '/^uv==/ {on = 1} on {print} on && !/\\$$/ {exit}' lock/dev.txt > $(VENV)/uv-lock.txt
+	$(PYPI_ONLY) $(VENV_PY) -m pip install --require-hashes --no-deps --progress-bar off \
+		--quiet -r $(VENV)/uv-lock.txt
+	$(call uv_install,$(VENV),lock/dev.txt)
 	touch $@
 
 $(DEV_STAMP): $(DEPS_STAMP) pyproject.toml
@@ -68,10 +81,10 @@ MELTANO_STAMP := $(MELTANO_VENV)/.stamp
 
 meltano: $(MELTANO_STAMP)
 
-$(MELTANO_STAMP): lock/meltano.txt
+$(MELTANO_STAMP): lock/meltano.txt $(DEPS_STAMP)
 	rm -rf $(MELTANO_VENV)
-	$(PYTHON) -m venv $(MELTANO_VENV)
-	$(MELTANO_VENV)/bin/python -m pip install --require-hashes --no-deps -r lock/meltano.txt
+	$(PYTHON) -m venv --without-pip $(MELTANO_VENV)
+	$(call uv_install,$(MELTANO_VENV),lock/meltano.txt)
 	touch $@
 
 # ---- pip-audit (its own venv, never the dev venv; `reconciler audit` runs it, tests use it) ----
@@ -80,10 +93,10 @@ PIP_AUDIT_STAMP := $(PIP_AUDIT_VENV)/.stamp
 
 pip-audit: $(PIP_AUDIT_STAMP)
 
-$(PIP_AUDIT_STAMP): lock/pip-audit.txt
+$(PIP_AUDIT_STAMP): lock/pip-audit.txt $(DEPS_STAMP)
 	rm -rf $(PIP_AUDIT_VENV)
-	$(PYTHON) -m venv $(PIP_AUDIT_VENV)
-	$(PIP_AUDIT_VENV)/bin/python -m pip install --require-hashes --no-deps -r lock/pip-audit.txt
+	$(PYTHON) -m venv --without-pip $(PIP_AUDIT_VENV)
+	$(call uv_install,$(PIP_AUDIT_VENV),lock/pip-audit.txt)
 	touch $@
 
 # Wheels the tests install offline, fetched once from PyPI (hash-checked) during set-up:
@@ -113,11 +126,10 @@ TOOL_STAMPS := $(foreach tool,$(TOOLS),build/$(tool)/.stamp)
 
 tools: $(TOOL_STAMPS)
 
-$(TOOL_STAMPS): build/%/.stamp: lock/%.txt
+$(TOOL_STAMPS): build/%/.stamp: lock/%.txt $(DEPS_STAMP)
 	rm -rf build/$*
-	$(PYTHON) -m venv build/$*
-	$(PYPI_ONLY) build/$*/bin/python -m pip install --require-hashes --no-deps \
-		--progress-bar off --quiet -r lock/$*.txt
+	$(PYTHON) -m venv --without-pip build/$*
+	$(call uv_install,build/$*,lock/$*.txt)
 	touch $@
 
 # The tool's runtime dependencies (with the uv extra), hash-checked once at set-up: pipx and
@@ -140,7 +152,12 @@ dist: $(DEV_STAMP) build/twine/.stamp
 	$(VENV_PY) scripts/dist.py --outdir dist
 	build/twine/bin/twine check --strict dist/*
 
-test: dev meltano pip-audit $(TEST_WHEELS_STAMP) tools wheelhouse dist
+# Set-up of the tool venvs is independent work: two at a time (SETUP_JOBS) on a 2-core machine.
+SETUP_JOBS ?= 2
+test-setup: dev meltano pip-audit $(TEST_WHEELS_STAMP) tools wheelhouse dist
+
+test:
+	$(MAKE) --no-print-directory -j$(SETUP_JOBS) test-setup
 	$(VENV)/bin/ruff check $(LINT_DIRS)
 	$(VENV)/bin/mypy reconciler
 	RECONCILER_REQUIRE_TOOLS=1 $(VENV_PY) -m pytest $(PYTEST_ARGS)
