@@ -32,6 +32,7 @@ import pytest
 import tomlkit
 
 from reconciler.errors import ExecuteError
+from reconciler.installers.base import InstallRequest
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "fixtures" / "example"
@@ -680,11 +681,9 @@ class FakeInstaller:
         assert len(found) == 1, found
         return found[0]
 
-    def install(
-        self, venv: Path, packages: Sequence[Any], index: object, project_dir: Path
-    ) -> None:
+    def install(self, request: InstallRequest) -> None:
         """Write a dist-info per package (or raise :class:`InjectedFault` for ``fail``)."""
-        del index, project_dir
+        venv, packages = request.venv, request.packages
         plugin = self.plugin_of(venv)
         self.calls.append(("install", plugin))
         if self.before_install is not None:

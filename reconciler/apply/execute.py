@@ -31,7 +31,7 @@ from packaging.utils import canonicalize_name
 
 from reconciler.apply import generations as gens
 from reconciler.errors import ExecuteError, Interrupted, ReconcilerError, SafetyError
-from reconciler.installers.base import Installer
+from reconciler.installers.base import Installer, InstallRequest
 from reconciler.layouts import Layout, replace_problem
 from reconciler.models import (
     Action,
@@ -417,10 +417,11 @@ def _install(
     """Install ``packages``; those named in ``repaired`` (``--verify`` found their files
     changed) in a call of their own that reinstalls them from the artifacts."""
     index, project_dir = ctx.index(step), ctx.plan.project_dir
-    ctx.installer.install(venv, [p for p in packages if p.name not in repaired], index, project_dir)
-    fixed = [p for p in packages if p.name in repaired]
+    plain = tuple(p for p in packages if p.name not in repaired)
+    ctx.installer.install(InstallRequest(venv, plain, index, project_dir))
+    fixed = tuple(p for p in packages if p.name in repaired)
     if fixed:
-        ctx.installer.install(venv, fixed, index, project_dir, repair=True)
+        ctx.installer.install(InstallRequest(venv, fixed, index, project_dir, repair=True))
 
 
 def delete_unexpected(venv: Path, files: Sequence[str]) -> None:

@@ -20,6 +20,24 @@ from reconciler.support.redact import redact
 from reconciler.support.tool_errors import explain, failure_cause
 
 
+@attrs.frozen
+class InstallRequest:
+    """One ``Installer.install`` call: exactly these packages into this venv.
+
+    No dependencies are installed (the lock lists every package) and hashes are required when
+    present. ``project_dir`` anchors relative local paths. ``repair``: reinstall them even when
+    the same version is present, from the artifacts themselves, never from an unpacked cache
+    (uv hard-links files from its cache, so an edit made in a venv may have changed the cached
+    copy too).
+    """
+
+    venv: Path
+    packages: tuple[LockedPackage, ...]
+    index: IndexOptions
+    project_dir: Path
+    repair: bool = False
+
+
 class Installer(Protocol):
     """Creates venvs and installs/uninstalls locked packages in them."""
 
@@ -28,21 +46,8 @@ class Installer(Protocol):
     def create_venv(self, python: str, path: Path) -> None:
         """Create an empty venv (no pip seeded) at ``path`` with base interpreter ``python``."""
 
-    def install(
-        self,
-        venv: Path,
-        packages: Sequence[LockedPackage],
-        index: IndexOptions,
-        project_dir: Path,
-        *,
-        repair: bool = False,
-    ) -> None:
-        """Install exactly ``packages`` (no dependencies, hashes required when present).
-
-        ``repair``: reinstall them even when the same version is present, from the artifacts
-        themselves, never from an unpacked cache (uv hard-links files from its cache, so an
-        edit made in a venv may have changed the cached copy too).
-        """
+    def install(self, request: InstallRequest) -> None:
+        """Install exactly the request's packages into its venv (see :class:`InstallRequest`)."""
 
     def uninstall(self, venv: Path, names: Sequence[str]) -> None:
         """Remove the distributions ``names`` from ``venv``."""
@@ -116,21 +121,19 @@ class Batch:
 
 
 def install_each_batch(
-    packages: Sequence[LockedPackage],
-    index: IndexOptions,
-    project_dir: Path,
-    command: Callable[[Batch], list[str]],
-    *,
-    repair: bool = False,
-    installed: Iterable[str] = (),
-    mixed: bool = False,
+    request: InstallRequest, command: Callable[[Batch], list[str]], *, mixed: bool = False
 ) -> None:
-    """Run the installer's ``command(batch)`` for each batch that installs exactly ``packages``
-    (none when there are no packages)."""
-    if not packages:
+    """Run the installer's ``command(batch)`` for each batch that installs exactly the
+    request's packages (none when there are no packages); ``mixed``: see :func:`install_batches`."""
+    if not request.packages:
         return
     with install_batches(
-        packages, index, project_dir, repair=repair, installed=installed, mixed=mixed
+        request.packages,
+        request.index,
+        request.project_dir,
+        repair=request.repair,
+        installed=installed_names(request.venv),
+        mixed=mixed,
     ) as batches:
         for batch in batches:
             run(command(batch), "installing")

@@ -7,9 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from reconciler.installers import template
-from reconciler.installers.base import install_each_batch, installed_names, run
+from reconciler.installers.base import InstallRequest, install_each_batch, run
 from reconciler.interpreters import cache_dir, pip_command
-from reconciler.models import IndexOptions, LockedPackage
 from reconciler.support import venvcfg
 
 
@@ -24,23 +23,12 @@ class PipInstaller:
         :mod:`.template`)."""
         template.create("venv", python, python, path, lambda p: _venv(python, p), cache_dir())
 
-    def install(
-        self,
-        venv: Path,
-        packages: Sequence[LockedPackage],
-        index: IndexOptions,
-        project_dir: Path,
-        *,
-        repair: bool = False,
-    ) -> None:
-        """Install exactly ``packages`` (no dependencies, hashes required when present);
-        ``repair`` reinstalls them from the artifacts, bypassing the cache."""
-        pip = self._pip(venv) if packages else []
+    def install(self, request: InstallRequest) -> None:
+        """Install exactly the request's packages (see :class:`InstallRequest`)."""
+        pip = self._pip(request.venv) if request.packages else []
         flags = ["--no-deps", "--no-input", "--no-warn-script-location", "--no-warn-conflicts"]
         install_each_batch(
-            packages,
-            index,
-            project_dir,
+            request,
             lambda batch: [
                 *pip,
                 "install",
@@ -49,8 +37,6 @@ class PipInstaller:
                 *(["--no-cache-dir"] if batch.fresh else []),
                 *batch.args,
             ],
-            repair=repair,
-            installed=installed_names(venv) if packages else (),
         )
 
     def uninstall(self, venv: Path, names: Sequence[str]) -> None:

@@ -8,9 +8,8 @@ from pathlib import Path
 
 from reconciler.errors import ReconcilerError
 from reconciler.installers import template
-from reconciler.installers.base import install_each_batch, installed_names, run
+from reconciler.installers.base import InstallRequest, install_each_batch, run
 from reconciler.interpreters import cache_dir
-from reconciler.models import IndexOptions, LockedPackage
 
 
 def find_uv() -> str | None:
@@ -61,22 +60,11 @@ class UvInstaller:
             "creating the venv",
         )
 
-    def install(
-        self,
-        venv: Path,
-        packages: Sequence[LockedPackage],
-        index: IndexOptions,
-        project_dir: Path,
-        *,
-        repair: bool = False,
-    ) -> None:
-        """Install exactly ``packages`` (no dependencies, hashes required when present);
-        ``repair`` reinstalls them from the artifacts, bypassing the cache."""
-        python = str(venv / "bin" / "python")
+    def install(self, request: InstallRequest) -> None:
+        """Install exactly the request's packages (see :class:`InstallRequest`)."""
+        python = str(request.venv / "bin" / "python")
         install_each_batch(
-            packages,
-            index,
-            project_dir,
+            request,
             lambda batch: [
                 *(self.uv, "pip", "install", "--no-config", "--quiet", "--no-deps"),
                 *(["--reinstall"] if batch.force and not batch.reinstall else []),
@@ -84,8 +72,6 @@ class UvInstaller:
                 *(["--no-cache"] if batch.fresh else []),
                 *("--python", python, *batch.args),
             ],
-            repair=repair,
-            installed=installed_names(venv) if packages else (),
             mixed=True,
         )
 
