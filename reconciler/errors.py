@@ -77,6 +77,11 @@ class StalePlanError(ReconcilerError):
     """A saved plan no longer matches the world it was made from."""
 
 
+class PlanFileError(ReconcilerError):
+    """A saved plan cannot be read, or says something else than the plan its fingerprint
+    stands for (edited by hand)."""
+
+
 class ExecuteError(ReconcilerError):
     """A step of ``apply`` failed; the venv it touched is left as it was or marked incomplete."""
 

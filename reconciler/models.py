@@ -458,6 +458,11 @@ class Plan:
     #: directory at the venv path, a link out of the root): shown as blocked, exit 1 under
     #: ``plan --detailed-exitcode``.
     refused: tuple[tuple[str, str], ...] = ()
+    #: The plugins this plan was made for (``plan tap-x``); empty: every plugin. A saved plan
+    #: is checked and applied for exactly these.
+    targets: tuple[str, ...] = ()
+    #: Made with ``--verify`` (installed files checked against their RECORD).
+    verify: bool = False
 
     @property
     def changes(self) -> tuple[Step, ...]:

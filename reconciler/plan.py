@@ -31,6 +31,7 @@ from reconciler.models import (
 )
 from reconciler.support.digest import sha256
 from reconciler.support.names import same_version
+from reconciler.support.redact import redact
 
 
 def make_plan(
@@ -40,6 +41,8 @@ def make_plan(
     observation: Observation,
     only: Collection[str] = (),
     sources: Mapping[str, str] | None = None,
+    *,
+    verify: bool = False,
 ) -> Plan:
     """Diff every declared plugin's lock against what is on disk.
 
@@ -48,7 +51,9 @@ def make_plan(
     to its current :func:`~reconciler.observe.source_fingerprint`. A plugin whose lock is missing
     or stale gets a step that says why (:attr:`Step.blocked`); nothing here reads the disk.
     Each step carries everything apply needs: packages, index, strategy, extra files and source
-    fingerprints.
+    fingerprints. ``verify`` says the observation checked installed files against their RECORD
+    (recorded in the plan, for a saved plan to be checked the same way). The fingerprint digests
+    what the plan was made from and what it says to do (see :func:`_fingerprint`).
     """
     declared = {p.name: p for p in desired.plugins}
     names = sorted(set(declared) | {v.name for v in observation.venvs})
@@ -86,15 +91,18 @@ def make_plan(
             refused.append((name, observed.blocked))
         step = _plan_declared(plugin, lock, interpreter, observed, context)
         steps.append(_contract(step, plugin, context))
-    fingerprint = _fingerprint(checked, interpreters, observation, names)
-    return Plan(
+    plan = Plan(
         steps=tuple(steps),
         warnings=tuple(warnings),
-        fingerprint=fingerprint,
+        fingerprint="",
         keep_generations=desired.settings.keep_generations,
         project_dir=desired.project_dir,
         refused=tuple(refused),
+        targets=tuple(sorted(set(only))),
+        verify=verify,
     )
+    fingerprint = _fingerprint(checked, interpreters, observation, names, plan)
+    return attrs.evolve(plan, fingerprint=fingerprint)
 
 
 def require_plannable(plan: Plan) -> Plan:
@@ -320,8 +328,12 @@ def _fingerprint(
     interpreters: Mapping[str, Interpreter],
     observation: Observation,
     names: list[str],
+    plan: Plan,
 ) -> str:
-    """Digest of everything the plan was computed from (locks, interpreters, observed venvs)."""
+    """Digest of everything the plan was computed from (locks, interpreters, observed venvs)
+    and of everything it says to do (``plan``'s content: every step's packages, index, strategy,
+    extra files and source fingerprints, credentials redacted), so that a saved plan whose steps
+    were edited no longer matches the fingerprint of the plan computed again."""
     observed = []
     for name in names:
         venv = observation.get(name)
@@ -363,8 +375,20 @@ def _fingerprint(
             n: [interpreters[n].executable, interpreters[n].version] for n in sorted(locks)
         },
         "observed": observed,
+        "plan": content(plan),
     }
     return "sha256:" + sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def content(plan: Plan) -> str:
+    """``plan`` (but its fingerprint) as canonical JSON text, every URL's credentials redacted:
+    what its fingerprint covers."""
+
+    def value(_owner: object, _field: object, item: object) -> object:
+        return str(item) if isinstance(item, Path) else item
+
+    data = attrs.asdict(plan, value_serializer=value, filter=lambda a, _v: a.name != "fingerprint")
+    return redact(json.dumps(data, sort_keys=True))
 
 
 def _rel(desired: DesiredState, path: object) -> str:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler import lockformats
 from reconciler.models import Action, Install, Plan, Step
+from reconciler.planfile import FORMAT_VERSION, contract
 from reconciler.results import EditResult, LockCheck, RollbackResult, StatusRow
 from reconciler.support.redact import redact
 
@@ -18,7 +19,6 @@ if TYPE_CHECKING:  # only annotations: the plan path does not import the apply/l
     from reconciler.locking.fetch import FetchReport
     from reconciler.locking.lock import LockReport
 
-FORMAT_VERSION = 1
 _SYMBOLS = {
     Action.CREATE: "+",
     Action.UPGRADE: "~",
@@ -117,7 +117,8 @@ def _escape(text: str) -> str:
 
 
 def to_data(plan: Plan) -> dict[str, Any]:
-    """The plan as the JSON document of DESIGN.md section 4."""
+    """The plan as the JSON document of DESIGN.md section 4 (``docs/plan-format.md``): the
+    summary, then the whole plan ``apply FILE`` executes (``contract``)."""
     return {
         "format_version": FORMAT_VERSION,
         "changes": [
@@ -133,6 +134,7 @@ def to_data(plan: Plan) -> dict[str, Any]:
         ],
         "summary": {str(a): plan.count(a) for a in _SUMMARY_ORDER},
         "fingerprint": plan.fingerprint,
+        "contract": contract(plan),
     }
 
 

@@ -93,7 +93,7 @@ def test_plan_json_matches_design(project: Project, tmp_path: Path) -> None:
     assert project.snapshot() == before, "plan must change nothing"
 
     data = json.loads(first.out)
-    assert set(data) == {"format_version", "changes", "summary", "fingerprint"}
+    assert set(data) == {"format_version", "changes", "summary", "fingerprint", "contract"}
     assert data["format_version"] == 1
     assert type(data["format_version"]) is int
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", data["fingerprint"]), data["fingerprint"]

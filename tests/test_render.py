@@ -155,7 +155,9 @@ def test_json_matches_the_design_example() -> None:
         step("tap-ok", Action.NOOP),
         step("tap-old", Action.REMOVE, "no longer declared"),
     )
-    assert json.loads(to_json(plan)) == {
+    document = json.loads(to_json(plan))
+    assert document.pop("contract")["version"] == 1  # the whole plan: see test_planfile.py
+    assert document == {
         "format_version": 1,
         "changes": [
             {
@@ -182,7 +184,7 @@ def test_json_matches_the_design_example() -> None:
 def test_json_key_order_is_stable() -> None:
     plan = plan_of(CREATE, REINSTALL, REMOVE, UPGRADE, noop("zz"))
     document = json.loads(to_json(plan))
-    assert list(document) == ["format_version", "changes", "summary", "fingerprint"]
+    assert list(document) == ["format_version", "changes", "summary", "fingerprint", "contract"]
     assert document["format_version"] == 1
     assert list(document["summary"]) == ["create", "upgrade", "reinstall", "remove", "no-op"]
     assert document["summary"] == {

@@ -860,6 +860,42 @@ def _plan_file_not_an_object(p: Project, _: Cleanup) -> Fault:
     return _plan_file(p, "[1, 2, 3]\n")
 
 
+def _plan_file_edited(edit: Callable[[dict[str, Any]], None]) -> Breaker:
+    """A plan saved by ``plan -o``, then edited by hand: ``edit(step)`` changes the saved
+    contract's step of tap-alpha (fingerprint kept, as an attacker would leave it)."""
+
+    def breaker(p: Project, _: Cleanup) -> Fault:
+        path = p.root / "saved-plan.json"
+        p.ok("plan", "-o", str(path))
+        data = json.loads(path.read_text(encoding="utf-8"))
+        (step,) = (s for s in data["contract"]["steps"] if s["plugin"] == "tap-alpha")
+        edit(step)
+        path.write_text(json.dumps(data), encoding="utf-8")
+        return Fault(args=("apply", str(path)), names=("saved-plan.json", "edited", "tap-alpha"))
+
+    return breaker
+
+
+def _smuggle_package(step: dict[str, Any]) -> None:
+    stray = {**step["locked"][0], "name": "demo-stray", "requirement": "demo-stray==1.0.0"}
+    stray["version"] = "1.0.0"
+    step["locked"].append(stray)
+    step["install"].append({**step["install"][0], "package": stray})
+
+
+def _bad_hash(step: dict[str, Any]) -> None:
+    for package in (step["locked"][0], step["install"][0]["package"]):
+        package["hashes"] = ["sha256:" + "0" * 64]
+
+
+def _file_outside_venv(step: dict[str, Any]) -> None:
+    step["extra_files"].append(["../../../escaped.txt", "written outside the venv root"])
+
+
+def _index_replaced(step: dict[str, Any]) -> None:
+    step["index"] = {**step["index"], "index_url": "https://evil.example/simple", "no_index": False}
+
+
 def _plan_file_missing(p: Project, _: Cleanup) -> Fault:
     return Fault(args=("apply", "--plan", str(p.root / "gone.json")), names=("gone.json",))
 
@@ -934,6 +970,10 @@ PRE_APPLY_BAD_INPUTS = [
     pytest.param(_plan_file_future_format, id="plan-file-format-99"),
     pytest.param(_plan_file_not_an_object, id="plan-file-not-an-object"),
     pytest.param(_plan_file_missing, id="plan-file-missing"),
+    pytest.param(_plan_file_edited(_smuggle_package), id="plan-file-edited-package-added"),
+    pytest.param(_plan_file_edited(_bad_hash), id="plan-file-edited-bad-hash"),
+    pytest.param(_plan_file_edited(_file_outside_venv), id="plan-file-edited-path-outside"),
+    pytest.param(_plan_file_edited(_index_replaced), id="plan-file-edited-index"),
 ]
 #: Bad inputs met while applying over existing venvs: they run on the applied project, whose
 #: venv root must come out byte for byte as it was.

@@ -282,6 +282,8 @@ def _build(step: Step, ctx: Context) -> None:
 def write_extra_files(venv: Path, files: Mapping[str, str]) -> None:
     """Write the layout's extra files into ``venv``, each atomically (temporary file + rename)."""
     for name, text in sorted(files.items()):
+        if not name or "/" in name or name in (".", ".."):  # a layout names plain files only
+            raise SafetyError(f"refusing to write {name!r}: not a plain file name in {venv}")
         target = venv / name
         if target.is_symlink() or (target.exists() and not target.is_file()):
             raise SafetyError(f"refusing to replace {target}: not a regular file")

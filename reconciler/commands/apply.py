@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import attrs
 
+from reconciler import planfile
 from reconciler.apply.applylock import exclusive
 from reconciler.apply.execute import apply_plan, leftovers
 from reconciler.commands.project import Project, compute_plan
-from reconciler.errors import ReconcilerError, StalePlanError
+from reconciler.errors import PlanFileError, StalePlanError
 from reconciler.installers import get_installer
 from reconciler.models import IndexOptions, Plan
-from reconciler.render import FORMAT_VERSION, to_data
 from reconciler.results import ApplyOutcome
 from reconciler.support import scratch
 from reconciler.support.paths import check_root
@@ -23,42 +22,21 @@ from reconciler.support.paths import check_root
 
 @attrs.frozen
 class SavedPlan:
-    """A plan file written by ``plan -o``: its fingerprint and its entries by plugin."""
+    """A plan file written by ``plan -o``: where it is and the plan it holds."""
 
     path: Path
-    fingerprint: str
-    entries: tuple[tuple[str, str], ...]  # (plugin, canonical JSON of its entry)
-
-
-def _entries(changes: object) -> tuple[tuple[str, str], ...]:
-    if not isinstance(changes, list):
-        return ()
-    return tuple(
-        (str(c.get("plugin")), json.dumps(c, sort_keys=True))
-        for c in changes
-        if isinstance(c, dict)
-    )
+    plan: Plan
 
 
 def read_saved_plan(path: Path) -> SavedPlan:
-    """Read a plan file written by ``plan -o`` (format_version 1)."""
+    """Read a plan file written by ``plan -o`` (see ``docs/plan-format.md``)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ReconcilerError(f"cannot read plan file {path}: {exc.strerror}") from exc
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ReconcilerError(f"{path}: not a plan file (invalid JSON)") from exc
-    if not isinstance(data, dict) or "format_version" not in data:
-        raise ReconcilerError(f"{path}: not a plan file (no format_version)")
-    if data["format_version"] != FORMAT_VERSION:
-        raise ReconcilerError(
-            f"{path}: unsupported plan format_version {data['format_version']!r} "
-            f"(this reconciler reads {FORMAT_VERSION})"
-        )
-    fingerprint = data.get("fingerprint")
-    if not isinstance(fingerprint, str):
-        raise ReconcilerError(f"{path}: not a plan file (no fingerprint)")
-    return SavedPlan(path, fingerprint, _entries(data.get("changes")))
+        raise PlanFileError("cannot read plan file", file=path, cause=exc.strerror) from exc
+    except UnicodeDecodeError as exc:
+        raise PlanFileError("not a plan file (not UTF-8 text)", file=path) from exc
+    return SavedPlan(path, planfile.read_plan(text, path))
 
 
 @attrs.frozen
@@ -103,22 +81,53 @@ def apply(
 
 
 def _checked_plan(project: Project, options: ApplyOptions) -> Plan:
-    plan = compute_plan(project, options.only, verify=options.verify)
     saved = options.saved
-    if saved is not None and not options.only and saved.fingerprint != plan.fingerprint:
-        # A plan file made for some plugins (``plan -o F tap-x``) is applied for exactly
-        # those: its entries name the selection, as a Terraform plan keeps its targets.
-        named = tuple(name for name, _ in saved.entries)
-        if named and set(named) < {step.plugin for step in plan.steps}:
-            plan = compute_plan(project, named, verify=options.verify)
-    if saved is not None and saved.fingerprint != plan.fingerprint:
-        now = dict(_entries(to_data(plan)["changes"]))
-        before = dict(saved.entries)
-        moved = sorted(n for n in set(now) | set(before) if now.get(n) != before.get(n))
+    if saved is None:
+        plan = compute_plan(project, options.only, verify=options.verify)
+    else:
+        plan = _saved_plan(project, options, saved)
+    if options.index_override is not None:
+        return plan.with_index(options.index_override)
+    return plan
+
+
+def _saved_plan(project: Project, options: ApplyOptions, saved: SavedPlan) -> Plan:
+    """The plan of ``saved``, once the world is seen to be as it was when it was made.
+
+    The plan is computed again for the same plugins (and ``--verify``) from the locks and the
+    disk as they are now: a different fingerprint means the world moved (stale); the same
+    fingerprint with other steps means the file was edited, and it is refused (a plan file
+    is not trusted to say more than the planner would).
+    """
+    kept = saved.plan
+    named = tuple(sorted(set(project.desired.resolve_names(options.only))))
+    if options.only and named != kept.targets:
+        shown = ", ".join(kept.targets) or "every plugin"
+        raise PlanFileError(
+            f"this plan was made for {shown}: name no plugins with it, or plan again",
+            file=saved.path,
+        )
+    if options.verify and not kept.verify:
+        raise PlanFileError("this plan was made without --verify; plan again", file=saved.path)
+    now = compute_plan(project, kept.targets, verify=kept.verify)
+    moved = _differing(kept, now)
+    if kept.fingerprint != now.fingerprint:
         what = f"plugins {', '.join(moved)}" if moved else "the locks or venvs"
         raise StalePlanError(
             f"stale plan {saved.path}: {what} changed since it was made; run plan again"
         )
-    if options.index_override is not None:
-        return plan.with_index(options.index_override)
-    return plan
+    if planfile.contract(kept) != planfile.contract(now):
+        what = f"the steps of {', '.join(moved)}" if moved else "it"
+        raise PlanFileError(
+            f"refusing a plan edited since it was made: {what} differ from the plan its "
+            "fingerprint stands for; run plan again",
+            file=saved.path,
+        )
+    return planfile.with_credentials(kept, now)
+
+
+def _differing(saved: Plan, now: Plan) -> list[str]:
+    """The plugins whose step differs between ``saved`` and ``now`` (credentials redacted)."""
+    before = {s["plugin"]: s for s in planfile.contract(saved)["steps"]}
+    after = {s["plugin"]: s for s in planfile.contract(now)["steps"]}
+    return sorted(n for n in set(before) | set(after) if before.get(n) != after.get(n))

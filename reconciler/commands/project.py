@@ -119,7 +119,9 @@ def compute_plan(project: Project, only: Collection[str] = (), *, verify: bool =
     observation = observe(project.desired.layout, verify=(only or True) if verify else False)
     locks = read_locks(project.desired, only)
     trees = local_sources(project.desired, locks)
-    plan = make_plan(project.desired, locks, project.interpreters, observation, only, trees)
+    plan = make_plan(
+        project.desired, locks, project.interpreters, observation, only, trees, verify=verify
+    )
     return require_plannable(plan)
 
 

@@ -1,0 +1,175 @@
+"""The saved plan: a :class:`~reconciler.models.Plan` as versioned JSON data and back.
+
+``plan --json`` and ``plan -o FILE`` write the same document (``docs/plan-format.md``): the
+summary people and scripts read (``changes``, ``summary``) and, under ``contract``, the whole
+plan ``apply FILE`` executes (every step's packages, index options, strategy, extra files,
+source fingerprints, blocked reasons). cattrs converts at this edge only; the rest of the code
+sees frozen values. A plan file never holds a credential: every URL's userinfo is written as
+``****`` (:func:`with_credentials` takes it back from the plan computed again at apply time).
+"""
+
+from __future__ import annotations
+
+import json
+import typing
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from reconciler.errors import PlanFileError
+from reconciler.models import Action, Plan, Strategy
+from reconciler.support.redact import redact
+
+if TYPE_CHECKING:
+    import cattrs
+
+#: Version of the plan document (additive changes keep it); a reader refuses any other.
+FORMAT_VERSION = 1
+#: Version of the ``contract`` object; a reader refuses any other.
+CONTRACT_VERSION = 1
+
+_CONVERTER: list[cattrs.Converter] = []
+
+
+def _converter() -> cattrs.Converter:
+    """The converter for plans: strict scalars (no ``"1"`` for a bool), no unknown keys."""
+    if _CONVERTER:
+        return _CONVERTER[0]
+    import cattrs  # noqa: PLC0415 - start-up: only `plan --json`, `plan -o` and `apply FILE` pay
+
+    conv = cattrs.Converter(forbid_extra_keys=True)
+    conv.register_unstructure_hook(Path, str)
+    conv.register_structure_hook(Path, lambda value, _: Path(_exact(value, str)))
+    for kind in (str, bool, int):
+        conv.register_structure_hook(kind, _exact)
+    for choice in (Action, Strategy):
+        conv.register_structure_hook(choice, lambda value, cls: cls(_exact(value, str)))
+    conv.register_structure_hook_factory(_is_tuple, lambda cls: _tuple_hook(cls, conv))
+    _CONVERTER.append(conv)
+    return conv
+
+
+def _is_tuple(cls: Any) -> bool:
+    origin: object = typing.get_origin(cls)
+    return origin is tuple
+
+
+def _tuple_hook(cls: Any, conv: cattrs.Converter) -> Callable[[object, Any], tuple[Any, ...]]:
+    """Structure ``tuple[X, ...]`` and ``tuple[X, Y]`` from a JSON list only (a string is
+    not a tuple of its characters), a fixed-size one of exactly its size."""
+    from cattrs.cols import homogenous_tuple_structure_factory  # noqa: PLC0415 - see _converter
+
+    args = typing.get_args(cls)
+    if len(args) == 2 and args[1] is Ellipsis:
+        items = homogenous_tuple_structure_factory(cls, conv)
+        return lambda value, kind: items(_exact(value, list), kind)
+    hooks = [conv.get_structure_hook(arg) for arg in args]
+
+    def fixed(value: object, _: Any) -> tuple[Any, ...]:
+        found = _exact(value, list)
+        if len(found) != len(args):
+            raise ValueError(f"expected {len(args)} items, found {len(found)}")
+        return tuple(hook(v, arg) for hook, v, arg in zip(hooks, found, args, strict=True))
+
+    return fixed
+
+
+def _exact(value: object, cls: type[Any]) -> Any:
+    """``value`` when it is of JSON type ``cls`` (a bool is not an int here), else TypeError."""
+    if type(value) is not cls:
+        raise TypeError(f"expected {cls.__name__}, found {type(value).__name__}")
+    return value
+
+
+def contract(plan: Plan) -> dict[str, Any]:
+    """``plan`` as the ``contract`` object of a plan document (its fingerprint is the
+    document's own ``fingerprint``); every URL's credentials redacted."""
+    data = _data(plan)
+    del data["fingerprint"]
+    return {"version": CONTRACT_VERSION, **json.loads(redact(json.dumps(data)))}
+
+
+def _data(plan: Plan) -> dict[str, Any]:
+    """``plan`` as JSON data (lists, strings, numbers), as it would read back from a file."""
+    data: dict[str, Any] = json.loads(json.dumps(_converter().unstructure(plan)))
+    return data
+
+
+def read_plan(text: str, path: Path) -> Plan:
+    """The plan a plan document (``plan -o``'s output) holds, or :class:`PlanFileError`
+    naming the file and the key that is wrong."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise PlanFileError("not a plan file (invalid JSON)", file=path) from exc
+    if not isinstance(data, dict) or "format_version" not in data:
+        raise PlanFileError("not a plan file (no format_version)", file=path)
+    if data["format_version"] != FORMAT_VERSION:
+        raise PlanFileError(
+            f"unsupported plan format_version {data['format_version']!r} "
+            f"(this reconciler reads {FORMAT_VERSION})",
+            file=path,
+        )
+    fingerprint = data.get("fingerprint")
+    if not isinstance(fingerprint, str):
+        raise PlanFileError("not a plan file (no fingerprint)", file=path)
+    body = data.get("contract")
+    if not isinstance(body, dict):
+        raise PlanFileError(
+            "no contract in this plan file (made by an older reconciler?); run plan -o again",
+            file=path,
+        )
+    body = dict(body)
+    version = body.pop("version", None)
+    if version != CONTRACT_VERSION:
+        raise PlanFileError(
+            f"unsupported contract version {version!r} (this reconciler reads {CONTRACT_VERSION})",
+            file=path,
+            key="contract.version",
+        )
+    return structure(body, fingerprint, path)
+
+
+def structure(body: dict[str, Any], fingerprint: str, path: Path) -> Plan:
+    """The plan ``body`` (a ``contract`` without its version) describes, with ``fingerprint``."""
+    import cattrs  # noqa: PLC0415 - start-up: only `apply FILE` pays
+
+    try:
+        plan: Plan = _converter().structure({**body, "fingerprint": fingerprint}, Plan)
+    except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
+        key, message = _where(exc)
+        raise PlanFileError("not a valid plan", file=path, key=key, cause=message) from exc
+    return plan
+
+
+def _where(exc: Exception) -> tuple[str | None, str]:
+    """The dotted key (``contract.steps[0].action``) and message of the first error cattrs
+    found in a contract."""
+    import cattrs  # noqa: PLC0415 - start-up: error path only
+
+    if not isinstance(exc, cattrs.BaseValidationError):
+        return None, str(exc)
+    first = cattrs.transform_error(exc, path="contract")[0]
+    message, _, key = first.rpartition(" @ ")
+    return (key, message) if message else (None, first)
+
+
+def with_credentials(saved: Plan, current: Plan) -> Plan:
+    """``saved`` with each URL whose credentials a plan file shows as ``****`` taken from
+    ``current`` (the same plan computed again; the caller checked that both say the same)."""
+    conv = _converter()
+    merged = _merge(_data(saved), _data(current))
+    plan: Plan = conv.structure(merged, Plan)
+    return plan
+
+
+def _merge(saved: object, current: object) -> object:
+    if isinstance(saved, str):
+        return current if isinstance(current, str) and redact(current) == saved else saved
+    if isinstance(saved, dict) and isinstance(current, dict):
+        return {k: _merge(v, current.get(k)) for k, v in saved.items()}
+    if not isinstance(saved, list | tuple) or not isinstance(current, list | tuple):
+        return saved
+    if len(saved) != len(current):
+        return saved
+    return [_merge(a, b) for a, b in zip(saved, current, strict=True)]
