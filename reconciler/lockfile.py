@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 
 _HEADER_RE = re.compile(
     r"^# reconciler-inputs: sha256:(?P<digest>[0-9a-f]{64})"
-    r"(?: requirements=(?P<req>[0-9a-f]+) python=(?P<python>\S+) index=(?P<index>[0-9a-f]+))?\s*\Z"
+    r"(?: requirements=(?P<req>[0-9a-f]+) python=(?P<python>\S+) index=(?P<index>[0-9a-f]+)"
+    r"(?: python-floor=(?P<floor>[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,4}))?)?\s*\Z"
 )
 _HASH_RE = re.compile(r"--hash[= ](\S+)")
 #: The line every resolver writes for almost every pin: ``name==1.2.3 --hash=sha256:...``;
@@ -123,10 +124,13 @@ def normalise_requirement(text: str) -> str:
     return str(requirement)
 
 
-def inputs_digest(plugin: Plugin, python_major_minor: str, index: IndexOptions) -> InputsDigest:
+def inputs_digest(
+    plugin: Plugin, python_major_minor: str, index: IndexOptions, floor: str = ""
+) -> InputsDigest:
     """Digest the plugin's requirements (normalised, order-free), interpreter and index settings.
 
     Which resolver made the lock (pip-tools or uv) is not an input: a lock is fresh for both.
+    ``floor`` (the full ``X.Y.Z`` it is resolved for) is recorded beside the digest, not in it.
     """
     requirements = sorted(normalise_requirement(r) for r in plugin.requirements)
     # Constraints and pre-releases are resolution inputs too; listed only when used, so the
@@ -142,7 +146,12 @@ def inputs_digest(plugin: Plugin, python_major_minor: str, index: IndexOptions) 
     index_digest = _sha(index_data)[:16]
     whole = _sha({"requirements": requirements, "python": python_major_minor, "index": index_data})
     return InputsDigest(
-        whole, req_digest, python_major_minor, index_digest, universal_flipped=_sha(flipped)[:16]
+        whole,
+        req_digest,
+        python_major_minor,
+        index_digest,
+        floor,
+        universal_flipped=_sha(flipped)[:16],
     )
 
 
@@ -279,8 +288,25 @@ def lock_staleness(
     expected = inputs_digest(plugin, interpreter.major_minor, index)
     return switched + (
         stale_reasons(lock, expected)
+        or below_floor(lock, interpreter)
         or (smuggled_paths(plugin, lock, project_dir) if project_dir is not None else ())
         or unsatisfied(plugin.requirements, lock, dict(interpreter.markers))
+    )
+
+
+def below_floor(lock: Lock, interpreter: Interpreter) -> tuple[str, ...]:
+    """Why ``lock`` is stale when ``interpreter`` is older than the patch level the lock was
+    resolved for (its pins may need that patch level); empty when at or above it, or when the
+    lock records no floor (written before floors were: resolved for X.Y.0)."""
+    floor = lock.inputs.floor if lock.inputs is not None else ""
+    have = interpreter.release
+    if not floor or not have or have.split(".")[:2] != floor.split(".")[:2]:
+        return ()  # another X.Y is the digest's "interpreter changed"
+    if int(have.split(".")[2]) >= int(floor.split(".")[2]):
+        return ()
+    return (
+        f"python {interpreter.version} is older than {floor}, the patch level the lock was "
+        "resolved for",
     )
 
 
@@ -410,6 +436,7 @@ def _fast_parse(plugin: str, path: Path, text: str) -> Lock | None:
         header.group("req") or "",
         header.group("python") or "",
         header.group("index") or "",
+        header.group("floor") or "",
     )
     return Lock(
         plugin=plugin,
@@ -440,6 +467,7 @@ def _parse_lines(plugin: str, path: Path, text: str) -> Lock:
                     header.group("req") or "",
                     header.group("python") or "",
                     header.group("index") or "",
+                    header.group("floor") or "",
                 )
                 continue
         meta = _reconciler_meta(logical)

@@ -150,6 +150,22 @@ class Interpreter:
         """``"3.11"`` for ``"3.11.7"``."""
         return ".".join(self.version.split(".")[:2])
 
+    @property
+    def release(self) -> str:
+        """The numeric ``X.Y.Z`` of the version (``"3.13.0"`` for ``"3.13.0rc1"``); a lock is
+        resolved for it and records it as its floor. ``""`` when the version has no patch."""
+        parts = self.version.split(".")[:3]
+        if len(parts) < 3:
+            return ""
+        patch = parts[2]
+        for index, char in enumerate(patch):
+            if not char.isdigit():
+                patch = patch[:index]
+                break
+        if not (parts[0].isdigit() and parts[1].isdigit() and patch):
+            return ""
+        return f"{parts[0]}.{parts[1]}.{patch}"
+
 
 @attrs.frozen
 class LockedPackage:
@@ -253,15 +269,20 @@ class InputsDigest:
     requirements: str = ""
     python: str = ""
     index: str = ""
+    #: The interpreter version (``X.Y.Z``) the lock was resolved for: fresh on that X.Y at or
+    #: above it, stale below it. Not part of ``digest`` (a lock is shared by every patch level
+    #: at or above its floor); ``""`` for a lock written before floors were recorded (X.Y.0).
+    floor: str = ""
     #: ``requirements`` as it would be with ``universal`` flipped (not written; tells a lock
     #: whose only change is ``universal`` from one whose requirements changed).
     universal_flipped: str = attrs.field(default="", eq=False)
 
     def header(self) -> str:
         """The header comment line written at the top of a lock."""
+        floor = f" python-floor={self.floor}" if self.floor else ""
         return (
             f"# reconciler-inputs: sha256:{self.digest} requirements={self.requirements} "
-            f"python={self.python} index={self.index}"
+            f"python={self.python} index={self.index}{floor}"
         )
 
 

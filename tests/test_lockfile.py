@@ -114,6 +114,45 @@ def test_header_written_by_inputs_digest_round_trips() -> None:
     assert lock.inputs == inputs
 
 
+def test_header_records_the_python_floor_outside_the_digest() -> None:
+    plugin = Plugin("x", ("a>=1",), "python3")
+    inputs = inputs_digest(plugin, "3.11", IndexOptions(), "3.11.7")
+    assert inputs.header().endswith(" python=3.11 index=" + inputs.index + " python-floor=3.11.7")
+    assert inputs.digest == inputs_digest(plugin, "3.11", IndexOptions()).digest
+    lock = parse("x", LOCK_PATH, f"{inputs.header()}\na==1.0\n")
+    assert lock.inputs == inputs
+    assert lock.inputs is not None
+    assert lock.inputs.floor == "3.11.7"
+
+
+@pytest.mark.parametrize(
+    ("version", "floor", "reasons"),
+    [
+        pytest.param("3.11.7", "3.11.7", (), id="same"),
+        pytest.param("3.11.12", "3.11.7", (), id="later-patch-fresh"),
+        pytest.param(
+            "3.11.2",
+            "3.11.7",
+            ("python 3.11.2 is older than 3.11.7, the patch level the lock was resolved for",),
+            id="earlier-patch-stale",
+        ),
+        pytest.param("3.11.2", "", (), id="no-floor-recorded-is-x.y.0"),
+        pytest.param(
+            "3.11.0rc1",
+            "3.11.1",
+            ("python 3.11.0rc1 is older than 3.11.1, the patch level the lock was resolved for",),
+            id="pre-release",
+        ),
+    ],
+)
+def test_lock_is_fresh_at_or_above_its_floor(version: str, floor: str, reasons: tuple[str]) -> None:
+    plugin = Plugin("x", ("a>=1",), "python3")
+    inputs = inputs_digest(plugin, "3.11", IndexOptions(), floor)
+    lock = parse("x", LOCK_PATH, f"{inputs.header()}\na==1.0 --hash={H1}\n")
+    interpreter = Interpreter("/usr/bin/python3.11", version)
+    assert lock_staleness(plugin, lock, interpreter, IndexOptions()) == reasons
+
+
 def test_same_name_with_different_markers_is_allowed() -> None:
     text = 'numpy==1.24.4 ; python_version < "3.9"\nnumpy==1.26.4 ; python_version >= "3.9"\n'
     lock = parse("x", LOCK_PATH, text)

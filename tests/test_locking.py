@@ -11,14 +11,17 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-from helpers import require_python, run_cli
+from helpers import python_version, require_python, run_cli, skip_or_fail
 
 from reconciler import lockfile
 from reconciler.installers.uv import find_uv
+from reconciler.locking.piptools import resolver_python
+from reconciler.models import Interpreter
 from reconciler.support.tool_errors import explain_uv as uv_resolution_error
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "example"
@@ -423,3 +426,143 @@ def test_universal_with_pip_tools_is_a_one_line_error_naming_the_setting(tmp_pat
 )
 def test_uv_error_is_its_head_and_last_cause(stderr: str, expected: str) -> None:
     assert uv_resolution_error(stderr) == expected
+
+
+# --- the Python patch level (issue 16 point 4) -------------------------------------------------
+
+
+def straddling_wheelhouse(dest: Path, full: str) -> Path:
+    """``floor-pkg`` 1.0 (``Requires-Python >=X.Y``), 2.0 (``>=X.Y.Z``, this interpreter's patch
+    level) and 3.0 (``>=X.Y.(Z+1)``, a later one): the pin for X.Y.Z is 2.0, for X.Y.0 1.0."""
+    make_wheels: ModuleType = _make_wheels()
+    major, minor, patch = (int(p) for p in full.split("."))
+    dest.mkdir(parents=True)
+    for version, floor in (
+        ("1.0", f"{major}.{minor}"),
+        ("2.0", f"{major}.{minor}.{patch}"),
+        ("3.0", f"{major}.{minor}.{patch + 1}"),
+    ):
+        dist = make_wheels.Dist(
+            name="floor-pkg",
+            version=version,
+            summary="needs a patch level",
+            module_source="",
+            requires_python=f">={floor}",
+        )
+        make_wheels.write_wheel(dist, dest)
+    return dest
+
+
+def uv_compile_pins(python: Path, wheels: Path, work: Path) -> dict[str, str]:
+    """What ``uv pip compile --python <python>`` (no ``--python-version``) pins: the oracle."""
+    uv = find_uv()
+    assert uv is not None
+    source = work / "oracle.in"
+    source.write_text("floor-pkg\n", encoding="utf-8")
+    done = subprocess.run(
+        [uv, "pip", "compile", "--no-config", "--quiet", "--no-index", "--find-links",
+         str(wheels), "--python", str(python), "--no-python-downloads", str(source)],
+        capture_output=True, text=True, check=False, cwd=work,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return dict(re.findall(r"^([a-z0-9-]+)==(\S+)", done.stdout, re.M))
+
+
+@pytest.mark.skipif(not HAS_UV, reason="uv not installed (it is the oracle)")
+@pytest.mark.parametrize("version", ["3.11", "3.12"])
+def test_lock_resolves_for_the_full_patch_level_and_records_it_as_floor(
+    tmp_path: Path, resolver: str, version: str
+) -> None:
+    python = require_python(version)
+    full = python_version(python)
+    assert full is not None
+    major, minor, patch = (int(p) for p in full.split("."))
+    if patch == 0:
+        skip_or_fail(f"python {full}: an X.Y.0 cannot tell X.Y.Z from X.Y.0")
+    wheels = straddling_wheelhouse(tmp_path / "wh", full)
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "reconciler.toml").write_text(
+        f'[settings]\nfind-links = ["{wheels}"]\nno-index = true\nresolver = "{resolver}"\n\n'
+        f'[plugins.p]\nrequirements = ["floor-pkg"]\npython = "{python}"\n',
+        encoding="utf-8",
+    )
+    result = run_cli(project, "lock")
+    assert result.returncode == 0, result.stderr
+    lock = project / "lock" / "p.txt"
+    assert pins(lock) == {"floor-pkg": "2.0"} == uv_compile_pins(python, wheels, tmp_path)
+    header = lock.read_text().splitlines()[0]
+    assert header.endswith(f" python={major}.{minor} index={header.split('index=')[1][:16]} "
+                           f"python-floor={full}"), header  # fmt: skip
+    assert run_cli(project, "lock", "--check").returncode == 0
+
+    # a lock resolved on a later patch level is stale here, both versions named
+    later = f"{major}.{minor}.{patch + 1}"
+    lock.write_text(lock.read_text().replace(f"python-floor={full}", f"python-floor={later}"))
+    result = run_cli(project, "lock", "--check")
+    assert result.returncode == 2
+    assert (
+        f"p: stale (python {full} is older than {later}, the patch level the lock was resolved for)"
+    ) in result.stdout
+    plan = run_cli(project, "plan")
+    assert f"python {full} is older than {later}" in plan.stdout + plan.stderr
+    # one resolved on an earlier patch level is fresh (and left alone by lock)
+    earlier = f"{major}.{minor}.{patch - 1}"
+    lock.write_text(lock.read_text().replace(f"python-floor={later}", f"python-floor={earlier}"))
+    assert run_cli(project, "lock", "--check").returncode == 0
+    before = lock.read_bytes()
+    assert run_cli(project, "lock").returncode == 0
+    assert lock.read_bytes() == before
+    # re-locked below its floor: resolved again, floor back to this interpreter
+    lock.write_text(lock.read_text().replace(f"python-floor={earlier}", f"python-floor={later}"))
+    assert run_cli(project, "lock").returncode == 0
+    assert f"python-floor={full}" in lock.read_text()
+    assert pins(lock) == {"floor-pkg": "2.0"}
+
+
+@pytest.mark.skipif(not HAS_UV, reason="uv not installed")
+@pytest.mark.parametrize("universal", [False, True])
+def test_pylock_records_the_floor_as_requires_python(tmp_path: Path, universal: bool) -> None:
+    full = f"{sys.version_info.major}.{sys.version_info.minor}.{sys.version_info.micro}"
+    if sys.version_info.micro == 0:
+        skip_or_fail(f"python {full}: an X.Y.0 cannot tell X.Y.Z from X.Y.0")
+    project = tmp_path / "proj"
+    straddling_wheelhouse(project / "wh", full)  # under the project: a pylock holds no abs path
+    (project / "reconciler.toml").write_text(
+        '[settings]\nfind-links = ["wh"]\nno-index = true\nresolver = "uv"\n\n'
+        f'[plugins.p]\nrequirements = ["floor-pkg"]\nlock-format = "pylock"\n'
+        f"universal = {'true' if universal else 'false'}\n",
+        encoding="utf-8",
+    )
+    result = run_cli(project, "lock")
+    assert result.returncode == 0, result.stderr
+    lock = project / "lock" / "pylock.p.toml"
+    data = tomllib.loads(lock.read_text())
+    upper = "" if universal else f",<{sys.version_info.major}.{sys.version_info.minor + 1}"
+    assert data["requires-python"] == f">={full}{upper}"
+    assert data["tool"]["reconciler"]["python-floor"] == full
+    versions = sorted(p["version"] for p in data["packages"])
+    # universal: forked on python_full_version (3.0 from the later patch level on), never 1.0
+    assert versions == (["2.0", "3.0"] if universal else ["2.0"])
+    if universal:
+        assert all("python_full_version" in p["marker"] for p in data["packages"])
+    later = f"{sys.version_info.major}.{sys.version_info.minor}.{sys.version_info.micro + 1}"
+    lock.write_text(
+        lock.read_text().replace(f'python-floor = "{full}"', f'python-floor = "{later}"')
+    )
+    result = run_cli(project, "lock", "--check")
+    assert result.returncode == 2
+    assert f"python {full} is older than {later}" in result.stdout
+
+
+def test_pip_compile_runs_under_an_interpreter_of_the_plugins_patch_level(tmp_path: Path) -> None:
+    """pip checks ``Requires-Python`` against the interpreter it runs under: the tool's own only
+    for the very same X.Y.Z, a helper of the plugin's interpreter for another patch level."""
+    micro = sys.version_info.micro
+    short = f"{sys.version_info.major}.{sys.version_info.minor}"
+    base = str(require_python(short))
+    assert resolver_python(Interpreter(base, f"{short}.{micro}"), tmp_path) == sys.executable
+    helper = resolver_python(Interpreter(base, f"{short}.{micro + 1}"), tmp_path)
+    assert helper != sys.executable
+    assert Path(helper).is_relative_to(tmp_path)
+    assert python_version(helper) == python_version(base)

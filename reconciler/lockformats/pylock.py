@@ -110,6 +110,9 @@ class PylockFormat:
         doc.add(tomlkit.comment("Install it without reconciler: pip install -r <this file>"))
         doc["lock-version"] = "1.0"
         doc["created-by"] = CREATED_BY
+        requires_python = _requires_python(content)
+        if requires_python:
+            doc["requires-python"] = requires_python
         packages = tomlkit.aot()
         for package in content.lock.packages:
             packages.append(_entry(package, content, lock_dir))
@@ -120,6 +123,18 @@ class PylockFormat:
         text = tomlkit.dumps(doc)
         self.parse(content.plugin.name, content.path, text)  # never write what we cannot read
         return text
+
+
+def _requires_python(content: LockContent) -> str:
+    """PEP 751 ``requires-python``: at or above the patch level the lock was resolved for
+    (``>=3.11.7``) and, unless the lock is universal, within that X.Y (``,<3.12``)."""
+    floor = content.inputs.floor
+    if not floor:
+        return ""
+    major, minor, _ = floor.split(".")
+    if content.plugin.universal:
+        return f">={floor}"
+    return f">={floor},<{major}.{int(minor) + 1}"
 
 
 def validate(label: str, text: str) -> Pylock:
@@ -145,7 +160,17 @@ def _inputs(tool: dict[str, Any]) -> InputsDigest | None:
         str(tool.get("requirements-digest", "")),
         str(tool.get("python", "")),
         str(tool.get("index-digest", "")),
+        _floor(tool.get("python-floor")),
     )
+
+
+def _floor(value: object) -> str:
+    """``[tool.reconciler] python-floor`` when it is a plain ``X.Y.Z`` (else none)."""
+    if not isinstance(value, str):
+        return ""
+    parts = value.split(".")
+    plain = len(parts) == 3 and all(p.isascii() and p.isdigit() and len(p) <= 4 for p in parts)
+    return value if plain else ""
 
 
 def _hashes(hashes: Any) -> tuple[str, ...]:
@@ -320,6 +345,8 @@ def _tool_table(content: LockContent, lock_dir: Path) -> Any:
     table["requirements-digest"] = inputs.requirements
     table["python"] = inputs.python
     table["index-digest"] = inputs.index
+    if inputs.floor:
+        table["python-floor"] = inputs.floor
     table["plugin"] = plugin.name
     table["requirements"] = [strip_credentials(r) for r in plugin.requirements]
     if plugin.constraints:

@@ -99,7 +99,9 @@ def lock_plugin(
     if desired.settings.require_hashes:
         direct.refuse_unhashable(plugin)
     target = desired.lock_path(plugin.name)
-    digest = lockfile.inputs_digest(plugin, interpreter.major_minor, desired.index_for(plugin))
+    digest = lockfile.inputs_digest(
+        plugin, interpreter.major_minor, desired.index_for(plugin), interpreter.release
+    )
     previous = None
     current = _previous(desired, plugin)
     if not upgrade:

@@ -87,7 +87,9 @@ def resolver_python(
 ) -> str:
     """An interpreter that runs pip-compile for ``interpreter``'s Python version.
 
-    - the tool's own interpreter when the major.minor matches;
+    - the tool's own interpreter when the full version (X.Y.Z) matches (pip checks
+      ``Requires-Python`` against the full version of the interpreter it runs under: another
+      patch level of the same X.Y gets its own helper below);
     - Python 3.8-3.10 (older than reconciler itself, whose packages use newer syntax and need
       no ``tomli``): a helper venv of that interpreter holding the pip-tools that the lock
       shipped with reconciler (``reconciler/locking/helpers/py3.X.txt``) pins for it, installed
@@ -97,7 +99,8 @@ def resolver_python(
       through a ``.pth`` file (no download).
     """
     current = f"{sys.version_info.major}.{sys.version_info.minor}"
-    if interpreter.major_minor == current:
+    wanted = interpreter.release or interpreter.major_minor
+    if wanted in (f"{current}.{sys.version_info.micro}", current):
         return sys.executable
     version = tuple(int(part) for part in interpreter.major_minor.split("."))
     if version < (3, 8):

@@ -1,6 +1,7 @@
 """The uv resolver: ``uv pip compile --generate-hashes`` for the plugin's Python version.
 
-uv resolves for any target version (``--python-version X.Y``) and, with ``--universal``, for
+uv resolves for any target version (``--python-version X.Y.Z``, the plugin interpreter's full
+version: ``X.Y`` alone would mean ``X.Y.0``) and, with ``--universal``, for
 every platform at once, so no helper environment is needed. Its output is the same pip
 requirements format pip-compile writes; an existing output file is uv's preference source, so
 unchanged pins are kept exactly as pip-compile keeps them.
@@ -50,8 +51,10 @@ class UvResolver:
                 *UV_COMPILE_FLAGS,
                 "--python",
                 request.interpreter.executable,
+                # the full X.Y.Z (X.Y alone means X.Y.0): the pins `meltano install` and pip
+                # get on this interpreter, where a newer release needs a later patch level
                 "--python-version",
-                request.interpreter.major_minor,
+                request.interpreter.release or request.interpreter.major_minor,
             ]
             if plugin.universal:
                 command.append("--universal")
