@@ -270,8 +270,8 @@ def plan(
         click.echo(render.to_json(the_plan), nl=False)
     else:
         _print_plan(ctx, the_plan)
-    for name, reason in the_plan.refused:  # plan only: apply's own error line names it
-        _warn(f"{name}: blocked: {reason}")
+    for step in the_plan.refused:  # on stderr too, where CI looks (the plan shows it as well)
+        _warn(f"{step.plugin}: blocked: {render.detail(step)}")
     if detailed_exitcode and the_plan.refused:
         return EXIT_ERROR  # apply would refuse a step: not a plan to sign off
     if detailed_exitcode and the_plan.changes:

@@ -402,6 +402,9 @@ class Action(enum.StrEnum):
     REINSTALL = "reinstall"
     REMOVE = "remove"
     NOOP = "no-op"
+    #: apply will refuse this venv's path (a foreign link, file, FIFO or unmarked directory
+    #: there, or a link out of the root): the plan says so, apply does the others and exits 1.
+    BLOCKED = "blocked"
 
 
 @attrs.frozen
@@ -475,10 +478,6 @@ class Plan:
     keep_generations: int = 0
     #: What the locks' relative paths and find-links are relative to.
     project_dir: Path = Path()
-    #: ``(plugin, reason)`` of every step apply will refuse (a foreign link, an unmarked file or
-    #: directory at the venv path, a link out of the root): shown as blocked, exit 1 under
-    #: ``plan --detailed-exitcode``.
-    refused: tuple[tuple[str, str], ...] = ()
     #: The plugins this plan was made for (``plan tap-x``); empty: every plugin. A saved plan
     #: is checked and applied for exactly these.
     targets: tuple[str, ...] = ()
@@ -488,7 +487,18 @@ class Plan:
     @property
     def changes(self) -> tuple[Step, ...]:
         """The steps that do something."""
-        return tuple(s for s in self.steps if s.action is not Action.NOOP and s.blocked is None)
+        return tuple(
+            s
+            for s in self.steps
+            if s.action not in (Action.NOOP, Action.BLOCKED) and s.blocked is None
+        )
+
+    @property
+    def refused(self) -> tuple[Step, ...]:
+        """The steps apply will refuse (:attr:`Action.BLOCKED`: something reconciler did not
+        make is at the venv path); its reason is the step's only reason. Exit 1 under
+        ``plan --detailed-exitcode``; apply does the other steps, then fails naming these."""
+        return tuple(s for s in self.steps if s.action is Action.BLOCKED)
 
     @property
     def blocked(self) -> tuple[Step, ...]:

@@ -102,9 +102,7 @@ def observe_venv(path: Path, name: str | None = None, layout: Layout | None = No
                 dists=(),
                 location=os.path.realpath(path),
             )
-        if layout is not None and _has_entries(path):
-            problems.append(REFUSED)
-        else:
+        if blocked is None:  # else the plan says why apply refuses it (a blocked step)
             problems.append("incomplete (no state marker)")
     cfg = venvcfg.read(path)
     if cfg is None:
@@ -127,18 +125,6 @@ def observe_venv(path: Path, name: str | None = None, layout: Layout | None = No
         location=os.path.realpath(path),
         blocked=blocked,
     )
-
-
-#: Why a declared plugin's stable path cannot be replaced: apply refuses such a directory.
-REFUSED = "not made by reconciler (no state marker): apply will not replace it; move it away"
-
-
-def _has_entries(path: Path) -> bool:
-    try:
-        with os.scandir(path) as entries:
-            return any(True for _ in entries)
-    except OSError:
-        return True
 
 
 def _stale_files(path: Path, wanted: Mapping[str, str]) -> tuple[str, ...]:

@@ -49,7 +49,9 @@ def make_plan(
     ``locks`` and ``interpreters`` are keyed by plugin name; ``only`` restricts the plan to those
     plugins (empty means all); ``sources`` maps the source URL of each non-editable local project
     to its current :func:`~reconciler.observe.source_fingerprint`. A plugin whose lock is missing
-    or stale gets a step that says why (:attr:`Step.blocked`); nothing here reads the disk.
+    or stale gets a step that says why (:attr:`Step.blocked`); one whose venv path holds what
+    apply will not replace (:attr:`ObservedVenv.blocked`) is an :attr:`Action.BLOCKED` step.
+    Nothing here reads the disk.
     Each step carries everything apply needs: packages, index, strategy, extra files and source
     fingerprints. ``verify`` says the observation checked installed files against their RECORD
     (recorded in the plan, for a saved plan to be checked the same way). The fingerprint digests
@@ -62,7 +64,6 @@ def make_plan(
     steps: list[Step] = []
     warnings: list[str] = []
     checked: dict[str, Lock] = {}
-    refused: list[tuple[str, str]] = []
     context = _Context(desired, sources or {})
     for name in names:
         observed = observation.get(name)
@@ -86,9 +87,11 @@ def make_plan(
             continue
         checked[name] = lock
         if observed is not None and observed.blocked is not None:
-            # apply will refuse to replace what is there: say so now (the step stays, so that a
-            # saved plan still names it and apply reports it with the others done)
-            refused.append((name, observed.blocked))
+            # apply will refuse to replace what is there: a blocked step, never a promise
+            # (a saved plan names it; apply does the others and fails naming it)
+            reason = observed.blocked
+            steps.append(Step(name, Action.BLOCKED, reasons=(reason,), interpreter=interpreter))
+            continue
         step = _plan_declared(plugin, lock, interpreter, observed, context)
         steps.append(_contract(step, plugin, context))
     plan = Plan(
@@ -97,7 +100,6 @@ def make_plan(
         fingerprint="",
         keep_generations=desired.settings.keep_generations,
         project_dir=desired.project_dir,
-        refused=tuple(refused),
         targets=tuple(sorted(set(only))),
         verify=verify,
     )

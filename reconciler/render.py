@@ -25,6 +25,7 @@ _SYMBOLS = {
     Action.REINSTALL: "±",
     Action.REMOVE: "-",
     Action.NOOP: " ",
+    Action.BLOCKED: "!",
 }
 _STYLES = {
     Action.CREATE: "green",
@@ -32,6 +33,7 @@ _STYLES = {
     Action.REINSTALL: "magenta",
     Action.REMOVE: "red",
     Action.NOOP: "",
+    Action.BLOCKED: "bold red",
 }
 _SUMMARY_ORDER = (Action.CREATE, Action.UPGRADE, Action.REINSTALL, Action.REMOVE, Action.NOOP)
 
@@ -89,14 +91,14 @@ def _direction(install: Install) -> str:
 
 def human(plan: Plan, *, color: bool = False) -> str:
     """The plan as people read it; ends with ``Plan: ...`` or ``No changes. ...``."""
-    changes = plan.changes
-    if not changes:
+    shown = tuple(s for s in plan.steps if s in plan.changes or s.action is Action.BLOCKED)
+    if not shown:
         count = len(plan.steps)
         noun = "venv matches its lock" if count == 1 else "venvs match their locks"
         return f"No changes. {count} {noun}."
-    width = max(len(s.plugin) for s in changes)
+    width = max(len(s.plugin) for s in shown)
     lines = []
-    for step in changes:
+    for step in shown:
         symbol = _SYMBOLS[step.action]
         action = str(step.action)
         if color:
@@ -105,9 +107,15 @@ def human(plan: Plan, *, color: bool = False) -> str:
             lines.append(f"  {head} {_escape(redact(detail(step)))}")
         else:
             lines.append(f"  {symbol} {step.plugin:<{width}}   {action:<11} {redact(detail(step))}")
+    blocked = plan.count(Action.BLOCKED)
     lines.append(
         f"Plan: {plan.count(Action.CREATE)} to create, {plan.count(Action.UPGRADE)} to upgrade, "
-        f"{plan.count(Action.REINSTALL)} to reinstall, {plan.count(Action.REMOVE)} to remove."
+        f"{plan.count(Action.REINSTALL)} to reinstall, {plan.count(Action.REMOVE)} to remove"
+        + (
+            f"; {blocked} blocked (apply refuses {'it' if blocked == 1 else 'them'})."
+            if blocked
+            else "."
+        )
     )
     return "\n".join(lines)
 
@@ -132,7 +140,11 @@ def to_data(plan: Plan) -> dict[str, Any]:
             }
             for step in plan.steps
         ],
-        "summary": {str(a): plan.count(a) for a in _SUMMARY_ORDER},
+        "summary": {
+            **{str(a): plan.count(a) for a in _SUMMARY_ORDER},
+            # only when there are some: a plan without any reads as it always did
+            **({"blocked": len(plan.refused)} if plan.refused else {}),
+        },
         "fingerprint": plan.fingerprint,
         "contract": contract(plan),
     }

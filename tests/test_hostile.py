@@ -119,6 +119,8 @@ def test_a_symlink_at_any_level_of_the_venv_root_is_a_wall(
     where = project.root / link
     where.parent.mkdir(parents=True, exist_ok=True)
     where.symlink_to(victim, target_is_directory=True)
+    # plan refuses as apply will (never a plan apply refuses), with the same one line
+    one_error(project.run("plan", "--detailed-exitcode"), str(where), f"symlink to {victim}")
     result = project.run("apply", "--installer", installer)
     one_error(result, str(where), f"symlink to {victim}")
     assert snapshot(victim) == before
@@ -132,6 +134,7 @@ def test_the_apply_lock_file_as_a_symlink_is_refused_and_its_target_kept(
     before = victim.read_bytes()
     (project.root / ".venvs").mkdir()
     (project.root / ".venvs" / ".reconciler.lock").symlink_to(victim)
+    one_error(project.run("plan"), ".reconciler.lock", "a symlink")
     result = project.run("apply")
     one_error(result, ".reconciler.lock")
     assert victim.read_bytes() == before
@@ -154,6 +157,7 @@ def test_a_symlink_in_meltanos_plugin_dirs_is_a_wall(
     where = meltano_project.root / link
     where.parent.mkdir(parents=True, exist_ok=True)
     where.symlink_to(victim, target_is_directory=True)
+    one_error(meltano_project.run("plan"), f"symlink to {victim}")
     result = meltano_project.run("apply")
     one_error(result, f"symlink to {victim}")
     assert snapshot(victim) == before
@@ -786,27 +790,91 @@ def test_a_venv_root_that_is_a_symlink_out_of_the_project_is_refused(
     assert snapshot(victim) == before
 
 
-@pytest.mark.parametrize("kind", ["foreign-symlink", "file", "unmarked-dir"])
-def test_plan_reports_a_venv_apply_would_refuse_as_blocked(
-    project: Project, tmp_path: Path, kind: str
-) -> None:
-    victim = make_victim(tmp_path)
-    stable = project.venv_root / "tap-alpha"
-    stable.parent.mkdir()
-    if kind == "foreign-symlink":
+#: What the author puts at a declared plugin's venv path, and what apply must keep there.
+FOREIGN_AT_VENV_PATH = ["symlink-out", "file", "fifo", "unmarked-dir"]
+
+
+def _put_foreign(stable: Path, kind: str, victim: Path) -> Callable[[], bool]:
+    """Put ``kind`` at ``stable``; return a check that it is still there, untouched."""
+    stable.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "symlink-out":
         stable.symlink_to(victim, target_is_directory=True)
-    elif kind == "file":
+        return lambda: stable.is_symlink() and stable.readlink() == victim
+    if kind == "file":
         stable.write_text("not a venv\n", encoding="utf-8")
+        return lambda: stable.read_text(encoding="utf-8") == "not a venv\n"
+    if kind == "fifo":
+        os.mkfifo(stable)
+        return lambda: stat.S_ISFIFO(os.lstat(stable).st_mode)
+    stable.mkdir()
+    (stable / "mine").write_text("x\n", encoding="utf-8")
+    return lambda: (stable / "mine").read_text(encoding="utf-8") == "x\n"
+
+
+@pytest.mark.parametrize("layout", ["toml", "meltano"])
+@pytest.mark.parametrize("kind", FOREIGN_AT_VENV_PATH)
+def test_a_venv_path_apply_would_refuse_is_a_blocked_step_never_a_promise(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str, layout: str
+) -> None:
+    """Point 7: ``plan`` shows the plugin as blocked with its reason (text, JSON, status),
+    ``plan --detailed-exitcode`` exits 1, ``apply`` does every other plugin, then exits 1
+    naming it; what is there stays as it was."""
+    if layout == "toml":
+        project: Project = request.getfixturevalue("project")
+        name, other, creates = "tap-alpha", "tap-beta", 2
+        stable, other_path = project.venv_root / name, project.venv_root / other
     else:
-        stable.mkdir()
-        (stable / "mine").write_text("x\n", encoding="utf-8")
-    result = project.run("plan", "--detailed-exitcode")
-    assert result.code == 1, result.describe()
-    assert "tap-alpha: blocked: refusing to replace" in result.err, result.describe()
-    assert project.run("plan").code == 0  # a report: the exit code says so only when asked
+        project = request.getfixturevalue("meltano_project")
+        name, other, creates = "tap-singer", "target-singer", 1
+        stable = project.root / ".meltano" / "extractors" / name / "venv"
+        other_path = project.root / ".meltano" / "loaders" / other / "venv"
+    victim = make_victim(tmp_path)
+    before = snapshot(victim)
+    intact = _put_foreign(stable, kind, victim)
+
+    text = project.run("plan")
+    assert text.code == 0, text.describe()  # a report: the exit code says so only when asked
+    row = next(line for line in text.out.splitlines() if f" {name} " in line)
+    assert row.lstrip().startswith(f"! {name}"), text.describe()
+    assert "blocked" in row, text.describe()
+    assert "reinstall" not in row, text.describe()
+    assert "refusing to replace" in row, text.describe()
+    assert text.out.rstrip().endswith(
+        f"{creates} to create, 0 to upgrade, 0 to reinstall, 0 to remove; "
+        "1 blocked (apply refuses it)."
+    ), text.describe()
+    assert f"{name}: blocked: refusing to replace" in text.err, text.describe()
+
+    entry = project.change(name)
+    assert entry["action"] == "blocked", entry
+    assert (entry["install"], entry["uninstall"]) == ([], []), entry
+    assert len(entry["reasons"]) == 1, entry
+    assert "refusing to replace" in entry["reasons"][0], entry
+    summary = project.plan_json()["summary"]
+    assert (summary["blocked"], summary["reinstall"], summary["create"]) == (1, 0, creates)
+
+    detailed = project.run("plan", "--detailed-exitcode")
+    assert detailed.code == 1, detailed.describe()
+
+    rows = json.loads(project.ok("status", "--json").out)["plugins"]
+    status_row = next(r for r in rows if r["plugin"] == name)
+    assert status_row["drift"] == "blocked", status_row
+    assert "refusing to replace" in status_row["detail"], status_row
+
     applied = project.run("apply")
-    one_error(applied, "tap-alpha", "refusing to replace")
-    assert (project.venv_root / "tap-beta").is_symlink()  # the others are done
+    one_error(applied, f"plugin {name!r}", "refusing to replace", str(stable))
+    assert other_path.is_symlink(), applied.describe()  # the others are done
+    assert project.change(other)["action"] == "no-op"
+    assert intact(), f"{stable} changed"
+    assert snapshot(victim) == before
+
+    # alone in the plan (nothing else to do): apply still says so and exits 1, touching nothing
+    only = project.run("apply")
+    one_error(only, f"plugin {name!r}", "refusing to replace")
+    assert intact(), f"{stable} changed"
+    assert snapshot(victim) == before
+    run = project.run("run", name, "--", "--about")
+    one_error(run, f"plugin {name!r}", "refusing to replace")
 
 
 def test_no_internal_class_name_in_a_message(meltano_project: Project) -> None:

@@ -773,3 +773,29 @@ def test_file_drift_changes_the_fingerprint() -> None:
     drifted = attrs.evolve(clean, files=(FileDrift("tap", "tap/a.py", "modified"),))
     packages = (pkg("tap", "1.0.0"),)
     assert plan_one(packages, clean).fingerprint != plan_one(packages, drifted).fingerprint
+
+
+def test_a_venv_path_apply_refuses_is_a_blocked_step_with_its_reason() -> None:
+    """Issue 15 point 7: what apply will not replace (observe's ``blocked``) is planned as
+    ``blocked`` with that reason, never as a reinstall; it is no change, and it is refused."""
+    reason = "refusing to replace /p/.venvs/tap: not made by reconciler (no state marker)"
+    foreign = attrs.evolve(unmanaged("tap"), blocked=reason)
+    plan = plan_one(LOCKED, foreign)
+    (step,) = plan.steps
+    assert (step.action, step.reasons, step.install, step.blocked) == (
+        Action.BLOCKED,
+        (reason,),
+        (),
+        None,  # not a lock problem: the plan still stands, apply does the others
+    )
+    assert plan.changes == ()
+    assert plan.refused == (step,)
+    assert require_plannable(plan) is plan
+    assert render.to_data(plan)["summary"]["blocked"] == 1
+    assert render.to_data(plan)["changes"][0]["action"] == "blocked"
+    text = render.human(plan)
+    assert text.splitlines()[0].split() == ["!", "tap", "blocked", "refusing", *reason.split()[1:]]
+    assert text.endswith("0 to remove; 1 blocked (apply refuses it).")
+    # without ``blocked`` (empty, or claimed by the layout's tool): a reinstall, as before
+    assert plan_one(LOCKED, unmanaged("tap")).steps[0].action is Action.REINSTALL
+    assert "blocked" not in render.to_data(plan_one(LOCKED, unmanaged("tap")))["summary"]

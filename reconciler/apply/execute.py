@@ -117,11 +117,10 @@ def apply_plan(
     """
     started = time.monotonic()
     ctx = Context(plan, layout, installer, stop or threading.Event())
-    # Walls first, for every plugin touched: a link out of the root anywhere means nothing is
-    # deleted or built, not one plugin's step failing after the others ran.
-    for step in plan.changes:
-        if step.action is not Action.NOOP:
-            gens.check_walls(ctx.layout, step.plugin)
+    # Walls first, for every plugin touched or refused: a link out of the root anywhere means
+    # nothing is deleted or built, not one plugin's step failing after the others ran.
+    for step in (*plan.changes, *plan.refused):
+        gens.check_walls(ctx.layout, step.plugin)
     with profile.stage("apply", "clean leftovers"):
         clean_leftovers(ctx, log)
     changes = plan.changes
@@ -132,7 +131,17 @@ def apply_plan(
             results = list(pool.map(lambda s: _run_step(s, ctx, log), changes))
     profile.record("apply", "steps", time.monotonic() - started)
     profile.flush()
-    return ApplyResult(tuple(results), time.monotonic() - started)
+    return ApplyResult((*results, *refusals(plan)), time.monotonic() - started)
+
+
+def refusals(plan: Plan) -> tuple[StepResult, ...]:
+    """A failed result, with its reason, for every step the plan says apply refuses
+    (:attr:`Plan.refused`): nothing of theirs is touched."""
+    return tuple(
+        StepResult(step, 0.0, str(SafetyError(detail, plugin=step.plugin)))
+        for step in plan.refused
+        for detail in [", ".join(step.reasons)]
+    )
 
 
 def _run_step(step: Step, ctx: Context, log: Log) -> StepResult:
@@ -172,6 +181,7 @@ _VERBS = {
     Action.REINSTALL: "reinstalling",
     Action.REMOVE: "removing",
     Action.NOOP: "checking",
+    Action.BLOCKED: "refusing",
 }
 
 

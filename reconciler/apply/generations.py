@@ -19,7 +19,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from reconciler.errors import SafetyError
-from reconciler.layouts import FLIP_INFIX, MARKER_NAME, Layout, link_target_problem, live_generation
+from reconciler.layouts import (
+    FLIP_INFIX,
+    MARKER_NAME,
+    Layout,
+    check_walls,
+    link_target_problem,
+    live_generation,
+)
 from reconciler.models import MarkerStatus
 from reconciler.state import MarkerCorrupt, read_marker
 from reconciler.support.files import fsync_dir
@@ -64,14 +71,6 @@ def new_generation(layout: Layout, plugin: str) -> Path:
         with contextlib.suppress(ValueError):
             newest = max(newest, int(name[1:17], 16) if name.startswith("g") else 0)
     return directory / f"g{newest + 1:016x}"
-
-
-def check_walls(layout: Layout, plugin: str) -> None:
-    """Raise SafetyError unless ``plugin``'s generations dir and stable path's directory lie
-    in the layout's root with no symlink on the way (``.generations``, ``.generations/<plugin>``,
-    Meltano's ``<type>/<name>``)."""
-    check_inside(layout.root, layout.generations_dir(plugin), what="build or delete in")
-    check_inside(layout.root, layout.stable_path(plugin), link_ok=True, what="replace")
 
 
 def create_generation(layout: Layout, generation: Path, mark: Callable[[Path], None]) -> None:

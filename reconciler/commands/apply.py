@@ -10,14 +10,13 @@ import attrs
 
 from reconciler import planfile
 from reconciler.apply.applylock import exclusive
-from reconciler.apply.execute import apply_plan, leftovers
+from reconciler.apply.execute import ApplyResult, apply_plan, leftovers, refusals
 from reconciler.commands.project import Project, compute_plan
 from reconciler.errors import PlanFileError, StalePlanError
 from reconciler.installers import get_installer
 from reconciler.models import IndexOptions, Plan
 from reconciler.results import ApplyOutcome
 from reconciler.support import scratch
-from reconciler.support.paths import check_root
 
 
 @attrs.frozen
@@ -66,16 +65,16 @@ def apply(
     # Plan and validate first, without the lock: an apply that fails or has nothing to do
     # must not touch the venv root at all (not even to create the lock file).
     root, keep = desired.settings.venv_root, desired.settings.keep_generations
-    check_root(desired.layout.root, desired.project_dir, "venv root")
     plan = _checked_plan(project, options)
     if not plan.changes and not leftovers(desired.layout, keep):
         show_plan(plan)
-        return ApplyOutcome(plan, None)
+        refused = refusals(plan)  # nothing to do but say what apply refuses
+        return ApplyOutcome(plan, ApplyResult(refused, 0.0) if refused else None)
     with exclusive(root, options.lock_timeout), scratch.session(desired.layout.root):
         plan = _checked_plan(project, options)  # the world may have moved while we waited
         show_plan(plan)
         result = apply_plan(plan, desired.layout, installer, log, jobs=options.jobs, stop=stop)
-        if not plan.changes:
+        if not plan.changes and not plan.refused:
             return ApplyOutcome(plan, None)
     return ApplyOutcome(plan, result)
 

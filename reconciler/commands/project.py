@@ -9,10 +9,14 @@ from urllib.parse import unquote, urlsplit
 import attrs
 
 from reconciler import interpreters, lockformats, sources
+from reconciler.apply.applylock import check_lock_file
 from reconciler.errors import ConfigError, InterpreterError, ReconcilerError, combine
+from reconciler.layouts import check_walls
 from reconciler.models import BOOTSTRAP_DISTS, DesiredState, Interpreter, Lock, ObservedVenv, Plan
 from reconciler.observe import observe, source_fingerprint
 from reconciler.plan import make_plan, require_plannable
+from reconciler.support import scratch
+from reconciler.support.paths import check_root
 
 
 @attrs.frozen
@@ -116,13 +120,29 @@ def compute_plan(project: Project, only: Collection[str] = (), *, verify: bool =
     file of the selected venvs against its RECORD)."""
     only = select(project, only, allow_undeclared=True)
     project.require(only)
-    observation = observe(project.desired.layout, verify=(only or True) if verify else False)
-    locks = read_locks(project.desired, only)
-    trees = local_sources(project.desired, locks)
-    plan = make_plan(
-        project.desired, locks, project.interpreters, observation, only, trees, verify=verify
-    )
-    return require_plannable(plan)
+    desired = project.desired
+    check_root(desired.layout.root, desired.project_dir, "venv root")  # before reading it
+    observation = observe(desired.layout, verify=(only or True) if verify else False)
+    locks = read_locks(desired, only)
+    trees = local_sources(desired, locks)
+    plan = make_plan(desired, locks, project.interpreters, observation, only, trees, verify=verify)
+    require_plannable(plan)
+    check_plan_walls(desired, plan)
+    return plan
+
+
+def check_plan_walls(desired: DesiredState, plan: Plan) -> None:
+    """Raise what apply raises before it touches anything, so that a plan never promises what
+    apply refuses: a plugin the plan changes or refuses (or one with generations on disk)
+    behind a symlink out of the venv root (:func:`~reconciler.layouts.check_walls`), and,
+    when there is something to do, an apply lock file or scratch area apply would not use."""
+    layout = desired.layout
+    touched = {s.plugin for s in (*plan.changes, *plan.refused)}
+    for plugin in sorted(touched | set(layout.leftover_plugins())):
+        check_walls(layout, plugin)
+    if plan.changes:
+        check_lock_file(layout.root)
+        scratch.check_walls(scratch.scratch_base(layout.root))
 
 
 def local_sources(desired: DesiredState, locks: Mapping[str, Lock | None]) -> dict[str, str]:

@@ -49,6 +49,8 @@ def run(
         raise unknown_plugin(project, plugin)
     plan = compute_plan(project, [plugin])
     step = plan.steps[0]
+    if step.action is Action.BLOCKED:  # apply will not fix it: say what is in the way
+        raise ReconcilerError(detail(step), plugin=plugin)
     if step.action is not Action.NOOP:
         raise ReconcilerError(
             f"venv is not up to date ({step.action}: {detail(step)}); run `reconciler apply` first",

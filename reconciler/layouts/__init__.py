@@ -90,6 +90,14 @@ def link_target_problem(layout: Layout, plugin: str) -> str | None:
     return f"symlink to {stable.readlink()} is not a reconciler generation"
 
 
+def check_walls(layout: Layout, plugin: str) -> None:
+    """Raise SafetyError unless ``plugin``'s generations dir and stable path's directory lie
+    in the layout's root with no symlink on the way (``.generations``, ``.generations/<plugin>``,
+    Meltano's ``<type>/<name>``)."""
+    check_inside(layout.root, layout.generations_dir(plugin), what="build or delete in")
+    check_inside(layout.root, layout.stable_path(plugin), link_ok=True, what="replace")
+
+
 def replace_problem(layout: Layout, plugin: str) -> str | None:
     """Why apply would refuse to build ``plugin``'s venv (None when it may): a link out of the
     root on the way to its generations or stable path, a symlink at the stable path that is not
@@ -99,8 +107,7 @@ def replace_problem(layout: Layout, plugin: str) -> str | None:
 
     stable = layout.stable_path(plugin)
     try:
-        check_inside(layout.root, layout.generations_dir(plugin), what="build or delete in")
-        check_inside(layout.root, stable, link_ok=True, what="replace")
+        check_walls(layout, plugin)
     except SafetyError as exc:
         return exc.message
     if stable.is_symlink():

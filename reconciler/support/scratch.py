@@ -72,7 +72,7 @@ def stale(base: Path) -> list[Path]:
     return found
 
 
-def _walls(base: Path) -> None:
+def check_walls(base: Path) -> None:
     """``.reconciler`` and ``.reconciler/tmp`` are real directories of the venv root."""
     root = base
     for _ in SCRATCH.parts:
@@ -82,7 +82,7 @@ def _walls(base: Path) -> None:
 
 def sweep(base: Path) -> list[Path]:
     """Delete what dead runs left under ``base``; return the run directories removed."""
-    _walls(base)
+    check_walls(base)
     removed: list[Path] = []
     names = _names(base)
     for name in names:
@@ -128,7 +128,7 @@ class Scratch:
         return Path(tempfile.mkdtemp(prefix=prefix, dir=self.directory()))
 
     def _open(self) -> Path:
-        _walls(self.base)
+        check_walls(self.base)
         missing = []
         for parent in (self.base, *self.base.parents):
             if parent.exists():
