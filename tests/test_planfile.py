@@ -60,7 +60,6 @@ KEYS = {
         "warnings",
         "keep_generations",
         "project_dir",
-        "refused",
         "targets",
         "verify",
     ],
@@ -119,12 +118,12 @@ def _full_plan(index: IndexOptions | None = None) -> Plan:
         delete_files=("requests/stray.py",),
     )
     blocked = attrs.evolve(step("tap-new", Action.NOOP), interpreter=PY, blocked="no lock")
+    refused = attrs.evolve(step("tap-odd", Action.BLOCKED, "a foreign directory"), interpreter=PY)
     return attrs.evolve(
-        plan_of(upgrade, blocked),
+        plan_of(upgrade, blocked, refused),
         keep_generations=1,
         project_dir=Path("/srv/project"),
-        refused=(("tap-new", "a foreign directory"),),
-        targets=("tap-csv", "tap-new"),
+        targets=("tap-csv", "tap-new", "tap-odd"),
         verify=True,
         warnings=("scratch: unmanaged directory left alone (no state marker)",),
     )
@@ -222,8 +221,8 @@ def _set(path: str, value: object) -> Any:
         pytest.param(_set("contract.steps.0.install.0.package.hashes", "sha256:00"),
                      "contract.steps[0].install[0].package.hashes", "invalid value",
                      id="string-for-list"),
-        pytest.param(_set("contract.refused.0", ["a", "b", "c"]), "contract.refused[0]",
-                     "invalid value", id="three-for-a-pair"),
+        pytest.param(_set("contract.steps.0.extra_files.0", ["a", "b", "c"]),
+                     "contract.steps[0].extra_files[0]", "invalid value", id="three-for-a-pair"),
         pytest.param(_set("contract.keep_generations", "1"), "contract.keep_generations",
                      "expected int", id="string-for-int"),
         pytest.param(_set("contract.version", 2), "contract.version", "unsupported",
