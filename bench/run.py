@@ -829,7 +829,7 @@ def print_stage_profile(profile: dict[str, object]) -> None:
     print(
         f"stage profile, cold apply of {venvs} venvs, --installer {profile['installer']} "
         f"--jobs {profile['jobs']} (median of 3 runs): whole process {profile['wall_s']:.2f} s, "
-        f"of which outside the steps (start-up, imports, plan twice, lock) "
+        f"of which outside the steps (start-up, imports, the plan, the lock) "
         f"{profile['outside_apply_s']:.2f} s"
     )
     for name, seconds in sorted(stages.items(), key=lambda kv: -float(kv[1])):

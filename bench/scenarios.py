@@ -1076,7 +1076,7 @@ def stage_profile(
         "venvs": venvs,
         "wall_s": round(wall, 3),
         "stages_s": stages,
-        "outside_apply_s": round(wall - inside, 3),  # start-up, imports, both plans, the lock
+        "outside_apply_s": round(wall - inside, 3),  # start-up, imports, the plan, the lock
     }
 
 

@@ -431,6 +431,54 @@ def test_apply_waits_for_the_lock_with_lock_timeout(project: Project) -> None:
     assert_converged(project)
 
 
+def test_apply_plans_once_when_nothing_moved(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plan made before taking the lock is the one applied when the venv root still reads
+    the same under the lock (issue 20: the second plan cost a whole plan per apply)."""
+    import reconciler.commands.project as project_module  # noqa: PLC0415 - patched here
+
+    calls: list[object] = []
+    real = project_module.make_plan
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(project_module, "make_plan", counting)
+    result = project.ok("apply")
+    assert "3 created" in result.out, result.describe()
+    assert len(calls) == 1, f"apply planned {len(calls)} times"
+    assert_converged(project)
+
+
+def test_apply_plans_again_when_the_venv_root_moved_while_it_waited(
+    applied: Project,
+) -> None:
+    """Another apply changes the venv root while this one waits for the lock: the plan made
+    before waiting is not reused; what is applied is planned from what is there now."""
+    alpha, beta = PLUGINS[0], PLUGINS[1]
+    applied.venv(alpha).unlink()  # this apply's first plan: create alpha
+    with hold_apply_lock(applied.venv_root) as fd:
+
+        def other_apply() -> None:  # meanwhile, under the lock: beta's venv goes away
+            applied.venv(beta).unlink()
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+        timer = threading.Timer(0.5, other_apply)
+        timer.start()
+        try:
+            result = applied.run("apply", "--lock-timeout", "10")
+        finally:
+            timer.cancel()
+            timer.join()
+    assert result.code == 0, result.describe()
+    assert "2 created" in result.out, result.describe()
+    for plugin in PLUGINS:
+        assert applied.script(plugin) == EXPECTED_OUTPUT[plugin] + "\n"
+    assert_converged(applied)
+
+
 # --- 3. saved plans ----------------------------------------------------------------------------
 
 

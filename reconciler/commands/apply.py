@@ -11,7 +11,7 @@ import attrs
 from reconciler import planfile
 from reconciler.apply.applylock import exclusive
 from reconciler.apply.execute import ApplyResult, apply_plan, leftovers, refusals
-from reconciler.commands.project import Project, compute_plan
+from reconciler.commands.project import Planned, Project, planned
 from reconciler.errors import PlanFileError, StalePlanError
 from reconciler.installers import get_installer
 from reconciler.models import IndexOptions, Plan
@@ -65,13 +65,17 @@ def apply(
     # Plan and validate first, without the lock: an apply that fails or has nothing to do
     # must not touch the venv root at all (not even to create the lock file).
     root, keep = desired.settings.venv_root, desired.settings.keep_generations
-    plan = _checked_plan(project, options)
+    first = _checked_plan(project, options)
+    plan = first.plan
     if not plan.changes and not leftovers(desired.layout, keep):
         show_plan(plan)
         refused = refusals(plan)  # nothing to do but say what apply refuses
         return ApplyOutcome(plan, ApplyResult(refused, 0.0) if refused else None)
     with exclusive(root, options.lock_timeout), scratch.session(desired.layout.root):
-        plan = _checked_plan(project, options)  # the world may have moved while we waited
+        # The world may have moved while we waited (another apply): plan again unless the venv
+        # root reads exactly as it did (the plan is a pure function of what it read).
+        if not first.still_current(desired.layout):
+            plan = _checked_plan(project, options).plan
         show_plan(plan)
         result = apply_plan(plan, desired.layout, installer, log, jobs=options.jobs, stop=stop)
         if not plan.changes and not plan.refused:
@@ -79,18 +83,18 @@ def apply(
     return ApplyOutcome(plan, result)
 
 
-def _checked_plan(project: Project, options: ApplyOptions) -> Plan:
+def _checked_plan(project: Project, options: ApplyOptions) -> Planned:
     saved = options.saved
     if saved is None:
-        plan = compute_plan(project, options.only, verify=options.verify)
+        made = planned(project, options.only, verify=options.verify)
     else:
-        plan = _saved_plan(project, options, saved)
+        made = _saved_plan(project, options, saved)
     if options.index_override is not None:
-        return plan.with_index(options.index_override)
-    return plan
+        return Planned(made.plan.with_index(options.index_override), made.observation, made.verify)
+    return made
 
 
-def _saved_plan(project: Project, options: ApplyOptions, saved: SavedPlan) -> Plan:
+def _saved_plan(project: Project, options: ApplyOptions, saved: SavedPlan) -> Planned:
     """The plan of ``saved``, once the world is seen to be as it was when it was made.
 
     The plan is computed again for the same plugins (and ``--verify``) from the locks and the
@@ -108,7 +112,8 @@ def _saved_plan(project: Project, options: ApplyOptions, saved: SavedPlan) -> Pl
         )
     if options.verify and not kept.verify:
         raise PlanFileError("this plan was made without --verify; plan again", file=saved.path)
-    now = compute_plan(project, kept.targets, verify=kept.verify)
+    made = planned(project, kept.targets, verify=kept.verify)
+    now = made.plan
     moved = _differing(kept, now)
     if kept.fingerprint != now.fingerprint:
         what = f"plugins {', '.join(moved)}" if moved else "the locks or venvs"
@@ -122,7 +127,7 @@ def _saved_plan(project: Project, options: ApplyOptions, saved: SavedPlan) -> Pl
             "fingerprint stands for; run plan again",
             file=saved.path,
         )
-    return planfile.with_credentials(kept, now)
+    return Planned(planfile.with_credentials(kept, now), made.observation, made.verify)
 
 
 def _differing(saved: Plan, now: Plan) -> list[str]:

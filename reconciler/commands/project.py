@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 import attrs
@@ -12,11 +13,22 @@ from reconciler import interpreters, lockformats, sources
 from reconciler.apply.applylock import check_lock_file
 from reconciler.errors import ConfigError, InterpreterError, ReconcilerError, combine
 from reconciler.layouts import check_walls
-from reconciler.models import BOOTSTRAP_DISTS, DesiredState, Interpreter, Lock, ObservedVenv, Plan
+from reconciler.models import (
+    BOOTSTRAP_DISTS,
+    DesiredState,
+    Interpreter,
+    Lock,
+    Observation,
+    ObservedVenv,
+    Plan,
+)
 from reconciler.observe import observe, source_fingerprint
 from reconciler.plan import make_plan, require_plannable
 from reconciler.support import scratch
 from reconciler.support.paths import check_root
+
+if TYPE_CHECKING:
+    from reconciler.layouts import Layout
 
 
 @attrs.frozen
@@ -118,17 +130,42 @@ def read_locks(desired: DesiredState, only: Collection[str] = ()) -> dict[str, L
 def compute_plan(project: Project, only: Collection[str] = (), *, verify: bool = False) -> Plan:
     """Observe the venv root and plan against the locks (``verify``: also check every installed
     file of the selected venvs against its RECORD)."""
+    return planned(project, only, verify=verify).plan
+
+
+class Planned:
+    """A plan with the observation it was made from (see :meth:`still_current`); a plain
+    class: it never leaves ``apply``, and an attrs class costs start-up on every command."""
+
+    __slots__ = ("observation", "plan", "verify")
+
+    def __init__(
+        self, plan: Plan, observation: Observation, verify: Collection[str] | bool
+    ) -> None:
+        self.plan = plan
+        self.observation = observation
+        self.verify = verify  # what ``observe`` was asked to verify
+
+    def still_current(self, layout: Layout) -> bool:
+        """True when the venv root reads exactly as it did for this plan: the plan (a pure
+        function of the project, the locks and this observation) would come out the same."""
+        return observe(layout, verify=self.verify) == self.observation
+
+
+def planned(project: Project, only: Collection[str] = (), *, verify: bool = False) -> Planned:
+    """:func:`compute_plan`, keeping the observation it was made from."""
     only = select(project, only, allow_undeclared=True)
     project.require(only)
     desired = project.desired
     check_root(desired.layout.root, desired.project_dir, "venv root")  # before reading it
-    observation = observe(desired.layout, verify=(only or True) if verify else False)
+    what: Collection[str] | bool = (only or True) if verify else False
+    observation = observe(desired.layout, verify=what)
     locks = read_locks(desired, only)
     trees = local_sources(desired, locks)
     plan = make_plan(desired, locks, project.interpreters, observation, only, trees, verify=verify)
     require_plannable(plan)
     check_plan_walls(desired, plan)
-    return plan
+    return Planned(plan, observation, what)
 
 
 def check_plan_walls(desired: DesiredState, plan: Plan) -> None:
