@@ -13,7 +13,6 @@ every ``.`` of a plugin name becomes ``-`` (``tap.csv`` -> ``pylock.tap-csv.toml
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tomllib
 from pathlib import Path
@@ -91,6 +90,8 @@ class PylockFormat:
         for key in keys:
             if keys.count(key) > 1:
                 raise LockError(f"{label}: {key[0]} is locked twice with the same marker")
+        import hashlib  # noqa: PLC0415 - start-up: a plan reading requirements locks needs none
+
         return Lock(
             plugin=plugin,
             path=path,

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
-import shutil
 import stat
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -132,7 +129,7 @@ def write_atomic(
     base = prefix if prefix is not None else f".{target.name}."
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
     while True:
-        tmp = target.parent / f"{base}{secrets.token_hex(4)}.tmp"
+        tmp = target.parent / f"{base}{os.urandom(4).hex()}.tmp"
         try:
             fd = os.open(tmp, flags, 0o666)  # the umask applies, as for any editor
             break
@@ -206,6 +203,9 @@ def built_then_renamed(
     target.parent.mkdir(parents=True, exist_ok=True)
     base = work if work is not None else target.parent
     base.mkdir(parents=True, exist_ok=True)
+    import shutil  # noqa: PLC0415 - start-up: readers of this module (observe) never build
+    import tempfile  # noqa: PLC0415 - start-up: as above
+
     building = Path(tempfile.mkdtemp(dir=base, prefix=".building-"))
     try:
         yield building
