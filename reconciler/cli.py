@@ -319,19 +319,18 @@ def apply(
 ) -> int:
     """Perform exactly the planned steps (create, upgrade, reinstall, remove).
 
-    PLANFILE (a first argument that is an existing file, or ends in .json) is a plan saved
-    by `plan -o`: apply refuses, changing nothing, when the world changed since.
+    PLANFILE (a first argument that names an existing file and no plugin; `./NAME` for a file
+    named like a plugin) is a plan saved by `plan -o`: apply refuses, changing nothing, when the
+    world changed since.
     """
     from reconciler.commands import apply as command  # noqa: PLC0415 - start-up (module docstring)
 
     plugins = list(args)
-    if (
-        plan_file is None
-        and plugins
-        and (Path(plugins[0]).is_file() or plugins[0].endswith(".json"))
-    ):  # a plan file is a file; `extractors/csv` (a Meltano <type>/<name>) is a plugin
-        plan_file = Path(plugins.pop(0))
     project = _project(ctx)
+    if plan_file is None and plugins:  # a plan file is an existing file that names no plugin
+        plan_file = command.plan_file_argument(project, plugins[0])
+        if plan_file is not None:
+            plugins.pop(0)
     override = None
     if index_url is not None or find_links or no_index:
         override = IndexOptions(

@@ -11,9 +11,11 @@ import re
 import subprocess
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import WHEELS
+from conftest import WHEELS, snapshot
+from test_hosts import load_make_wheels
 from test_meltano import MELTANO, MeltanoProject, meltano_env  # noqa: F401 - fixture
 
 pytestmark = [
@@ -350,6 +352,85 @@ def test_plugins_sharing_a_name_across_types_lock_plan_apply_run_and_meltano_use
     assert sunk.returncode == 0, sunk.stderr
     assert "0 records" in sunk.stderr  # the loader's venv: target-singer
     assert "No changes." in project.ok("plan").out  # Meltano reinstalled nothing
+
+
+#: Meltano's own reading of the ``files`` plugin ``dbt``: the bundle's files (from the venv's
+#: ``site-packages/bundle``) and whether ``invoke``/``run`` (reason AUTO) would install it.
+FILES_VIEW = """
+from meltano.core.plugin import PluginType
+from meltano.core.plugin_install_service import PluginInstallReason, PluginInstallService
+from meltano.core.project import Project
+project = Project.find()
+bundle = project.plugins.find_plugin("dbt", plugin_type=PluginType.FILES)
+print(sorted(str(path) for path in bundle.file_contents(project)))
+print(PluginInstallService(project)._requires_install(bundle, PluginInstallReason.AUTO)[0])
+"""
+
+
+def test_dbt_transformer_and_dbt_files_bundle_each_get_their_venv_and_meltano_uses_both(
+    tmp_path: Path,
+) -> None:
+    """``transformers: dbt`` + ``files: dbt``: two locks, two venvs; the real ``meltano invoke
+    dbt`` runs the transformer's, Meltano reads the bundle's files from the other; nothing is
+    reinstalled."""
+    make_wheels: Any = load_make_wheels()
+    more = tmp_path / "more"
+    more.mkdir()
+    bundle = make_wheels.Dist(
+        name="files-dbt-demo",
+        version="1.0.0",
+        summary="A Meltano files bundle",
+        extra_files=(
+            ("bundle/__init__.py", ""),
+            ("bundle/transform/dbt_project.yml", "name: demo\nversion: '1.0'\n"),
+        ),
+    )
+    make_wheels.write_wheel(bundle, more)
+    yml = HEAD + textwrap.dedent(
+        """
+        plugins:
+          transformers:
+          - name: dbt
+            namespace: dbt_custom
+            pip_url: tap-singer==1.0.0
+            executable: tap-singer
+            settings:
+            - name: project_dir
+            config:
+              project_dir: $MELTANO_PROJECT_ROOT/transform
+          files:
+          - name: dbt
+            namespace: files_dbt_demo
+            pip_url: files-dbt-demo==1.0.0
+        """
+    )
+    project = meltano_project(tmp_path / "p", yml)
+    (project.root / "reconciler.toml").write_text(
+        f'[settings]\nfind-links = ["wheels", "{more}"]\nno-index = true\n', encoding="utf-8"
+    )
+    (project.root / "transform").mkdir()
+    project.ok("lock")
+    assert "tap-singer==1.0.0" in (project.root / "lock/transformers/dbt.txt").read_text()
+    assert "files-dbt-demo==1.0.0" in (project.root / "lock/files/dbt.txt").read_text()
+    project.ok("apply")
+    venvs = {kind: project.sys_dir / kind / "dbt" / "venv" for kind in ("transformers", "files")}
+    assert all(venv.is_symlink() for venv in venvs.values())
+    rows = project.ok("status").out
+    assert "transformers/dbt" in rows
+    assert "files/dbt" in rows
+    before = {kind: snapshot(project.sys_dir / kind) for kind in venvs}
+
+    invoked = meltano(project, "invoke", "dbt", "--about")
+    assert invoked.returncode == 0, invoked.stderr
+    assert '"name": "tap-singer"' in invoked.stdout  # the transformer's venv ran
+    view = subprocess.run(
+        [str(MELTANO.parent / "python"), "-c", FILES_VIEW],
+        cwd=project.root, capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert view.returncode == 0, view.stderr
+    assert view.stdout.splitlines()[-2:] == ["['transform/dbt_project.yml']", "False"]
+    assert {kind: snapshot(project.sys_dir / kind) for kind in venvs} == before
+    assert "No changes." in project.ok("plan").out
 
 
 def test_a_hub_plugin_without_a_plugin_lock_file_gets_a_note_at_lock_and_plan(

@@ -38,7 +38,7 @@ from conftest import (
     Result,
     copy_example,
 )
-from helpers import LOCK_FILE, assert_one_error, other_python, tree
+from helpers import LOCK_FILE, add_plugin, assert_one_error, other_python, tree
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -518,6 +518,39 @@ def test_saved_plan_for_some_plugins_applies_those(project: Project) -> None:
     drop_venv(project, "tap-alpha")  # the world moves on for the planned plugin
     assert_one_error(project.run("apply", str(path)), "stale plan")
     assert not project.venv("tap-alpha").exists()
+
+
+@pytest.mark.parametrize("arg", ["gone.json", "plans/gone", "./tap-alpah"])
+def test_apply_argument_that_is_neither_file_nor_plugin_is_one_error(
+    project: Project, arg: str
+) -> None:
+    """A first argument spelt like a file that does not exist and names no plugin: one line
+    saying both (not "cannot read plan file", not a plugin error), nothing created."""
+    before = tree(project.root)
+    result = project.run("apply", arg)
+    line = assert_one_error(
+        result, arg, "neither a plan file (no such file) nor a plugin declared in reconciler.toml"
+    )
+    assert ("did you mean 'tap-alpha'?" in line) == (arg == "./tap-alpah")
+    assert tree(project.root) == before
+
+
+def test_apply_plugin_named_like_a_file_is_a_plugin(project: Project) -> None:
+    """A declared plugin ``beta.json`` is a plugin even beside a file of that name;
+    ``./beta.json`` (or ``--plan``) is the file."""
+    with project.edit() as doc:
+        add_plugin(doc, "beta.json", ["tap-beta"])
+    project.ok("lock", "beta.json")
+    saved = project.root / "beta.json"
+    project.ok("plan", "-o", str(saved), "tap-alpha")
+    result = project.ok("apply", "beta.json")
+    assert "1 created" in result.out, result.describe()
+    assert project.venv("beta.json").is_dir()
+    assert not project.venv("tap-alpha").exists()
+    result = project.ok("apply", "./beta.json")  # the saved plan: tap-alpha only
+    assert "1 created" in result.out, result.describe()
+    assert project.venv("tap-alpha").is_dir()
+    assert not project.venv("tap-beta").exists()
 
 
 def _stray_installed(project: Project) -> None:

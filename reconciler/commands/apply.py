@@ -11,7 +11,7 @@ import attrs
 from reconciler import planfile
 from reconciler.apply.applylock import exclusive
 from reconciler.apply.execute import ApplyResult, apply_plan, leftovers, refusals
-from reconciler.commands.project import Planned, Project, planned
+from reconciler.commands.project import Planned, Project, did_you_mean, names_plugin, planned
 from reconciler.errors import PlanFileError, StalePlanError
 from reconciler.installers import get_installer
 from reconciler.models import IndexOptions, Plan
@@ -36,6 +36,43 @@ def read_saved_plan(path: Path) -> SavedPlan:
     except UnicodeDecodeError as exc:
         raise PlanFileError("not a plan file (not UTF-8 text)", file=path) from exc
     return SavedPlan(path, planfile.read_plan(text, path))
+
+
+def plan_file_argument(project: Project, first: str) -> Path | None:
+    """Whether ``apply``'s first argument is a plan file (its path) or a plugin (None).
+
+    Decided by what exists, never by the spelling: a declared plugin (or ``<type>/<name>``, or
+    a type) is a plugin even when named like a file (``./NAME`` then means the file); else an
+    existing file is a plan file. A name that is neither, but is spelt like a file (``.json``,
+    a path), is one error saying both; any other name is left to the plugin check.
+    """
+    if names_plugin(project, first):
+        return None
+    path = Path(first)
+    if path.is_file():
+        return path
+    if (
+        path.suffix == ".json"
+        or first.startswith((".", "/"))
+        or path.exists()
+        or _a_path(project, first)
+    ):
+        where = project.desired.project_file.name
+        what = "not a file" if path.exists() else "no such file"
+        raise PlanFileError(
+            f"neither a plan file ({what}) nor a plugin declared in {where}"
+            f"{did_you_mean(project, first)}",
+            file=first,  # as typed
+        )
+    return None
+
+
+def _a_path(project: Project, name: str) -> bool:
+    """``name`` holds a ``/`` that no ``<type>/`` of the project's names explains."""
+    if "/" not in name:
+        return False
+    names = [p.name for p in project.desired.plugins] + [a for a, _ in project.desired.aliases]
+    return name.split("/", 1)[0] not in {n.split("/", 1)[0] for n in names if "/" in n}
 
 
 @attrs.frozen

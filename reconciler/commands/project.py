@@ -105,6 +105,21 @@ def check_selection(project: Project, names: Collection[str], *, allow_undeclare
 
 def unknown_plugin(project: Project, name: str) -> ReconcilerError:
     """``plugin 'x' is not declared in FILE``, with a did-you-mean for a close declared name."""
+    return ReconcilerError(
+        f"plugin {name!r} is not declared in {project.desired.project_file.name}"
+        f"{did_you_mean(project, name)}"
+    )
+
+
+def names_plugin(project: Project, name: str) -> bool:
+    """Whether ``name`` selects declared plugins (a name, ``<type>/<name>`` or a type alias)."""
+    return name in {p.name for p in project.desired.plugins} or name in dict(
+        project.desired.aliases
+    )
+
+
+def did_you_mean(project: Project, name: str) -> str:
+    """``"; did you mean 'x'?"`` for declared names (then aliases) close to ``name``, or ``""``."""
     import difflib  # noqa: PLC0415 - only on this error path
 
     names = sorted(p.name for p in project.desired.plugins)
@@ -112,10 +127,7 @@ def unknown_plugin(project: Project, name: str) -> ReconcilerError:
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.6) or (
         difflib.get_close_matches(name, aliases, n=3, cutoff=0.6)
     )
-    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    return ReconcilerError(
-        f"plugin {name!r} is not declared in {project.desired.project_file.name}{hint}"
-    )
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
 def read_locks(desired: DesiredState, only: Collection[str] = ()) -> dict[str, Lock | None]:
