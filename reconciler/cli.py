@@ -569,7 +569,7 @@ def export_command(ctx: click.Context, plugin: str, lock_format: str, output: Pa
     if output is None:
         click.echo(text, nl=False)
     else:
-        click.echo(f"{plugin}: {lock_format} lock written to {output}", err=True)
+        click.echo(render.exported(plugin, lock_format, output), err=True)
     return EXIT_OK
 
 
@@ -590,7 +590,7 @@ def sbom_command(ctx: click.Context, plugins: tuple[str, ...], out_dir: Path) ->
 
     command.check_library()
     for written in command.write_all(_project(ctx), plugins, out_dir):
-        click.echo(f"{written.plugin}: {written.path} ({written.components} components)")
+        click.echo(render.sbom_written(written))
     return EXIT_OK
 
 
@@ -626,9 +626,9 @@ def audit_command(
 
     found = command.find_auditor(auditor)
     report = command.audit(_project(ctx), plugins, auditor=found, service=service, osv_url=osv_url)
-    click.echo(command.to_json(report) if as_json else command.human(report), nl=not as_json)
-    for failed in report.errors:
-        click.echo(f"error: plugin {failed.plugin!r}: {redact(failed.error or '')}", err=True)
+    click.echo(render.audit_json(report) if as_json else render.audit(report), nl=not as_json)
+    for error in render.audit_errors(report):
+        click.echo(f"error: {error}", err=True)
     if report.errors:
         return EXIT_ERROR
     return EXIT_CHANGES if report.findings else EXIT_OK

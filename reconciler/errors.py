@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import os
-from typing import Self
+import re
+from typing import Self, TypeVar
+
+E = TypeVar("E", bound="ReconcilerError")
 
 
 class ReconcilerError(Exception):
     """Base of every error a user can act on: printed as one ``error:`` line, exit code 1.
 
     What the error is about is kept in fields, not spelled into the message: ``plugin``, the
-    ``file`` and ``line`` (and the dotted ``key`` in it) it comes from, and the ``cause`` (a
-    tool's or the OS's words). :func:`format_error` joins them, once, as
-    ``file:line: key: plugin 'name': message: cause``.
+    ``file``, ``line`` and ``column`` (and the dotted ``key`` in it) it comes from, and the
+    ``cause`` (a tool's or the OS's words). :func:`format_error` joins them, once, as
+    ``file:line:column: key: plugin 'name': message: cause``.
     """
 
     exit_code = 1
@@ -26,6 +29,7 @@ class ReconcilerError(Exception):
         line: int | None = None,
         key: str | None = None,
         cause: str | None = None,
+        column: int | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -34,6 +38,7 @@ class ReconcilerError(Exception):
         self.line = line
         self.key = key
         self.cause = cause
+        self.column = column  # 1-based, with ``line``
 
     def about(self, plugin: str) -> Self:
         """This error, naming ``plugin`` unless it already names one."""
@@ -41,15 +46,33 @@ class ReconcilerError(Exception):
             self.plugin = plugin
         return self
 
+    def recast(self, cls: type[E]) -> E:
+        """This error's message and fields as an error of class ``cls``."""
+        copy = cls(self.message)
+        for name in ("plugin", "file", "line", "column", "key", "cause"):
+            setattr(copy, name, getattr(self, name))
+        return copy
+
+    def noted(self, note: str) -> Self:
+        """This error with ``note`` at the end of its line (``(x.toml left unchanged)``)."""
+        if self.cause:
+            self.cause = f"{self.cause} {note}"
+        else:
+            self.message = f"{self.message} {note}"
+        return self
+
     def __str__(self) -> str:
         return format_error(self)
 
 
 def format_error(error: ReconcilerError) -> str:
-    """The one-line form of ``error``: ``file:line: key: plugin 'name': message: cause``."""
+    """The one-line form of ``error``: ``file:line:column: key: plugin 'name': message: cause``."""
     parts: list[str] = []
     if error.file is not None:
-        parts.append(f"{error.file}:{error.line}" if error.line else error.file)
+        where = [error.file, *([str(error.line)] if error.line else [])]
+        if error.line and error.column:
+            where.append(str(error.column))
+        parts.append(":".join(where))
     if error.key:
         parts.append(error.key)
     if error.plugin is not None:
@@ -103,6 +126,24 @@ class Errors(ReconcilerError):
         self.errors = tuple(errors)
         super().__init__("\n".join(str(e) for e in errors))
         self.exit_code = max((e.exit_code for e in errors), default=1)
+
+
+_TOMLLIB_AT = re.compile(r" \(at line (\d+), column (\d+)\)\Z")
+_TOMLKIT_AT = re.compile(r" at line (\d+) col (\d+)\Z")
+
+
+def toml_position(exc: Exception) -> tuple[str, int | None, int | None]:
+    """What a TOML parser's error says, and its 1-based line and column (None when it names
+    none): tomllib's ``Invalid value (at line 3, column 5)``, tomlkit's ``... at line 3 col 5``
+    (tomlkit counts columns from 0)."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    found = _TOMLLIB_AT.search(text)
+    if found:
+        return text[: found.start()], int(found.group(1)), int(found.group(2))
+    found = _TOMLKIT_AT.search(text)
+    if found:
+        return text[: found.start()], int(found.group(1)), int(found.group(2)) + 1
+    return text.replace(" (at end of document)", ""), None, None
 
 
 def combine(errors: list[ReconcilerError]) -> ReconcilerError:

@@ -9,9 +9,17 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from reconciler import lockformats
+from reconciler.errors import ReconcilerError, format_error
 from reconciler.models import Action, Install, Plan, Step
 from reconciler.planfile import FORMAT_VERSION, contract
-from reconciler.results import EditResult, LockCheck, RollbackResult, StatusRow
+from reconciler.results import (
+    AuditReport,
+    EditResult,
+    LockCheck,
+    RollbackResult,
+    SbomFile,
+    StatusRow,
+)
 from reconciler.support.redact import redact
 
 if TYPE_CHECKING:  # only annotations: the plan path does not import the apply/lock machinery
@@ -272,6 +280,86 @@ def status_table(rows: Sequence[StatusRow]) -> str:
         )
         lines.append(f"{line}  {cells[-1]}")
     return "\n".join(lines)
+
+
+def audit(report: AuditReport) -> str:
+    """``audit``: one line per plugin (and per finding), then a summary line."""
+    width = max((len(p.plugin) for p in report.plugins), default=0)
+    lines = []
+    for result in report.plugins:
+        head = f"  {result.plugin:<{width}}   "
+        if result.error is not None:
+            lines.append(f"{head}error (see below)")
+            continue
+        if not result.findings:
+            lines.append(f"{head}no known vulnerabilities ({result.audited} packages)")
+        for finding in result.findings:
+            aliases = f" ({', '.join(finding.aliases)})" if finding.aliases else ""
+            fixed = (
+                f", fixed in {', '.join(finding.fix_versions)}"
+                if finding.fix_versions
+                else ", no fix"
+            )
+            about = f": {finding.description}" if finding.description else ""
+            lines.append(
+                f"{head}{finding.package} {finding.version}: {finding.id}{aliases}{fixed}{about}"
+            )
+        if result.not_audited:
+            lines.append(f"{head}not audited: {', '.join(result.not_audited)}")
+    affected = sum(1 for p in report.plugins if p.findings)
+    count = report.findings
+    audited = sum(p.audited for p in report.plugins)
+    lines.append(
+        f"Audit: {count} known vulnerabilit{'y' if count == 1 else 'ies'} in {affected} of "
+        f"{len(report.plugins)} plugins ({audited} packages audited)."
+    )
+    return "\n".join(lines)
+
+
+def audit_json(report: AuditReport) -> str:
+    """``audit --json``: the report as JSON (``format_version`` 1)."""
+    data = {
+        "format_version": 1,
+        "plugins": [
+            {
+                "plugin": p.plugin,
+                "audited": p.audited,
+                "findings": [
+                    {
+                        "package": f.package,
+                        "version": f.version,
+                        "id": f.id,
+                        "aliases": list(f.aliases),
+                        "fix_versions": list(f.fix_versions),
+                        "description": f.description,
+                    }
+                    for f in p.findings
+                ],
+                "not_audited": list(p.not_audited),
+                "error": p.error,
+            }
+            for p in report.plugins
+        ],
+        "summary": {"findings": report.findings, "errors": len(report.errors)},
+    }
+    return json.dumps(data, indent=2) + "\n"
+
+
+def audit_errors(report: AuditReport) -> list[str]:
+    """``audit``: one error line per plugin the auditor failed on."""
+    return [
+        format_error(ReconcilerError(redact(p.error or ""), plugin=p.plugin)) for p in report.errors
+    ]
+
+
+def sbom_written(written: SbomFile) -> str:
+    """``sbom``: one line per document written."""
+    return f"{written.plugin}: {written.path} ({written.components} components)"
+
+
+def exported(plugin: str, lock_format: str, output: os.PathLike[str]) -> str:
+    """``export -o FILE``: where the converted lock went."""
+    return f"{plugin}: {lock_format} lock written to {os.fspath(output)}"
 
 
 def _relative(path: os.PathLike[str], base: os.PathLike[str]) -> str:

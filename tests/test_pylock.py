@@ -225,7 +225,12 @@ def test_a_find_links_file_outside_the_project_is_refused(tmp_path: Path) -> Non
 def test_an_invalid_pylock_is_one_error_naming_the_file(text: str, message: str) -> None:
     with pytest.raises(LockError, match=message) as caught:
         PYLOCK.parse("demo", Path("/p/lock/pylock.demo.toml"), text)
-    assert str(caught.value).startswith("lock/pylock.demo.toml: ")
+    error = caught.value
+    assert error.file == "lock/pylock.demo.toml"  # a field, formatted once: file:line:col: ...
+    assert str(error).startswith("lock/pylock.demo.toml:")
+    if message == "not valid TOML":
+        assert (error.line, error.column) == (1, 16)
+        assert str(error) == "lock/pylock.demo.toml:1:16: not valid TOML: Invalid value"
 
 
 # --- selection equals Pylock.select ----------------------------------------------------------

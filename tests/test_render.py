@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
 import pytest
 from builders import FINGERPRINT, noop, pkg, plan_of, step
 from rich.text import Text
 
+from reconciler.errors import toml_position
 from reconciler.lockfile import inputs_digest
 from reconciler.models import (
     Action,
@@ -28,7 +30,9 @@ from reconciler.models import (
     Uninstall,
 )
 from reconciler.plan import make_plan
-from reconciler.render import human, to_data, to_json
+from reconciler.render import audit as render_audit
+from reconciler.render import audit_errors, human, to_data, to_json
+from reconciler.results import AuditReport, PluginAudit
 from reconciler.support.redact import redact
 
 AUTH_URL = "https://user:s3cr3t-t0ken@host/simple"
@@ -317,3 +321,34 @@ def test_redact_hides_a_password_containing_at_sign() -> None:
 def test_redact_is_idempotent() -> None:
     once = redact(AUTH_URL)
     assert redact(once) == once
+
+
+# --------------------------------------------------------------------------- other commands
+
+
+def test_audit_errors_are_formatted_from_fields() -> None:
+    """``audit``: a failed plugin's line is built once from its fields, credentials redacted."""
+    report = AuditReport(
+        (
+            PluginAudit("tap-ok", audited=3),
+            PluginAudit("tap-bad", error=f"pip-audit failed: cannot reach {AUTH_URL}"),
+        )
+    )
+    assert audit_errors(report) == [
+        "plugin 'tap-bad': pip-audit failed: cannot reach https://****@host/simple"
+    ]
+    assert "tap-bad   error (see below)" in render_audit(report)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("a = \n", ("Invalid value", 1, 5), id="tomllib"),
+        pytest.param("a = 1\na = 2\n", ("Cannot overwrite a value", 2, 6), id="tomllib-line-2"),
+        pytest.param('a = "x', ("Unterminated string", None, None), id="tomllib-end"),
+    ],
+)
+def test_toml_errors_become_line_and_column(text: str, expected: tuple[object, ...]) -> None:
+    with pytest.raises(tomllib.TOMLDecodeError) as caught:
+        tomllib.loads(text)
+    assert toml_position(caught.value) == expected

@@ -24,12 +24,11 @@ import tempfile
 from collections.abc import Collection
 from pathlib import Path
 
-import attrs
-
 from reconciler.commands.project import Project, read_locks, select
 from reconciler.errors import LockError, ReconcilerError, combine
 from reconciler.lockfile import check_lock
 from reconciler.models import Lock
+from reconciler.results import AuditReport, Finding, PluginAudit
 from reconciler.support import procs
 from reconciler.support.redact import redact
 
@@ -37,46 +36,6 @@ from reconciler.support.redact import redact
 AUDITOR_ENV = "RECONCILER_PIP_AUDIT"
 #: How long one pip-audit run may take (it queries one service per package).
 TIMEOUT = 600.0
-
-
-@attrs.frozen
-class Finding:
-    """One known vulnerability of one locked package."""
-
-    package: str
-    version: str
-    id: str
-    aliases: tuple[str, ...] = ()
-    fix_versions: tuple[str, ...] = ()
-    description: str = ""
-
-
-@attrs.frozen
-class PluginAudit:
-    """What the auditor said about one plugin's lock (``error`` set when it could not say)."""
-
-    plugin: str
-    audited: int = 0
-    findings: tuple[Finding, ...] = ()
-    not_audited: tuple[str, ...] = ()  # VCS pins, local projects, packages pip-audit skipped
-    error: str | None = None
-
-
-@attrs.frozen
-class AuditReport:
-    """Every selected plugin's audit, sorted by plugin."""
-
-    plugins: tuple[PluginAudit, ...]
-
-    @property
-    def findings(self) -> int:
-        """How many vulnerabilities were found in all plugins."""
-        return sum(len(p.findings) for p in self.plugins)
-
-    @property
-    def errors(self) -> tuple[PluginAudit, ...]:
-        """The plugins the auditor failed on."""
-        return tuple(p for p in self.plugins if p.error is not None)
 
 
 def find_auditor(explicit: str | None = None) -> str:
@@ -209,66 +168,3 @@ def _last_words(done: subprocess.CompletedProcess[str]) -> str:
     lines = [line.strip() for line in (done.stderr or done.stdout or "").splitlines()]
     lines = [line for line in lines if line]
     return redact(lines[-1]) if lines else f"exit status {done.returncode}"
-
-
-def human(report: AuditReport) -> str:
-    """One line per plugin (and per finding), then a summary line."""
-    width = max((len(p.plugin) for p in report.plugins), default=0)
-    lines = []
-    for result in report.plugins:
-        head = f"  {result.plugin:<{width}}   "
-        if result.error is not None:
-            lines.append(f"{head}error (see below)")
-            continue
-        if not result.findings:
-            lines.append(f"{head}no known vulnerabilities ({result.audited} packages)")
-        for finding in result.findings:
-            aliases = f" ({', '.join(finding.aliases)})" if finding.aliases else ""
-            fixed = (
-                f", fixed in {', '.join(finding.fix_versions)}"
-                if finding.fix_versions
-                else ", no fix"
-            )
-            about = f": {finding.description}" if finding.description else ""
-            lines.append(
-                f"{head}{finding.package} {finding.version}: {finding.id}{aliases}{fixed}{about}"
-            )
-        if result.not_audited:
-            lines.append(f"{head}not audited: {', '.join(result.not_audited)}")
-    affected = sum(1 for p in report.plugins if p.findings)
-    count = report.findings
-    audited = sum(p.audited for p in report.plugins)
-    lines.append(
-        f"Audit: {count} known vulnerabilit{'y' if count == 1 else 'ies'} in {affected} of "
-        f"{len(report.plugins)} plugins ({audited} packages audited)."
-    )
-    return "\n".join(lines)
-
-
-def to_json(report: AuditReport) -> str:
-    """The report as JSON (``format_version`` 1)."""
-    data = {
-        "format_version": 1,
-        "plugins": [
-            {
-                "plugin": p.plugin,
-                "audited": p.audited,
-                "findings": [
-                    {
-                        "package": f.package,
-                        "version": f.version,
-                        "id": f.id,
-                        "aliases": list(f.aliases),
-                        "fix_versions": list(f.fix_versions),
-                        "description": f.description,
-                    }
-                    for f in p.findings
-                ],
-                "not_audited": list(p.not_audited),
-                "error": p.error,
-            }
-            for p in report.plugins
-        ],
-        "summary": {"findings": report.findings, "errors": len(report.errors)},
-    }
-    return json.dumps(data, indent=2) + "\n"

@@ -27,12 +27,11 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import attrs
-
 from reconciler.commands.project import Project, read_locks, select
 from reconciler.errors import LockError, ReconcilerError, combine
 from reconciler.lockfile import check_lock
 from reconciler.models import Lock, LockedPackage
+from reconciler.results import SbomFile
 from reconciler.support.names import canonical_name
 
 if TYPE_CHECKING:
@@ -50,15 +49,6 @@ _VIA = re.compile(r"#\s+via\b\s*(?P<rest>.*)")
 _VIA_MORE = re.compile(r"#\s{2,}(?P<rest>\S.*)")
 
 
-@attrs.frozen
-class Written:
-    """One SBOM written: the plugin, the file, how many components it lists."""
-
-    plugin: str
-    path: Path
-    components: int
-
-
 def check_library() -> None:
     """Raise a one-line error saying how to install the CycloneDX library when it is missing."""
     try:
@@ -68,7 +58,7 @@ def check_library() -> None:
         raise ReconcilerError(INSTALL_HINT) from exc
 
 
-def write_all(project: Project, names: Collection[str], out_dir: Path) -> list[Written]:
+def write_all(project: Project, names: Collection[str], out_dir: Path) -> list[SbomFile]:
     """Write ``<out_dir>/<plugin>.cdx.json`` for every selected plugin (all when ``names`` is
     empty); every lock must exist and be fresh (what ``apply`` would deploy)."""
     from reconciler.support.files import write_atomic  # noqa: PLC0415 - start-up
@@ -104,7 +94,7 @@ def write_all(project: Project, names: Collection[str], out_dir: Path) -> list[W
             write_atomic(path, text)
         except OSError as exc:
             raise ReconcilerError(f"cannot write {path}: {exc.strerror}") from exc
-        written.append(Written(name, path, len(lock.packages)))
+        written.append(SbomFile(name, path, len(lock.packages)))
     return written
 
 

@@ -73,7 +73,7 @@ def read(plugin: str, path: Path, lock_format: str, project_dir: Path | None = N
     try:
         lock = get_format(lock_format).parse(plugin, path, text)
     except RecursionError:  # tomllib recurses per nested table or array
-        raise LockError(f"{path.name}: nested too deeply", plugin=plugin) from None
+        raise LockError("nested too deeply", file=path.name, plugin=plugin) from None
     return with_locations(lock, project_dir)
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from reconciler.backends import lock_file
-from reconciler.errors import LockError, ReconcilerError
+from reconciler.errors import LockError, ReconcilerError, toml_position
 from reconciler.lockfile import normalise_index
 from reconciler.lockformats.base import ArtifactFile, LockContent
 from reconciler.models import InputsDigest, Lock, LockedPackage
@@ -89,7 +89,7 @@ class PylockFormat:
         keys = [(p.name, p.marker or "") for p in packages]
         for key in keys:
             if keys.count(key) > 1:
-                raise LockError(f"{label}: {key[0]} is locked twice with the same marker")
+                raise LockError("locked twice with the same marker", file=label, key=key[0])
         import hashlib  # noqa: PLC0415 - start-up: a plan reading requirements locks needs none
 
         return Lock(
@@ -145,11 +145,14 @@ def validate(label: str, text: str) -> Pylock:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise LockError(f"{label}: not valid TOML: {exc}") from exc
+        what, line, column = toml_position(exc)
+        raise LockError("not valid TOML", file=label, line=line, column=column, cause=what) from exc
     try:
         return Pylock.from_dict(data)
     except PylockValidationError as exc:
-        raise LockError(redact(f"{label}: not a valid PEP 751 lock: {exc}")) from exc
+        raise LockError(
+            "not a valid PEP 751 lock", file=label, key=exc.context, cause=redact(exc.message)
+        ) from exc
 
 
 def _inputs(tool: dict[str, Any]) -> InputsDigest | None:
@@ -186,7 +189,9 @@ def _package(label: str, package: Package, folder: str, root: str) -> LockedPack
     if package.vcs is not None:
         vcs = package.vcs
         if not vcs.url:
-            raise LockError(f"{label}: {name}: a VCS package needs a url (a path is not portable)")
+            raise LockError(
+                "a VCS package needs a url (a path is not portable)", file=label, key=name
+            )
         fragment = f"#subdirectory={vcs.subdirectory}" if vcs.subdirectory else ""
         url = f"{vcs.type}+{vcs.url}@{vcs.commit_id}{fragment}"
         return LockedPackage(
@@ -209,7 +214,7 @@ def _package(label: str, package: Package, folder: str, root: str) -> LockedPack
     if package.archive is not None:
         url = package.archive.url or ""
         if not url:
-            raise LockError(f"{label}: {name}: an archive needs a url")
+            raise LockError("an archive needs a url", file=label, key=name)
         return LockedPackage.pin(
             name, version, _hashes(package.archive.hashes), marker=marker, url=url
         )
@@ -219,7 +224,7 @@ def _package(label: str, package: Package, folder: str, root: str) -> LockedPack
     if package.sdist is not None:
         hashes.extend(_hashes(package.sdist.hashes))
     if not version:
-        raise LockError(f"{label}: {name}: an index package needs a version")
+        raise LockError("an index package needs a version", file=label, key=name)
     return LockedPackage.pin(name, version, tuple(sorted(set(hashes))), marker=marker)
 
 

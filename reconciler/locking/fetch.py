@@ -24,7 +24,7 @@ from packaging.utils import (
 )
 
 from reconciler import lockfile, lockformats
-from reconciler.errors import LockError, ReconcilerError
+from reconciler.errors import LockError, ReconcilerError, toml_position
 from reconciler.installers.base import last_error_line, requirements_file, show_command
 from reconciler.installers.pipconfig import hermetic_env, index_args
 from reconciler.interpreters import pip_command
@@ -275,12 +275,19 @@ def build_requires(path: Path) -> list[str]:
     try:
         system = tomllib.loads(text).get("build-system")
     except tomllib.TOMLDecodeError as exc:
-        raise FetchError(f"{path.name}: invalid pyproject.toml: {exc}") from exc
+        what, line, column = toml_position(exc)
+        raise FetchError(
+            "invalid TOML", file=f"{path.name}/pyproject.toml", line=line, column=column, cause=what
+        ) from exc
     if not isinstance(system, dict) or "requires" not in system:
         return ["setuptools>=40.8.0"]
     requires = system.get("requires")
     if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
-        raise FetchError(f"{path.name}: build-system.requires must be a list of strings")
+        raise FetchError(
+            "must be a list of strings",
+            file=f"{path.name}/pyproject.toml",
+            key="build-system.requires",
+        )
     return list(requires)
 
 

@@ -85,10 +85,10 @@ def find_project_file(project: Path | None, cwd: Path | None = None) -> Path:
         if project.is_dir():
             found = _in_directory(project)
             if found is None:
-                raise ConfigError(f"{project / TOML.file_name}: no such file")
+                raise ConfigError("no such file", file=project / TOML.file_name)
             return found.absolute()
         if not project.is_file():
-            raise ConfigError(f"{project}: no such file")
+            raise ConfigError("no such file", file=project)
         return project.absolute()
     start = (cwd or Path.cwd()).absolute()
     for directory in (start, *start.parents):

@@ -20,7 +20,7 @@ import attrs
 
 from reconciler import requirements
 from reconciler.backends import INSTALLERS, RESOLVERS
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, toml_position
 from reconciler.lockformats import FORMAT_NAMES
 from reconciler.models import DesiredState, IndexOptions, Plugin, Settings
 from reconciler.sources import read_project_text
@@ -139,7 +139,9 @@ def parse(text: str, project_file: Path) -> DesiredState:
         if raw is None:
             raw = _edge_raw(text, project_file.name)
     except RecursionError:  # tomllib and tomlkit recurse per nested array or inline table
-        raise ConfigError(f"{project_file.name}: invalid TOML: nested too deeply") from None
+        raise ConfigError(
+            "invalid TOML", file=project_file.name, cause="nested too deeply"
+        ) from None
     return _validate(raw, text, project_file)
 
 
@@ -152,7 +154,7 @@ def _edge_raw(text: str, label: str) -> _RawProject:
     try:
         document = tomlkit.parse(text)
     except tomlkit.exceptions.TOMLKitError as exc:
-        raise ConfigError(_syntax_error(text, label, exc)) from exc
+        raise _syntax_error(text, label, exc) from exc
     try:
         raw: _RawProject = _converter().structure(document.unwrap(), _RawProject)
     except Exception as exc:  # cattrs raises ClassValidationError / ExceptionGroup trees
@@ -248,7 +250,7 @@ def _format_exception(exc: BaseException, type_: type | None) -> str:
     return cattrs.v.format_exception(exc, type_)
 
 
-def _syntax_error(text: str, label: str, exc: tomlkit.exceptions.TOMLKitError) -> str:
+def _syntax_error(text: str, label: str, exc: tomlkit.exceptions.TOMLKitError) -> ConfigError:
     """``reconciler.toml:LINE:COL: invalid TOML: ...`` for text tomlkit refused.
 
     tomlkit names the offending key ("Key "a" already exists."); the standard library's parser,
@@ -256,19 +258,18 @@ def _syntax_error(text: str, label: str, exc: tomlkit.exceptions.TOMLKitError) -
     """
     import tomllib  # noqa: PLC0415 - only needed for a broken file
 
-    what = re.sub(r" at line \d+ col \d+$", "", str(exc))
+    what, line, column = toml_position(exc)
     try:
         tomllib.loads(text)
     except tomllib.TOMLDecodeError as std:
-        where = re.search(r"\(at line (\d+), column (\d+)\)$", str(std))
-        if where:
-            return f"{label}:{where.group(1)}:{where.group(2)}: invalid TOML: {what}"
-        last = max(len(text.splitlines()), 1)
-        std_what = str(std).replace(" (at end of document)", "")
-        return f"{label}:{last}: invalid TOML: {std_what} (at end of file)"
-    if isinstance(exc, tomlkit.exceptions.ParseError):
-        return f"{label}:{exc.line}:{exc.col + 1}: invalid TOML: {what}"
-    return f"{label}: invalid TOML: {what}"
+        std_what, std_line, std_column = toml_position(std)
+        if std_line is None:
+            last = max(len(text.splitlines()), 1)
+            return ConfigError(
+                "invalid TOML", file=label, line=last, cause=f"{std_what} (at end of file)"
+            )
+        line, column = std_line, std_column
+    return ConfigError("invalid TOML", file=label, line=line, column=column, cause=what)
 
 
 _PATH_PART = re.compile(r"\.([A-Za-z0-9_-]+)|\['((?:[^'\\]|\\.)*)'\]|\[(\d+)\]")

@@ -20,7 +20,7 @@ import tomlkit
 import tomlkit.exceptions
 from tomlkit.items import Table
 
-from reconciler.errors import ConfigError, ReconcilerError
+from reconciler.errors import ConfigError, ReconcilerError, toml_position
 from reconciler.models import DesiredState, Plugin
 from reconciler.sources import toml as config
 from reconciler.support.files import read_regular, write_atomic
@@ -111,7 +111,10 @@ def _parse(text: str, project_file: Path) -> tomlkit.TOMLDocument:
     try:
         return tomlkit.parse(text)
     except tomlkit.exceptions.ParseError as exc:  # config.parse already reported it
-        raise ConfigError(f"{project_file.name}: invalid TOML: {exc}") from exc
+        what, line, column = toml_position(exc)
+        raise ConfigError(
+            "invalid TOML", file=project_file.name, line=line, column=column, cause=what
+        ) from exc
 
 
 def _plugin_table(requirements: Sequence[str], python: str | None) -> Table:
@@ -145,7 +148,7 @@ def _validate(text: str, project_file: Path) -> DesiredState:
     try:
         return config.parse(text, project_file)
     except ConfigError as exc:
-        raise EditError(f"{exc} ({project_file.name} left unchanged)") from exc
+        raise exc.recast(EditError).noted(f"({project_file.name} left unchanged)") from exc
 
 
 def _expect(after: DesiredState, expected: DesiredState, project_file: Path) -> None:
@@ -296,20 +299,24 @@ def _read(project_file: Path) -> str:
     try:
         data = read_regular(project_file, project_file.parent)  # never a FIFO, never blocking
     except OSError as exc:
-        raise ConfigError(f"{project_file}: cannot read: {exc.strerror}") from exc
+        raise ConfigError("cannot read", file=project_file, cause=exc.strerror) from exc
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{project_file}: cannot read: not UTF-8 ({exc.reason})") from exc
+        raise ConfigError(
+            "cannot read", file=project_file, cause=f"not UTF-8 ({exc.reason})"
+        ) from exc
 
 
 def _commit(project_file: Path, before: str, after: str) -> Edit:
     if _read(project_file) != before:
-        raise EditError(f"{project_file}: changed while being edited; try again")
+        raise EditError("changed while being edited; try again", file=project_file)
     try:
         write_atomic(project_file, after)
     except OSError as exc:
-        raise ConfigError(f"{project_file}: cannot write: {exc.strerror or exc}") from exc
+        raise ConfigError(
+            "cannot write", file=project_file, cause=exc.strerror or str(exc)
+        ) from exc
     return Edit(path=project_file, before=before, after=after)
 
 
@@ -334,7 +341,7 @@ def add_plugin(
             then()
         except (ReconcilerError, KeyboardInterrupt) as exc:
             if revert(edit) and isinstance(exc, ReconcilerError):
-                raise type(exc)(f"{exc} ({project_file.name} left unchanged)") from exc
+                exc.noted(f"({project_file.name} left unchanged)")
             raise
     return edit
 
@@ -370,5 +377,7 @@ def new_project_file(directory: Path) -> Path:
             directory.mkdir(parents=True, exist_ok=True)
             write_atomic(project_file, NEW_PROJECT_HEADER)
         except OSError as exc:
-            raise ConfigError(f"{project_file}: cannot create: {exc.strerror or exc}") from exc
+            raise ConfigError(
+                "cannot create", file=project_file, cause=exc.strerror or str(exc)
+            ) from exc
     return project_file

@@ -39,17 +39,19 @@ class Where:
 def read_yaml(path: Path, label: str, root: Path | None = None) -> Any:
     text = read_project_text(path, root if root is not None else path.parent, label)
     if _flow_depth(text) > MAX_DEPTH:  # before ruamel recurses through it (minutes at 10**5)
-        raise ConfigError(f"{label}: invalid YAML: nested deeper than {MAX_DEPTH} levels")
+        raise ConfigError(
+            "invalid YAML", file=label, cause=f"nested deeper than {MAX_DEPTH} levels"
+        )
     try:
         data = YAML(typ="rt").load(text)
         _bounded(data, label)
     except RecursionError:  # ruamel composes nested nodes recursively
-        raise ConfigError(f"{label}: invalid YAML: nested too deeply") from None
+        raise ConfigError("invalid YAML", file=label, cause="nested too deeply") from None
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{label}{line}: invalid YAML: {problem}") from exc
+        line = mark.line + 1 if mark is not None else None
+        raise ConfigError("invalid YAML", file=label, line=line, cause=problem) from exc
     if data is None:
         return {}
     if not isinstance(data, Mapping):
@@ -120,9 +122,11 @@ def _bounded(data: Any, label: str) -> None:
         if key in sizes:
             continue
         if key in visiting:
-            raise ConfigError(f"{label}: invalid YAML: an alias refers to itself")
+            raise ConfigError("invalid YAML", file=label, cause="an alias refers to itself")
         if depth > MAX_DEPTH:
-            raise ConfigError(f"{label}: invalid YAML: nested deeper than {MAX_DEPTH} levels")
+            raise ConfigError(
+                "invalid YAML", file=label, cause=f"nested deeper than {MAX_DEPTH} levels"
+            )
         visiting.add(key)
         stack.append((node, depth, True))
         children = list(node.values()) if isinstance(node, Mapping) else node
