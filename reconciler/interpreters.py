@@ -15,6 +15,7 @@ from reconciler.errors import InterpreterError, ReconcilerError
 from reconciler.models import Interpreter
 from reconciler.support import venvcfg
 from reconciler.support.digest import sha256
+from reconciler.support.paths import cache_dir
 from reconciler.support.shims import shim_key
 
 _PROBE = r"""
@@ -42,15 +43,6 @@ print(json.dumps({"executable": os.path.realpath(base), "version": platform.pyth
 """
 _CACHE_FORMAT = 1
 _CACHE_ENTRIES = 256
-
-
-def cache_dir() -> Path:
-    """reconciler's cache directory (``$RECONCILER_CACHE_DIR``, else the XDG cache home)."""
-    explicit = os.environ.get("RECONCILER_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "reconciler"
 
 
 def find(spec: str, project_dir: Path) -> Path:
@@ -285,12 +277,13 @@ def pip_command(executable: str, version: str) -> list[str]:
 def _bootstrap_pip(executable: str, version: str, home: Path) -> None:
     from reconciler.support import procs  # noqa: PLC0415 - start-up: a cache miss only
     from reconciler.support.files import built_then_renamed  # noqa: PLC0415 - likewise
+    from reconciler.support.tool_errors import explain  # noqa: PLC0415 - likewise
 
     with built_then_renamed(home, mark=".complete") as building:
         command = [executable, "-m", "venv", "--clear", str(building)]
         result = procs.run(command, env=os.environ)
         if result.returncode != 0:
-            last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+            last = explain(result.stderr or result.stdout)
             raise InterpreterError(
                 f"python {version} ({executable}): cannot bootstrap pip with ensurepip: {last}"
             )

@@ -29,6 +29,7 @@ from reconciler.support.names import (
     NAME_PATTERN,
     PLAIN_VERSION,
     PLAIN_VERSION_PATTERN,
+    archive_name_version,
     canonical_name,
 )
 from reconciler.support.redact import quoted, redact
@@ -431,19 +432,24 @@ def _fast_parse(plugin: str, path: Path, text: str) -> Lock | None:
         packages[name] = LockedPackage(
             name=name, version=version, requirement=f"{written}=={version}", hashes=tuple(hashes)
         )
-    inputs = InputsDigest(
-        header.group("digest"),
-        header.group("req") or "",
-        header.group("python") or "",
-        header.group("index") or "",
-        header.group("floor") or "",
-    )
+    inputs = _inputs(header)
     return Lock(
         plugin=plugin,
         path=path,
         inputs=inputs,
         packages=tuple(packages[n] for n in sorted(packages)),
         content_digest="sha256:" + sha256(text.encode()).hexdigest(),
+    )
+
+
+def _inputs(header: re.Match[str]) -> InputsDigest:
+    """The inputs digest a lock's ``# reconciler-inputs:`` header line records."""
+    return InputsDigest(
+        header.group("digest"),
+        header.group("req") or "",
+        header.group("python") or "",
+        header.group("index") or "",
+        header.group("floor") or "",
     )
 
 
@@ -462,13 +468,7 @@ def _parse_lines(plugin: str, path: Path, text: str) -> Lock:
         if number == 1 or inputs is None:
             header = _HEADER_RE.match(logical)
             if header:
-                inputs = InputsDigest(
-                    header.group("digest"),
-                    header.group("req") or "",
-                    header.group("python") or "",
-                    header.group("index") or "",
-                    header.group("floor") or "",
-                )
+                inputs = _inputs(header)
                 continue
         meta = _reconciler_meta(logical)
         content = _strip_comment(logical)
@@ -621,20 +621,8 @@ def _path_line(
 
 def _archive_version(url: str) -> str:
     """The version a wheel or sdist URL's file name gives, else ""."""
-    from packaging.utils import (  # noqa: PLC0415 - start-up: packaging stays off the plan path
-        InvalidSdistFilename,
-        InvalidWheelFilename,
-        parse_sdist_filename,
-        parse_wheel_filename,
-    )
-
-    filename = unquote(urlsplit(url).path).rsplit("/", 1)[-1]
-    try:
-        if filename.endswith(".whl"):
-            return str(parse_wheel_filename(filename)[1])
-        return str(parse_sdist_filename(filename)[1])
-    except (InvalidWheelFilename, InvalidSdistFilename):
-        return ""
+    found = archive_name_version(unquote(urlsplit(url).path).rsplit("/", 1)[-1])
+    return "" if found is None else found[1]
 
 
 def _logical_lines(text: str) -> list[tuple[int, str]]:

@@ -45,7 +45,7 @@ from reconciler.models import (
 )
 from reconciler.observe import observe_venv, site_packages
 from reconciler.state import provisional, read_marker, with_status, write_marker
-from reconciler.support import profile, scratch
+from reconciler.support import profile, scratch, venvcfg
 from reconciler.support.files import sync_filesystems
 from reconciler.support.paths import check_inside
 
@@ -331,7 +331,7 @@ def _verify(generation: Path, step: Step, packages: Sequence[LockedPackage]) -> 
     distribution is installed. Read from the files alone: no process is started."""
     interpreter = step.interpreter
     python = generation / "bin" / "python"
-    home = _pyvenv_home(generation)
+    home = (venvcfg.read(generation) or {}).get("home")
     if (
         interpreter is None
         or home is None
@@ -364,19 +364,6 @@ def _verify(generation: Path, step: Step, packages: Sequence[LockedPackage]) -> 
             f"new venv is missing {', '.join(missing)} after install",
             plugin=step.plugin,
         )
-
-
-def _pyvenv_home(venv: Path) -> str | None:
-    """The ``home`` key of ``venv``'s ``pyvenv.cfg`` (None when there is none)."""
-    try:
-        text = (venv / "pyvenv.cfg").read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
-    for line in text.splitlines():
-        key, sep, value = line.partition("=")
-        if sep and key.strip().lower() == "home":
-            return value.strip()
-    return None
 
 
 def _upgrade(step: Step, ctx: Context) -> None:

@@ -30,7 +30,7 @@ from reconciler.lockfile import check_lock
 from reconciler.models import Lock
 from reconciler.results import AuditReport, Finding, PluginAudit
 from reconciler.support import procs
-from reconciler.support.redact import redact
+from reconciler.support.tool_errors import explain
 
 #: The environment variable naming the pip-audit executable.
 AUDITOR_ENV = "RECONCILER_PIP_AUDIT"
@@ -165,6 +165,5 @@ def _parse(
 
 
 def _last_words(done: subprocess.CompletedProcess[str]) -> str:
-    lines = [line.strip() for line in (done.stderr or done.stdout or "").splitlines()]
-    lines = [line for line in lines if line]
-    return redact(lines[-1]) if lines else f"exit status {done.returncode}"
+    output = done.stderr or done.stdout or ""
+    return explain(output) if output.strip() else f"exit status {done.returncode}"

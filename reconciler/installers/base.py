@@ -83,15 +83,10 @@ def run(command: Sequence[str], what: str) -> None:
         output = (result.stdout or "") + (result.stderr or "")
         for echo in _command_echo:  # --verbose: the whole output of the failed call
             echo(redact(output.rstrip()))
-        explained = last_error_line(result.stderr or result.stdout)
+        explained = explain(result.stderr or result.stdout)
         label = f"{Path(command[0]).name}-{what}"
         logged = f"$ {shlex.join(str(part) for part in command)}\n{output}"
         raise ExecuteError(f"{what}: {failure_cause(explained, logged, label)}")
-
-
-def last_error_line(output: str) -> str:
-    """The most telling line of a failed pip/uv run (its cause kept), credentials redacted."""
-    return explain(output)
 
 
 @contextmanager

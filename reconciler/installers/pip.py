@@ -8,8 +8,9 @@ from pathlib import Path
 
 from reconciler.installers import template
 from reconciler.installers.base import InstallRequest, install_each_batch, run
-from reconciler.interpreters import cache_dir, pip_command
+from reconciler.interpreters import pip_command
 from reconciler.support import venvcfg
+from reconciler.support.paths import cache_dir
 
 
 class PipInstaller:

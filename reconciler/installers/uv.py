@@ -9,7 +9,7 @@ from pathlib import Path
 from reconciler.errors import ReconcilerError
 from reconciler.installers import template
 from reconciler.installers.base import InstallRequest, install_each_batch, run
-from reconciler.interpreters import cache_dir
+from reconciler.support.paths import cache_dir
 
 
 def find_uv() -> str | None:

@@ -21,13 +21,7 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import attrs
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    canonicalize_version,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
+from packaging.utils import canonicalize_version
 
 from reconciler.errors import LockError
 from reconciler.installers.pipconfig import resolve_link
@@ -40,7 +34,7 @@ from reconciler.models import (
     LockedPackage,
     Plugin,
 )
-from reconciler.support.names import canonical_name
+from reconciler.support.names import archive_name_version, canonical_name
 from reconciler.support.redact import redact, strip_credentials
 
 _TIMEOUT = 30.0
@@ -49,14 +43,10 @@ _JSON = "application/vnd.pypi.simple.v1+json"
 
 def identify(filename: str) -> tuple[str, str] | None:
     """``(canonical name, canonical version)`` of a wheel or sdist file name, else None."""
-    try:
-        if filename.endswith(".whl"):
-            name, version, _, _ = parse_wheel_filename(filename)
-        else:
-            name, version = parse_sdist_filename(filename)
-    except (InvalidWheelFilename, InvalidSdistFilename):
+    found = archive_name_version(filename)
+    if found is None:
         return None
-    return canonical_name(name), canonicalize_version(version)
+    return canonical_name(found[0]), canonicalize_version(found[1])
 
 
 class Finder:

@@ -25,7 +25,7 @@ from packaging.utils import (
 
 from reconciler import lockfile, lockformats
 from reconciler.errors import LockError, ReconcilerError, toml_position
-from reconciler.installers.base import last_error_line, requirements_file, show_command
+from reconciler.installers.base import requirements_file, show_command
 from reconciler.installers.pipconfig import hermetic_env, index_args
 from reconciler.interpreters import pip_command
 from reconciler.lockfile import applicable, check_lock
@@ -36,6 +36,7 @@ from reconciler.models import DesiredState, IndexOptions, Interpreter, LockedPac
 from reconciler.support import procs, scratch
 from reconciler.support.paths import check_root
 from reconciler.support.redact import redact
+from reconciler.support.tool_errors import explain
 
 
 class FetchError(ReconcilerError):
@@ -377,7 +378,7 @@ def _explain(output: str, artifacts: Sequence[Artifact]) -> str:
     if missing:
         req = missing.group("req")
         return redact(f"cannot fetch {req}{owners(req)}: no matching distribution found")
-    return f"pip download failed: {last_error_line(output)}"
+    return f"pip download failed: {explain(output)}"
 
 
 def _sha256(path: Path) -> str:

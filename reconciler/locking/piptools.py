@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 from reconciler.errors import LockError
-from reconciler.installers.base import last_error_line, requirements_file, show_command
+from reconciler.installers.base import requirements_file, show_command
 from reconciler.installers.pipconfig import hermetic_env, index_args
 from reconciler.locking.base import (
     CUSTOM_COMPILE_COMMAND,
@@ -24,7 +24,7 @@ from reconciler.locking.base import (
 from reconciler.models import Interpreter
 from reconciler.support import procs, scratch
 from reconciler.support.files import built_then_renamed
-from reconciler.support.tool_errors import explain_pip
+from reconciler.support.tool_errors import explain, explain_pip
 
 PIP_COMPILE_FLAGS = (
     "--generate-hashes",
@@ -142,7 +142,7 @@ def _locked_helper_python(
             [interpreter.executable, "-m", "venv", "--clear", str(building)], env=hermetic_env()
         )
         if created.returncode != 0:
-            raise LockError(f"{what}: {last_error_line(created.stderr or created.stdout)}")
+            raise LockError(f"{what}: {explain(created.stderr or created.stdout)}")
         lines = [line for line in text.splitlines() if line.strip()]
         with requirements_file(lines) as requirements:
             command = [
@@ -153,7 +153,7 @@ def _locked_helper_python(
             show_command(command)
             result = procs.run(command, env=hermetic_env())
         if result.returncode != 0:
-            reason = last_error_line(result.stderr or result.stdout)
+            reason = explain(result.stderr or result.stdout)
             raise LockError(f"{what} (from the plugin's index): {reason}")
     return str(python)
 
@@ -191,6 +191,6 @@ def _pth_file(helper: Path) -> Path | None:
 
 
 def _cache_dir() -> Path:
-    from reconciler.interpreters import cache_dir  # noqa: PLC0415 - keep the module light
+    from reconciler.support.paths import cache_dir  # noqa: PLC0415 - keep the module light
 
     return cache_dir() / "pip-tools"

@@ -45,6 +45,25 @@ def same_version(a: str, b: str) -> bool:
     return Version(a) == Version(b)
 
 
+def archive_name_version(filename: str) -> tuple[str, str] | None:
+    """``(name as written, version)`` that a wheel's or sdist's file name gives, else None."""
+    from packaging.utils import (  # noqa: PLC0415 - start-up: packaging stays off the plan path
+        InvalidSdistFilename,
+        InvalidWheelFilename,
+        parse_sdist_filename,
+        parse_wheel_filename,
+    )
+
+    try:
+        if filename.endswith(".whl"):
+            name, version, _, _ = parse_wheel_filename(filename)
+        else:
+            name, version = parse_sdist_filename(filename)
+    except (InvalidWheelFilename, InvalidSdistFilename):
+        return None
+    return str(name), str(version)
+
+
 #: Words for parsed values, most specific first (bool before int: True is an int).
 _KINDS: tuple[tuple[type | tuple[type, ...], str], ...] = (
     (bool, "a boolean"),

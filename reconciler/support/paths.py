@@ -119,3 +119,12 @@ def file_kind(mode: int) -> str:
     if stat.S_ISLNK(mode):
         return "a symlink"
     return "a file"
+
+
+def cache_dir() -> Path:
+    """reconciler's cache directory (``$RECONCILER_CACHE_DIR``, else the XDG cache home's
+    ``reconciler``): interpreter probes, venv templates, pip-tools' cache, kept tool logs."""
+    explicit = os.environ.get("RECONCILER_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "reconciler"

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from reconciler.support.names import ARCHIVE_SUFFIXES
+from reconciler.support.paths import cache_dir
 from reconciler.support.redact import redact
 
 _CLASS_PREFIX = re.compile(r"^(?:[a-z_][\w]*\.)+[A-Z]\w*(?:Error|Exception|Candidate|\w*):\s*")
@@ -115,13 +116,10 @@ def with_backend_error(line: str, output: str) -> str:
 def keep_log(output: str, label: str) -> Path | None:
     """Keep the complete ``output`` of a failed tool call (credentials redacted) in a log file.
 
-    Under reconciler's cache directory (``$RECONCILER_CACHE_DIR``, else the XDG cache home),
+    Under reconciler's cache directory (:func:`~reconciler.support.paths.cache_dir`),
     ``logs/<time>-<label>-<hex>.log``, readable by the user only. None when it cannot be written.
     """
-    explicit = os.environ.get("RECONCILER_CACHE_DIR")
-    base = Path(explicit) if explicit else (
-        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "reconciler"
-    )  # fmt: skip
+    base = cache_dir()
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", label)[:60] or "tool"
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     path = base / "logs" / f"{stamp}-{safe}-{secrets.token_hex(3)}.log"
