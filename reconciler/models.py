@@ -168,6 +168,21 @@ class Interpreter:
 
 
 @attrs.frozen
+class Prebuilt:
+    """A wheel ``reconciler fetch`` built from a locked VCS commit or local project: a plan
+    installs it (hash-checked) instead of cloning or building the source, then records the
+    source in ``direct_url.json`` as installing from it would have."""
+
+    url: str  # the wheel's ``file:`` URL
+    sha256: str  # hex digest the manifest records; the installer checks it
+
+    @property
+    def filename(self) -> str:
+        """The wheel's file name."""
+        return self.url.rsplit("/", 1)[-1]
+
+
+@attrs.frozen
 class LockedPackage:
     """One pinned line of a lock file."""
 
@@ -186,6 +201,8 @@ class LockedPackage:
     #: A local project's ``file:`` URL, resolved against the project when the lock is read
     #: (:func:`reconciler.lockformats.read`), so that planning needs no disk access.
     location: str | None = None
+    #: Set in a plan only (never in a lock): the wheelhouse wheel built from this source.
+    prebuilt: Prebuilt | None = None
 
     @classmethod
     def local(
@@ -223,6 +240,19 @@ class LockedPackage:
         return self.kind in ("index", "url")
 
     @property
+    def hash_checked(self) -> bool:
+        """True when installing this line checks a hash (an index pin, an archive URL, or a
+        source replaced by its prebuilt wheel)."""
+        return self.hashable or self.prebuilt is not None
+
+    @property
+    def install_hashes(self) -> tuple[str, ...]:
+        """The hashes the installer checks: the lock's, or the prebuilt wheel's."""
+        if self.prebuilt is not None:
+            return (f"sha256:{self.prebuilt.sha256}",)
+        return self.hashes
+
+    @property
     def label(self) -> str:
         """What to show for this package: its version, short commit, or path."""
         if self.kind == "vcs" and self.commit:
@@ -249,8 +279,12 @@ class LockedPackage:
         """The line to hand to an installer: requirement, marker and every hash.
 
         Local paths are made absolute against ``project_dir`` (the installer's working directory
-        is not the project's).
+        is not the project's). A source with a prebuilt wheel is that wheel, with its hash.
         """
+        if self.prebuilt is not None:
+            text = f"{self.name} @ {self.prebuilt.url}"
+            text = text if self.marker is None else f"{text} ; {self.marker}"
+            return f"{text} --hash=sha256:{self.prebuilt.sha256}"
         if self.kind == "path" and project_dir is not None:
             url = self.source_url(project_dir)
             text = f"{self.name} @ {url}"

@@ -84,7 +84,9 @@ def _install_entry(item: Install) -> dict[str, Any]:
     if package.kind != "index":  # direct sources say where from, and whether hash-checked
         entry["source"] = package.kind
         entry["location"] = package.url
-        entry["hashed"] = package.hashable
+        entry["hashed"] = package.hash_checked
+        if package.prebuilt is not None:  # `fetch` built it: installed from that wheel
+            entry["wheel"] = package.prebuilt.url
         if package.commit:
             entry["commit"] = package.commit
         if package.editable:
@@ -231,8 +233,13 @@ def removed(result: EditResult) -> str:
 
 def fetched(report: FetchReport) -> str:
     """What ``fetch`` put in the wheelhouse, and how to use it."""
+    built = (
+        f", built {len(report.built)} wheels of git commits and local projects"
+        if (report.built)
+        else ""
+    )
     return (
-        f"Fetched {len(report.artifacts)} artifacts ({len(report.files)} files) for "
+        f"Fetched {len(report.artifacts)} artifacts ({len(report.files)} files){built} for "
         f"{len(report.plugins)} plugins into {report.dest}.\n"
         f"Offline: `reconciler apply --no-index --find-links {report.dest}`."
     )

@@ -91,6 +91,7 @@ KEYS = {
         "commit",
         "ref",
         "location",
+        "prebuilt",
     ],
     "uninstall": ["name", "version"],
     "interpreter": ["executable", "version", "markers"],

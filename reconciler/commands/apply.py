@@ -11,7 +11,14 @@ import attrs
 from reconciler import planfile
 from reconciler.apply.applylock import exclusive
 from reconciler.apply.execute import ApplyResult, apply_plan, leftovers, refusals
-from reconciler.commands.project import Planned, Project, did_you_mean, names_plugin, planned
+from reconciler.commands.project import (
+    Planned,
+    Project,
+    did_you_mean,
+    names_plugin,
+    planned,
+    with_wheelhouse,
+)
 from reconciler.errors import PlanFileError, StalePlanError
 from reconciler.installers import get_installer
 from reconciler.models import IndexOptions, Plan
@@ -126,9 +133,11 @@ def _checked_plan(project: Project, options: ApplyOptions) -> Planned:
         made = planned(project, options.only, verify=options.verify)
     else:
         made = _saved_plan(project, options, saved)
-    if options.index_override is not None:
-        return Planned(made.plan.with_index(options.index_override), made.observation, made.verify)
-    return made
+    if options.index_override is None:
+        return made
+    # where artifacts come from at deploy time: the wheels of sources too (fetch's wheelhouse)
+    plan = with_wheelhouse(made.plan.with_index(options.index_override))
+    return Planned(plan, made.observation, made.verify)
 
 
 def _saved_plan(project: Project, options: ApplyOptions, saved: SavedPlan) -> Planned:

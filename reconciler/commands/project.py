@@ -177,7 +177,7 @@ def planned(project: Project, only: Collection[str] = (), *, verify: bool = Fals
     plan = make_plan(desired, locks, project.interpreters, observation, only, trees, verify=verify)
     require_plannable(plan)
     check_plan_walls(desired, plan)
-    return Planned(plan, observation, what)
+    return Planned(with_wheelhouse(plan), observation, what)
 
 
 def check_plan_walls(desired: DesiredState, plan: Plan) -> None:
@@ -192,6 +192,25 @@ def check_plan_walls(desired: DesiredState, plan: Plan) -> None:
     if plan.changes:
         check_lock_file(layout.root)
         scratch.check_walls(scratch.scratch_base(layout.root))
+
+
+def with_wheelhouse(plan: Plan) -> Plan:
+    """``plan`` installing each locked VCS commit and non-editable local project from the wheel
+    ``reconciler fetch`` built of it, where its step's find-links hold one (checks nothing and
+    reads nothing when no step installs such a source from find-links)."""
+    if not any(
+        any(p.prebuilt is not None for p in step.locked)
+        or (
+            step.index is not None
+            and step.index.find_links
+            and any(p.kind in ("vcs", "path") and not p.editable for p in step.locked)
+        )
+        for step in plan.changes
+    ):
+        return plan
+    from reconciler.locking.fetch_wheels import use_wheelhouse  # noqa: PLC0415 - start-up: sources only
+
+    return use_wheelhouse(plan)
 
 
 def local_sources(desired: DesiredState, locks: Mapping[str, Lock | None]) -> dict[str, str]:

@@ -13,6 +13,7 @@ from typing import Protocol
 import attrs
 
 from reconciler.errors import ExecuteError, Interrupted
+from reconciler.installers.origin import record_origins
 from reconciler.installers.pipconfig import hermetic_env, index_args
 from reconciler.models import IndexOptions, LockedPackage
 from reconciler.support import procs, scratch
@@ -119,7 +120,9 @@ def install_each_batch(
     request: InstallRequest, command: Callable[[Batch], list[str]], *, mixed: bool = False
 ) -> None:
     """Run the installer's ``command(batch)`` for each batch that installs exactly the
-    request's packages (none when there are no packages); ``mixed``: see :func:`install_batches`."""
+    request's packages (none when there are no packages); ``mixed``: see :func:`install_batches`.
+    Then record the source of each package installed from its prebuilt wheel
+    (:func:`~reconciler.installers.origin.record_origins`)."""
     if not request.packages:
         return
     with install_batches(
@@ -132,6 +135,7 @@ def install_each_batch(
     ) as batches:
         for batch in batches:
             run(command(batch), "installing")
+    record_origins(request.venv, request.packages, request.project_dir)
 
 
 @contextmanager
@@ -146,8 +150,9 @@ def install_batches(
 ) -> Iterator[list[Batch]]:
     """The installer calls that install exactly ``packages``, in order.
 
-    Hashable lines (index pins, archive URLs) are installed with every hash checked; unhashable
-    ones (VCS commits, local projects) cannot carry a hash. With ``mixed`` (uv: it checks the
+    Hashable lines (index pins, archive URLs, wheels ``fetch`` built from a source) are
+    installed with every hash checked; unhashable ones (VCS commits, local projects) cannot
+    carry a hash. With ``mixed`` (uv: it checks the
     hash of every line that has one, and this form is used only when every hashable line has
     hashes) both go in one call, so a git plugin costs one installer run. Otherwise (pip:
     ``--require-hashes`` is all-or-nothing per call) the hashable lines go first with
@@ -157,9 +162,9 @@ def install_batches(
     reinstalls everything.
     """
     present = set(installed)
-    hashed = [p for p in packages if p.hashable]
-    unhashed = [p for p in packages if not p.hashable]
-    require = bool(hashed) and all(p.hashes for p in hashed)
+    hashed = [p for p in packages if p.hash_checked]  # a prebuilt wheel of a source is hashed
+    unhashed = [p for p in packages if not p.hash_checked]
+    require = bool(hashed) and all(p.install_hashes for p in hashed)
 
     def reinstall(group: Sequence[LockedPackage]) -> tuple[str, ...]:
         return tuple(p.name for p in group if p.kind != "index" and p.name in present)

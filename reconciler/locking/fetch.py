@@ -1,9 +1,11 @@
 """``reconciler fetch``: download every locked artifact, hash-checked, into a wheelhouse.
 
 The wheelhouse is what ``reconciler apply --no-index --find-links DIR`` installs from on a machine
-without network access. pip does the downloading (``pip download --no-deps --require-hashes``) with
-the project's own index settings, running as the plugin's interpreter (``pip --python``) so that it
-picks the artifacts that interpreter will install.
+without network access. Locked VCS commits and non-editable local projects are built into wheels
+there too (:mod:`.fetch_wheels`), so git plugins deploy offline. pip does the downloading
+(``pip download --no-deps --require-hashes``) with the project's own index settings, running as
+the plugin's interpreter (``pip --python``) so that it picks the artifacts that interpreter will
+install.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from reconciler.lockfile import applicable, check_lock
 from reconciler.locking import get_resolver
 from reconciler.locking.artifacts import identify
 from reconciler.locking.base import ResolveRequest
+from reconciler.locking.fetch_wheels import BuiltWheel, build_wheels
 from reconciler.models import DesiredState, IndexOptions, Interpreter, LockedPackage, Plugin
 from reconciler.support import procs, scratch
 from reconciler.support.paths import check_root
@@ -72,6 +75,8 @@ class FetchReport:
     plugins: tuple[str, ...]
     artifacts: tuple[Artifact, ...]
     files: tuple[Path, ...]
+    #: Wheels built from locked VCS commits and local projects (in the manifest).
+    built: tuple[BuiltWheel, ...] = ()
 
 
 #: ``(interpreter executable, index options)``: one group of downloads.
@@ -88,9 +93,9 @@ def collect(
     """The artifacts to fetch, grouped by interpreter and index, deduplicated across locks.
 
     Each plugin's artifacts come from its own index settings (``desired.index_for``). VCS and
-    local-path lines have no artifact to fetch (their source is needed at deploy time; their
-    build requirements are collected by :func:`fetch`). Raises :class:`LockError` for a missing
-    or stale lock, or a pinned line without hashes.
+    local-path lines have no artifact to fetch: :func:`fetch` builds their wheels
+    (:mod:`.fetch_wheels`); editable lines stay live and need their source at deploy time.
+    Raises :class:`LockError` for a missing or stale lock, or a pinned line without hashes.
     """
     merged: dict[GroupKey, dict[tuple[str, str], Artifact]] = {}
     for plugin in desired.plugins:
@@ -102,12 +107,9 @@ def collect(
         group = merged.setdefault((interpreter.executable, desired.index_for(plugin)), {})
         for package in applicable(lock, dict(interpreter.markers)):
             if not package.hashable:
-                if log is not None:
-                    log(
-                        f"{plugin.name}: {package.name} is a {package.kind} source "
-                        f"({package.url}), not fetched"
-                    )
-                continue
+                if log is not None and package.editable:
+                    log(f"{plugin.name}: {package.name} is editable ({package.url}): not built")
+                continue  # VCS commits and local projects: built by fetch_wheels
             if not package.hashes:
                 raise LockError(
                     f"{path.parent.name}/{path.name} pins "
@@ -179,6 +181,7 @@ def fetch(
             for batch in batches(artifacts):
                 log(f"downloading {len(batch)} artifact(s) with {executable}")
                 _download(executable, versions[executable], batch, dest, index)
+        built = build_wheels(desired, interpreters, only, dest, log=log)
     for artifacts in groups.values():
         for a in artifacts:
             key = (a.name, canonicalize_version(a.version) or (a.url or ""))
@@ -188,7 +191,9 @@ def fetch(
     files = _verify(every, dest)
     build = _fetch_build_requirements(desired, interpreters, only, groups, files, dest, log)
     plugins = tuple(p.name for p in desired.plugins if not only or p.name in only)
-    return FetchReport(dest=dest, plugins=plugins, artifacts=every, files=(*files, *build))
+    return FetchReport(
+        dest=dest, plugins=plugins, artifacts=every, files=(*files, *build), built=built
+    )
 
 
 def _fetch_build_requirements(

@@ -1,0 +1,302 @@
+"""Git plugins and local projects deployed offline: ``fetch`` builds their wheels, ``apply
+--no-index --find-links WH`` installs them (hash-checked) instead of cloning or building.
+
+Real git repository (``git+file://``) moved away after ``fetch``, real local projects, real pip
+and uv; the offline apply runs in a network namespace (``unshare -rn``) where one exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import WHEELS, Project
+from helpers import Result, skip_or_fail
+from test_direct import TEST_WHEELS, commit, direct_url, git, local_project, set_value
+
+from reconciler.locking.fetch_wheels import MANIFEST, content_digest
+from reconciler.support import procs
+
+INSTALLERS = ("pip", "uv")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _test_wheels() -> None:
+    assert (TEST_WHEELS / ".stamp").is_file(), "run `make test-wheels` (make test does) first"
+
+
+def offline(project: Project, *args: str) -> Result:
+    """``python -m reconciler ARGS`` with no network at all (a new network namespace)."""
+    unshare = shutil.which("unshare")
+    if unshare is None or subprocess.run([unshare, "-rn", "true"], check=False).returncode:
+        skip_or_fail("unshare -rn (a network namespace) is not available")
+    completed = subprocess.run(
+        [unshare, "-rn", sys.executable, "-m", "reconciler", "--project", str(project.root), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    return Result(completed.returncode, completed.stdout, completed.stderr)
+
+
+def git_and_local(tmp_path: Path, installer: str) -> tuple[Project, Path, str]:
+    """A project whose plugin locks a git commit, a local project, an editable one and a pin."""
+    repo = local_project(tmp_path / "repo" / "tap-git", "tap-git")
+    git(repo, "init", "-q", "-b", "main")
+    sha = commit(repo, "tap-git", "from git")
+    project_dir = tmp_path / "proj"
+    requirements = [
+        f"tap-git @ git+{repo.as_uri()}@main",
+        "./plugins/tap-local",
+        "-e ./plugins/tap-edit",
+        "demo-common==1.0.0",
+    ]
+    project_dir.mkdir(parents=True)
+    (project_dir / "wh").mkdir()  # a wheelhouse among the settings' find-links (empty for now)
+    links = [str(WHEELS), str(TEST_WHEELS), "wh"]
+    project_dir.joinpath("reconciler.toml").write_text(
+        f"[settings]\nno-index = true\nfind-links = {json.dumps(links)}\n"
+        f'installer = "{installer}"\n\n'
+        f"[plugins.tap-g]\nrequirements = {json.dumps(requirements)}\n",
+        encoding="utf-8",
+    )
+    project = Project(project_dir)
+    local_project(project_dir / "plugins" / "tap-local", "tap-local", "local one")
+    local_project(project_dir / "plugins" / "tap-edit", "tap-edit", "editable one")
+    project.ok("lock")
+    return project, repo, sha
+
+
+def fetch(project: Project, wheelhouse: Path) -> str:
+    """``fetch --dest wheelhouse`` (exit 0 required): its output and its progress lines."""
+    result = project.ok("fetch", "--dest", str(wheelhouse))
+    return result.out + result.err
+
+
+def manifest(wheelhouse: Path) -> list[dict[str, str]]:
+    data = json.loads((wheelhouse / MANIFEST).read_text(encoding="utf-8"))
+    assert data["format_version"] == 1
+    wheels: list[dict[str, str]] = data["wheels"]
+    return wheels
+
+
+@pytest.mark.parametrize("installer", INSTALLERS)
+def test_git_commit_and_local_project_deploy_offline_from_the_wheelhouse(
+    tmp_path: Path, installer: str
+) -> None:
+    project, repo, sha = git_and_local(tmp_path, installer)
+    wheelhouse = tmp_path / "wheelhouse"
+    out = fetch(project, wheelhouse)
+    assert "built 2 wheels of git commits and local projects" in out, out
+
+    entries = {e["name"]: e for e in manifest(wheelhouse)}
+    assert set(entries) == {"tap-git", "tap-local"}  # the editable line is not built
+    assert entries["tap-git"]["kind"] == "vcs"
+    assert entries["tap-git"]["revision"] == sha
+    assert entries["tap-git"]["source"] == f"git+{repo.as_uri()}"
+    assert entries["tap-local"]["kind"] == "path"
+    assert entries["tap-local"]["source"] == "./plugins/tap-local"
+    local_digest = content_digest(project.root / "plugins" / "tap-local")
+    assert entries["tap-local"]["revision"] == local_digest
+    for entry in entries.values():
+        wheel = wheelhouse / entry["wheel"]
+        assert hashlib.sha256(wheel.read_bytes()).hexdigest() == entry["sha256"]
+        assert entry["wheel"].startswith("built/")  # never beside the index pins of find-links
+
+    repo.rename(tmp_path / "repo-gone")  # the git repository is unreachable from here on
+    plan = project.change("tap-g")  # the settings' find-links hold no wheel of them
+    assert all("wheel" not in i for i in plan["install"])
+
+    result = offline(project, "apply", "--no-index", "--find-links", str(wheelhouse))
+    assert result.code == 0, result.describe()
+    assert "warning" not in result.err, result.err
+    assert project.script("tap-g", "tap-git").strip() == "from git"
+    assert project.script("tap-g", "tap-local").strip() == "local one"
+    assert project.script("tap-g", "tap-edit").strip() == "editable one"
+
+    # recorded as installed from the sources the lock names, as pip would have
+    git_url = direct_url(project, "tap-g", "tap-git")
+    assert git_url["url"] == repo.as_uri()
+    assert git_url["vcs_info"] == {"vcs": "git", "commit_id": sha, "requested_revision": sha}
+    local_url = direct_url(project, "tap-g", "tap-local")
+    assert local_url == {"url": (project.root / "plugins" / "tap-local").as_uri(), "dir_info": {}}
+    assert direct_url(project, "tap-g", "tap-edit")["dir_info"] == {"editable": True}
+
+    # the next plan is a no-op, and the rewritten direct_url.json matches its RECORD line
+    assert project.ok("plan").out.startswith("No changes."), project.ok("plan").out
+    verify = project.ok("plan", "--verify")
+    assert verify.out.startswith("No changes."), verify.out
+
+
+def test_the_plan_carries_each_wheel_and_apply_installs_it_in_one_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project, _, sha = git_and_local(tmp_path, "pip")
+    wheelhouse = project.root / "wh"  # in the settings' find-links: plan and apply use it
+    fetch(project, wheelhouse)
+    entries = {e["name"]: e for e in manifest(wheelhouse)}
+
+    # what apply will do is in the plan: the wheel (with its hash) instead of the source
+    by_name = {i["name"]: i for i in project.change("tap-g")["install"]}
+    assert by_name["tap-git"]["wheel"] == (wheelhouse / entries["tap-git"]["wheel"]).as_uri()
+    assert by_name["tap-git"]["hashed"] is True
+    assert by_name["tap-git"]["commit"] == sha
+    assert by_name["tap-local"]["wheel"] == (wheelhouse / entries["tap-local"]["wheel"]).as_uri()
+    assert "wheel" not in by_name["tap-edit"]
+    assert by_name["tap-edit"]["hashed"] is False
+
+    calls: list[tuple[list[str], str]] = []
+    real = procs.run
+
+    def counting(command: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        words = [str(c) for c in command]
+        text = Path(words[words.index("-r") + 1]).read_text("utf-8") if "-r" in words else ""
+        calls.append((words, text))
+        return real(command, **kwargs)
+
+    saved = tmp_path / "plan.json"
+    project.ok("plan", "-o", str(saved))  # the saved plan carries the wheels: apply FILE runs it
+    contract = json.loads(saved.read_text(encoding="utf-8"))["contract"]
+    locked = {p["name"]: p for p in contract["steps"][0]["locked"]}
+    assert locked["tap-git"]["prebuilt"]["sha256"] == entries["tap-git"]["sha256"]
+    assert locked["tap-edit"]["prebuilt"] is None
+    monkeypatch.setattr(procs, "run", counting)
+    project.ok("apply", str(saved))
+    installs = [(w, t) for w, t in calls if "install" in w]
+    assert not any("git" in Path(w[0]).name for w, _ in calls)  # nothing cloned
+    # the hashed call: the pin and both wheels, every line with its hash; the editable apart
+    hashed = [(w, t) for w, t in installs if "--require-hashes" in w]
+    assert len(hashed) == 1, installs
+    text = hashed[0][1]
+    wheel = (wheelhouse / entries["tap-git"]["wheel"]).as_uri()
+    assert f"tap-git @ {wheel} --hash=sha256:{entries['tap-git']['sha256']}" in text, text
+    assert f"--hash=sha256:{entries['tap-local']['sha256']}" in text, text
+    assert re.search(r"^demo-common==1\.0\.0 --hash=sha256:", text, re.M), text
+    assert "tap-edit" not in text
+    assert project.ok("plan").out.startswith("No changes.")
+
+
+@pytest.mark.parametrize("installer", INSTALLERS)
+def test_a_wheel_that_does_not_match_its_recorded_hash_is_refused(
+    tmp_path: Path, installer: str
+) -> None:
+    project, _, _ = git_and_local(tmp_path, installer)
+    wheelhouse = tmp_path / "wheelhouse"
+    fetch(project, wheelhouse)
+    entry = next(e for e in manifest(wheelhouse) if e["name"] == "tap-git")
+    wheel = wheelhouse / entry["wheel"]
+    wheel.write_bytes(wheel.read_bytes() + b"\0")  # tampered after fetch
+
+    result = project.run("apply", "--no-index", "--find-links", str(wheelhouse))
+    assert result.code == 1, result.describe()
+    assert "does not match the sha256 its manifest records" in result.err, result.err
+    assert not project.venv("tap-g").exists()
+
+
+def test_a_local_project_changed_after_fetch_is_built_from_source(tmp_path: Path) -> None:
+    project, _, _ = git_and_local(tmp_path, "uv")
+    wheelhouse = tmp_path / "wheelhouse"
+    fetch(project, wheelhouse)
+    set_value(project.root / "plugins" / "tap-local", "tap-local", "local two")
+
+    result = offline(project, "apply", "--no-index", "--find-links", str(wheelhouse))
+    assert result.code == 0, result.describe()
+    assert re.search(
+        r"warning: tap-g: the wheel of tap-local in \S+ was built from ./plugins/tap-local as it "
+        r"was, and it has changed since: building from source \(run `reconciler fetch` again\)",
+        result.err,
+    ), result.err
+    assert project.script("tap-g", "tap-local").strip() == "local two"  # the source, not the wheel
+    assert project.script("tap-g", "tap-git").strip() == "from git"  # still from its wheel
+
+    # fetch again: the new source is built, the old wheel and its entry are gone
+    old = next(e for e in manifest(wheelhouse) if e["name"] == "tap-local")
+    fetch(project, wheelhouse)
+    entries = [e for e in manifest(wheelhouse) if e["name"] == "tap-local"]
+    assert len(entries) == 1
+    assert entries[0]["revision"] == content_digest(project.root / "plugins" / "tap-local")
+    assert not (wheelhouse / old["wheel"]).exists()
+    assert (wheelhouse / entries[0]["wheel"]).is_file()
+
+
+def test_a_wheel_of_another_commit_is_not_used(tmp_path: Path) -> None:
+    project, repo, first = git_and_local(tmp_path, "pip")
+    wheelhouse = tmp_path / "wheelhouse"
+    fetch(project, wheelhouse)
+    second = commit(repo, "tap-git", "second commit")
+    project.ok("lock", "--upgrade-package", "tap-git")
+    assert second in project.lock("tap-g").read_text(encoding="utf-8")
+
+    result = project.run("apply", "--no-index", "--find-links", str(wheelhouse))
+    assert result.code == 0, result.describe()
+    assert f"built from commit {first[:12]}, the lock pins {second[:12]}" in result.err
+    assert project.script("tap-g", "tap-git").strip() == "second commit"
+    vcs_info = direct_url(project, "tap-g", "tap-git")["vcs_info"]
+    assert isinstance(vcs_info, dict)
+    assert vcs_info["commit_id"] == second
+
+
+def test_fetch_reuses_an_intact_wheel_and_rebuilds_a_damaged_one(tmp_path: Path) -> None:
+    project, _, _ = git_and_local(tmp_path, "uv")
+    wheelhouse = tmp_path / "wheelhouse"
+    fetch(project, wheelhouse)
+    before = manifest(wheelhouse)
+    out = fetch(project, wheelhouse)
+    assert re.search(r"tap-git @[0-9a-f]{12}: wheel already built", out), out
+    assert manifest(wheelhouse) == before
+
+    entry = next(e for e in before if e["name"] == "tap-git")
+    (wheelhouse / entry["wheel"]).unlink()
+    fetch(project, wheelhouse)
+    again = next(e for e in manifest(wheelhouse) if e["name"] == "tap-git")
+    assert (wheelhouse / again["wheel"]).is_file()
+    assert hashlib.sha256((wheelhouse / again["wheel"]).read_bytes()).hexdigest() == again["sha256"]
+
+
+@pytest.mark.parametrize(
+    ("wheels", "needle"),
+    [
+        pytest.param("not json", "not a wheelhouse manifest", id="not-json"),
+        pytest.param({"format_version": 2, "wheels": []}, "unsupported manifest", id="version"),
+        pytest.param({"format_version": 1, "wheels": [{"name": 1}]}, "malformed", id="entry"),
+        pytest.param(
+            {
+                "format_version": 1,
+                "wheels": [
+                    {
+                        "name": "tap-git",
+                        "kind": "vcs",
+                        "source": "x",
+                        "revision": "y",
+                        "wheel": "../../etc/x-1-py3-none-any.whl",
+                        "sha256": "0",
+                        "python": "3.11",
+                        "platform": "linux-x86_64",
+                    }
+                ],
+            },
+            "leaves the wheelhouse",
+            id="dotdot",
+        ),
+    ],
+)
+def test_a_broken_manifest_is_one_error(tmp_path: Path, wheels: object, needle: str) -> None:
+    project, _, _ = git_and_local(tmp_path, "uv")
+    wheelhouse = tmp_path / "wheelhouse"
+    wheelhouse.mkdir()
+    text = wheels if isinstance(wheels, str) else json.dumps(wheels)
+    (wheelhouse / MANIFEST).write_text(text, encoding="utf-8")
+    result = project.run("apply", "--no-index", "--find-links", str(wheelhouse))
+    assert result.code == 1, result.describe()
+    assert needle in result.err, result.err
+    assert len(result.err_lines) == 1, result.err
+    assert not project.venv("tap-g").exists()
