@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import tempfile
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -32,7 +33,7 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from reconciler import lockformats
 from reconciler.errors import ReconcilerError
-from reconciler.installers.base import last_error_line, show_command
+from reconciler.installers.base import show_command
 from reconciler.installers.pipconfig import hermetic_env, index_args
 from reconciler.interpreters import pip_command
 from reconciler.lockfile import applicable
@@ -48,6 +49,7 @@ from reconciler.support import procs, scratch
 from reconciler.support.files import write_atomic
 from reconciler.support.names import canonical_name
 from reconciler.support.redact import redact, strip_userinfo
+from reconciler.support.tool_errors import explain, failure_cause
 
 #: The manifest ``fetch`` writes into the wheelhouse.
 MANIFEST = "reconciler-wheels.json"
@@ -339,7 +341,10 @@ def _build(
         except OSError as exc:
             raise WheelhouseError(f"cannot run pip: {exc.strerror or exc}") from exc
         if result.returncode != 0:
-            cause = last_error_line(result.stderr or result.stdout)
+            output = (result.stdout or "") + (result.stderr or "")
+            logged = f"$ {shlex.join(command)}\n{output}"
+            explained = explain(result.stderr or result.stdout)
+            cause = failure_cause(explained, logged, f"pip-wheel-{package.name}")
             raise WheelhouseError(
                 f"cannot build a wheel of {package.name} {redact(package.label)} "
                 f"(locked by {', '.join(source.plugins)}): {cause}"
