@@ -21,6 +21,7 @@ import pytest
 from conftest import WHEELS, Project
 from helpers import Result, skip_or_fail
 from test_direct import TEST_WHEELS, commit, direct_url, git, local_project, set_value
+from test_meltano import MELTANO, PROJECT_ID, MeltanoProject, meltano_env  # noqa: F401 - a fixture
 
 from reconciler.locking.fetch_wheels import MANIFEST, content_digest
 from reconciler.support import procs
@@ -300,3 +301,62 @@ def test_a_broken_manifest_is_one_error(tmp_path: Path, wheels: object, needle: 
     assert needle in result.err, result.err
     assert len(result.err_lines) == 1, result.err
     assert not project.venv("tap-g").exists()
+
+
+# --- the real Meltano on a git plugin deployed offline ------------------------------------------
+
+
+@pytest.mark.skipif(
+    not MELTANO.is_file(), reason="no build/meltano/bin/meltano (run `make meltano`)"
+)
+@pytest.mark.usefixtures("meltano_env")
+def test_meltano_invokes_a_git_plugin_deployed_offline_without_reinstalling(tmp_path: Path) -> None:
+    repo = local_project(tmp_path / "repo" / "tap-git", "tap-git")
+    git(repo, "init", "-q", "-b", "main")
+    sha = commit(repo, "tap-git", "from git, offline")
+    root = tmp_path / "mproject"
+    root.mkdir()
+    (root / "meltano.yml").write_text(
+        f"default_environment: dev\nproject_id: {PROJECT_ID}\nenvironments:\n- name: dev\n"
+        "plugins:\n  extractors:\n  - name: tap-git\n    namespace: tap_git\n"
+        f"    pip_url: git+{repo.as_uri()}@main\n    executable: tap-git\n",
+        encoding="utf-8",
+    )
+    links = json.dumps([str(WHEELS), str(TEST_WHEELS)])
+    (root / "reconciler.toml").write_text(
+        f"[settings]\nfind-links = {links}\nno-index = true\n", encoding="utf-8"
+    )
+    project = MeltanoProject(root)
+    project.ok("lock")
+    assert sha in (root / "lock" / "extractors" / "tap-git.txt").read_text(encoding="utf-8")
+    wheelhouse = tmp_path / "wheelhouse"
+    fetch(project, wheelhouse)
+    repo.rename(tmp_path / "repo-gone")  # neither reconciler nor Meltano can clone it now
+
+    result = offline(project, "apply", "--no-index", "--find-links", str(wheelhouse))
+    assert result.code == 0, result.describe()
+    venv = project.venv("tap-git")
+    assert venv.is_symlink()
+    seen = project.meltano_view("tap-git")["tap-git"]
+    assert seen["requires_install"] is False
+    assert seen["fingerprint"] == (venv / ".meltano_plugin_fingerprint").read_text("utf-8")
+    before = project.venvs_snapshot()
+
+    out = project.meltano("invoke", "tap-git").stdout
+    assert "from git, offline" in out, out
+    assert project.venvs_snapshot() == before, "Meltano changed a venv file"
+    assert project.ok("plan").out.startswith("No changes.")
+
+
+def test_a_source_that_does_not_build_fails_fetch_with_the_backend_error(tmp_path: Path) -> None:
+    project, _, _ = git_and_local(tmp_path, "uv")
+    (project.root / "plugins" / "tap-local" / "setup.py").write_text(
+        'raise RuntimeError("tap-local cannot be built here")\n', encoding="utf-8"
+    )
+    result = project.run("fetch", "--dest", str(tmp_path / "wheelhouse"))
+    assert result.code == 1, result.describe()
+    errors = [line for line in result.err_lines if line.startswith("error:")]
+    assert len(errors) == 1, result.err
+    assert "cannot build a wheel of tap-local" in errors[0], errors[0]
+    assert "RuntimeError: tap-local cannot be built here" in errors[0], errors[0]
+    assert "(locked by tap-g)" in errors[0], errors[0]
