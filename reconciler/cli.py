@@ -81,7 +81,10 @@ def cli(
     if verbose:
         from reconciler.installers.base import echo_commands  # noqa: PLC0415 - start-up: -v only
 
-        echo_commands(lambda line: click.echo(f"$ {line}", err=True))
+        echo_commands(
+            lambda line: click.echo(f"$ {line}", err=True),
+            output=lambda line: click.echo(f"  {line}", err=True),  # under its command
+        )
 
 
 def _project(ctx: click.Context) -> Project:

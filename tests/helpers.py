@@ -232,6 +232,7 @@ def run_cli_in_process(
             code = 1
         finally:
             installers_base._command_echo.clear()
+            installers_base._output_echo.clear()
         sys.stdout.flush()
         sys.stderr.flush()
         out, err = streams[0].getvalue(), streams[1].getvalue()

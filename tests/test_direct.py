@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -673,3 +674,47 @@ def test_every_failing_plugin_named_one_line_each(tmp_path: Path) -> None:
     assert len(result.err_lines) == 4, result.describe()
     for line, name in zip(result.err_lines, "abcd", strict=True):
         assert line.startswith(f"error: plugin '{name}': no lock"), line
+
+
+SLOW_BACKEND = """
+import time
+
+from setuptools import build_meta as _setuptools
+from setuptools.build_meta import *  # noqa: F403
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    time.sleep(2.5)  # a long sdist build (pandas, pyarrow) in miniature
+    return _setuptools.build_wheel(wheel_directory, config_settings, metadata_directory)
+"""
+
+
+def test_a_long_build_prints_a_heartbeat_line_in_a_plain_log(tmp_path: Path) -> None:
+    """Not a terminal: a plugin busy for longer than RECONCILER_HEARTBEAT_SECONDS gets
+    ``still creating (Ns)`` lines while its build runs, none once it is done."""
+    project = new_project(
+        tmp_path / "proj", '[plugins.tap-slow]\nrequirements = ["./plugins/tap-slow"]\n'
+    )
+    source = local_project(project.root / "plugins" / "tap-slow", "tap-slow")
+    pyproject = source / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text(encoding="utf-8").replace(
+            'build-backend = "setuptools.build_meta"',
+            'build-backend = "slow_backend"\nbackend-path = ["."]',
+        ),
+        encoding="utf-8",
+    )
+    (source / "slow_backend.py").write_text(SLOW_BACKEND, encoding="utf-8")
+    ok(project, "lock")
+    result = ok(project, "apply", env={"RECONCILER_HEARTBEAT_SECONDS": "1"})
+    lines = result.out.splitlines()
+    beats = [line for line in lines if line.startswith("tap-slow: still creating (")]
+    assert beats, result.describe()
+    assert all(re.fullmatch(r"tap-slow: still creating \(\d+s\)", line) for line in beats)
+    done = lines.index(next(line for line in lines if "create done in" in line))
+    assert all(lines.index(beat) < done for beat in beats)  # none after the step ended
+    assert script(project, "tap-slow", "tap-slow") == "one"
+    set_value(source, "tap-slow", "two")  # rebuilt again, with the heartbeat off
+    quiet = ok(project, "apply", env={"RECONCILER_HEARTBEAT_SECONDS": "0"})
+    assert "upgrade done in" in quiet.out
+    assert "still" not in quiet.out

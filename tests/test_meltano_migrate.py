@@ -252,6 +252,41 @@ def test_a_failed_build_names_the_backends_exception_and_keeps_the_whole_output(
     assert not os.path.lexists(project.venv("tap-broken"))
 
 
+def test_verbose_streams_the_failing_install_while_it_runs(tmp_path: Path) -> None:
+    """``-v``: pip's lines reach stderr as pip writes them (the build then runs 3 s more before
+    it fails), not all at once after the failure; the backend's exception comes too."""
+    import sys  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    root = tmp_path / "p"
+    backend = broken_project(root / "broken") / "backend.py"
+    backend.write_text(
+        backend.read_text(encoding="utf-8").replace(
+            '    print("running build_ext", file=sys.stderr)\n',
+            '    print("running build_ext", file=sys.stderr)\n    __import__("time").sleep(3)\n',
+        ),
+        encoding="utf-8",
+    )
+    (root / "reconciler.toml").write_text(
+        '[settings]\nno-index = true\n[plugins.tap-broken]\nrequirements = ["./broken"]\n',
+        encoding="utf-8",
+    )
+    command = [sys.executable, "-m", "reconciler", "--project", str(root)]
+    assert subprocess.run([*command, "lock"], capture_output=True, check=False).returncode == 0
+    child = subprocess.Popen(
+        [*command, "-v", "apply", "--installer", "pip"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert child.stderr is not None
+    seen = [(time.monotonic(), line.rstrip("\n")) for line in child.stderr]
+    assert child.wait(timeout=120) == 1
+    ended = time.monotonic()
+    first = next(t for t, line in seen if line.startswith("  Processing ") and "broken" in line)
+    assert ended - first >= 2.5, seen  # shown while the build was still running
+    assert any(line.startswith("$ ") and " install " in line for _, line in seen)
+    assert any(line.startswith("  ") and BACKEND_ERROR in line for _, line in seen)
+
+
 def test_orphans_are_named_by_their_project_path_and_a_typo_gets_did_you_mean(
     tmp_path: Path,
 ) -> None:

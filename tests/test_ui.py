@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pty
@@ -14,6 +15,8 @@ import time
 from pathlib import Path
 
 from conftest import EXPECTED_OUTPUT, PLUGINS, Project, run_cli
+
+from reconciler.support.ui import PlainReporter
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 SUMMARY = re.compile(
@@ -200,3 +203,22 @@ def test_first_add_creates_the_project_file_and_the_ci_check_fails_until_locked(
     check = run_cli(tmp_path, "lock", "--check")
     assert check.code == 2
     assert "tap-beta: missing" in check.out
+
+
+def test_plain_reporter_heartbeat_names_what_is_still_running_and_stops_when_done() -> None:
+    """lock's ``resolving`` gets ``still resolving`` lines until ``written``; another plugin
+    that is done gets none; nothing after close."""
+    stream = io.StringIO()
+    reporter = PlainReporter(stream, heartbeat=0.2)
+    reporter("fast", "resolving (missing)")
+    reporter("fast", "written in 0.0s")
+    reporter("slow", "resolving (requirements changed)")
+    time.sleep(0.7)
+    reporter("slow", "written in 0.7s")
+    time.sleep(0.4)
+    reporter.close()
+    lines = stream.getvalue().splitlines()
+    beats = [line for line in lines if " still " in line]
+    assert len(beats) >= 2, lines
+    assert all(line.startswith("slow: still resolving (") for line in beats)
+    assert lines.index(beats[-1]) < lines.index("slow: written in 0.7s")

@@ -55,11 +55,22 @@ class Installer(Protocol):
 
 
 _command_echo: list[Callable[[str], None]] = []
+_output_echo: list[Callable[[str], None]] = []
 
 
-def echo_commands(echo: Callable[[str], None]) -> None:
-    """Show every pip/uv/pip-compile command line through ``echo`` (``--verbose``)."""
+def echo_commands(echo: Callable[[str], None], output: Callable[[str], None] | None = None) -> None:
+    """Show every pip/uv/pip-compile command line through ``echo`` and, with ``output``, every
+    line those commands print as they print it (``--verbose``)."""
     _command_echo[:] = [echo]
+    _output_echo[:] = [] if output is None else [output]
+
+
+def output_echo() -> Callable[[str], None] | None:
+    """What streams a child's output lines (credentials redacted), or None (not verbose)."""
+    if not _output_echo:
+        return None
+    echo = _output_echo[0]
+    return lambda line: echo(redact(line))
 
 
 def show_command(command: Sequence[str]) -> None:
@@ -75,15 +86,13 @@ def run(command: Sequence[str], what: str) -> None:
     """
     show_command(command)
     try:
-        result = procs.run(command, env=hermetic_env())
+        result = procs.run(command, env=hermetic_env(), on_line=output_echo())
     except Interrupted as exc:
         raise Interrupted(f"{what}: interrupted") from exc
     except OSError as exc:
         raise ExecuteError(f"{what}: cannot run {command[0]}: {exc.strerror}") from exc
     if result.returncode != 0:
         output = (result.stdout or "") + (result.stderr or "")
-        for echo in _command_echo:  # --verbose: the whole output of the failed call
-            echo(redact(output.rstrip()))
         explained = explain(result.stderr or result.stdout)
         label = f"{Path(command[0]).name}-{what}"
         logged = f"$ {shlex.join(str(part) for part in command)}\n{output}"

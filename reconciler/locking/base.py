@@ -18,7 +18,7 @@ from typing import Protocol
 import attrs
 
 from reconciler.errors import Interrupted, LockError
-from reconciler.installers.base import show_command
+from reconciler.installers.base import output_echo, show_command
 from reconciler.installers.pipconfig import hermetic_env, index_args, resolve_link
 from reconciler.models import IndexOptions, Interpreter, Plugin
 from reconciler.support import procs, scratch
@@ -91,7 +91,12 @@ def run_resolver(
     """
     show_command(command)
     try:
-        return procs.run(command, cwd=cwd, env=hermetic_env() if env is None else env)
+        return procs.run(
+            command,
+            cwd=cwd,
+            env=hermetic_env() if env is None else env,
+            on_line=output_echo(),  # --verbose: its output as it comes
+        )
     except Interrupted as exc:
         raise Interrupted("interrupted; its lock is unchanged", plugin=plugin) from exc
     except OSError as exc:

@@ -22,6 +22,7 @@ import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import IO
 
 from reconciler.errors import Interrupted
 from reconciler.support import scratch
@@ -103,9 +104,12 @@ def run(
     env: Mapping[str, str],
     cwd: Path | None = None,
     timeout: float | None = None,
+    on_line: Callable[[str], None] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``command`` to completion, capturing its output, as a stoppable child.
 
+    ``on_line`` (``--verbose``) is called with every line of its output (stdout and stderr)
+    as the child writes it, not after it ended; the output is captured all the same.
     Raises :class:`Interrupted` when a stop was requested before it started or while it ran
     (whatever its exit status), :class:`OSError` when it cannot start and
     :class:`subprocess.TimeoutExpired` after ``timeout`` (its group killed).
@@ -129,7 +133,10 @@ def run(
         if _stopping.is_set():  # stop() ran between the check above and the registration
             _signal_group(child, signal.SIGTERM)
         try:
-            out, err = child.communicate(timeout=timeout)
+            if on_line is None:
+                out, err = child.communicate(timeout=timeout)
+            else:
+                out, err = _streamed(child, on_line, timeout)
         except subprocess.TimeoutExpired:
             _signal_group(child, signal.SIGKILL)
             child.communicate()
@@ -144,6 +151,36 @@ def run(
     if _stopping.is_set():
         raise Interrupted("interrupted")
     return subprocess.CompletedProcess(list(command), child.returncode, out, err)
+
+
+def _streamed(
+    child: subprocess.Popen[str], on_line: Callable[[str], None], timeout: float | None
+) -> tuple[str, str]:
+    """Read both pipes line by line as they come (a thread each), passing every line on."""
+    captured: dict[str, list[str]] = {"out": [], "err": []}
+    emit = threading.Lock()
+
+    def pump(name: str, pipe: IO[str] | None) -> None:
+        for line in pipe or ():
+            captured[name].append(line)
+            with emit:
+                on_line(line.rstrip("\n"))
+
+    readers = [
+        threading.Thread(target=pump, args=(name, pipe), daemon=True)
+        for name, pipe in (("out", child.stdout), ("err", child.stderr))
+    ]
+    for reader in readers:
+        reader.start()
+    try:
+        child.wait(timeout=timeout)
+    finally:
+        if child.poll() is None:
+            _signal_group(child, signal.SIGKILL)
+            child.wait()
+        for reader in readers:
+            reader.join()
+    return "".join(captured["out"]), "".join(captured["err"])
 
 
 _PREEXEC = _death_signal()
