@@ -17,21 +17,18 @@ import contextlib
 import errno
 import functools
 import os
-import secrets
 import shutil
 import stat
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
-from packaging.utils import canonicalize_name
 
 from reconciler.apply import generations as gens
 from reconciler.errors import ExecuteError, Interrupted, ReconcilerError, SafetyError
-from reconciler.installers.base import Installer, InstallRequest
 from reconciler.layouts import Layout, replace_problem
 from reconciler.models import (
     Action,
@@ -47,7 +44,11 @@ from reconciler.observe import observe_venv, site_packages
 from reconciler.state import provisional, read_marker, with_status, write_marker
 from reconciler.support import profile, scratch, venvcfg
 from reconciler.support.files import sync_filesystems
+from reconciler.support.names import canonical_name
 from reconciler.support.paths import check_inside
+
+if TYPE_CHECKING:
+    from reconciler.installers.base import Installer
 
 #: ``log(plugin, message)``: one progress event of one plugin.
 Log = Callable[[str, str], None]
@@ -127,6 +128,8 @@ def apply_plan(
     if jobs <= 1 or len(changes) <= 1:
         results = [_run_step(step, ctx, log) for step in changes]
     else:
+        from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 - start-up: --jobs > 1 only
+
         with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="apply") as pool:
             results = list(pool.map(lambda s: _run_step(s, ctx, log), changes))
     profile.record("apply", "steps", time.monotonic() - started)
@@ -297,7 +300,7 @@ def write_extra_files(venv: Path, files: Mapping[str, str]) -> None:
         target = venv / name
         if target.is_symlink() or (target.exists() and not target.is_file()):
             raise SafetyError(f"refusing to replace {target}: not a regular file")
-        temporary = venv / f".{name}.tmp-{secrets.token_hex(4)}"
+        temporary = venv / f".{name}.tmp-{os.urandom(4).hex()}"
         try:
             temporary.write_text(text, encoding="utf-8")
             temporary.replace(target)
@@ -354,9 +357,9 @@ def _verify(generation: Path, step: Step, packages: Sequence[LockedPackage]) -> 
         f"{p.name} {p.label}"
         for p in packages
         if (
-            (canonicalize_name(p.name), Version(p.version)) not in have
+            (canonical_name(p.name), Version(p.version)) not in have
             if p.version
-            else canonicalize_name(p.name) not in names
+            else canonical_name(p.name) not in names
         )
     ]
     if missing:
@@ -415,6 +418,8 @@ def _install(
 ) -> None:
     """Install ``packages``; those named in ``repaired`` (``--verify`` found their files
     changed) in a call of their own that reinstalls them from the artifacts."""
+    from reconciler.installers.base import InstallRequest  # noqa: PLC0415 - start-up: a no-op apply installs nothing
+
     index, project_dir = ctx.index(step), ctx.plan.project_dir
     plain = tuple(p for p in packages if p.name not in repaired)
     ctx.installer.install(InstallRequest(venv, plain, index, project_dir))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -83,7 +82,7 @@ def create_generation(layout: Layout, generation: Path, mark: Callable[[Path], N
     check_inside(layout.root, generation, what="build")
     generation.parent.mkdir(parents=True, exist_ok=True)
     check_inside(layout.root, generation, what="build")
-    staging = generation.parent / f".new-{generation.name}-{secrets.token_hex(3)}"
+    staging = generation.parent / f".new-{generation.name}-{os.urandom(3).hex()}"
     staging.mkdir()
     try:
         mark(staging)
@@ -127,7 +126,7 @@ def flip(layout: Layout, plugin: str, generation: Path, *, durable: bool = True)
     check_inside(layout.root, stable, link_ok=True, what="replace")
     check_inside(layout.root, generation, what="link to")
     relative = os.path.relpath(generation, stable.parent)
-    temporary = stable.parent / f".{stable.name}{FLIP_INFIX}{secrets.token_hex(4)}"
+    temporary = stable.parent / f".{stable.name}{FLIP_INFIX}{os.urandom(4).hex()}"
     temporary.symlink_to(relative)
     try:
         temporary.replace(stable)
@@ -169,7 +168,7 @@ def flip_over_directory(
     check_inside(layout.root, stable, what="replace")
     check_inside(layout.root, generation, what="link to")
     relative = os.path.relpath(generation, stable.parent)
-    temporary = stable.parent / f".{stable.name}{FLIP_INFIX}{secrets.token_hex(4)}"
+    temporary = stable.parent / f".{stable.name}{FLIP_INFIX}{os.urandom(4).hex()}"
     temporary.symlink_to(relative)
     try:
         _rename_exchange(temporary, stable)
@@ -221,7 +220,7 @@ def delete_generation(layout: Layout, plugin: str, generation: Path) -> None:
         raise SafetyError(f"refusing to delete {generation}: no state marker")
     # Renamed first (atomic), then deleted marker last: a kill half-way through the deletion
     # leaves a directory named as reconciler's trash that still carries the marker.
-    trash = generation.parent / f"{TRASH_PREFIX}{generation.name}-{secrets.token_hex(3)}"
+    trash = generation.parent / f"{TRASH_PREFIX}{generation.name}-{os.urandom(3).hex()}"
     generation.rename(trash)
     remove_marked(trash)
 

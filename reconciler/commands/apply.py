@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -20,10 +21,12 @@ from reconciler.commands.project import (
     with_wheelhouse,
 )
 from reconciler.errors import PlanFileError, StalePlanError
-from reconciler.installers import get_installer
 from reconciler.models import IndexOptions, Plan
 from reconciler.results import ApplyOutcome
 from reconciler.support import scratch
+
+if TYPE_CHECKING:
+    from reconciler.installers.base import Installer
 
 
 @attrs.frozen
@@ -105,7 +108,6 @@ def apply(
 ) -> ApplyOutcome:
     """Lock the venv root, plan, check a saved plan's fingerprint, and execute the plan."""
     desired = project.desired
-    installer = get_installer(options.installer or desired.settings.installer)
     # Plan and validate first, without the lock: an apply that fails or has nothing to do
     # must not touch the venv root at all (not even to create the lock file).
     root, keep = desired.settings.venv_root, desired.settings.keep_generations
@@ -121,10 +123,19 @@ def apply(
         if not first.still_current(desired.layout):
             plan = _checked_plan(project, options).plan
         show_plan(plan)
+        installer = _installer(options.installer or desired.settings.installer)
         result = apply_plan(plan, desired.layout, installer, log, jobs=options.jobs, stop=stop)
         if not plan.changes and not plan.refused:
             return ApplyOutcome(plan, None)
     return ApplyOutcome(plan, result)
+
+
+def _installer(name: str) -> Installer:
+    """The installer backend (imported only when there is something to do: a no-op apply
+    pays for none of its machinery)."""
+    from reconciler.installers import get_installer  # noqa: PLC0415 - start-up: see above
+
+    return get_installer(name)
 
 
 def _checked_plan(project: Project, options: ApplyOptions) -> Planned:

@@ -24,7 +24,6 @@ from reconciler.models import (
 )
 from reconciler.observe import observe, source_fingerprint
 from reconciler.plan import make_plan, require_plannable
-from reconciler.support import scratch
 from reconciler.support.paths import check_root
 
 if TYPE_CHECKING:
@@ -190,6 +189,8 @@ def check_plan_walls(desired: DesiredState, plan: Plan) -> None:
     for plugin in sorted(touched | set(layout.leftover_plugins())):
         check_walls(layout, plugin)
     if plan.changes:
+        from reconciler.support import scratch  # noqa: PLC0415 - start-up: a no-op plan needs none
+
         check_lock_file(layout.root)
         scratch.check_walls(scratch.scratch_base(layout.root))
 

@@ -13,10 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import urllib.request
 from base64 import b64encode
 from collections.abc import Sequence
-from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
@@ -137,6 +135,8 @@ def _read_page(plugin: str, url: str) -> list[ArtifactFile]:
         if parts.port is not None:
             netloc += f":{parts.port}"
         url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    import urllib.request  # noqa: PLC0415 - start-up: http, ssl, email; only an index is read
+
     request = urllib.request.Request(url, headers=headers)  # noqa: S310 - http(s) index URLs
     try:
         with urllib.request.urlopen(request, timeout=_TIMEOUT) as response:  # noqa: S310
@@ -159,6 +159,8 @@ def _sized(artifact: ArtifactFile) -> ArtifactFile:
         return artifact
     if not artifact.url.startswith(("http://", "https://")):
         return artifact
+    import urllib.request  # noqa: PLC0415 - start-up: as in _read_page
+
     request = urllib.request.Request(artifact.url, method="HEAD")  # noqa: S310 - http(s) only
     try:
         with urllib.request.urlopen(request, timeout=_TIMEOUT) as response:  # noqa: S310
@@ -189,23 +191,29 @@ def _from_json(base: str, body: bytes) -> list[ArtifactFile]:
     return files
 
 
-class _Anchors(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.hrefs: list[str] = []
+def _hrefs(text: str) -> list[str]:
+    """The ``href`` of every anchor of an HTML page."""
+    from html.parser import HTMLParser  # noqa: PLC0415 - start-up: only a PEP 503 page is parsed
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a":
-            href = dict(attrs).get("href")
-            if href:
-                self.hrefs.append(href)
+    class Anchors(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.hrefs: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag == "a":
+                href = dict(attrs).get("href")
+                if href:
+                    self.hrefs.append(href)
+
+    parser = Anchors()
+    parser.feed(text)
+    return parser.hrefs
 
 
 def _from_html(base: str, text: str) -> list[ArtifactFile]:
-    parser = _Anchors()
-    parser.feed(text)
     files: list[ArtifactFile] = []
-    for href in parser.hrefs:
+    for href in _hrefs(text):
         url, _, fragment = urljoin(base, href).partition("#")
         match = re.fullmatch(r"sha256=([0-9a-f]{64})", fragment)
         if match is None:

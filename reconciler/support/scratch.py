@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import secrets
 import shutil
 import tempfile
 import threading
@@ -138,7 +137,7 @@ class Scratch:
         self._created = missing  # deepest first: removed in this order when empty
         sweep(self.base)
         while True:
-            name = f"run-{os.getpid()}-{secrets.token_hex(4)}"
+            name = f"run-{os.getpid()}-{os.urandom(4).hex()}"
             pending = self.base / f".new-{name}.lock"
             fd = os.open(pending, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
             fcntl.flock(fd, fcntl.LOCK_EX)
