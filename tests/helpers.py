@@ -22,6 +22,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import textwrap
 import traceback
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -782,3 +783,17 @@ def other_python(default: str = "python3") -> Path:
     if found is None:
         skip_or_fail(f"no second Python {python_version(resolved)} besides {resolved}")
     return Path(found)
+
+
+#: The reconciler.toml of a Meltano project installing from the fixture wheels, offline.
+OFFLINE_SETTINGS = '[settings]\nfind-links = ["wheels"]\nno-index = true\n'
+
+
+def offline_meltano_project(root: Path, meltano_yml: str) -> Path:
+    """``root`` made a Meltano project: ``meltano.yml`` (dedented), a ``reconciler.toml``
+    installing from the fixture wheels offline (``wheels`` links to them). Nothing locked."""
+    root.mkdir(parents=True)
+    (root / "meltano.yml").write_text(textwrap.dedent(meltano_yml).lstrip(), encoding="utf-8")
+    (root / "reconciler.toml").write_text(OFFLINE_SETTINGS, encoding="utf-8")
+    (root / "wheels").symlink_to(WHEELS, target_is_directory=True)
+    return root

@@ -145,6 +145,22 @@ def release_env(tmp: Path, extra_path: Sequence[Path] = ()) -> dict[str, str]:
     return env
 
 
+def bash_step(script: str, env: Mapping[str, str], cwd: Path, label: str) -> str:
+    """Run ``script`` as a CI runner or ``docker build`` runs a step (``bash -eo pipefail``, no
+    profile); assert it passes (``label`` and its output shown when not); return its output."""
+    done = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+        cwd=cwd,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, f"{label}: exit {done.returncode}\n{done.stdout}{done.stderr}"
+    return done.stdout + done.stderr
+
+
 def run(
     args: Sequence[str | Path],
     env: Mapping[str, str],

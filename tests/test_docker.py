@@ -14,7 +14,6 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from conftest import EXPECTED_OUTPUT, PLUGINS
 from release_helpers import (
     REPO,
     artifacts,
+    bash_step,
     demo_project,
     find_links,
     python_dir,
@@ -137,19 +137,7 @@ class Builder:
         raise AssertionError(f"{path} is not in stage {stage}")
 
     def _run(self, command: str, variables: dict[str, str], cwd: Path) -> None:
-        done = subprocess.run(
-            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", command],
-            cwd=cwd,
-            env=variables,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        assert done.returncode == 0, (
-            f"RUN {command}: exit {done.returncode}\n{done.stdout}{done.stderr}"
-        )
-        self.logs.append(done.stdout + done.stderr)
+        self.logs.append(bash_step(command, variables, cwd, f"RUN {command}"))
 
 
 def test_dockerfile_stages_build_and_run_outside_docker(

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 from conftest import WHEELS, Project, Result, run_cli, snapshot
+from helpers import offline_meltano_project
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_meltano import MELTANO, MELTANO_BIN, MELTANO_VIEW, meltano_env  # noqa: F401 - fixture
@@ -86,14 +87,7 @@ def make_victim(tmp_path: Path) -> Path:
 @pytest.fixture
 def meltano_project(tmp_path: Path) -> Project:
     """A locked Meltano project of fixture plugins (no venv yet)."""
-    root = tmp_path / "mproject"
-    root.mkdir()
-    (root / "meltano.yml").write_text(MELTANO_YML, encoding="utf-8")
-    (root / "reconciler.toml").write_text(
-        '[settings]\nfind-links = ["wheels"]\nno-index = true\n', encoding="utf-8"
-    )
-    (root / "wheels").symlink_to(WHEELS, target_is_directory=True)
-    project = Project(root)
+    project = Project(offline_meltano_project(tmp_path / "mproject", MELTANO_YML))
     project.ok("lock")
     return project
 
@@ -713,8 +707,7 @@ SYS_DIR_PLACES = [
 def test_meltano_sys_dir_root_is_honoured_exactly_where_meltano_honours_it(
     tmp_path: Path, place: str, honoured: bool
 ) -> None:
-    root = tmp_path / "mproject"
-    root.mkdir()
+    root = offline_meltano_project(tmp_path / "mproject", MELTANO_YML)
     elsewhere = tmp_path / "sysdir"
     text = MELTANO_YML
     env = dict(os.environ)
@@ -729,10 +722,6 @@ def test_meltano_sys_dir_root_is_honoured_exactly_where_meltano_honours_it(
     else:
         (root / ".env").write_text("MELTANO_SYS_DIR_ROOT=../sysdir\n", encoding="utf-8")
     (root / "meltano.yml").write_text(text, encoding="utf-8")
-    (root / "reconciler.toml").write_text(
-        '[settings]\nfind-links = ["wheels"]\nno-index = true\n', encoding="utf-8"
-    )
-    (root / "wheels").symlink_to(WHEELS, target_is_directory=True)
     for args in (("lock",), ("apply",)):
         result = run_cli(root, *args, env=env)
         assert result.code == 0, result.describe()

@@ -10,13 +10,13 @@ import json
 import os
 import shutil
 import subprocess
-import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import REPO, WHEELS, Project, Snapshot, hermetic_environ, snapshot
+from helpers import offline_meltano_project
 
 MELTANO_BIN = REPO / "build" / "meltano" / "bin"
 MELTANO = MELTANO_BIN / "meltano"
@@ -147,17 +147,11 @@ def meltano_python_version() -> str:
 @pytest.fixture
 def mproject(tmp_path: Path, meltano_env: Mapping[str, str]) -> MeltanoProject:
     """A Meltano project of fixture plugins, locked, not yet applied."""
-    root = tmp_path / "mproject"
-    root.mkdir()
-    (root / "meltano.yml").write_text(textwrap.dedent(MELTANO_YML).lstrip(), encoding="utf-8")
+    root = offline_meltano_project(tmp_path / "mproject", MELTANO_YML)
     # Meltano's own interpreter version picks this file; no other version's file exists
     (root / f"constraints-{meltano_python_version()}.txt").write_text(
         "demo-common==1.0.0\n", encoding="utf-8"
     )
-    (root / "reconciler.toml").write_text(
-        '[settings]\nfind-links = ["wheels"]\nno-index = true\n', encoding="utf-8"
-    )
-    (root / "wheels").symlink_to(WHEELS, target_is_directory=True)
     project = MeltanoProject(root)
     project.ok("lock")
     return project

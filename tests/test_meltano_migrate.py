@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from conftest import WHEELS, snapshot
+from helpers import offline_meltano_project
 from test_hosts import load_make_wheels
 from test_meltano import MELTANO, MeltanoProject, meltano_env  # noqa: F401 - fixture
 
@@ -68,13 +69,7 @@ def broken_project(directory: Path, name: str = "tap-broken") -> Path:
 
 def meltano_project(root: Path, yml: str) -> MeltanoProject:
     """A Meltano project at ``root`` using the fixture wheels offline (reconciler and Meltano)."""
-    root.mkdir()
-    (root / "meltano.yml").write_text(textwrap.dedent(yml).lstrip(), encoding="utf-8")
-    (root / "reconciler.toml").write_text(
-        '[settings]\nfind-links = ["wheels"]\nno-index = true\n', encoding="utf-8"
-    )
-    (root / "wheels").symlink_to(WHEELS, target_is_directory=True)
-    return MeltanoProject(root)
+    return MeltanoProject(offline_meltano_project(root, yml))
 
 
 def meltano(project: MeltanoProject, *args: str) -> subprocess.CompletedProcess[str]:

@@ -15,6 +15,7 @@ import tomlkit
 from release_helpers import (
     REPO,
     artifacts,
+    bash_step,
     demo_project,
     find_links,
     python_dir,
@@ -141,18 +142,8 @@ def _run_steps(project: Path, env: dict[str, str]) -> dict[str, str]:
     for step in _steps():
         if "run" not in step:
             continue
-        done = subprocess.run(
-            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
-            cwd=project,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
         name = step.get("name", step["run"])
-        assert done.returncode == 0, f"{name}: exit {done.returncode}\n{done.stdout}{done.stderr}"
-        logs[name] = done.stdout + done.stderr
+        logs[name] = bash_step(step["run"], env, project, name)
         added = [line for line in github_path.read_text(encoding="utf-8").splitlines() if line]
         env["PATH"] = os.pathsep.join([*reversed(added), env["PATH"]])
         github_path.write_text("", encoding="utf-8")
