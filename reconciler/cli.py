@@ -25,7 +25,7 @@ from reconciler.backends import INSTALLERS, RESOLVERS
 from reconciler.commands.plan import plan as plan_command
 from reconciler.commands.project import Project, load_project
 from reconciler.commands.status import status as status_command
-from reconciler.errors import ReconcilerError
+from reconciler.errors import ReconcilerError, format_error
 from reconciler.lockformats import FORMAT_NAMES
 from reconciler.models import IndexOptions, Plan
 from reconciler.sources import find_project_file, load
@@ -273,8 +273,8 @@ def plan(
         click.echo(render.to_json(the_plan), nl=False)
     else:
         _print_plan(ctx, the_plan)
-    for step in the_plan.refused:  # on stderr too, where CI looks (the plan shows it as well)
-        _warn(f"{step.plugin}: blocked: {render.detail(step)}")
+    for warning in render.refused_warnings(the_plan):  # on stderr too, where CI looks
+        _warn(warning)
     if detailed_exitcode and the_plan.refused:
         return EXIT_ERROR  # apply would refuse a step: not a plan to sign off
     if detailed_exitcode and the_plan.changes:
@@ -730,5 +730,6 @@ def _main(argv: list[str], debug: bool) -> NoReturn:
     except OSError as exc:
         if debug:
             raise
-        _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
+        cause = exc.strerror or str(exc)
+        _fail(format_error(ReconcilerError(cause, file=exc.filename)) if exc.filename else cause)
     sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -134,6 +134,11 @@ def _escape(text: str) -> str:
     return text.replace("[", r"\[")
 
 
+def refused_warnings(plan: Plan) -> list[str]:
+    """One line per step apply will refuse (``plan`` says so on stderr too)."""
+    return [f"{step.plugin}: blocked: {detail(step)}" for step in plan.refused]
+
+
 def to_data(plan: Plan) -> dict[str, Any]:
     """The plan as the JSON document of DESIGN.md section 4 (``docs/plan-format.md``): the
     summary, then the whole plan ``apply FILE`` executes (``contract``)."""
