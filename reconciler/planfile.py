@@ -102,6 +102,8 @@ def read_plan(text: str, path: Path) -> Plan:
         data = json.loads(text)
     except ValueError as exc:
         raise PlanFileError("not a plan file (invalid JSON)", file=path) from exc
+    except RecursionError:  # json recurses per nested array or object
+        raise PlanFileError("not a plan file (nested too deeply)", file=path) from None
     if not isinstance(data, dict) or "format_version" not in data:
         raise PlanFileError("not a plan file (no format_version)", file=path)
     if data["format_version"] != FORMAT_VERSION:

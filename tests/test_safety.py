@@ -941,6 +941,17 @@ def _plan_file_not_an_object(p: Project, _: Cleanup) -> Fault:
     return _plan_file(p, "[1, 2, 3]\n")
 
 
+def _plan_file_nested_deeply(p: Project, _: Cleanup) -> Fault:
+    return _plan_file(p, "[" * 100_000 + "]" * 100_000)
+
+
+def _plan_file_fifo(p: Project, _: Cleanup) -> Fault:
+    path = p.root / "saved-plan.json"
+    os.mkfifo(path)  # no writer: reading it blocking would hang apply forever
+    args = ("apply", "--plan", str(path))
+    return Fault(args=args, names=("saved-plan.json", "not a regular file"))
+
+
 def _plan_file_edited(edit: Callable[[dict[str, Any]], None]) -> Breaker:
     """A plan saved by ``plan -o``, then edited by hand: ``edit(step)`` changes the saved
     contract's step of tap-alpha (fingerprint kept, as an attacker would leave it)."""
@@ -1050,6 +1061,8 @@ PRE_APPLY_BAD_INPUTS = [
     pytest.param(_plan_file_garbage, id="plan-file-garbage"),
     pytest.param(_plan_file_future_format, id="plan-file-format-99"),
     pytest.param(_plan_file_not_an_object, id="plan-file-not-an-object"),
+    pytest.param(_plan_file_nested_deeply, id="plan-file-nested-deeply"),
+    pytest.param(_plan_file_fifo, id="plan-file-fifo"),
     pytest.param(_plan_file_missing, id="plan-file-missing"),
     pytest.param(_plan_file_edited(_smuggle_package), id="plan-file-edited-package-added"),
     pytest.param(_plan_file_edited(_bad_hash), id="plan-file-edited-bad-hash"),

@@ -39,8 +39,10 @@ class SavedPlan:
 
 def read_saved_plan(path: Path) -> SavedPlan:
     """Read a plan file written by ``plan -o`` (see ``docs/plan-format.md``)."""
-    try:
-        text = path.read_text(encoding="utf-8")
+    from reconciler.support.files import read_regular  # noqa: PLC0415 - start-up: apply FILE only
+
+    try:  # the file the user named (a link followed), never a FIFO, never over 16 MiB
+        text = read_regular(path, Path(path.anchor or "/")).decode("utf-8")
     except OSError as exc:
         raise PlanFileError("cannot read plan file", file=path, cause=exc.strerror) from exc
     except UnicodeDecodeError as exc:
