@@ -360,3 +360,43 @@ def test_a_source_that_does_not_build_fails_fetch_with_the_backend_error(tmp_pat
     assert "cannot build a wheel of tap-local" in errors[0], errors[0]
     assert "RuntimeError: tap-local cannot be built here" in errors[0], errors[0]
     assert "(locked by tap-g)" in errors[0], errors[0]
+
+
+def test_fetch_takes_locked_pins_and_commits_whatever_their_requires_python_upper_bound(
+    tmp_path: Path,
+) -> None:
+    """uv resolves (and installs) ignoring a ``Requires-Python`` upper bound (meltano/squared's
+    target-yaml pins singer-sdk 0.3.18, ``<3.11``); fetch downloads and builds what is locked."""
+    capped = local_project(tmp_path / "src" / "capped", "capped")
+    pyproject = capped / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    pyproject.write_text(
+        text.replace('version = "0.1.0"\n', 'version = "0.1.0"\nrequires-python = ">=3,<3.1"\n'),
+        encoding="utf-8",
+    )
+    extra = tmp_path / "extra"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-index", "--find-links",
+         str(TEST_WHEELS), "--ignore-requires-python", "-w", str(extra), str(capped)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    git(capped, "init", "-q", "-b", "main")
+    sha = commit(capped, "capped", "capped from git")
+    project_dir = tmp_path / "proj"
+    project_dir.mkdir()
+    links = json.dumps([str(WHEELS), str(TEST_WHEELS), str(extra)])
+    requirements = json.dumps(["capped==0.1.0"])
+    git_requirements = json.dumps([f"capped @ git+{capped.as_uri()}@main"])
+    project_dir.joinpath("reconciler.toml").write_text(
+        f'[settings]\nno-index = true\nfind-links = {links}\nresolver = "uv"\n\n'
+        f"[plugins.from-index]\nrequirements = {requirements}\n\n"
+        f"[plugins.from-git]\nrequirements = {git_requirements}\n",
+        encoding="utf-8",
+    )
+    project = Project(project_dir)
+    project.ok("lock")
+    assert sha in project.lock("from-git").read_text(encoding="utf-8")
+    wheelhouse = tmp_path / "wheelhouse"
+    fetch(project, wheelhouse)
+    assert (wheelhouse / "capped-0.1.0-py3-none-any.whl").is_file()
+    assert [e["revision"] for e in manifest(wheelhouse)] == [sha]

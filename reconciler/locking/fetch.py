@@ -337,6 +337,9 @@ def _download(
             "download",
             "--no-deps",
             "--require-hashes",
+            # the lock's pins, whatever their Requires-Python upper bound says (uv resolves
+            # ignoring those bounds, and installs them): the hashes fix the files
+            "--ignore-requires-python",
             "--progress-bar",
             "off",
             "--dest",

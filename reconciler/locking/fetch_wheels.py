@@ -328,6 +328,7 @@ def _build(
             interpreter.executable,
             "wheel",
             "--no-deps",
+            "--ignore-requires-python",  # the locked commit, as uv installs it (see fetch.py)
             "--progress-bar",
             "off",
             "--wheel-dir",
