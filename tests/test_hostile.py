@@ -11,6 +11,7 @@ device nodes (``os.mknod`` in a temp dir, as root); nothing here touches a real 
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import http.server
 import json
@@ -167,6 +168,68 @@ def test_an_empty_directory_named_as_a_generation_is_not_deleted(applied: Projec
     applied.ok("apply")
     assert stray.is_dir()
     assert (trash / "sub").is_dir()  # no marker: not reconciler's to delete
+
+
+def _foreign_venv_with_links_out(venv_dir: Path, victim: Path) -> None:
+    """A venv another tool (``meltano install``) built at ``venv_dir``, whose author added
+    links out of the root: to a directory, to a file, and ``lib`` itself linked to a directory
+    (what a careless recursive delete would follow)."""
+    import venv as venv_module  # noqa: PLC0415 - only this builder makes a stdlib venv
+
+    venv_module.create(venv_dir, with_pip=False, symlinks=True)
+    (venv_dir / ".meltano_plugin_fingerprint").write_text("0" * 64, encoding="utf-8")
+    lib = venv_dir / "lib"
+    lib.rename(venv_dir / "lib.real")
+    lib.symlink_to(victim, target_is_directory=True)
+    (venv_dir / "escape-dir").symlink_to(victim / "run-1-deadbeef", target_is_directory=True)
+    (venv_dir / "escape-file").symlink_to(victim / "file")
+    (venv_dir / "bin" / "escape").symlink_to(victim / ".trash-gdata", target_is_directory=True)
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["renameat2", "rename-then-flip"])
+@pytest.mark.parametrize("installer", INSTALLERS)
+def test_an_adopted_foreign_venv_is_removed_without_following_a_link_inside(
+    meltano_project: Project,
+    tmp_path: Path,
+    installer: str,
+    exchange: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Point 1, last clause: the venv another tool built is deleted once the new generation is
+    live, and its links out of the root are unlinked, never followed (with an atomic exchange,
+    and where the system has none: moved into the generations, then deleted)."""
+    if not exchange:
+        from reconciler.apply import generations  # noqa: PLC0415 - the fault to inject
+
+        def unsupported(source: Path, target: Path) -> None:
+            raise OSError(errno.EINVAL, "no renameat2 here")
+
+        monkeypatch.setattr(generations, "_rename_exchange", unsupported)
+    victim = make_victim(tmp_path)
+    before = snapshot(victim)
+    stable = meltano_project.root / ".meltano" / "extractors" / "tap-singer" / "venv"
+    _foreign_venv_with_links_out(stable, victim)
+    entry = meltano_project.change("tap-singer")
+    assert (entry["action"], entry["reasons"]) == ("reinstall", ["built by meltano install"])
+    meltano_project.ok("apply", "--installer", installer)
+    assert stable.is_symlink(), "the adopted venv was not replaced"
+    assert sorted(os.listdir(stable.parent)) == [".generations", "venv"]  # the old one is gone
+    assert snapshot(victim) == before
+
+
+def test_an_adopted_venv_left_by_a_kill_is_removed_without_following_a_link_inside(
+    meltano_project: Project, tmp_path: Path
+) -> None:
+    """The same directory left beside the link by a kill between the flip and its deletion
+    (``.venv.flip-*``): the next apply deletes it, links unlinked, victims intact."""
+    victim = make_victim(tmp_path)
+    before = snapshot(victim)
+    meltano_project.ok("apply")
+    left = meltano_project.root / ".meltano" / "extractors" / "tap-singer" / ".venv.flip-0badc0de"
+    _foreign_venv_with_links_out(left, victim)
+    applied = meltano_project.ok("apply")
+    assert not os.path.lexists(left), applied.describe()
+    assert snapshot(victim) == before
 
 
 # --- 2. locks cannot smuggle sources -----------------------------------------------------------
