@@ -134,10 +134,11 @@ def load(project_file: Path) -> DesiredState:
 
 def parse(text: str, project_file: Path) -> DesiredState:
     """Parse the text of a ``reconciler.toml`` located at ``project_file``."""
+    deep = _deep_keys(text)
     try:
-        raw = _fast_raw(text)
+        raw = None if deep else _fast_raw(text)
         if raw is None:
-            raw = _edge_raw(text, project_file.name)
+            raw = _edge_raw(text, project_file.name, recheck=not deep)
     except RecursionError:  # tomllib and tomlkit recurse per nested array or inline table
         raise ConfigError(
             "invalid TOML", file=project_file.name, cause="nested too deeply"
@@ -145,8 +146,46 @@ def parse(text: str, project_file: Path) -> DesiredState:
     return _validate(raw, text, project_file)
 
 
-def _edge_raw(text: str, label: str) -> _RawProject:
-    """tomlkit + cattrs: the reader whose messages are the errors (raises for bad input)."""
+#: Dotted keys (``a.b.c = 1``, ``[a.b.c]``) with more dots than this go straight to tomlkit,
+#: which refuses keys nested past 100 levels at once: tomllib's time grows with the square of
+#: a key's depth (4 s at 10**4 levels, minutes and gigabytes at 10**5).
+_FAST_MAX_DOTS = 100
+
+
+def _deep_keys(text: str) -> bool:
+    """True when a line of ``text`` holds more than :data:`_FAST_MAX_DOTS` dots outside quoted
+    strings and comments (linear: only lines with that many dots at all are scanned)."""
+    if text.count(".") <= _FAST_MAX_DOTS:
+        return False
+    return any(
+        line.count(".") > _FAST_MAX_DOTS and _unquoted_dots(line) > _FAST_MAX_DOTS
+        for line in text.split("\n")
+    )
+
+
+def _unquoted_dots(line: str) -> int:
+    dots, quote, escaped = 0, "", False
+    for char in line:
+        if quote:
+            if escaped:
+                escaped = False
+            elif char == "\\" and quote == '"':
+                escaped = True
+            elif char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char == "#":
+            break
+        elif char == ".":
+            dots += 1
+    return dots
+
+
+def _edge_raw(text: str, label: str, *, recheck: bool = True) -> _RawProject:
+    """tomlkit + cattrs: the reader whose messages are the errors (raises for bad input).
+    ``recheck``: ask tomllib where a syntax error is (not for deeply dotted keys: see
+    :data:`_FAST_MAX_DOTS`)."""
     import cattrs  # noqa: PLC0415 - only for files the fast path refused
     import tomlkit  # noqa: PLC0415 - start-up: unusual files only
     import tomlkit.exceptions  # noqa: PLC0415 - likewise
@@ -154,7 +193,7 @@ def _edge_raw(text: str, label: str) -> _RawProject:
     try:
         document = tomlkit.parse(text)
     except tomlkit.exceptions.TOMLKitError as exc:
-        raise _syntax_error(text, label, exc) from exc
+        raise _syntax_error(text, label, exc, recheck=recheck) from exc
     try:
         raw: _RawProject = _converter().structure(document.unwrap(), _RawProject)
     except Exception as exc:  # cattrs raises ClassValidationError / ExceptionGroup trees
@@ -250,17 +289,23 @@ def _format_exception(exc: BaseException, type_: type | None) -> str:
     return cattrs.v.format_exception(exc, type_)
 
 
-def _syntax_error(text: str, label: str, exc: tomlkit.exceptions.TOMLKitError) -> ConfigError:
+def _syntax_error(
+    text: str, label: str, exc: tomlkit.exceptions.TOMLKitError, *, recheck: bool = True
+) -> ConfigError:
     """``reconciler.toml:LINE:COL: invalid TOML: ...`` for text tomlkit refused.
 
     tomlkit names the offending key ("Key "a" already exists."); the standard library's parser,
-    run only here, reports the line of a duplicate table exactly where tomlkit does not.
+    run only here (when ``recheck``), reports the line of a duplicate table exactly where
+    tomlkit does not.
     """
     import tomllib  # noqa: PLC0415 - only needed for a broken file
 
     what, line, column = toml_position(exc)
     try:
-        tomllib.loads(text)
+        if recheck:
+            tomllib.loads(text)
+    except RecursionError:
+        pass  # nested too deeply for tomllib: tomlkit's own place is the answer
     except tomllib.TOMLDecodeError as std:
         std_what, std_line, std_column = toml_position(std)
         if std_line is None:

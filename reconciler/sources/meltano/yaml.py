@@ -38,9 +38,10 @@ class Where:
 
 def read_yaml(path: Path, label: str, root: Path | None = None) -> Any:
     text = read_project_text(path, root if root is not None else path.parent, label)
-    if _flow_depth(text) > MAX_DEPTH:  # before ruamel recurses through it (minutes at 10**5)
+    deep = _too_deep(text)  # before ruamel composes it (superlinear: seconds at 3000 levels)
+    if deep is not None:
         raise ConfigError(
-            "invalid YAML", file=label, cause=f"nested deeper than {MAX_DEPTH} levels"
+            "invalid YAML", file=label, line=deep, cause=f"nested deeper than {MAX_DEPTH} levels"
         )
     try:
         data = YAML(typ="rt").load(text)
@@ -66,31 +67,58 @@ MAX_NODES = 1_000_000
 MAX_DEPTH = 200
 
 
-def _flow_depth(text: str) -> int:
-    """The deepest nesting of flow collections (``[``/``{``) in ``text``, one linear scan that
-    stops past :data:`MAX_DEPTH`; quoted strings and comments are skipped (an upper bound is all
-    that is needed)."""
-    deepest = depth = 0
-    for line in text.split("\n"):
-        if "[" not in line and "{" not in line:
+def _too_deep(text: str) -> int | None:
+    """The 1-based line where ``text`` nests deeper than :data:`MAX_DEPTH`, else None.
+
+    One linear scan, before any YAML is composed, of an upper bound of the nesting: block
+    collections by their indentation (a stack of the indents of the enclosing lines, plus the
+    ``- `` / ``? `` indicators that open a collection on the line itself) and flow collections
+    (``[``/``{``, quoted strings and comments skipped). An upper bound is all that is needed: a
+    real meltano.yml nests a dozen levels.
+    """
+    indents: list[int] = []
+    flow = 0
+    for number, line in enumerate(text.split("\n"), start=1):
+        content = line.lstrip(" ")
+        if not content or content.startswith("#"):
             continue
-        quote = ""
-        for char in line:
-            if quote:
-                if char == quote:
-                    quote = ""
-            elif char in "'\"":
-                quote = char
-            elif char == "#":
-                break
-            elif char in "[{":
-                depth += 1
-                deepest = max(deepest, depth)
-                if deepest > MAX_DEPTH:
-                    return deepest
-            elif char in "]}":
-                depth = max(depth - 1, 0)
-    return deepest
+        indent = len(line) - len(content)
+        while indents and indents[-1] >= indent:
+            indents.pop()
+        indents.append(indent)
+        opened = 0
+        while content[:2] in ("- ", "? ", "-\t", "?\t"):  # `- - - x`: one level each
+            content = content[2:].lstrip(" \t")
+            opened += 1
+        if "[" in content or "{" in content or flow:
+            flow = _flow_depth(content, flow)
+        if len(indents) + opened + flow > MAX_DEPTH:
+            return number
+    return None
+
+
+def _flow_depth(line: str, depth: int) -> int:
+    """The flow nesting (``[``/``{``) after ``line``, starting at ``depth``; quoted scalars and
+    comments skipped as YAML does (a quote or ``#`` counts only at the start of a token, so
+    ``don't`` or ``a#b`` hides nothing). Past :data:`MAX_DEPTH` the count stops growing."""
+    quote = ""
+    previous = " "
+    for char in line:
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"" and previous in " \t[{,:":
+            quote = char
+        elif char == "#" and previous in " \t":
+            break
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return depth
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+        previous = char
+    return depth
 
 
 def _bounded(data: Any, label: str) -> None:
