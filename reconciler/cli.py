@@ -479,6 +479,8 @@ def run(
     from reconciler.commands.run import run as command  # noqa: PLC0415 - start-up (docstring)
 
     line = command(_project(ctx), plugin, script, module, args, os.environ)
+    if line.warning:
+        _warn(line.warning)
     sys.stdout.flush()
     sys.stderr.flush()
     # Replace this process, so the exit code and signals are the script's own.

@@ -80,6 +80,7 @@ class RunCommand:
 
     argv: tuple[str, ...]
     env: tuple[tuple[str, str], ...]
+    warning: str = ""  # printed before it runs (a venv `rollback` restored, not the lock's)
 
 
 @attrs.frozen

@@ -205,6 +205,7 @@ def test_reinstall_when_interpreter_differs(
     plugin = "target-gamma"
     with project.edit() as doc:
         doc["plugins"][plugin]["python"] = other_exe
+    project.ok("lock", plugin)  # re-resolved when other is an older patch than the lock's floor
     project.ok("apply", plugin)
     python = project.venv(plugin) / "bin" / "python"
     assert os.path.realpath(python) == other_exe
@@ -214,6 +215,7 @@ def test_reinstall_when_interpreter_differs(
 
     with project.edit() as doc:
         del doc["plugins"][plugin]["python"]
+    project.ok("lock", plugin)  # (and back, when the default is the older patch level)
     if other_version != default_version:
         reason = f"python {other_version} -> {default_version}"
     else:

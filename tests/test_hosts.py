@@ -902,3 +902,32 @@ def test_the_keep_generations_hint_only_when_it_is_zero(project: Project) -> Non
         "error: plugin 'tap-alpha': no previous generation to roll back to "
         "(one is kept from the next change on)"
     ], kept.describe()
+
+
+def test_run_takes_the_venv_rollback_restored_until_the_venv_changes(project: Project) -> None:
+    """``rollback`` is a choice: ``run`` runs that generation (saying it differs from the lock);
+    once ``apply`` changed the venv again, ``run`` checks it against the lock as before."""
+    _keep_one(project)
+    project.ok("apply")
+    project.set_requirements("tap-beta", ["tap-beta", "demo-extra<2"])
+    project.ok("lock", "tap-beta")
+    project.ok("apply")
+    assert project.ok("run", "tap-beta").out.rstrip().endswith("demo-extra 1.0.0")
+    project.ok("rollback", "tap-beta")
+    restored = project.ok("run", "tap-beta")
+    assert restored.out.rstrip().endswith("demo-extra 2.0.0"), restored.describe()
+    assert restored.err_lines == [
+        f"warning: plugin 'tap-beta': running generation "
+        f"{live_generation(project, 'tap-beta').name}, restored by `rollback` (the lock says "
+        "upgrade: demo-extra 2.0.0 -> 1.0.0 (downgrade); `reconciler apply` moves it forward)"
+    ], restored.describe()
+    other = project.run("run", "tap-alpha")  # only the rolled-back plugin
+    assert other.code == 0
+    assert other.err == ""
+
+    project.ok("apply")  # forward again: the rollback is over
+    assert project.ok("run", "tap-beta").err == ""
+    project.hand_pip("tap-beta", "uninstall", "--yes", "demo-extra")
+    drifted = project.run("run", "tap-beta")
+    assert drifted.code == 1
+    assert "venv is not up to date" in drifted.err

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from helpers import python_version, require_python, run_cli, skip_or_fail
+from helpers import other_python, python_version, require_python, run_cli, skip_or_fail
 
 from reconciler import lockfile
 from reconciler.installers.uv import find_uv
@@ -469,11 +469,13 @@ def uv_compile_pins(python: Path, wheels: Path, work: Path) -> dict[str, str]:
 
 
 @pytest.mark.skipif(not HAS_UV, reason="uv not installed (it is the oracle)")
-@pytest.mark.parametrize("version", ["3.11", "3.12"])
+@pytest.mark.parametrize("version", ["3.11", "3.12", "other-patch"])
 def test_lock_resolves_for_the_full_patch_level_and_records_it_as_floor(
     tmp_path: Path, resolver: str, version: str
 ) -> None:
-    python = require_python(version)
+    """``other-patch``: another interpreter of the tool's own X.Y (3.11.2 beside 3.11.7 here):
+    pip-compile must not run under the tool's own interpreter for it."""
+    python = other_python(sys.executable) if version == "other-patch" else require_python(version)
     full = python_version(python)
     assert full is not None
     major, minor, patch = (int(p) for p in full.split("."))

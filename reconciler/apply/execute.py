@@ -493,6 +493,8 @@ def _noop(step: Step, ctx: Context) -> None:
 
 def _perform(step: Step, ctx: Context) -> None:
     """Carry out one step the way the plan says (its action and strategy)."""
+    if step.action is not Action.NOOP:  # a rolled-back venv changes: no longer `run` as is
+        gens.clear_rolled_back(ctx.layout, step.plugin)
     if step.action is Action.REMOVE:
         _remove(step, ctx)
     elif step.action is Action.NOOP:
@@ -517,4 +519,5 @@ def rollback(layout: Layout, plugin: str, keep_generations: int) -> Path:
         )
         raise ReconcilerError(f"no previous generation to roll back to{hint}", plugin=plugin)
     gens.flip(layout, plugin, previous)
+    gens.mark_rolled_back(layout, plugin, previous)  # `run` accepts it until it changes
     return previous

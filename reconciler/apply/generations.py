@@ -17,7 +17,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from reconciler.errors import SafetyError
+from reconciler.errors import ReconcilerError, SafetyError
 from reconciler.layouts import (
     FLIP_INFIX,
     MARKER_NAME,
@@ -119,9 +119,48 @@ def is_complete(generation: Path) -> bool:
     return marker is not None and marker.status is MarkerStatus.COMPLETE
 
 
+#: In a plugin's generations directory: the name of the generation ``rollback`` made live (a
+#: deliberate choice, which ``run`` accepts though it no longer matches the lock); any later
+#: flip or change of the plugin's venv removes it.
+ROLLED_BACK = ".rolled-back"
+
+
+def mark_rolled_back(layout: Layout, plugin: str, generation: Path) -> None:
+    """Record that ``rollback`` made ``generation`` live."""
+    record = layout.generations_dir(plugin) / ROLLED_BACK
+    check_inside(layout.root, record, what="write")
+    record.unlink(missing_ok=True)  # never written through a planted symlink
+    with record.open("x", encoding="utf-8") as handle:
+        handle.write(generation.name + "\n")
+
+
+def clear_rolled_back(layout: Layout, plugin: str) -> None:
+    """Forget a rollback of ``plugin`` (its venv is about to change, or it has)."""
+    record = layout.generations_dir(plugin) / ROLLED_BACK
+    check_inside(layout.root, record, what="delete")
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        record.unlink()
+
+
+def rolled_back(layout: Layout, plugin: str) -> Path | None:
+    """The live generation of ``plugin`` when ``rollback`` made it live and nothing has changed
+    it since; None otherwise."""
+    from reconciler.support.files import read_text_in  # noqa: PLC0415 - `run` only
+
+    live = live_generation(layout, plugin)
+    if live is None:
+        return None
+    try:
+        recorded = read_text_in(layout.generations_dir(plugin) / ROLLED_BACK).strip()
+    except (OSError, UnicodeDecodeError, ReconcilerError):
+        return None
+    return live if recorded == live.name else None
+
+
 def flip(layout: Layout, plugin: str, generation: Path, *, durable: bool = True) -> None:
     """Point ``plugin``'s stable path at ``generation`` with one atomic rename of a new symlink
     (``durable=False``: the caller syncs the directory of links afterwards)."""
+    clear_rolled_back(layout, plugin)
     stable = layout.stable_path(plugin)
     check_inside(layout.root, stable, link_ok=True, what="replace")
     check_inside(layout.root, generation, what="link to")
@@ -263,6 +302,7 @@ def prune(layout: Layout, plugin: str, keep: int, prefer: Path | None = None) ->
         delete_generation(layout, plugin, generation)
         removed.append(generation)
     if not generations(layout, plugin) and live_generation(layout, plugin) is None:
+        clear_rolled_back(layout, plugin)
         with contextlib.suppress(OSError):
             layout.generations_dir(plugin).rmdir()
     return removed

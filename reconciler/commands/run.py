@@ -10,6 +10,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement
 from packaging.utils import canonicalize_name
 
+from reconciler.apply.generations import rolled_back
 from reconciler.commands.project import Project, compute_plan, resolve_one, unknown_plugin
 from reconciler.errors import ReconcilerError
 from reconciler.models import Action
@@ -51,19 +52,28 @@ def run(
     step = plan.steps[0]
     if step.action is Action.BLOCKED:  # apply will not fix it: say what is in the way
         raise ReconcilerError(detail(step), plugin=plugin)
+    warning = ""
     if step.action is not Action.NOOP:
-        raise ReconcilerError(
-            f"venv is not up to date ({step.action}: {detail(step)}); run `reconciler apply` first",
-            plugin=plugin,
+        restored = rolled_back(project.desired.layout, plugin)
+        if restored is None:
+            raise ReconcilerError(
+                f"venv is not up to date ({step.action}: {detail(step)}); "
+                "run `reconciler apply` first",
+                plugin=plugin,
+            )
+        # the user chose this generation with `rollback`: run it, saying how it differs
+        warning = (
+            f"plugin {plugin!r}: running generation {restored.name}, restored by `rollback` "
+            f"(the lock says {step.action}: {detail(step)}; `reconciler apply` moves it forward)"
         )
     venv = project.desired.venv_path(plugin)
     env = tuple(sorted(run_environment(venv, environ).items()))
     if module is not None:
-        return RunCommand((str(venv / "bin" / "python"), "-m", module, *args), env)
+        return RunCommand((str(venv / "bin" / "python"), "-m", module, *args), env, warning)
     candidates = [script] if script else [plugin, *_console_scripts(project, plugin)]
     for name in candidates:
         if name and (venv / "bin" / name).is_file():
-            return RunCommand((str(venv / "bin" / name), *args), env)
+            return RunCommand((str(venv / "bin" / name), *args), env, warning)
     available = sorted(_console_scripts(project, plugin))
     hint = f"; available: {', '.join(available)}" if available else ""
     wanted = script or plugin
