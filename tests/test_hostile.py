@@ -143,9 +143,10 @@ MELTANO_LINKS = [
 ]
 
 
+@pytest.mark.parametrize("installer", INSTALLERS)
 @pytest.mark.parametrize("link", MELTANO_LINKS)
 def test_a_symlink_in_meltanos_plugin_dirs_is_a_wall(
-    meltano_project: Project, tmp_path: Path, link: str
+    meltano_project: Project, tmp_path: Path, link: str, installer: str
 ) -> None:
     victim = make_victim(tmp_path)
     before = snapshot(victim)
@@ -153,7 +154,7 @@ def test_a_symlink_in_meltanos_plugin_dirs_is_a_wall(
     where.parent.mkdir(parents=True, exist_ok=True)
     where.symlink_to(victim, target_is_directory=True)
     one_error(meltano_project.run("plan"), f"symlink to {victim}")
-    result = meltano_project.run("apply")
+    result = meltano_project.run("apply", "--installer", installer)
     one_error(result, f"symlink to {victim}")
     assert snapshot(victim) == before
 
@@ -168,6 +169,49 @@ def test_an_empty_directory_named_as_a_generation_is_not_deleted(applied: Projec
     applied.ok("apply")
     assert stray.is_dir()
     assert (trash / "sub").is_dir()  # no marker: not reconciler's to delete
+
+
+def test_an_empty_directory_named_as_a_meltano_generation_is_not_deleted(
+    meltano_project: Project,
+) -> None:
+    """The same rule in Meltano's per-plugin directories, for a plugin removed from
+    meltano.yml too: only directories carrying the marker are deleted."""
+    meltano_project.ok("apply")
+    plugin_dir = meltano_project.root / ".meltano" / "extractors" / "tap-singer"
+    stray = plugin_dir / ".generations" / "g00000000000000ff"
+    stray.mkdir()
+    trash = plugin_dir / ".generations" / ".trash-g00000000000000fe"
+    (trash / "sub").mkdir(parents=True)
+    yml = meltano_project.root / "meltano.yml"
+    text = yml.read_text(encoding="utf-8")
+    extractors = text[text.index("  extractors:") : text.index("  loaders:")]
+    yml.write_text(text.replace(extractors, ""), encoding="utf-8")  # tap-singer is gone
+    applied = meltano_project.ok("apply")
+    assert "1 removed" in applied.out, applied.describe()
+    assert not (plugin_dir / "venv").exists()
+    assert stray.is_dir()
+    assert (trash / "sub").is_dir()  # no marker: not reconciler's to delete
+
+
+@pytest.mark.parametrize("layout", ["toml", "meltano"])
+def test_a_flip_link_left_pointing_out_of_the_root_is_unlinked_not_followed(
+    request: pytest.FixtureRequest, tmp_path: Path, layout: str
+) -> None:
+    """A ``.<name>.flip-*`` link (what a kill mid-flip leaves) aimed at a victim: the next
+    apply removes the link itself; nothing behind it is touched."""
+    victim = make_victim(tmp_path)
+    before = snapshot(victim)
+    if layout == "toml":
+        project: Project = request.getfixturevalue("project")
+        link = project.venv_root / ".tap-alpha.flip-0badc0de"
+    else:
+        project = request.getfixturevalue("meltano_project")
+        link = project.root / ".meltano" / "extractors" / "tap-singer" / ".venv.flip-0badc0de"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(victim, target_is_directory=True)
+    project.ok("apply")
+    assert not os.path.lexists(link)
+    assert snapshot(victim) == before
 
 
 def _foreign_venv_with_links_out(venv_dir: Path, victim: Path) -> None:
