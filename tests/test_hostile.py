@@ -750,6 +750,71 @@ def test_add_lock_stopped_by_a_signal_undoes_the_edit_and_removes_scratch(
     assert not scratch_dir.exists() or not any(scratch_dir.iterdir()), list(scratch_dir.iterdir())
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
+def test_fetch_stopped_by_a_signal_mid_download_exits_130_and_removes_scratch(
+    unlocked_project: Project, tmp_path: Path, sig: int
+) -> None:
+    """A download that hangs (an artifact server that stopped answering) does not hold fetch:
+    a signal ends it with exit 130 within seconds, pip stopped and the scratch area removed."""
+    stall, asked = threading.Event(), threading.Event()
+
+    class Stalling(http.server.SimpleHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if stall.is_set() and "demo_stray" in self.path:
+                asked.set()
+                time.sleep(60)  # never answers in time
+                return
+            super().do_GET()
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    handler = functools.partial(Stalling, directory=str(WHEELS))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/demo_stray-1.0.0-py3-none-any.whl"
+        with unlocked_project.edit() as doc:
+            for name in list(doc["plugins"]):
+                if name != "tap-alpha":
+                    del doc["plugins"][name]
+            doc["plugins"]["tap-alpha"]["requirements"] = [
+                "tap-alpha==1.0.0",
+                f"demo-stray @ {url}",
+            ]
+        unlocked_project.ok("lock")
+        stall.set()
+        dest = tmp_path / "wheelhouse"
+        command = ["fetch", "--dest", str(dest)]
+        child = subprocess.Popen(
+            [sys.executable, "-m", "reconciler", "--project", str(unlocked_project.root), *command],
+            cwd=unlocked_project.root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert asked.wait(120), "fetch never asked for the stalled artifact"
+            sent = time.monotonic()
+            child.send_signal(sig)
+            out, err = child.communicate(timeout=30)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.communicate()
+        took = time.monotonic() - sent
+    finally:
+        server.shutdown()
+    result = Result(child.returncode, out, err)
+    assert result.code == 130, result.describe()
+    assert "Traceback" not in result.err, result.describe()
+    assert took < 10, took
+    scratch_dir = unlocked_project.venv_root / ".reconciler" / "tmp"
+    assert not scratch_dir.exists() or not any(scratch_dir.iterdir()), list(scratch_dir.iterdir())
+    assert not dest.exists() or "demo_stray-1.0.0-py3-none-any.whl" not in os.listdir(dest)
+
+
 @pytest.mark.parametrize(
     "command", ["plan", "apply", "lock --check", "lock", "fetch --dest wheelhouse", "status"]
 )
