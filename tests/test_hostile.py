@@ -313,6 +313,49 @@ def test_a_hand_added_path_line_makes_the_lock_stale(
     assert not project.venv_root.exists()
 
 
+#: The same in a PEP 751 lock, whose paths are relative to the lock file (``lock/``).
+PYLOCK_SMUGGLED = [
+    pytest.param("{evil}", True, "points outside the project", id="editable-abs"),
+    pytest.param("{evil}", False, "points outside the project", id="path-abs"),
+    pytest.param("../../evil", True, "points outside the project", id="dotdot"),
+    pytest.param("../plugins/link", False, "points outside the project", id="symlink"),
+    pytest.param("../plugins/mine", True, "is not a path requirement", id="undeclared"),
+]
+
+
+@pytest.mark.parametrize(("path", "editable", "reason"), PYLOCK_SMUGGLED)
+def test_a_hand_added_directory_in_a_pylock_makes_it_stale(
+    project: Project, tmp_path: Path, path: str, editable: bool, reason: str
+) -> None:
+    """The PEP 751 form of the same smuggling: a ``[[packages]]`` entry with a ``directory``
+    no requirement declares, absolute or leading out of the project."""
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    (evil / "setup.py").write_text("raise SystemExit('evil build backend ran')\n", "utf-8")
+    (project.root / "plugins" / "mine").mkdir(parents=True)
+    (project.root / "plugins" / "link").symlink_to(evil, target_is_directory=True)
+    with project.edit() as doc:
+        doc["settings"]["lock-format"] = "pylock"
+    project.ok("lock")
+    pylock = project.root / "lock" / "pylock.tap-alpha.toml"
+    assert pylock.is_file()
+    directory = path.format(evil=evil)
+    with pylock.open("a", encoding="utf-8") as handle:
+        handle.write(
+            f'\n[[packages]]\nname = "evil"\n'
+            f'directory = {{ path = "{directory}", editable = {str(editable).lower()} }}\n'
+        )
+    check = project.run("lock", "--check")
+    assert check.code == 2, check.describe()
+    assert "tap-alpha: stale (lock line " in check.out, check.describe()
+    assert reason in check.out, check.describe()
+    for command in ("plan", "apply"):
+        result = project.run(command)
+        one_error(result, "tap-alpha", reason)
+        assert "evil build backend ran" not in result.out + result.err
+    assert not project.venv_root.exists()
+
+
 @pytest.mark.parametrize("resolver", ["uv", "pip-tools"])
 def test_credentials_of_a_direct_url_never_reach_the_lock(
     unlocked_project: Project, resolver: str
