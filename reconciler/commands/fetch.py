@@ -7,6 +7,7 @@ from pathlib import Path
 
 from reconciler.commands.project import Project, select
 from reconciler.locking import fetch as fetching
+from reconciler.locking.fetch_wheels import FetchJob
 
 
 def fetch(
@@ -15,4 +16,5 @@ def fetch(
     """Download (hash-checked) the artifacts the (selected) plugins' locks pin into ``dest``."""
     only = select(project, only, allow_undeclared=False)  # aliases: <type>/<name>, a type
     project.require(only)
-    return fetching.fetch(project.desired, project.interpreters, only, dest, log=log)
+    job = FetchJob(project.desired, project.interpreters, only, dest, log)
+    return fetching.fetch(job)

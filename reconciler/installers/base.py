@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import subprocess
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -12,7 +13,7 @@ from typing import Protocol
 
 import attrs
 
-from reconciler.errors import ExecuteError, Interrupted
+from reconciler.errors import ExecuteError, Interrupted, ReconcilerError
 from reconciler.installers.origin import record_origins
 from reconciler.installers.pipconfig import hermetic_env, index_args
 from reconciler.models import IndexOptions, LockedPackage
@@ -77,6 +78,18 @@ def show_command(command: Sequence[str]) -> None:
     """Pass ``command`` (credentials redacted) to the ``--verbose`` echo, if any."""
     for echo in _command_echo:
         echo(redact(shlex.join(str(part) for part in command)))
+
+
+def run_hermetic(
+    command: Sequence[str], error: type[ReconcilerError], tool: str
+) -> subprocess.CompletedProcess[str]:
+    """Show ``command`` (``--verbose``) and run it hermetically, whatever its exit code; an
+    ``error`` naming ``tool`` when it cannot be started."""
+    show_command(command)
+    try:
+        return procs.run(command, env=hermetic_env())
+    except OSError as exc:
+        raise error(f"cannot run {tool}", cause=exc.strerror or str(exc)) from exc
 
 
 def run(command: Sequence[str], what: str) -> None:

@@ -10,7 +10,6 @@ must be found, or locking fails naming it: a pylock lock never holds a hash with
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from base64 import b64encode
@@ -32,6 +31,7 @@ from reconciler.models import (
     LockedPackage,
     Plugin,
 )
+from reconciler.support.digest import file_sha256
 from reconciler.support.names import archive_name_version, canonical_name
 from reconciler.support.redact import redact, strip_credentials
 
@@ -106,13 +106,9 @@ class Finder:
             for path in self._listing[directory]:
                 if identify(path.name) != (name, version):
                     continue
-                digest = hashlib.sha256()
-                with path.open("rb") as handle:
-                    while block := handle.read(1 << 20):
-                        digest.update(block)
                 files.append(
                     ArtifactFile(
-                        path.name, digest.hexdigest(), path.stat().st_size, path=path.absolute()
+                        path.name, file_sha256(path), path.stat().st_size, path=path.absolute()
                     )
                 )
         return files
@@ -231,14 +227,6 @@ def lock_content(
 ) -> LockContent:
     """What a lock format writes for ``plugin``: its pins (``text``, parsed as ``lock``), their
     inputs digest, and a finder of artifact locations on the plugin's index."""
-    index = desired.index_for(plugin)
-    return LockContent(
-        plugin=plugin,
-        inputs=inputs,
-        requirements_text=text,
-        lock=lock,
-        path=path,
-        project_dir=desired.project_dir,
-        index=index,
-        find_artifacts=Finder(plugin.name, index, desired.project_dir),
-    )
+    index, project_dir = desired.index_for(plugin), desired.project_dir
+    finder = Finder(plugin.name, index, project_dir)
+    return LockContent(plugin, inputs, text, lock, path, project_dir, index, finder)

@@ -10,7 +10,6 @@ install.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import tarfile
 import tomllib
@@ -27,16 +26,17 @@ from packaging.utils import (
 
 from reconciler import lockfile, lockformats
 from reconciler.errors import LockError, ReconcilerError, toml_position
-from reconciler.installers.base import requirements_file, show_command
-from reconciler.installers.pipconfig import hermetic_env, index_args
+from reconciler.installers.base import requirements_file, run_hermetic
+from reconciler.installers.pipconfig import index_args
 from reconciler.interpreters import pip_command
 from reconciler.lockfile import applicable, check_lock
 from reconciler.locking import get_resolver
 from reconciler.locking.artifacts import identify
 from reconciler.locking.base import ResolveRequest
-from reconciler.locking.fetch_wheels import BuiltWheel, build_wheels
+from reconciler.locking.fetch_wheels import BuiltWheel, FetchJob, build_wheels
 from reconciler.models import DesiredState, IndexOptions, Interpreter, LockedPackage, Plugin
-from reconciler.support import procs, scratch
+from reconciler.support import scratch
+from reconciler.support.digest import file_sha256
 from reconciler.support.paths import check_root
 from reconciler.support.redact import redact
 from reconciler.support.tool_errors import explain
@@ -150,21 +150,15 @@ def batches(artifacts: Sequence[Artifact]) -> list[tuple[Artifact, ...]]:
     return [tuple(batch) for batch in result]
 
 
-def fetch(
-    desired: DesiredState,
-    interpreters: Mapping[str, Interpreter],
-    only: Collection[str],
-    dest: Path,
-    *,
-    log: Callable[[str], None],
-) -> FetchReport:
-    """Download every locked artifact of the (selected) declared plugins into ``dest``.
+def fetch(job: FetchJob) -> FetchReport:
+    """Download every locked artifact of the (selected) declared plugins into ``job.dest``.
 
     Every artifact is verified against its lock's hashes (by pip, then again here); the first
     failure raises :class:`FetchError` naming the package and the plugins that lock it.
     """
+    desired, interpreters, only, log = job.desired, job.interpreters, job.only, job.log
     groups = collect(desired, interpreters, only, log=log)
-    dest = dest.absolute()
+    dest = job.dest.absolute()
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -181,7 +175,7 @@ def fetch(
             for batch in batches(artifacts):
                 log(f"downloading {len(batch)} artifact(s) with {executable}")
                 _download(executable, versions[executable], batch, dest, index)
-        built = build_wheels(desired, interpreters, only, dest, log=log)
+        built = build_wheels(attrs.evolve(job, dest=dest))
     for artifacts in groups.values():
         for a in artifacts:
             key = (a.name, canonicalize_version(a.version) or (a.url or ""))
@@ -348,11 +342,7 @@ def _download(
             "-r",
             str(requirements),
         ]
-        show_command(command)
-        try:
-            result = procs.run(command, env=hermetic_env())
-        except OSError as exc:
-            raise FetchError(f"cannot run pip: {exc.strerror or exc}") from exc
+        result = run_hermetic(command, FetchError, "pip")
     if result.returncode != 0:
         raise FetchError(_explain(result.stderr or result.stdout, artifacts))
 
@@ -389,14 +379,6 @@ def _explain(output: str, artifacts: Sequence[Artifact]) -> str:
     return f"pip download failed: {explain(output)}"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _verify(artifacts: Sequence[Artifact], dest: Path) -> tuple[Path, ...]:
     """The file of ``dest`` matching each artifact's hashes; raise when one has none."""
     candidates: dict[tuple[str, str], list[Path]] = {}
@@ -408,7 +390,7 @@ def _verify(artifacts: Sequence[Artifact], dest: Path) -> tuple[Path, ...]:
     for artifact in artifacts:
         allowed = {h.removeprefix("sha256:") for h in artifact.hashes}
         key = (artifact.name, canonicalize_version(artifact.version))
-        match = next((p for p in candidates.get(key, ()) if _sha256(p) in allowed), None)
+        match = next((p for p in candidates.get(key, ()) if file_sha256(p) in allowed), None)
         if match is None:
             raise FetchError(
                 f"{artifact.pin} (locked by {', '.join(artifact.plugins)}): no file in {dest} "

@@ -33,8 +33,8 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from reconciler import lockformats
 from reconciler.errors import ReconcilerError
-from reconciler.installers.base import show_command
-from reconciler.installers.pipconfig import hermetic_env, index_args
+from reconciler.installers.base import run_hermetic
+from reconciler.installers.pipconfig import index_args
 from reconciler.interpreters import pip_command
 from reconciler.lockfile import applicable
 from reconciler.models import (
@@ -45,7 +45,8 @@ from reconciler.models import (
     Prebuilt,
     Step,
 )
-from reconciler.support import procs, scratch
+from reconciler.support import scratch
+from reconciler.support.digest import file_sha256
 from reconciler.support.files import write_atomic
 from reconciler.support.names import canonical_name
 from reconciler.support.redact import redact, strip_userinfo
@@ -139,15 +140,7 @@ def content_digest(path: Path) -> str:
                 digest.update(f"L {rel}\0{full.readlink()}\n".encode())
             elif full.is_file():
                 digest.update(f"F {rel}\0".encode())
-                digest.update(_sha256(full).encode())
-    return digest.hexdigest()
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
+                digest.update(file_sha256(full).encode())
     return digest.hexdigest()
 
 
@@ -239,19 +232,26 @@ def _sources(
     return list(found.values())
 
 
-def build_wheels(
-    desired: DesiredState,
-    interpreters: Mapping[str, Interpreter],
-    only: Collection[str],
-    dest: Path,
-    *,
-    log: Callable[[str], None],
-) -> tuple[BuiltWheel, ...]:
+@attrs.frozen
+class FetchJob:
+    """One ``fetch``: the project's desired state and interpreters, the selected plugins
+    (empty: every one), the wheelhouse directory, and where progress lines go."""
+
+    desired: DesiredState
+    interpreters: Mapping[str, Interpreter]
+    only: Collection[str]
+    dest: Path
+    log: Callable[[str], None]
+
+
+def build_wheels(job: FetchJob) -> tuple[BuiltWheel, ...]:
     """Build a wheel of every locked VCS commit and non-editable local project of the
     (selected) plugins into ``dest/built/``, and record them in ``dest``'s manifest.
 
     A wheel the manifest already holds for the same source and revision, intact, is kept, not
     rebuilt. Runs inside the caller's scratch session (pip's temporary files)."""
+    desired, dest, log = job.desired, job.dest, job.log
+    interpreters, only = job.interpreters, job.only
     project_dir = desired.project_dir
     previous = list(read_manifest(dest))
     built: list[BuiltWheel] = []
@@ -314,7 +314,7 @@ def _remove_unlisted(dest: Path, before: Sequence[str], listed: set[str]) -> Non
 
 def _intact(dest: Path, entry: BuiltWheel) -> bool:
     path = dest / entry.wheel
-    return path.is_file() and not path.is_symlink() and _sha256(path) == entry.sha256
+    return path.is_file() and not path.is_symlink() and file_sha256(path) == entry.sha256
 
 
 def _build(
@@ -336,11 +336,7 @@ def _build(
             *source.index,
             package.install_line(project_dir),
         ]
-        show_command(command)
-        try:
-            result = procs.run(command, env=hermetic_env())
-        except OSError as exc:
-            raise WheelhouseError(f"cannot run pip: {exc.strerror or exc}") from exc
+        result = run_hermetic(command, WheelhouseError, "pip")
         if result.returncode != 0:
             output = (result.stdout or "") + (result.stderr or "")
             logged = f"$ {shlex.join(command)}\n{output}"
@@ -364,12 +360,12 @@ def _build(
             raise WheelhouseError(
                 f"{package.url} builds {name}, not {package.name} as its lock says"
             )
-        digest = _sha256(wheel)
+        digest = file_sha256(wheel)
         relative = f"{BUILT_DIR}/{digest[:16]}/{wheel.name}"
         target = dest / BUILT_DIR / digest[:16] / wheel.name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(wheel, target)
-    if _sha256(target) != digest:
+    if file_sha256(target) != digest:
         raise WheelhouseError(f"{target}: copy does not match the wheel pip built")
     return BuiltWheel(
         name=package.name,
@@ -519,7 +515,7 @@ def _choose(
                 f"{house / MANIFEST} lists {entry.wheel}, which is missing; run fetch again",
                 plugin=step.plugin,
             )
-        checked[path] = _sha256(path)
+        checked[path] = file_sha256(path)
     if checked[path] != entry.sha256:
         raise WheelhouseError(
             f"{path} does not match the sha256 its manifest records ({entry.sha256[:16]}...): "

@@ -6,6 +6,7 @@ CPython's own SHA-256 module gives the same digests.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol
 
 
@@ -30,3 +31,12 @@ def sha256(data: bytes = b"") -> Hash:
             from hashlib import sha256 as make  # type: ignore[assignment,no-redef,unused-ignore]  # noqa: PLC0415 - start-up: OpenSSL, only without the faster digest
     hashed: Hash = make(data)
     return hashed
+
+
+def file_sha256(path: Path) -> str:
+    """The hex SHA-256 of the file at ``path``, read 1 MiB at a time."""
+    digest = sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
