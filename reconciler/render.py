@@ -239,7 +239,8 @@ def removed(result: EditResult) -> str:
 def fetched(report: FetchReport) -> str:
     """What ``fetch`` put in the wheelhouse, and how to use it."""
     built = (
-        f", built {len(report.built)} wheels of git commits and local projects"
+        f", built {len(report.built)} wheel{'s' if len(report.built) != 1 else ''} of git "
+        "commits and local projects"
         if (report.built)
         else ""
     )
