@@ -159,7 +159,7 @@ def test_plan_file_round_trips_a_full_plan() -> None:
     assert planfile.read_plan(to_json(plan), FILE) == plan
 
 
-@hyp_settings(max_examples=60, deadline=None)
+@hyp_settings(max_examples=40, deadline=None)
 @given(st.builds(Plan, project_dir=st.builds(Path, st.text())))
 def test_any_plan_round_trips_through_its_file(plan: Plan) -> None:
     """Plan -> plan file -> Plan gives the same plan (a credential-free one: see below)."""

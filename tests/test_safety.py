@@ -515,6 +515,12 @@ def test_saved_plan_for_some_plugins_applies_those(project: Project) -> None:
     assert not project.venv("tap-beta").exists()
     assert not project.venv("target-gamma").exists()
 
+    other = project.run("apply", str(path), "tap-beta")  # a plan applies to its own plugins
+    assert_one_error(other, "saved-plan.json", "made for tap-alpha")
+    assert not project.venv("tap-beta").exists()
+    unverified = project.run("apply", "--verify", str(path))  # checked as it was planned
+    assert_one_error(unverified, "saved-plan.json", "without --verify")
+
     project.ok("plan", "-o", str(path), "tap-alpha")
     drop_venv(project, "tap-alpha")  # the world moves on for the planned plugin
     assert_one_error(project.run("apply", str(path)), "stale plan")
