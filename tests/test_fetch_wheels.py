@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -17,13 +18,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
+from builders import PY, PY_312
 from conftest import WHEELS, Project
 from helpers import Result, skip_or_fail
 from test_direct import TEST_WHEELS, commit, direct_url, git, local_project, set_value
 from test_meltano import MELTANO, PROJECT_ID, MeltanoProject, meltano_env  # noqa: F401 - a fixture
 
-from reconciler.locking.fetch_wheels import MANIFEST, content_digest
+from reconciler.locking.fetch_wheels import MANIFEST, BuiltWheel, content_digest, source_key
+from reconciler.models import Interpreter, LockedPackage
 from reconciler.support import procs
 
 INSTALLERS = ("pip", "uv")
@@ -400,3 +404,72 @@ def test_fetch_takes_locked_pins_and_commits_whatever_their_requires_python_uppe
     fetch(project, wheelhouse)
     assert (wheelhouse / "capped-0.1.0-py3-none-any.whl").is_file()
     assert [e["revision"] for e in manifest(wheelhouse)] == [sha]
+
+
+# --- matching a wheel to a source and an interpreter (no disk but a small tree) -------------------
+
+
+def _entry(wheel: str, python: str = "3.11", platform: str = "linux-x86_64") -> BuiltWheel:
+    return BuiltWheel(
+        "tap-x", "vcs", "git+https://h/r", "c" * 40, wheel, "0" * 64, python, platform
+    )
+
+
+@pytest.mark.parametrize(
+    ("wheel", "interpreter", "fits"),
+    [
+        pytest.param("built/a/tap_x-1-py3-none-any.whl", PY_312, True, id="pure-any-python"),
+        pytest.param(
+            "built/a/tap_x-1-cp311-cp311-linux_x86_64.whl", PY_312, False, id="cp311-on-312"
+        ),
+        pytest.param("built/a/tap_x-1-cp311-cp311-linux_x86_64.whl", PY, True, id="cp311-on-311"),
+        pytest.param("built/a/not-a-wheel.whl", PY, False, id="bad-name"),
+    ],
+)
+def test_a_wheel_with_compiled_parts_fits_only_its_python_and_platform(
+    wheel: str, interpreter: Interpreter, fits: bool
+) -> None:
+    platform = "-".join(
+        dict(interpreter.markers).get(k, "") for k in ("sys_platform", "platform_machine")
+    )
+    assert _entry(wheel, "3.11", platform).fits(interpreter) is fits
+
+
+@pytest.mark.parametrize(
+    ("url", "key"),
+    [
+        pytest.param(
+            "git+https://h/o/r.git@" + "a" * 40, ("vcs", "git+https://h/o/r.git"), id="commit"
+        ),
+        pytest.param(
+            "git+https://user:secret@h/o/r@" + "a" * 40,
+            ("vcs", "git+https://h/o/r"),
+            id="no-credentials",
+        ),
+        pytest.param(
+            "git+https://h/o/r@" + "a" * 40 + "#subdirectory=tap",
+            ("vcs", "git+https://h/o/r#subdirectory=tap"),
+            id="subdirectory-kept",
+        ),
+    ],
+)
+def test_a_vcs_source_is_keyed_without_revision_or_credentials(
+    url: str, key: tuple[str, str]
+) -> None:
+    package = LockedPackage("tap-x", "", f"tap-x @ {url}", kind="vcs", url=url, commit="a" * 40)
+    assert source_key(package) == key
+    assert source_key(attrs.evolve(package, commit=None)) is None  # not pinned: not built
+    assert source_key(LockedPackage.local("tap-x", "./p", marker=None, editable=True)) is None
+
+
+def test_the_content_digest_ignores_times_and_build_outputs(tmp_path: Path) -> None:
+    tree = local_project(tmp_path / "p", "tap-p")
+    before = content_digest(tree)
+    os.utime(tree / "pyproject.toml", (1, 1))
+    (tree / "build").mkdir()
+    (tree / "build" / "junk.txt").write_text("x", encoding="utf-8")
+    (tree / "tap_p.egg-info").mkdir()
+    assert content_digest(tree) == before
+    set_value(tree, "tap-p", "changed")
+    assert content_digest(tree) != before
+    assert content_digest(tmp_path / "absent") == "missing"
