@@ -557,6 +557,38 @@ def test_plan_out_never_replaces_a_file_outside_through_a_symlink(
     assert victim.read_text("utf-8") == "keep me\n"
 
 
+@pytest.mark.parametrize("kind", [*NOT_FILES, "symlink-out"])
+@pytest.mark.parametrize("command", ["export", "sbom"])
+def test_export_and_sbom_never_replace_what_is_not_a_regular_file(
+    project: Project, tmp_path: Path, command: str, kind: str
+) -> None:
+    """Point 5 for the other commands that write where the user says (``export -o FILE``,
+    ``sbom -o DIR``): a FIFO, device, directory or link out there is refused in one line and
+    stays as it was (a subprocess: a FIFO opened blocking would hang the run)."""
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    target = out_dir / ("tap-alpha.cdx.json" if command == "sbom" else "pylock.tap-alpha.toml")
+    victim = make_victim(tmp_path) / "file"
+    if kind == "symlink-out":
+        target.symlink_to(victim)
+    else:
+        fifo_or_device(kind, target)
+    before = os.lstat(target)
+    if command == "sbom":
+        args = ["sbom", "tap-alpha", "-o", str(out_dir)]
+    else:
+        args = ["export", "tap-alpha", "--format", "pylock", "-o", str(target)]
+    result = run_cli(project.root, *args, timeout=60, subprocess=True)
+    if command == "export" and kind == "directory":  # click's own check of `-o FILE`
+        assert result.code != 0, result.describe()
+        assert f"'{target}' is a directory" in result.err, result.describe()
+    else:
+        one_error(result, str(target))
+    after = os.lstat(target)
+    assert (after.st_ino, after.st_mode) == (before.st_ino, before.st_mode)
+    assert victim.read_text("utf-8") == "keep me\n"
+
+
 @pytest.mark.parametrize("kind", ["fifo", "device"])
 def test_a_lock_write_never_replaces_a_fifo_or_device(unlocked_project: Project, kind: str) -> None:
     lock = unlocked_project.root / "lock" / "tap-alpha.txt"
