@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import WHEELS, Project, Result, run_cli, snapshot
+from conftest import MARKER, WHEELS, Project, Result, run_cli, snapshot
 from helpers import offline_meltano_project
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -1261,3 +1261,43 @@ def test_a_full_disk_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         files.write_atomic(target, "x==1\n")
     assert caught.value.filename == str(target)
     assert list(target.parent.iterdir()) == []  # no temporary file left behind
+
+
+def _disk_full(*args: object, **kwargs: object) -> None:
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_a_full_disk_while_locking_names_the_lock_file_and_plugin(
+    unlocked_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reconciler.support import files  # noqa: PLC0415 - the fault to inject
+
+    monkeypatch.setattr(files.os, "fsync", _disk_full)
+    result = unlocked_project.run("lock", "tap-alpha")
+    error = one_error(result, "No space left on device", "tap-alpha")
+    assert str(Path("lock") / "tap-alpha.txt") in error, error
+    assert not unlocked_project.lock("tap-alpha").exists()
+
+
+def test_a_full_disk_while_applying_names_the_plugin_and_file(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk fills up as apply writes a venv's state marker: each plugin's error line names
+    the plugin and the file; nothing is left half-built."""
+    replace = Path.replace
+
+    def full_for_markers(self: Path, target: str | os.PathLike[str]) -> Path:
+        if Path(target).name == MARKER:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return replace(self, target)
+
+    monkeypatch.setattr(Path, "replace", full_for_markers)
+    result = project.run("apply")
+    assert result.code == 1, result.describe()
+    errors = [line for line in result.err_lines if line.startswith("error:")]
+    assert len(errors) == 3, result.describe()
+    for line in errors:
+        assert "No space left on device" in line, result.describe()
+        assert "plugin '" in line, result.describe()
+        assert MARKER in line, result.describe()
+    assert not any((project.venv_root / p).exists() for p in ("tap-alpha", "tap-beta"))
