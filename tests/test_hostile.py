@@ -122,13 +122,20 @@ def test_a_symlink_at_any_level_of_the_venv_root_is_a_wall(
     assert not any((project.root / ".venvs" / p).exists() for p in ("tap-alpha", "tap-beta"))
 
 
+@pytest.mark.parametrize("layout", ["toml", "meltano"])
 def test_the_apply_lock_file_as_a_symlink_is_refused_and_its_target_kept(
-    project: Project, tmp_path: Path
+    request: pytest.FixtureRequest, tmp_path: Path, layout: str
 ) -> None:
     victim = make_victim(tmp_path) / "file"
     before = victim.read_bytes()
-    (project.root / ".venvs").mkdir()
-    (project.root / ".venvs" / ".reconciler.lock").symlink_to(victim)
+    if layout == "toml":
+        project: Project = request.getfixturevalue("project")
+        root = project.root / ".venvs"
+    else:
+        project = request.getfixturevalue("meltano_project")
+        root = project.root / ".meltano"
+    root.mkdir()
+    (root / ".reconciler.lock").symlink_to(victim)
     one_error(project.run("plan"), ".reconciler.lock", "a symlink")
     result = project.run("apply")
     one_error(result, ".reconciler.lock")
@@ -140,6 +147,8 @@ MELTANO_LINKS = [
     pytest.param(".meltano/extractors/tap-singer/.generations", id="meltano-generations"),
     pytest.param(".meltano/extractors/tap-singer", id="meltano-plugin-dir"),
     pytest.param(".meltano/extractors", id="meltano-type-dir"),
+    pytest.param(".meltano/.reconciler/tmp", id="meltano-scratch"),
+    pytest.param(".meltano/.reconciler", id="meltano-scratch-parent"),
 ]
 
 
