@@ -365,9 +365,12 @@ def test_a_hand_added_directory_in_a_pylock_makes_it_stale(
     assert not project.venv_root.exists()
 
 
-@pytest.mark.parametrize("resolver", ["uv", "pip-tools"])
+@pytest.mark.parametrize(
+    ("resolver", "lock_format"),
+    [("uv", "requirements"), ("pip-tools", "requirements"), ("uv", "pylock")],
+)
 def test_credentials_of_a_direct_url_never_reach_the_lock(
-    unlocked_project: Project, resolver: str
+    unlocked_project: Project, resolver: str, lock_format: str
 ) -> None:
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(WHEELS))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -377,6 +380,7 @@ def test_credentials_of_a_direct_url_never_reach_the_lock(
         url = f"http://bob:S3CRET@127.0.0.1:{port}/demo_stray-1.0.0-py3-none-any.whl"
         with unlocked_project.edit() as doc:
             doc["settings"]["resolver"] = resolver
+            doc["settings"]["lock-format"] = lock_format
             for name in list(doc["plugins"]):
                 if name != "tap-alpha":
                     del doc["plugins"][name]
@@ -385,8 +389,12 @@ def test_credentials_of_a_direct_url_never_reach_the_lock(
                 f"demo-stray @ {url}",
             ]
         result = unlocked_project.ok("lock")
-        text = unlocked_project.lock("tap-alpha").read_text("utf-8")
-        assert "demo-stray @ http://127.0.0.1:" in text, text
+        if lock_format == "pylock":
+            text = (unlocked_project.root / "lock" / "pylock.tap-alpha.toml").read_text("utf-8")
+            assert '"http://127.0.0.1:' in text, text
+        else:
+            text = unlocked_project.lock("tap-alpha").read_text("utf-8")
+            assert "demo-stray @ http://127.0.0.1:" in text, text
         assert "S3CRET" not in text, text
         assert "bob" not in text, text
         assert "S3CRET" not in result.out + result.err
@@ -467,6 +475,29 @@ def test_a_requirements_file_linked_out_of_the_project_is_refused_unread(
     result = meltano_project.run("plan")
     no_secret(result)
     one_error(result, "outside the project")
+
+
+@pytest.mark.parametrize("spelling", ["dotdot", "symlink", "absolute"])
+def test_an_include_path_outside_the_project_is_refused_unread(
+    meltano_project: Project, tmp_path: Path, spelling: str
+) -> None:
+    """``include_paths`` globs resolve inside the project: a pattern leading out of it, a
+    matched file linked out of it, or an absolute pattern is one line quoting nothing."""
+    secret = make_secret(tmp_path)
+    outside_yml = secret.parent / "extra.yml"
+    outside_yml.write_text(f"plugins:\n  extractors:\n  - name: '{SECRET}'\n", "utf-8")
+    if spelling == "dotdot":
+        pattern = os.path.relpath(outside_yml, meltano_project.root)
+    elif spelling == "symlink":
+        (meltano_project.root / "extra.yml").symlink_to(outside_yml)
+        pattern = "*.yml"
+    else:
+        pattern = str(outside_yml)
+    path = meltano_project.root / "meltano.yml"
+    path.write_text(path.read_text("utf-8") + f"include_paths: ['{pattern}']\n", "utf-8")
+    result = meltano_project.run("plan")
+    no_secret(result)
+    one_error(result, "include_paths")
 
 
 def fifo_or_device(kind: str, where: Path) -> None:
