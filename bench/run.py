@@ -72,6 +72,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--out", type=Path, default=None, help="results file (default build/bench/results.json)"
     )
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        default=None,
+        help="results file of an earlier run to compare every ratio with (default: --out's "
+        "previous content)",
+    )
     return parser.parse_args(argv)
 
 
@@ -697,6 +704,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0912, PLR0915 - one 
         "runs per plan)."
     )
     print_analysis(bench, analysis)
+    print_slower(rows, args.compare or out)
     for note in bench.notes:
         print(f"note: {note}")
     errors = {k: s.error for k, s in bench.samples.items() if s.error}
@@ -736,6 +744,45 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0912, PLR0915 - one 
     out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"\nwrote {out} ({clock.elapsed():.0f} s in total, setup {setup_seconds:.0f} s)")
     return 0
+
+
+#: A row counts as slower than in the previous run when its base/rec ratio fell by more than this.
+SLOWER = 0.15
+
+
+def print_slower(rows: list[report.Row], previous: Path) -> None:
+    """Issue 20's "nothing else in the bench gets slower": every row's base/rec ratio (a ratio
+    taken in one run, so comparable across runs and machines) against the previous results
+    file (``--compare``, default: the results file this run replaces)."""
+    try:
+        before = json.loads(previous.read_text(encoding="utf-8"))
+        old = {
+            (r["scenario"], r["baseline"].split(":")[0]): r["ratio_value"]
+            for r in before.get("rows", [])
+            if r.get("ratio_value")
+        }
+        commit = (before.get("machine", {}).get("git") or {}).get("commit", "?")
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        print(f"nothing else gets slower: n/a (no previous results in {previous})")
+        return
+    slower, compared = [], 0
+    for row in rows:
+        was = old.get((row.scenario, row.baseline.split(":")[0]))
+        if was is None or not row.ratio_value:
+            continue
+        compared += 1
+        if row.ratio_value < was * (1 - SLOWER):
+            slower.append(
+                f"{row.scenario} vs {row.baseline.split(':')[0]}: {was:.2f}x -> "
+                f"{row.ratio_value:.2f}x"
+            )
+    print(
+        f"nothing else gets slower (base/rec of {compared} rows vs {previous.name} of "
+        f"commit {str(commit)[:10]}, {before.get('mode', '?')} mode; a drop over "
+        f"{SLOWER:.0%} counts): {'NO' if slower else 'yes'}"
+    )
+    for line in slower:
+        print(f"  slower: {line}")
 
 
 def verify_only(bench: sc.Bench, clock: Clock, ns: tuple[int, ...], out: Path) -> int:
