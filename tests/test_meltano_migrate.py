@@ -212,10 +212,13 @@ def sdist_of(project_dir: Path, dest: Path) -> Path:
 
 @pytest.mark.parametrize(("installer", "source"), [("uv", "dir"), ("pip", "dir"), ("uv", "sdist")])
 def test_a_failed_build_names_the_backends_exception_and_keeps_the_whole_output(
-    tmp_path: Path, installer: str, source: str
+    tmp_path: Path, installer: str, source: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from conftest import Project  # noqa: PLC0415
 
+    # An exported terminal width (pytest-xdist's workers set one) must not change the error:
+    # uv wraps its error chain, the backend's traceback included, at $COLUMNS.
+    monkeypatch.setenv("COLUMNS", "80")
     root = tmp_path / "p"
     root.mkdir()
     if source == "dir":

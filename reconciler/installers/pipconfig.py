@@ -67,7 +67,8 @@ def hermetic_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """An environment for pip / pip-compile / uv with no ambient index configuration.
 
     Every ``PIP_*`` and ``UV_*`` variable is dropped except network settings; pip's config files
-    are disabled (``PIP_CONFIG_FILE=/dev/null``) and their network settings re-exported.
+    are disabled (``PIP_CONFIG_FILE=/dev/null``) and their network settings re-exported;
+    ``COLUMNS``/``LINES`` are dropped (the output is parsed, not wrapped for a terminal).
     """
     source = dict(os.environ if environ is None else environ)
     keep = {"PIP_" + k.upper().replace("-", "_") for k in NETWORK_KEYS}
@@ -79,6 +80,10 @@ def hermetic_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
         "UV_INSECURE_HOST",
     }
     env = {k: v for k, v in source.items() if not k.startswith(("PIP_", "UV_")) or k in keep}
+    # The output is captured and parsed, never shown on a terminal: an exported width would make
+    # uv wrap its error chain (a build backend's traceback included) at $COLUMNS.
+    for name in ("COLUMNS", "LINES"):
+        env.pop(name, None)
     for key, value in _network_settings(source).items():
         env.setdefault("PIP_" + key.upper().replace("-", "_"), value)
     env["PIP_CONFIG_FILE"] = os.devnull
