@@ -1,7 +1,8 @@
 # Build tooling for reconciler.  GNU make.
 #
 #   make dev    create .venv from the hashed lock lock/dev.txt + editable install
-#   make test   set-up (tool venvs two at a time), ruff, mypy and pytest (PYTEST_ARGS="-k foo" to narrow)
+#   make test   set-up (tool venvs two at a time), ruff, mypy and pytest on every core
+#               (PYTEST_ARGS="-k foo" to narrow, TEST_WORKERS=0 for one process)
 #   make demo   run scripts/demo.sh against fixtures/example
 #   make demo-meltano  lock, plan, apply a Meltano project, then `meltano invoke` (no install)
 #   make meltano  build/meltano: Meltano from the hashed lock/meltano.txt (its own venv)
@@ -156,11 +157,16 @@ dist: $(DEV_STAMP) build/twine/.stamp
 SETUP_JOBS ?= 2
 test-setup: dev meltano pip-audit $(TEST_WHEELS_STAMP) tools wheelhouse dist
 
+# pytest-xdist: one worker per core, at most TEST_WORKERS_MAX (TEST_WORKERS=0: one process).
+# --dist loadgroup keeps each `xdist_group` on one worker (tests/README.md).
+TEST_WORKERS_MAX ?= 4
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt $(TEST_WORKERS_MAX) ] && n=$(TEST_WORKERS_MAX); echo $$n)
+
 test:
 	$(MAKE) --no-print-directory -j$(SETUP_JOBS) test-setup
 	$(VENV)/bin/ruff check $(LINT_DIRS)
 	$(VENV)/bin/mypy reconciler
-	RECONCILER_REQUIRE_TOOLS=1 $(VENV_PY) -m pytest $(PYTEST_ARGS)
+	RECONCILER_REQUIRE_TOOLS=1 $(VENV_PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 demo: dev
 	bash scripts/demo.sh

@@ -31,6 +31,7 @@ from helpers import (  # re-exported: older tests import these from conftest
     Snapshot,
     TomlEditor,
     add_plugin,
+    built_once,
     copy_example,
     copy_locks_to_extra_plugins,
     copy_tree,
@@ -88,10 +89,15 @@ def _hermetic(monkeypatch: pytest.MonkeyPatch, cache_dir: Path) -> None:
 
 @pytest.fixture(scope="session")
 def locked_template(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Project:
-    """The example project locked once per session with the real ``reconciler lock``."""
-    project = copy_example(tmp_path_factory.mktemp("locked") / "example")
-    result = run_cli(project.root, "lock", env=hermetic_environ(cache_dir))
-    assert result.code == 0, f"session lock failed:\n{result.describe()}"
+    """The example project locked once per run with the real ``reconciler lock`` (shared by the
+    xdist workers: its locks do not depend on where it was locked)."""
+
+    def lock(directory: Path) -> None:
+        project = copy_example(directory / "example")
+        result = run_cli(project.root, "lock", env=hermetic_environ(cache_dir))
+        assert result.code == 0, f"session lock failed:\n{result.describe()}"
+
+    project = Project(built_once(tmp_path_factory, "locked", lock) / "example")
     for plugin in PLUGINS:
         assert project.lock(plugin).is_file()
     return project

@@ -13,6 +13,7 @@ How to write a test here: see ``tests/README.md``. In short:
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import hashlib
 import json
@@ -24,7 +25,7 @@ import subprocess
 import sys
 import textwrap
 import traceback
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -364,6 +365,51 @@ def copy_tree(src: Path, dest: Path) -> None:
         subprocess.run(["cp", "-a", str(src), str(dest)], check=True)
     else:
         shutil.copytree(src, dest, symlinks=True)
+
+
+# --- built once per run, shared by the pytest-xdist workers ------------------------------------
+
+
+def xdist_worker() -> str | None:
+    """This process's pytest-xdist worker id (``gw0``, ...), None when not running under xdist."""
+    return os.environ.get("PYTEST_XDIST_WORKER") or None
+
+
+def built_once(
+    tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]
+) -> Path:
+    """A directory ``build(directory)`` filled ONCE per test run, shared by every xdist worker.
+
+    Under pytest-xdist, the first worker to ask builds it in the run's common temporary directory
+    (``getbasetemp().parent``) while holding an ``flock``; the others wait, then reuse it (the
+    pattern pytest-xdist documents for session fixtures). Without xdist: a fresh ``mktemp``.
+    Only for results that do not depend on where they were built (locks, wheels, sdists): the
+    golden applied project, whose venvs record their path, stays per worker. Remembered per
+    process too, so a fixture of any scope may call it.
+    """
+    if name in _BUILT_ONCE:
+        return _BUILT_ONCE[name]
+    if xdist_worker() is None:
+        directory = tmp_path_factory.mktemp(name)
+        build(directory)
+        _BUILT_ONCE[name] = directory
+        return directory
+    shared = tmp_path_factory.getbasetemp().parent / "shared"
+    shared.mkdir(exist_ok=True)
+    directory, done = shared / name, shared / f"{name}.built"
+    with (shared / f"{name}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        if not done.exists():
+            if directory.exists():  # a worker failed half-way: start again
+                shutil.rmtree(directory)
+            directory.mkdir()
+            build(directory)
+            done.touch()
+    _BUILT_ONCE[name] = directory
+    return directory
+
+
+_BUILT_ONCE: dict[str, Path] = {}
 
 
 # --- the example project -----------------------------------------------------------------------

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from conftest import EXAMPLE, EXPECTED_OUTPUT, PLUGINS, hermetic_environ
+from helpers import built_once
 
 import reconciler
 
@@ -30,7 +31,8 @@ DIST_NAME = "venv-reconciler"
 
 
 #: The artifacts of this session: each test module imports the fixture (a fixture of its own to
-#: pytest, so "session" scope alone would rebuild per module); the build runs once.
+#: pytest, so "session" scope alone would rebuild per module); the build runs once per run (the
+#: xdist workers share it).
 _BUILT: dict[str, Path] = {}
 
 
@@ -38,21 +40,23 @@ _BUILT: dict[str, Path] = {}
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Wheel and sdist built twice by scripts/dist.py (what ``make dist`` runs), compared."""
     if not _BUILT:
-        _BUILT.update(_build_twice(tmp_path_factory))
+        built = built_once(tmp_path_factory, "artifacts", _build_twice)
+        _BUILT.update(_check(built / "first", built / "second"))
     return dict(_BUILT)
 
 
-def _build_twice(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    builds = []
+def _build_twice(directory: Path) -> None:
     for name in ("first", "second"):
-        out = tmp_path_factory.mktemp(name)
+        out = directory / name
+        out.mkdir()
         subprocess.run(
             [sys.executable, str(REPO / "scripts" / "dist.py"), "--outdir", str(out)],
             check=True,
             capture_output=True,
         )
-        builds.append(out)
-    first, second = builds
+
+
+def _check(first: Path, second: Path) -> dict[str, Path]:
     names = sorted(p.name for p in first.iterdir())
     version = reconciler.__version__
     assert names == [

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, WHEELS, Project, Result, snapshot
-from helpers import find_python, pyenv_python, require_python, skip_or_fail
+from helpers import built_once, find_python, pyenv_python, require_python, skip_or_fail
 
 from reconciler import interpreters, requirements
 from reconciler.lockfile import parse as parse_lock
@@ -418,11 +418,11 @@ def test_require_hashes_refuses_unhashable_requirements(tmp_path: Path) -> None:
 def old_pythons(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Project:
-    """A project with one plugin per Python 3.8/3.9/3.10 found here, locked once per resolver."""
+    """A project with one plugin per Python 3.8/3.9/3.10 found here, locked ONCE per resolver
+    and run (shared by the xdist workers; the tests copy it without its ``.venvs``)."""
     available = {v: p for v in OLD_VERSIONS if (p := find_python(v)) is not None}
     if not available:
         skip_or_fail("none of Python 3.8, 3.9, 3.10 found (pyenv, PATH, uv)")
-    root = tmp_path_factory.mktemp("old") / "proj"
     requirements_for = {
         "3.8": '["tap-alpha"]',
         "3.9": '["tap-beta", "./plugins/tap-local"]',
@@ -432,10 +432,14 @@ def old_pythons(
         f'[plugins.py{v.replace(".", "")}]\nrequirements = {requirements_for[v]}\npython = "{p}"\n'
         for v, p in available.items()
     )
-    project = new_project(root, plugins, settings=f'resolver = "{request.param}"')
-    local_project(root / "plugins" / "tap-local", "tap-local")
-    ok(project, "lock")
-    return project
+
+    def lock(directory: Path) -> None:
+        root = directory / "proj"
+        project = new_project(root, plugins, settings=f'resolver = "{request.param}"')
+        local_project(root / "plugins" / "tap-local", "tap-local")
+        ok(project, "lock")
+
+    return Project(built_once(tmp_path_factory, f"old-pythons-{request.param}", lock) / "proj")
 
 
 @pytest.mark.slow
