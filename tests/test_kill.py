@@ -45,7 +45,7 @@ from conftest import (
     hermetic_environ,
     run_cli,
 )
-from helpers import in_ci
+from helpers import built_once, in_ci
 
 #: Kills per test: ``KILL_ITERATIONS``, else 8 (4 on CI, whose 2 cores run the whole suite).
 ITERATIONS = int(os.environ.get("KILL_ITERATIONS") or (4 if in_ci() else 8))
@@ -87,21 +87,26 @@ def _read_lockset(project: Project) -> LockSet:
 def locksets(
     many_locked_template: Project, tmp_path_factory: pytest.TempPathFactory, cache_dir: Path
 ) -> dict[str, LockSet]:
-    """Lock set ``A`` (the example's requirements) and ``B`` (:data:`VARIANT_B`)."""
-    variant = copy_example(tmp_path_factory.mktemp("kill-b") / "example")
-    with variant.edit() as doc:
-        for name, requirements in VARIANT_B.items():
-            doc["plugins"][name]["requirements"] = requirements
+    """Lock set ``A`` (the example's requirements) and ``B`` (:data:`VARIANT_B`, locked once per
+    run: the xdist workers share it)."""
     env = hermetic_environ(cache_dir)
-    result = run_cli(variant.root, "lock", env=env)
-    assert result.code == 0, result.describe()
-    shutil.copy2(many_locked_template.toml, variant.toml)
-    with variant.edit() as doc:
-        for name, base in MANY_PLUGINS.items():
-            doc["plugins"][name]["requirements"] = VARIANT_B[base]
-    copy_locks_to_extra_plugins(variant)
-    result = run_cli(variant.root, "lock", "--check", env=env)
-    assert result.code == 0, result.describe()
+
+    def lock_b(directory: Path) -> None:
+        variant = copy_example(directory / "example")
+        with variant.edit() as doc:
+            for name, requirements in VARIANT_B.items():
+                doc["plugins"][name]["requirements"] = requirements
+        result = run_cli(variant.root, "lock", env=env)
+        assert result.code == 0, result.describe()
+        shutil.copy2(many_locked_template.toml, variant.toml)
+        with variant.edit() as doc:
+            for name, base in MANY_PLUGINS.items():
+                doc["plugins"][name]["requirements"] = VARIANT_B[base]
+        copy_locks_to_extra_plugins(variant)
+        result = run_cli(variant.root, "lock", "--check", env=env)
+        assert result.code == 0, result.describe()
+
+    variant = Project(built_once(tmp_path_factory, "kill-b", lock_b) / "example")
     return {"A": _read_lockset(many_locked_template), "B": _read_lockset(variant)}
 
 
