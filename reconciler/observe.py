@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections import Counter
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -17,6 +18,7 @@ from reconciler.state import MarkerCorrupt, read_marker
 from reconciler.support import venvcfg
 from reconciler.support.files import read_regular
 from reconciler.support.names import canonical_name, normal_version
+from reconciler.support.paths import file_kind
 
 
 def observe(layout: Layout, verify: Collection[str] | bool = False) -> Observation:
@@ -114,6 +116,9 @@ def observe_venv(path: Path, name: str | None = None, layout: Layout | None = No
     dists, dist_problems = _read_dists(path, cfg)
     problems.extend(dist_problems)
     stale_files = () if layout is None else _stale_files(path, layout.extra_files(name))
+    # an extra file apply cannot replace in place (a link, FIFO, directory there): the venv is
+    # rebuilt as a new generation instead, never planned as an upgrade apply would refuse
+    problems.extend(_not_regular(path, stale_files))
     return ObservedVenv(
         name=name,
         path=path,
@@ -138,6 +143,20 @@ def _stale_files(path: Path, wanted: Mapping[str, str]) -> tuple[str, ...]:
         if not same:
             stale.append(file_name)
     return tuple(stale)
+
+
+def _not_regular(path: Path, names: tuple[str, ...]) -> list[str]:
+    """Why each of ``names`` in ``path`` cannot be replaced in place (it exists and is not a
+    regular file: a symlink is never written through)."""
+    found = []
+    for file_name in names:
+        try:
+            mode = os.lstat(path / file_name).st_mode
+        except OSError:
+            continue
+        if not stat.S_ISREG(mode):
+            found.append(f"{file_name} is {file_kind(mode)}, not a file")
+    return found
 
 
 def site_packages(path: Path, cfg: dict[str, str] | None) -> Path | None:

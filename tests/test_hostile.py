@@ -597,6 +597,54 @@ def test_plan_out_never_replaces_a_file_outside_through_a_symlink(
     assert victim.read_text("utf-8") == "keep me\n"
 
 
+def test_a_state_marker_linked_out_is_never_written_through(
+    applied: Project, tmp_path: Path
+) -> None:
+    """A live venv's state marker replaced by a link to a file outside: the venv is no longer
+    provably reconciler's; apply builds a new generation and writes nothing through the link
+    (nor deletes the generation holding it)."""
+    victim = make_victim(tmp_path) / "file"
+    live = applied.venv("tap-alpha").resolve()
+    (live / MARKER).unlink()
+    (live / MARKER).symlink_to(victim)
+    entry = applied.change("tap-alpha")
+    assert entry["action"] == "reinstall", entry
+    applied.set_requirements("tap-alpha", ["tap-alpha==1.0.0", "demo-common"])
+    applied.ok("lock")
+    applied.ok("apply")
+    assert victim.read_text("utf-8") == "keep me\n"
+    assert (live / MARKER).is_symlink()  # left alone: not provably ours
+    assert applied.venv("tap-alpha").resolve() != live
+    assert applied.change("tap-alpha")["action"] == "no-op"
+
+
+@pytest.mark.parametrize("kind", ["symlink-out", "fifo", "directory"])
+def test_meltanos_fingerprint_file_not_a_file_is_never_written_through(
+    meltano_project: Project, tmp_path: Path, kind: str
+) -> None:
+    """The layout's extra file (Meltano's fingerprint) in the live venv replaced by a link to a
+    file outside (or a FIFO, a directory): plan says reinstall, not an upgrade apply would
+    refuse; apply builds a new generation and writes nothing through the link."""
+    victim = make_victim(tmp_path) / "file"
+    meltano_project.ok("apply")
+    stable = meltano_project.root / ".meltano" / "extractors" / "tap-singer" / "venv"
+    fingerprint = stable.resolve() / ".meltano_plugin_fingerprint"
+    fingerprint.unlink()
+    if kind == "symlink-out":
+        fingerprint.symlink_to(victim)
+    else:
+        fifo_or_device(kind, fingerprint)
+    entry = meltano_project.change("tap-singer")
+    assert entry["action"] == "reinstall", entry
+    assert any(".meltano_plugin_fingerprint is a" in r for r in entry["reasons"]), entry
+    meltano_project.ok("apply")
+    assert victim.read_text("utf-8") == "keep me\n"
+    rebuilt = stable.resolve() / ".meltano_plugin_fingerprint"
+    assert rebuilt != fingerprint
+    assert stat.S_ISREG(os.lstat(rebuilt).st_mode)
+    assert meltano_project.change("tap-singer")["action"] == "no-op"
+
+
 @pytest.mark.parametrize("kind", [*NOT_FILES, "symlink-out"])
 @pytest.mark.parametrize("command", ["export", "sbom"])
 def test_export_and_sbom_never_replace_what_is_not_a_regular_file(
