@@ -59,7 +59,7 @@ UV_PYPI_ONLY := env -u UV_INDEX_URL -u UV_DEFAULT_INDEX -u UV_INDEX -u UV_EXTRA_
 	-u UV_FIND_LINKS -u UV_NO_INDEX -u UV_CONSTRAINT -u UV_OVERRIDE -u UV_PYTHON
 # $(call uv_install,VENV_DIR,LOCK): hash-checked install of LOCK into the venv VENV_DIR
 uv_install = $(UV_PYPI_ONLY) $(UV) pip install --no-config --index-url https://pypi.org/simple \
-	--python $(1)/bin/python --require-hashes --no-deps --quiet -r $(2)
+	--python $(1)/bin/python --require-hashes --no-deps --compile-bytecode --quiet -r $(2)
 
 $(DEPS_STAMP): lock/dev.txt
 	rm -rf $(VENV)
