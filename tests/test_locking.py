@@ -548,6 +548,10 @@ def test_pylock_records_the_floor_as_requires_python(tmp_path: Path, universal: 
     assert versions == (["2.0", "3.0"] if universal else ["2.0"])
     if universal:
         assert all("python_full_version" in p["marker"] for p in data["packages"])
+    exported = project / "p.txt"  # the other format keeps the floor
+    done = run_cli(project, "export", "--format", "requirements", "p", "-o", str(exported))
+    assert done.returncode == 0, done.stderr
+    assert exported.read_text().splitlines()[0].endswith(f" python-floor={full}")
     later = f"{sys.version_info.major}.{sys.version_info.minor}.{sys.version_info.micro + 1}"
     lock.write_text(
         lock.read_text().replace(f'python-floor = "{full}"', f'python-floor = "{later}"')

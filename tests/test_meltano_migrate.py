@@ -279,10 +279,10 @@ def test_verbose_streams_the_failing_install_while_it_runs(tmp_path: Path) -> No
     seen = [(time.monotonic(), line.rstrip("\n")) for line in child.stderr]
     assert child.wait(timeout=120) == 1
     ended = time.monotonic()
-    first = next(t for t, line in seen if line.startswith("  Processing ") and "broken" in line)
+    first = next(t for t, line in seen if line.startswith("  tap-broken: Processing "))
     assert ended - first >= 2.5, seen  # shown while the build was still running
     assert any(line.startswith("$ ") and " install " in line for _, line in seen)
-    assert any(line.startswith("  ") and BACKEND_ERROR in line for _, line in seen)
+    assert any(line.startswith("  tap-broken: ") and BACKEND_ERROR in line for _, line in seen)
 
 
 def test_orphans_are_named_by_their_project_path_and_a_typo_gets_did_you_mean(

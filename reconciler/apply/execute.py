@@ -153,7 +153,10 @@ def _run_step(step: Step, ctx: Context, log: Log) -> StepResult:
         return StepResult(step, 0.0, "interrupted before it started", interrupted=True)
     log(step.plugin, f"{_VERBS[step.action]} ({_count(step)})")
     try:
-        _perform(step, ctx)
+        from reconciler.installers.base import output_label  # noqa: PLC0415 - start-up: a no-op apply runs no step
+
+        with output_label(step.plugin):  # -v: whose pip/uv output a line is
+            _perform(step, ctx)
     except Interrupted as exc:
         log(step.plugin, "interrupted, rolled back")
         return StepResult(step, time.monotonic() - begin, str(exc), interrupted=True)

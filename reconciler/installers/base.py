@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Protocol
 
@@ -66,12 +67,30 @@ def echo_commands(echo: Callable[[str], None], output: Callable[[str], None] | N
     _output_echo[:] = [] if output is None else [output]
 
 
+#: The plugin whose pip/uv calls this thread (or task) runs: prefixes their streamed lines,
+#: so parallel plugins' output can be told apart.
+_output_label: ContextVar[str] = ContextVar("reconciler_output_label", default="")
+
+
+@contextmanager
+def output_label(plugin: str) -> Iterator[None]:
+    """Streamed output lines of the calls made in this block are prefixed ``plugin: ``."""
+    token = _output_label.set(plugin)
+    try:
+        yield
+    finally:
+        _output_label.reset(token)
+
+
 def output_echo() -> Callable[[str], None] | None:
-    """What streams a child's output lines (credentials redacted), or None (not verbose)."""
+    """What streams a child's output lines (credentials redacted, prefixed with the plugin
+    they are for), or None (not verbose)."""
     if not _output_echo:
         return None
     echo = _output_echo[0]
-    return lambda line: echo(redact(line))
+    label = _output_label.get()
+    prefix = f"{label}: " if label else ""
+    return lambda line: echo(redact(prefix + line))
 
 
 def show_command(command: Sequence[str]) -> None:

@@ -14,6 +14,7 @@ from packaging.utils import canonicalize_name
 
 from reconciler import lockfile, lockformats
 from reconciler.errors import Interrupted, LockError, ReconcilerError, combine
+from reconciler.installers.base import output_label
 from reconciler.installers.pipconfig import resolve_link
 from reconciler.lockformats.requirements import render_lock
 from reconciler.locking import direct
@@ -274,14 +275,15 @@ def lock_all(  # noqa: PLR0915 - one resolver job per plugin, its outcomes handl
         log(plugin.name, f"resolving ({', '.join(state.reasons) or 'upgrade'})")
         began = time.monotonic()
         try:
-            changed = lock_plugin(
-                plugin,
-                interpreters[plugin.name],
-                desired,
-                resolver,
-                upgrade=upgrade,
-                upgrade_packages=upgrade_packages,
-            )
+            with output_label(plugin.name):  # -v: whose resolver output a line is
+                changed = lock_plugin(
+                    plugin,
+                    interpreters[plugin.name],
+                    desired,
+                    resolver,
+                    upgrade=upgrade,
+                    upgrade_packages=upgrade_packages,
+                )
         except LockError as exc:
             log(plugin.name, f"failed in {time.monotonic() - began:.1f}s")
             return exc
