@@ -438,27 +438,24 @@ def naive_loop(bench: Bench, n: int) -> Sample:
     names = [wh.plugin_name(i) for i in range(k)]
     base = bench.root / "baseline" / "venv-pip"
 
-    def trial() -> float:
-        shutil.rmtree(base, ignore_errors=True)
-        base.mkdir(parents=True)
-        started = time.perf_counter()
-        for name in names:
-            venv = base / name
-            bench.run([bench.python, "-m", "venv", venv])
-            bench.run(
-                [
-                    venv / "bin" / "pip",
-                    "install",
-                    "--quiet",
-                    "--no-deps",
-                    "--no-index",
-                    "--find-links",
-                    bench.wheels,
-                    "-r",
-                    _lock_of(bench, name),
-                ]
-            )
-        return time.perf_counter() - started
+    def step(name: str) -> None:
+        venv = base / name
+        bench.run([bench.python, "-m", "venv", venv])
+        bench.run(
+            [
+                venv / "bin" / "pip",
+                "install",
+                "--quiet",
+                "--no-deps",
+                "--no-index",
+                "--find-links",
+                bench.wheels,
+                "-r",
+                _lock_of(bench, name),
+            ]
+        )
+
+    trial = _fresh_loop(base, names, step)
 
     return _loop_sample(
         bench,
@@ -482,29 +479,12 @@ def uv_loop(bench: Bench, n: int, *, new_paths: bool = False) -> Sample:
     names = [wh.plugin_name(i) for i in range(n)]
     base = bench.root / "baseline" / ("uv-new-paths" if new_paths else "uv")
 
-    def trial() -> float:
-        shutil.rmtree(base, ignore_errors=True)
-        base.mkdir(parents=True)
-        started = time.perf_counter()
-        for name in names:
-            venv = base / (f"{name}-{time.time_ns():x}" if new_paths else name)
-            bench.run([bench.uv, "venv", "--no-config", "--quiet", "--python", bench.python, venv])
-            bench.run(
-                [
-                    bench.uv,
-                    "pip",
-                    "sync",
-                    "--no-config",
-                    "--quiet",
-                    "--python",
-                    venv / "bin" / "python",
-                    "--no-index",
-                    "--find-links",
-                    bench.wheels,
-                    _lock_of(bench, name),
-                ]
-            )
-        return time.perf_counter() - started
+    def step(name: str) -> None:
+        venv = base / (f"{name}-{time.time_ns():x}" if new_paths else name)
+        bench.run([bench.uv, "venv", "--no-config", "--quiet", "--python", bench.python, venv])
+        bench.run(_uv_sync(bench, venv, bench.wheels, _lock_of(bench, name)))
+
+    trial = _fresh_loop(base, names, step)
 
     if new_paths:
         key = "baseline.cold.n20.uv-loop-new-paths"
@@ -513,6 +493,53 @@ def uv_loop(bench: Bench, n: int, *, new_paths: bool = False) -> Sample:
         key = "baseline.cold.n20.uv-loop"
         what = "sequential `uv venv` + `uv pip sync lock`, per plugin, warm uv cache"
     return _loop_sample(bench, key, what, trial, n, n, "baseline-fast")
+
+
+def _uv_sync(bench: Bench, venv: Path, wheels: Path, lock: Path) -> list[str | Path]:
+    """``uv pip sync`` of ``venv`` to ``lock``, offline from ``wheels``."""
+    python = venv / "bin" / "python"
+    offline: list[str | Path] = ["--no-index", "--find-links", wheels, lock]
+    return [bench.uv, "pip", "sync", "--no-config", "--quiet", "--python", python, *offline]
+
+
+def _fresh_loop(work: Path, names: list[str], step: Callable[[str], None]) -> Callable[[], float]:
+    """A trial: ``work`` emptied (untimed), then ``step(name)`` for each of ``names``, timed."""
+
+    def trial() -> float:
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        started = time.perf_counter()
+        for name in names:
+            step(name)
+        return time.perf_counter() - started
+
+    return trial
+
+
+def _meltano_env(bench: Bench) -> dict[str, str]:
+    """The environment ``meltano install`` runs in: its uv backend (uv from the dev venv), no
+    telemetry."""
+    return {
+        **bench.env,
+        "PATH": f"{DEV_BIN}{os.pathsep}{bench.env.get('PATH', '')}",
+        "MELTANO_VENV_BACKEND": "uv",
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "MELTANO_DISABLE_TRACKING": "true",
+    }
+
+
+def _each_venv(
+    bench: Bench, names: list[str], command: Callable[[str], list[str | Path]]
+) -> Callable[[], float]:
+    """A trial: ``command(name)`` run for each of ``names`` in turn, timed as one."""
+
+    def trial() -> float:
+        started = time.perf_counter()
+        for name in names:
+            bench.run(command(name))
+        return time.perf_counter() - started
+
+    return trial
 
 
 def _loop_sample(
@@ -535,25 +562,26 @@ def pip_sync_noop(bench: Bench, n: int) -> Sample:
     base = bench.root / "baseline" / "venv-pip"
     names = sorted(p.name for p in base.iterdir()) if base.is_dir() else []
 
+    each = _each_venv(
+        bench,
+        names,
+        lambda name: [
+            DEV_BIN / "pip-sync",
+            "--dry-run",
+            "--quiet",
+            "--python-executable",
+            base / name / "bin" / "python",
+            "--no-index",
+            "--find-links",
+            bench.wheels,
+            _lock_of(bench, name),
+        ],
+    )
+
     def trial() -> float:
         if not names:
             raise BenchError("no venvs with pip (the venv+pip loop failed)")
-        started = time.perf_counter()
-        for name in names:
-            bench.run(
-                [
-                    DEV_BIN / "pip-sync",
-                    "--dry-run",
-                    "--quiet",
-                    "--python-executable",
-                    base / name / "bin" / "python",
-                    "--no-index",
-                    "--find-links",
-                    bench.wheels,
-                    _lock_of(bench, name),
-                ]
-            )
-        return time.perf_counter() - started
+        return each()
 
     return _loop_sample(
         bench,
@@ -612,25 +640,11 @@ def uv_sync_noop(bench: Bench, n: int) -> Sample:
     base = bench.root / "baseline" / "uv"
     names = [wh.plugin_name(i) for i in range(n)]
 
-    def trial() -> float:
-        started = time.perf_counter()
-        for name in names:
-            bench.run(
-                [
-                    bench.uv,
-                    "pip",
-                    "sync",
-                    "--no-config",
-                    "--quiet",
-                    "--python",
-                    base / name / "bin" / "python",
-                    "--no-index",
-                    "--find-links",
-                    bench.wheels,
-                    _lock_of(bench, name),
-                ]
-            )
-        return time.perf_counter() - started
+    trial = _each_venv(
+        bench,
+        names,
+        lambda name: _uv_sync(bench, base / name, bench.wheels, _lock_of(bench, name)),
+    )
 
     return _loop_sample(
         bench,
@@ -742,6 +756,22 @@ def lock_jobs(bench: Bench, project: Path, jobs1: bool) -> Sample:
     args: list[str | Path] = ["lock", "--resolver", "pip-tools"]
     if jobs1:
         args += ["--jobs", "1"]
+    return _lock_from_nothing(bench, project, args, f"lock.n10.{'jobs1' if jobs1 else 'default'}")
+
+
+def lock_resolver(bench: Bench, project: Path, resolver: str) -> Sample:
+    """``reconciler lock --resolver X`` of 10 plugins from no locks (default ``--jobs``)."""
+    args: list[str | Path] = ["lock", "--resolver", resolver]
+    # sub-second with uv: as many runs as the loop it is compared with, after a warm-up
+    kind = "fast" if resolver == "uv" else "lock"
+    return _lock_from_nothing(bench, project, args, f"lock.n10.resolver-{resolver}", kind)
+
+
+def _lock_from_nothing(
+    bench: Bench, project: Path, args: list[str | Path], key: str, kind: str = "lock"
+) -> Sample:
+    """``reconciler ARGS`` (a lock command) timed with every lock deleted first, measured as
+    ``kind``; the locks it wrote are checked afterwards (an error in the sample, not raised)."""
 
     def trial() -> Run:
         for path in (project / "lock").glob("*.txt"):
@@ -749,32 +779,10 @@ def lock_jobs(bench: Bench, project: Path, jobs1: bool) -> Sample:
         return bench.run(bench.rec(project, *args))
 
     sample = bench.measure(
-        f"lock.n10.{'jobs1' if jobs1 else 'default'}",
+        key,
         f"reconciler {' '.join(str(a) for a in args)} of 10 plugins, no locks present",
         trial,
-        "lock",
-    )
-    try:
-        bench.lock_check(project)
-    except BenchError as exc:
-        sample.error = sample.error or str(exc)
-    return sample
-
-
-def lock_resolver(bench: Bench, project: Path, resolver: str) -> Sample:
-    """``reconciler lock --resolver X`` of 10 plugins from no locks (default ``--jobs``)."""
-
-    def trial() -> Run:
-        for path in (project / "lock").glob("*.txt"):
-            path.unlink()
-        return bench.run(bench.rec(project, "lock", "--resolver", resolver))
-
-    sample = bench.measure(
-        f"lock.n10.resolver-{resolver}",
-        f"reconciler lock --resolver {resolver} of 10 plugins, no locks present",
-        trial,
-        # sub-second with uv: as many runs as the loop it is compared with, after a warm-up
-        "fast" if resolver == "uv" else "lock",
+        kind,
     )
     try:
         bench.lock_check(project)
@@ -788,32 +796,29 @@ def uv_compile_loop(bench: Bench, n: int) -> Sample:
     names = [wh.plugin_name(i) for i in range(n)]
     work = bench.root / "baseline" / "uv-compile"
 
-    def trial() -> float:
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        started = time.perf_counter()
-        for name in names:
-            source = work / f"{name}.in"
-            source.write_text(f"{name}\n", encoding="utf-8")
-            bench.run(
-                [
-                    bench.uv,
-                    "pip",
-                    "compile",
-                    "--no-config",
-                    "--quiet",
-                    "--generate-hashes",
-                    "--no-index",
-                    "--find-links",
-                    bench.wheels,
-                    "--python-version",
-                    bench.major_minor,
-                    "--output-file",
-                    work / f"{name}.txt",
-                    source,
-                ]
-            )
-        return time.perf_counter() - started
+    def step(name: str) -> None:
+        source = work / f"{name}.in"
+        source.write_text(f"{name}\n", encoding="utf-8")
+        bench.run(
+            [
+                bench.uv,
+                "pip",
+                "compile",
+                "--no-config",
+                "--quiet",
+                "--generate-hashes",
+                "--no-index",
+                "--find-links",
+                bench.wheels,
+                "--python-version",
+                bench.major_minor,
+                "--output-file",
+                work / f"{name}.txt",
+                source,
+            ]
+        )
+
+    trial = _fresh_loop(work, names, step)
 
     return _loop_sample(
         bench,
@@ -876,13 +881,7 @@ def meltano_install(bench: Bench, n: int) -> tuple[Sample | None, Sample | None]
             f"    executable: {name}",
         ]
     (project / "meltano.yml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    env = {
-        **bench.env,
-        "PATH": f"{DEV_BIN}{os.pathsep}{bench.env.get('PATH', '')}",  # uv for its uv backend
-        "MELTANO_VENV_BACKEND": "uv",
-        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "MELTANO_DISABLE_TRACKING": "true",
-    }
+    env = _meltano_env(bench)
 
     def cold() -> Run:
         shutil.rmtree(project / ".meltano", ignore_errors=True)
@@ -1123,29 +1122,12 @@ def realistic_uv_loop(bench: Bench, project: Path, real: realistic.Realistic) ->
     names = sorted(real.requirements())
     base = bench.root / "baseline" / "real-uv"
 
-    def trial() -> float:
-        shutil.rmtree(base, ignore_errors=True)
-        base.mkdir(parents=True)
-        started = time.perf_counter()
-        for name in names:
-            venv = base / name
-            bench.run([bench.uv, "venv", "--no-config", "--quiet", "--python", bench.python, venv])
-            bench.run(
-                [
-                    bench.uv,
-                    "pip",
-                    "sync",
-                    "--no-config",
-                    "--quiet",
-                    "--python",
-                    venv / "bin" / "python",
-                    "--no-index",
-                    "--find-links",
-                    real.wheels,
-                    project / "lock" / f"{name}.txt",
-                ]
-            )
-        return time.perf_counter() - started
+    def step(name: str) -> None:
+        venv = base / name
+        bench.run([bench.uv, "venv", "--no-config", "--quiet", "--python", bench.python, venv])
+        bench.run(_uv_sync(bench, venv, real.wheels, project / "lock" / f"{name}.txt"))
+
+    trial = _fresh_loop(base, names, step)
 
     return _loop_sample(
         bench,
@@ -1166,13 +1148,7 @@ def realistic_meltano(bench: Bench, real: realistic.Realistic) -> Sample | None:
     shutil.rmtree(project, ignore_errors=True)
     project.mkdir(parents=True)
     (project / "meltano.yml").write_text(realistic.meltano_yml(real), encoding="utf-8")
-    env = {
-        **bench.env,
-        "PATH": f"{DEV_BIN}{os.pathsep}{bench.env.get('PATH', '')}",
-        "MELTANO_VENV_BACKEND": "uv",
-        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "MELTANO_DISABLE_TRACKING": "true",
-    }
+    env = _meltano_env(bench)
 
     def cold() -> Run:
         shutil.rmtree(project / ".meltano", ignore_errors=True)
