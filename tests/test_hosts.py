@@ -921,6 +921,8 @@ def test_run_takes_the_venv_rollback_restored_until_the_venv_changes(project: Pr
         f"{live_generation(project, 'tap-beta').name}, restored by `rollback` (the lock says "
         "upgrade: demo-extra 2.0.0 -> 1.0.0 (downgrade); `reconciler apply` moves it forward)"
     ], restored.describe()
+    assert project.ok("status").err == ""  # the record of the rollback is no stray file
+    assert "warning" not in project.ok("plan").err
     other = project.run("run", "tap-alpha")  # only the rolled-back plugin
     assert other.code == 0
     assert other.err == ""
