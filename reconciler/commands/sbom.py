@@ -85,7 +85,7 @@ def write_all(project: Project, names: Collection[str], out_dir: Path) -> list[S
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ReconcilerError(f"cannot create {out_dir}: {exc.strerror}") from exc
+        raise ReconcilerError("cannot create", file=out_dir, cause=exc.strerror) from exc
     written = []
     for name, lock in checked:
         path = out_dir / f"{name}.cdx.json"
@@ -93,7 +93,7 @@ def write_all(project: Project, names: Collection[str], out_dir: Path) -> list[S
         try:
             write_atomic(path, text)
         except OSError as exc:
-            raise ReconcilerError(f"cannot write {path}: {exc.strerror}") from exc
+            raise ReconcilerError("cannot write", file=path, cause=exc.strerror) from exc
         written.append(SbomFile(name, path, len(lock.packages)))
     return written
 

@@ -69,7 +69,9 @@ def read(plugin: str, path: Path, lock_format: str, project_dir: Path | None = N
             f"cannot read {path}: not UTF-8 (byte {exc.start})", plugin=plugin
         ) from None
     except OSError as exc:
-        raise LockError(f"cannot read {path}: {exc.strerror or exc}", plugin=plugin) from exc
+        raise LockError(
+            "cannot read", file=path, plugin=plugin, cause=exc.strerror or str(exc)
+        ) from exc
     try:
         lock = get_format(lock_format).parse(plugin, path, text)
     except RecursionError:  # tomllib recurses per nested table or array

@@ -162,7 +162,7 @@ def fetch(job: FetchJob) -> FetchReport:
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise FetchError(f"cannot create {dest}: {exc.strerror or exc}") from exc
+        raise FetchError("cannot create", file=dest, cause=exc.strerror or str(exc)) from exc
     project_dir = desired.project_dir
     versions = {i.executable: i.version for i in interpreters.values()}
     unique: dict[tuple[str, str], Artifact] = {}

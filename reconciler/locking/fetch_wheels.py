@@ -160,11 +160,15 @@ def read_manifest(wheelhouse: Path) -> tuple[BuiltWheel, ...]:
         return ()
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise WheelhouseError(
+            "not a wheelhouse manifest", file=path, line=exc.lineno, column=exc.colno, cause=exc.msg
+        ) from exc
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise WheelhouseError(f"{path}: not a wheelhouse manifest ({exc})") from exc
+        raise WheelhouseError("not a wheelhouse manifest", file=path, cause=str(exc)) from exc
     if not isinstance(data, dict) or data.get("format_version") != MANIFEST_VERSION:
         raise WheelhouseError(
-            f"{path}: unsupported manifest (format_version {MANIFEST_VERSION} expected)"
+            f"unsupported manifest (format_version {MANIFEST_VERSION} expected)", file=path
         )
     wheels = data.get("wheels")
     fields = {f.name for f in attrs.fields(BuiltWheel)}
@@ -172,7 +176,7 @@ def read_manifest(wheelhouse: Path) -> tuple[BuiltWheel, ...]:
         isinstance(w, dict) and set(w) == fields and all(isinstance(v, str) for v in w.values())
         for w in wheels
     ):
-        raise WheelhouseError(f"{path}: malformed manifest entries")
+        raise WheelhouseError("malformed manifest entries", file=path)
     entries = tuple(BuiltWheel(**w) for w in wheels)
     for entry in entries:
         _inside(wheelhouse, entry.wheel, path)
@@ -182,7 +186,7 @@ def read_manifest(wheelhouse: Path) -> tuple[BuiltWheel, ...]:
 def _inside(wheelhouse: Path, wheel: str, manifest: Path) -> Path:
     parts = wheel.split("/")
     if not all(parts) or any(p in (".", "..") for p in parts) or wheel.startswith("/"):
-        raise WheelhouseError(f"{manifest}: wheel path {wheel!r} leaves the wheelhouse")
+        raise WheelhouseError(f"wheel path {wheel!r} leaves the wheelhouse", file=manifest)
     return wheelhouse.joinpath(*parts)
 
 
@@ -366,7 +370,7 @@ def _build(
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(wheel, target)
     if file_sha256(target) != digest:
-        raise WheelhouseError(f"{target}: copy does not match the wheel pip built")
+        raise WheelhouseError("copy does not match the wheel pip built", file=target)
     return BuiltWheel(
         name=package.name,
         kind=kind,
