@@ -122,6 +122,30 @@ def test_a_symlink_at_any_level_of_the_venv_root_is_a_wall(
     assert not any((project.root / ".venvs" / p).exists() for p in ("tap-alpha", "tap-beta"))
 
 
+@pytest.mark.parametrize("kind", ["file", "fifo"])
+@pytest.mark.parametrize("layout", ["toml", "meltano"])
+def test_a_file_where_generations_are_built_fails_plan_as_it_fails_apply(
+    request: pytest.FixtureRequest, layout: str, kind: str
+) -> None:
+    """A file (or FIFO) at a plugin's generations directory: plan does not promise a create
+    that apply cannot do; both say so in the same one line, and nothing is built."""
+    if layout == "toml":
+        project: Project = request.getfixturevalue("project")
+        where = project.venv_root / ".generations" / "tap-alpha"
+    else:
+        project = request.getfixturevalue("meltano_project")
+        where = project.root / ".meltano" / "extractors" / "tap-singer" / ".generations"
+    where.parent.mkdir(parents=True)
+    if kind == "file":
+        where.write_text("not a directory\n", encoding="utf-8")
+    else:
+        os.mkfifo(where)
+    for command in ("plan", "apply"):
+        shown = {"file": "a file", "fifo": "a FIFO"}[kind]
+        one_error(project.run(command), f"refusing to build or delete in {where}: it is {shown}")
+    assert sorted(os.listdir(where.parent)) == [where.name]
+
+
 @pytest.mark.parametrize("layout", ["toml", "meltano"])
 def test_the_apply_lock_file_as_a_symlink_is_refused_and_its_target_kept(
     request: pytest.FixtureRequest, tmp_path: Path, layout: str

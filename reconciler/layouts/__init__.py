@@ -23,12 +23,13 @@ layout of ``reconciler.toml``. Nothing in plan or execute knows which layout it 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
 from reconciler.errors import SafetyError
-from reconciler.support.paths import check_inside
+from reconciler.support.paths import check_inside, file_kind
 
 #: reconciler's marker in every venv it manages (its presence is what makes a venv "ours").
 MARKER_NAME = "reconciler-state.json"
@@ -94,8 +95,17 @@ def check_walls(layout: Layout, plugin: str) -> None:
     """Raise SafetyError unless ``plugin``'s generations dir and stable path's directory lie
     in the layout's root with no symlink on the way (``.generations``, ``.generations/<plugin>``,
     Meltano's ``<type>/<name>``)."""
-    check_inside(layout.root, layout.generations_dir(plugin), what="build or delete in")
+    generations = layout.generations_dir(plugin)
+    check_inside(layout.root, generations, what="build or delete in")
     check_inside(layout.root, layout.stable_path(plugin), link_ok=True, what="replace")
+    try:
+        mode = os.lstat(generations).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise SafetyError(f"refusing to build or delete in {generations}: {exc.strerror}") from None
+    if not stat.S_ISDIR(mode):  # a file, FIFO or device where generations are built
+        raise SafetyError(f"refusing to build or delete in {generations}: it is {file_kind(mode)}")
 
 
 def replace_problem(layout: Layout, plugin: str) -> str | None:
