@@ -701,16 +701,27 @@ def test_export_and_sbom_never_replace_what_is_not_a_regular_file(
     assert victim.read_text("utf-8") == "keep me\n"
 
 
-@pytest.mark.parametrize("kind", ["fifo", "device"])
-def test_a_lock_write_never_replaces_a_fifo_or_device(unlocked_project: Project, kind: str) -> None:
-    lock = unlocked_project.root / "lock" / "tap-alpha.txt"
+@pytest.mark.parametrize("lock_format", ["requirements", "pylock"])
+@pytest.mark.parametrize("kind", ["fifo", "device", "symlink-out"])
+def test_a_lock_write_never_replaces_a_fifo_or_device(
+    unlocked_project: Project, tmp_path: Path, kind: str, lock_format: str
+) -> None:
+    name = "pylock.tap-alpha.toml" if lock_format == "pylock" else "tap-alpha.txt"
+    lock = unlocked_project.root / "lock" / name
     lock.parent.mkdir()
-    fifo_or_device(kind, lock)
+    with unlocked_project.edit() as doc:
+        doc["settings"]["lock-format"] = lock_format
+    victim = make_victim(tmp_path) / "file"
+    if kind == "symlink-out":
+        lock.symlink_to(victim)
+    else:
+        fifo_or_device(kind, lock)
     before = os.lstat(lock)
-    result = run_cli(unlocked_project.root, "lock", "tap-alpha", timeout=120)
+    result = run_cli(unlocked_project.root, "lock", "tap-alpha", timeout=120, subprocess=True)
     assert result.code != 0, result.describe()
     assert str(lock) in result.err, result.describe()
     assert os.lstat(lock).st_ino == before.st_ino
+    assert victim.read_text("utf-8") == "keep me\n"
 
 
 # --- 6. linear time, bounded memory, signals honoured -------------------------------------------
@@ -1003,14 +1014,25 @@ def test_fetch_stopped_by_a_signal_mid_download_exits_130_and_removes_scratch(
 
 
 @pytest.mark.parametrize(
-    "command", ["plan", "apply", "lock --check", "lock", "fetch --dest wheelhouse", "status"]
+    ("command", "sig"),
+    [
+        *(
+            pytest.param(c, signal.SIGTERM, id=f"{c.split()[0]}-TERM")
+            for c in ["plan", "apply", "lock --check", "lock", "fetch --dest wheelhouse", "status"]
+        ),
+        *(pytest.param(c, signal.SIGINT, id=f"{c}-INT") for c in ["plan", "apply", "lock"]),
+    ],
 )
-def test_a_signal_while_parsing_a_big_lock_stops_at_once(project: Project, command: str) -> None:
+def test_a_signal_while_parsing_a_big_lock_stops_at_once(
+    project: Project, command: str, sig: int
+) -> None:
     lock = project.lock("tap-alpha")
     text = lock.read_text("utf-8")
     body = "".join(f"p{i}==1.0 \\\n    --hash=sha256:{'0' * 64}\n" for i in range(150_000))
     lock.write_text(text + body, encoding="utf-8")  # ~15 MB: under the bound, slow to read
-    result, took = _signal_after(command.split(), project.root, 0.2, signal.SIGTERM)
+    # SIGINT is caught from the interpreter's start (KeyboardInterrupt): wait past the imports
+    delay = 1.0 if sig == signal.SIGINT else 0.2
+    result, took = _signal_after(command.split(), project.root, delay, sig)
     assert result.code == 130, result.describe()
     assert "Traceback" not in result.err
     assert took < 5, took
