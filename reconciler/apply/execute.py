@@ -28,7 +28,13 @@ from typing import TYPE_CHECKING
 import attrs
 
 from reconciler.apply import generations as gens
-from reconciler.errors import ExecuteError, Interrupted, ReconcilerError, SafetyError
+from reconciler.errors import (
+    ExecuteError,
+    Interrupted,
+    ReconcilerError,
+    SafetyError,
+    format_error,
+)
 from reconciler.layouts import Layout, replace_problem
 from reconciler.models import (
     Action,
@@ -56,12 +62,18 @@ Log = Callable[[str, str], None]
 
 @attrs.frozen
 class StepResult:
-    """How one step ended."""
+    """How one step ended: ``failure`` is the error it ended with (None: done), kept with its
+    fields (plugin, file, cause) for the edge to format."""
 
     step: Step
     seconds: float
-    error: str | None = None
+    failure: ReconcilerError | None = attrs.field(default=None, eq=str)  # equal: same line
     interrupted: bool = False
+
+    @property
+    def error(self) -> str | None:
+        """The failure as one line (None when the step succeeded)."""
+        return None if self.failure is None else format_error(self.failure)
 
 
 @attrs.frozen
@@ -141,7 +153,7 @@ def refusals(plan: Plan) -> tuple[StepResult, ...]:
     """A failed result, with its reason, for every step the plan says apply refuses
     (:attr:`Plan.refused`): nothing of theirs is touched."""
     return tuple(
-        StepResult(step, 0.0, str(SafetyError(detail, plugin=step.plugin)))
+        StepResult(step, 0.0, SafetyError(detail, plugin=step.plugin))
         for step in plan.refused
         for detail in [", ".join(step.reasons)]
     )
@@ -150,7 +162,7 @@ def refusals(plan: Plan) -> tuple[StepResult, ...]:
 def _run_step(step: Step, ctx: Context, log: Log) -> StepResult:
     begin = time.monotonic()
     if ctx.stop.is_set():
-        return StepResult(step, 0.0, "interrupted before it started", interrupted=True)
+        return StepResult(step, 0.0, Interrupted("interrupted before it started"), interrupted=True)
     log(step.plugin, f"{_VERBS[step.action]} ({_count(step)})")
     try:
         from reconciler.installers.base import output_label  # noqa: PLC0415 - start-up: a no-op apply runs no step
@@ -159,15 +171,15 @@ def _run_step(step: Step, ctx: Context, log: Log) -> StepResult:
             _perform(step, ctx)
     except Interrupted as exc:
         log(step.plugin, "interrupted, rolled back")
-        return StepResult(step, time.monotonic() - begin, str(exc), interrupted=True)
+        return StepResult(step, time.monotonic() - begin, exc, interrupted=True)
     except ReconcilerError as exc:
         log(step.plugin, "failed")
-        return StepResult(step, time.monotonic() - begin, str(exc.about(step.plugin)))
+        return StepResult(step, time.monotonic() - begin, exc.about(step.plugin))
     except OSError as exc:
         log(step.plugin, "failed")
         cause = f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
         error = ExecuteError(cause, plugin=step.plugin)
-        return StepResult(step, time.monotonic() - begin, str(error))
+        return StepResult(step, time.monotonic() - begin, error)
     elapsed = time.monotonic() - begin
     profile.record(step.plugin, f"step {step.action}", elapsed)
     log(step.plugin, f"{step.action} done in {elapsed:.1f}s")
