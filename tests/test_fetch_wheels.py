@@ -404,6 +404,17 @@ def test_fetch_takes_locked_pins_and_commits_whatever_their_requires_python_uppe
     assert (wheelhouse / "capped-0.1.0-py3-none-any.whl").is_file()
     assert [e["revision"] for e in manifest(wheelhouse)] == [sha]
 
+    # pip-compile honours the bound: that lock fails, and its one line says why
+    toml = project.toml.read_text(encoding="utf-8")
+    project.toml.write_text(toml.replace('"uv"', '"pip-tools"'), encoding="utf-8")
+    result = project.run("lock", "--upgrade", "from-git")
+    assert result.code == 1, result.describe()
+    assert re.search(
+        r"error: .*git\+file:\S*/capped@[0-9a-f]{40} requires Python <3\.1,>=3 \(not the "
+        r"plugin's interpreter\)",
+        result.err,
+    ), result.err
+
 
 # --- matching a wheel to a source and an interpreter (no disk but a small tree) -------------------
 

@@ -202,6 +202,11 @@ def _explain_pip(output: str) -> str:
     conflict = _conflict(output)
     if conflict is not None:
         return conflict
+    python = _REQUIRES_PYTHON.search(output)
+    if python is not None:  # pip-compile's only cause: the candidate's Requires-Python
+        parent = python.group("parent")
+        what = parent.split("#", 1)[0] if "+" in parent.split(":", 1)[0] else _artifact(parent)
+        return f"{what} requires Python {python.group('spec')} (not the plugin's interpreter)"
     lines = [line.strip() for line in output.splitlines() if line.strip()]
     if not any("Failed to build" in line or "fatal:" in line for line in lines):
         for pattern in _INTERESTING:
@@ -262,6 +267,10 @@ _INTERESTING = (
 )
 
 
+_REQUIRES_PYTHON = re.compile(
+    r"RequirementInformation\(requirement=RequiresPythonRequirement\('(?P<spec>[^']*)'\), "
+    r"parent=\w+\('(?P<parent>[^']*)'\)"
+)
 _CONFLICT_PART = re.compile(
     r"RequirementInformation\(requirement=\w+\('(?P<req>[^']*)'\), "
     r"parent=(?:None|\w+\('(?P<parent>[^']*)'\))"
