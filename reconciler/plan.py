@@ -383,14 +383,19 @@ def _fingerprint(
 
 
 def content(plan: Plan) -> str:
-    """``plan`` (but its fingerprint) as canonical JSON text, every URL's credentials redacted:
-    what its fingerprint covers."""
+    """What ``plan`` says to do as canonical JSON text, every URL's credentials redacted: what
+    its fingerprint covers besides its inputs. Every field but the fingerprint, and every step
+    but the no-op ones (a no-op step carries nothing apply acts on; leaving them out keeps a
+    no-op plan of hundreds of plugins as fast as before)."""
 
     def value(_owner: object, _field: object, item: object) -> object:
-        return str(item) if isinstance(item, Path) else item
+        if isinstance(item, Path):
+            return str(item)
+        return redact(item) if isinstance(item, str) and "@" in item else item
 
-    data = attrs.asdict(plan, value_serializer=value, filter=lambda a, _v: a.name != "fingerprint")
-    return redact(json.dumps(data, sort_keys=True))
+    acting = tuple(s for s in plan.steps if s.action is not Action.NOOP)
+    data = attrs.asdict(attrs.evolve(plan, steps=acting, fingerprint=""), value_serializer=value)
+    return json.dumps(data, sort_keys=True)
 
 
 def _rel(desired: DesiredState, path: object) -> str:

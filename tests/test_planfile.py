@@ -44,7 +44,7 @@ from reconciler.models import (
     Strategy,
     Uninstall,
 )
-from reconciler.plan import make_plan
+from reconciler.plan import content, make_plan
 from reconciler.render import to_json
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "plan-format.md"
@@ -265,3 +265,18 @@ def test_fingerprint_covers_what_the_steps_say() -> None:
     assert plans[0].steps[0].strategy is Strategy.IN_PLACE
     assert plans[1].steps[0].strategy is Strategy.NEW_GENERATION
     assert plans[0].fingerprint != plans[1].fingerprint
+
+
+def test_fingerprint_content_holds_no_credential_and_skips_noop_steps() -> None:
+    """What the fingerprint digests: credentials redacted (a rotated token does not stale a
+    saved plan, and no digest of a secret is printed), no-op steps left out (they carry nothing
+    apply acts on)."""
+
+    def with_token(token: str) -> Plan:
+        index = IndexOptions(index_url=f"https://user:{token}@host/simple")
+        return _full_plan(index)
+
+    assert SECRET not in content(with_token(SECRET))
+    assert content(with_token(SECRET)) == content(with_token("another-token"))
+    noop = plan_of(step("tap-ok", Action.NOOP))
+    assert '"steps": []' in content(noop)
