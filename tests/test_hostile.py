@@ -588,6 +588,31 @@ def test_a_project_file_that_is_not_a_regular_file_is_one_line(
     assert name in result.err, result.describe()
 
 
+@pytest.mark.parametrize("kind", ["symlink-out", "fifo"])
+@pytest.mark.parametrize("command", ["add", "remove"])
+def test_add_and_remove_never_write_through_a_project_file_that_is_not_a_regular_file(
+    project: Project, tmp_path: Path, kind: str, command: str
+) -> None:
+    """``add``/``remove`` edit reconciler.toml in place of the user: a link to a file outside
+    the project (or a FIFO) there is refused in one line, never written through or replaced."""
+    outside = tmp_path / "outside" / "reconciler.toml"
+    outside.parent.mkdir()
+    outside.write_bytes(project.toml.read_bytes())
+    before = outside.read_bytes()
+    project.toml.unlink()
+    if kind == "symlink-out":
+        project.toml.symlink_to(outside)
+    else:
+        os.mkfifo(project.toml)
+    stat_before = os.lstat(project.toml)
+    args = ["add", "tap-new", "demo-common==1.0.0"] if command == "add" else ["remove", "tap-beta"]
+    result = run_cli(project.root, *args, timeout=30, subprocess=True)
+    one_error(result, "reconciler.toml")
+    assert outside.read_bytes() == before
+    stat_after = os.lstat(project.toml)
+    assert (stat_after.st_ino, stat_after.st_mode) == (stat_before.st_ino, stat_before.st_mode)
+
+
 # --- 5. writes never replace what is not a regular file -----------------------------------------
 
 
