@@ -86,7 +86,20 @@ def contract(plan: Plan) -> dict[str, Any]:
     document's own ``fingerprint``); every URL's credentials redacted."""
     data = _data(plan)
     del data["fingerprint"]
-    return {"version": CONTRACT_VERSION, **json.loads(redact(json.dumps(data)))}
+    redacted: dict[str, Any] = _redacted(data)
+    return {"version": CONTRACT_VERSION, **redacted}
+
+
+def _redacted(data: Any) -> Any:
+    """JSON ``data`` with every URL's credentials redacted (only strings holding an ``@``
+    can hold any)."""
+    if isinstance(data, str):
+        return redact(data) if "@" in data else data
+    if isinstance(data, dict):
+        return {key: _redacted(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_redacted(item) for item in data]
+    return data
 
 
 def _data(plan: Plan) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -173,13 +173,14 @@ def _saved_plan(project: Project, options: ApplyOptions, saved: SavedPlan) -> Pl
         raise PlanFileError("this plan was made without --verify; plan again", file=saved.path)
     made = planned(project, kept.targets, verify=kept.verify)
     now = made.plan
-    moved = _differing(kept, now)
+    before, after = planfile.contract(kept), planfile.contract(now)
+    moved = _differing(before, after)
     if kept.fingerprint != now.fingerprint:
         what = f"plugins {', '.join(moved)}" if moved else "the locks or venvs"
         raise StalePlanError(
             f"stale plan {saved.path}: {what} changed since it was made; run plan again"
         )
-    if planfile.contract(kept) != planfile.contract(now):
+    if before != after:
         what = f"the steps of {', '.join(moved)}" if moved else "it"
         raise PlanFileError(
             f"refusing a plan edited since it was made: {what} differ from the plan its "
@@ -189,8 +190,8 @@ def _saved_plan(project: Project, options: ApplyOptions, saved: SavedPlan) -> Pl
     return Planned(planfile.with_credentials(kept, now), made.observation, made.verify)
 
 
-def _differing(saved: Plan, now: Plan) -> list[str]:
-    """The plugins whose step differs between ``saved`` and ``now`` (credentials redacted)."""
-    before = {s["plugin"]: s for s in planfile.contract(saved)["steps"]}
-    after = {s["plugin"]: s for s in planfile.contract(now)["steps"]}
+def _differing(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """The plugins whose step differs between two plan contracts (credentials redacted)."""
+    before = {s["plugin"]: s for s in saved["steps"]}
+    after = {s["plugin"]: s for s in now["steps"]}
     return sorted(n for n in set(before) | set(after) if before.get(n) != after.get(n))
