@@ -50,7 +50,9 @@ def offline(project: Project, *args: str) -> Result:
     return Result(completed.returncode, completed.stdout, completed.stderr)
 
 
-def git_and_local(tmp_path: Path, installer: str) -> tuple[Project, Path, str]:
+def git_and_local(
+    tmp_path: Path, installer: str, lock_format: str = "requirements"
+) -> tuple[Project, Path, str]:
     """A project whose plugin locks a git commit, a local project, an editable one and a pin."""
     repo = local_project(tmp_path / "repo" / "tap-git", "tap-git")
     git(repo, "init", "-q", "-b", "main")
@@ -64,10 +66,12 @@ def git_and_local(tmp_path: Path, installer: str) -> tuple[Project, Path, str]:
     ]
     project_dir.mkdir(parents=True)
     (project_dir / "wh").mkdir()  # a wheelhouse among the settings' find-links (empty for now)
-    links = [str(WHEELS), str(TEST_WHEELS), "wh"]
+    (project_dir / "wheels").symlink_to(WHEELS, target_is_directory=True)  # under the project:
+    (project_dir / "test-wheels").symlink_to(TEST_WHEELS, target_is_directory=True)  # pylock
+    links = ["wheels", "test-wheels", "wh"]
     project_dir.joinpath("reconciler.toml").write_text(
         f"[settings]\nno-index = true\nfind-links = {json.dumps(links)}\n"
-        f'installer = "{installer}"\n\n'
+        f'installer = "{installer}"\nlock-format = "{lock_format}"\n\n'
         f"[plugins.tap-g]\nrequirements = {json.dumps(requirements)}\n",
         encoding="utf-8",
     )
@@ -91,11 +95,14 @@ def manifest(wheelhouse: Path) -> list[dict[str, str]]:
     return wheels
 
 
-@pytest.mark.parametrize("installer", INSTALLERS)
+@pytest.mark.parametrize(
+    ("installer", "lock_format"),
+    [("pip", "requirements"), ("uv", "requirements"), ("uv", "pylock")],
+)
 def test_git_commit_and_local_project_deploy_offline_from_the_wheelhouse(
-    tmp_path: Path, installer: str
+    tmp_path: Path, installer: str, lock_format: str
 ) -> None:
-    project, repo, sha = git_and_local(tmp_path, installer)
+    project, repo, sha = git_and_local(tmp_path, installer, lock_format)
     wheelhouse = tmp_path / "wheelhouse"
     out = fetch(project, wheelhouse)
     assert "built 2 wheels of git commits and local projects" in out, out
