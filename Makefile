@@ -46,7 +46,7 @@ PYPI_ONLY := env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL -u PIP_CONSTRAINT \
 	PIP_CONFIG_FILE=/dev/null PIP_INDEX_URL=https://pypi.org/simple \
 	CUSTOM_COMPILE_COMMAND="make lock"
 
-.PHONY: dev test test-setup test-wheels demo demo-meltano meltano pip-audit bench kill-test lock helper-locks clean \
+.PHONY: dev test test-setup test-wheels demo demo-meltano meltano pip-audit bench bench-tests kill-test lock helper-locks clean \
 	dist tools tool-locks wheelhouse
 
 dev: $(DEV_STAMP)
@@ -182,6 +182,11 @@ kill-test: dev
 BENCH_ARGS ?=
 bench: dev meltano
 	$(VENV_PY) bench/run.py $(BENCH_ARGS)
+
+# Issue 19's yardstick: .ci/run on fresh clones of SUITE_BASE and HEAD, one after the other (~15 min).
+SUITE_BASE ?= 6c56c1d
+bench-tests:
+	python3 bench/suite_time.py --base $(SUITE_BASE) --head HEAD
 
 $(LOCKENV_STAMP):
 	rm -rf $(LOCKENV)
