@@ -59,7 +59,8 @@ def osv() -> Iterator[str]:
     OsvHandler.queries = []
     OsvHandler.fail = False
     server = ThreadingHTTPServer(("127.0.0.1", 0), OsvHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # polled every 0.05 s (not 0.5): shutdown() waits for the next poll, at every teardown
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/v1/query"

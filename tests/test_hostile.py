@@ -398,7 +398,7 @@ def test_credentials_of_a_direct_url_never_reach_the_lock(
 ) -> None:
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(WHEELS))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     try:
         port = server.server_address[1]
         url = f"http://bob:S3CRET@127.0.0.1:{port}/demo_stray-1.0.0-py3-none-any.whl"
@@ -911,8 +911,9 @@ def test_a_deeply_nested_reconciler_toml_is_one_error_line(project: Project, nes
     assert "nested too deeply" in error or "nested more than 100 levels deep" in error, error
 
 
-def _slow_plugin(root: Path) -> None:
-    """A local plugin whose in-tree build backend sleeps: resolving it takes two minutes."""
+def _slow_plugin(root: Path, started: Path) -> None:
+    """A local plugin whose in-tree build backend creates ``started``, then sleeps: resolving
+    it takes two minutes."""
     plugin = root / "plugins" / "slow"
     plugin.mkdir(parents=True)
     (plugin / "pyproject.toml").write_text(
@@ -920,7 +921,10 @@ def _slow_plugin(root: Path) -> None:
         '[build-system]\nrequires = []\nbuild-backend = "slowbackend"\nbackend-path = ["."]\n',
         encoding="utf-8",
     )
-    (plugin / "slowbackend.py").write_text("import time\ntime.sleep(120)\n", encoding="utf-8")
+    (plugin / "slowbackend.py").write_text(
+        f"import pathlib, time\npathlib.Path({str(started)!r}).touch()\ntime.sleep(120)\n",
+        encoding="utf-8",
+    )
 
 
 def _catches(pid: int, sig: int) -> bool:
@@ -935,9 +939,16 @@ def _catches(pid: int, sig: int) -> bool:
     return bool(int(mask, 16) & (1 << (sig - 1)))
 
 
-def _signal_after(command: list[str], cwd: Path, delay: float, sig: int) -> tuple[Result, float]:
-    """Run the CLI, wait until it handles ``sig`` (reconciler's main has started) plus
-    ``delay`` seconds, send ``sig``; the result and how long the process took to end."""
+def _signal_after(
+    command: list[str],
+    cwd: Path,
+    delay: float,
+    sig: int,
+    ready: Callable[[], bool] = lambda: True,
+) -> tuple[Result, float]:
+    """Run the CLI, wait until it handles ``sig`` (reconciler's main has started) and
+    ``ready()`` holds, plus ``delay`` seconds, send ``sig``; the result and how long the
+    process took to end."""
     child = subprocess.Popen(
         [sys.executable, "-m", "reconciler", "--project", str(cwd), *command],
         cwd=cwd,
@@ -946,7 +957,11 @@ def _signal_after(command: list[str], cwd: Path, delay: float, sig: int) -> tupl
         text=True,
     )
     deadline = time.monotonic() + 60
-    while not _catches(child.pid, sig) and time.monotonic() < deadline and child.poll() is None:
+    while (
+        not (_catches(child.pid, sig) and ready())
+        and time.monotonic() < deadline
+        and child.poll() is None
+    ):
         time.sleep(0.01)
     time.sleep(delay)
     sent = time.monotonic()
@@ -963,9 +978,21 @@ def _signal_after(command: list[str], cwd: Path, delay: float, sig: int) -> tupl
 def test_add_lock_stopped_by_a_signal_undoes_the_edit_and_removes_scratch(
     project: Project, sig: int
 ) -> None:
-    _slow_plugin(project.root)
+    started = project.root.parent / "backend-started"
+    _slow_plugin(project.root, started)
     before = project.toml.read_bytes()
-    result, took = _signal_after(["add", "slow", "./plugins/slow", "--lock"], project.root, 4, sig)
+    edited: list[bytes] = []
+
+    def building() -> bool:  # the signal comes while the backend runs, after the edit
+        if started.exists():
+            edited.append(project.toml.read_bytes())
+        return started.exists()
+
+    command = ["add", "slow", "./plugins/slow", "--lock"]
+    result, took = _signal_after(command, project.root, 0.2, sig, ready=building)
+    assert started.exists(), result.describe()
+    assert edited, "the backend started, so add had written its edit"
+    assert b"[plugins.slow]" in edited[-1], "signalled before add wrote its edit"
     assert result.code == 130, result.describe()
     assert took < 10, took
     assert project.toml.read_bytes() == before
@@ -995,7 +1022,7 @@ def test_fetch_stopped_by_a_signal_mid_download_exits_130_and_removes_scratch(
     handler = functools.partial(Stalling, directory=str(WHEELS))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/demo_stray-1.0.0-py3-none-any.whl"
         with unlocked_project.edit() as doc:

@@ -117,6 +117,8 @@ def test_verbose_shows_installer_commands_with_credentials_redacted(project: Pro
         "https://user:s3cret@127.0.0.1:9/simple",
         "--find-links",
         str(project.wheels),
+        # retrying the unreachable index (uv or pip) takes ~8 s and checks nothing here
+        env={"UV_HTTP_RETRIES": "0", "PIP_RETRIES": "0"},
     )
     commands = [line for line in result.err.splitlines() if line.startswith("$ ")]
     assert any(" install " in c and "--require-hashes" in c for c in commands), result.err
