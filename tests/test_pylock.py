@@ -30,7 +30,8 @@ from packaging.version import Version
 from reconciler import lockfile, lockformats
 from reconciler.errors import LockError
 from reconciler.installers.uv import find_uv
-from reconciler.lockformats import ArtifactFile, LockContent, get_format
+from reconciler.lockformats import get_format
+from reconciler.lockformats.base import ArtifactFile, LockContent
 from reconciler.lockformats.pylock import file_stem
 from reconciler.lockformats.requirements import render_lock
 from reconciler.models import IndexOptions, InputsDigest, Lock, LockedPackage, Plugin

@@ -18,18 +18,25 @@ from typing import TYPE_CHECKING
 from reconciler.backends import LOCK_FORMATS
 from reconciler.errors import ConfigError, LockError, SafetyError
 from reconciler.lockfile import with_locations
-from reconciler.lockformats.base import ArtifactFile, LockContent, LockFormat
-from reconciler.lockformats.pylock import PylockFormat
-from reconciler.lockformats.requirements import RequirementsFormat
 
 if TYPE_CHECKING:
+    from reconciler.lockformats.base import LockFormat
     from reconciler.models import DesiredState, Lock
 
-__all__ = ["ArtifactFile", "LockContent", "LockFormat"]
 
+def _make(name: str) -> LockFormat:
+    """A new instance of the format called ``name`` (KeyError for an unknown name). Each
+    format's module is imported only when a lock of that format is read or written: a plan of
+    requirements locks never loads the PEP 751 machinery (tomllib, packaging.pylock)."""
+    if name == "requirements":
+        from reconciler.lockformats.requirements import RequirementsFormat  # noqa: PLC0415 - start-up: only the formats in use
 
-def _formats() -> dict[str, LockFormat]:
-    return {f.name: f for f in (RequirementsFormat(), PylockFormat())}
+        return RequirementsFormat()
+    if name == "pylock":
+        from reconciler.lockformats.pylock import PylockFormat  # noqa: PLC0415 - start-up: only the formats in use
+
+        return PylockFormat()
+    raise KeyError(name)
 
 
 #: The lock format names, in the order they are documented (``requirements`` is the default).
@@ -39,14 +46,16 @@ _CACHE: dict[str, LockFormat] = {}
 
 def get_format(name: str) -> LockFormat:
     """The lock format called ``name``; ConfigError naming the allowed ones otherwise."""
-    if not _CACHE:
-        _CACHE.update(_formats())
+    found = _CACHE.get(name)
+    if found is not None:
+        return found
     try:
-        return _CACHE[name]
+        found = _CACHE[name] = _make(name)
     except KeyError:
         raise ConfigError(
             f"unknown lock format {name!r} (use one of {', '.join(FORMAT_NAMES)})"
         ) from None
+    return found
 
 
 def read(plugin: str, path: Path, lock_format: str, project_dir: Path | None = None) -> Lock | None:
@@ -118,10 +127,6 @@ def all_paths(desired: DesiredState, name: str) -> tuple[Path, ...]:
 
 __all__ = [
     "FORMAT_NAMES",
-    "ArtifactFile",
-    "ArtifactFinder",
-    "LockContent",
-    "LockFormat",
     "all_paths",
     "get_format",
     "label",

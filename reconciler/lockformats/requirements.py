@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reconciler import lockfile
 from reconciler.backends import lock_file
 from reconciler.errors import ReconcilerError
-from reconciler.lockformats.base import LockContent
-from reconciler.models import Lock, LockedPackage
+
+if TYPE_CHECKING:
+    from reconciler.lockformats.base import LockContent
+    from reconciler.models import Lock, LockedPackage
 
 
 class RequirementsFormat:

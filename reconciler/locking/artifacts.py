@@ -22,7 +22,7 @@ from packaging.utils import canonicalize_version
 
 from reconciler.errors import LockError
 from reconciler.installers.pipconfig import resolve_link
-from reconciler.lockformats import ArtifactFile, LockContent
+from reconciler.lockformats.base import ArtifactFile, LockContent
 from reconciler.models import (
     DesiredState,
     IndexOptions,
