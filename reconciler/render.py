@@ -11,21 +11,15 @@ from typing import TYPE_CHECKING, Any
 from reconciler import lockformats
 from reconciler.errors import ReconcilerError, format_error
 from reconciler.models import Action, Install, Plan, Step
-from reconciler.planfile import FORMAT_VERSION, contract
-from reconciler.results import (
-    AuditReport,
-    EditResult,
-    LockCheck,
-    RollbackResult,
-    SbomFile,
-    StatusRow,
-)
 from reconciler.support.redact import redact
 
-if TYPE_CHECKING:  # only annotations: the plan path does not import the apply/lock machinery
+if TYPE_CHECKING:  # only annotations: the plan path loads no other command's values
     from reconciler.apply.execute import ApplyResult
     from reconciler.locking.fetch import FetchReport
     from reconciler.locking.lock import LockReport
+    from reconciler.results import StatusRow
+    from reconciler.results.changes import EditResult, LockCheck, RollbackResult
+    from reconciler.results.reports import AuditReport, SbomFile
 
 _SYMBOLS = {
     Action.CREATE: "+",
@@ -142,6 +136,8 @@ def refused_warnings(plan: Plan) -> list[str]:
 def to_data(plan: Plan) -> dict[str, Any]:
     """The plan as the JSON document of DESIGN.md section 4 (``docs/plan-format.md``): the
     summary, then the whole plan ``apply FILE`` executes (``contract``)."""
+    from reconciler.planfile import FORMAT_VERSION, contract  # noqa: PLC0415 - start-up: `plan --json`/`-o` only
+
     return {
         "format_version": FORMAT_VERSION,
         "changes": [

@@ -32,7 +32,7 @@ from reconciler.models import (
 from reconciler.plan import make_plan
 from reconciler.render import audit as render_audit
 from reconciler.render import audit_errors, human, to_data, to_json
-from reconciler.results import AuditReport, PluginAudit
+from reconciler.results.reports import AuditReport, PluginAudit
 from reconciler.support.redact import redact
 
 AUTH_URL = "https://user:s3cr3t-t0ken@host/simple"

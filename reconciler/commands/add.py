@@ -9,7 +9,7 @@ from pathlib import Path
 from reconciler.commands.lock import lock
 from reconciler.commands.project import load_project, refuse_to_edit
 from reconciler.errors import ConfigError
-from reconciler.results import EditResult
+from reconciler.results.changes import EditResult
 from reconciler.sources import find_project_file
 from reconciler.sources.toml_edit import add_plugin, new_project_file
 

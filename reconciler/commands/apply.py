@@ -22,7 +22,7 @@ from reconciler.commands.project import (
 )
 from reconciler.errors import PlanFileError, StalePlanError
 from reconciler.models import IndexOptions, Plan
-from reconciler.results import ApplyOutcome
+from reconciler.results.changes import ApplyOutcome
 from reconciler.support import scratch
 
 if TYPE_CHECKING:

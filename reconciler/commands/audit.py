@@ -28,7 +28,7 @@ from reconciler.commands.project import Project, read_locks, select
 from reconciler.errors import LockError, ReconcilerError, combine
 from reconciler.lockfile import check_lock
 from reconciler.models import Lock
-from reconciler.results import AuditReport, Finding, PluginAudit
+from reconciler.results.reports import AuditReport, Finding, PluginAudit
 from reconciler.support import procs
 from reconciler.support.tool_errors import explain
 

@@ -8,7 +8,7 @@ from reconciler.commands.project import Project, select
 from reconciler.errors import Errors, ReconcilerError, combine
 from reconciler.locking import get_resolver
 from reconciler.locking import lock as locking
-from reconciler.results import LockCheck
+from reconciler.results.changes import LockCheck
 from reconciler.support.paths import check_root
 
 

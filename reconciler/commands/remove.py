@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reconciler.commands.project import refuse_to_edit
-from reconciler.results import EditResult
+from reconciler.results.changes import EditResult
 from reconciler.sources import find_project_file
 from reconciler.sources.toml_edit import remove_plugin
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from reconciler.apply import execute
 from reconciler.apply.applylock import exclusive
 from reconciler.commands.project import Project, resolve_one
-from reconciler.results import RollbackResult
+from reconciler.results.changes import RollbackResult
 from reconciler.support.paths import check_root
 
 

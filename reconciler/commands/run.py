@@ -16,7 +16,7 @@ from reconciler.errors import ReconcilerError
 from reconciler.models import Action
 from reconciler.observe import site_packages
 from reconciler.render import detail
-from reconciler.results import RunCommand
+from reconciler.results.changes import RunCommand
 from reconciler.support import pep508
 
 

@@ -31,7 +31,7 @@ from reconciler.commands.project import Project, read_locks, select
 from reconciler.errors import LockError, ReconcilerError, combine
 from reconciler.lockfile import check_lock
 from reconciler.models import Lock, LockedPackage
-from reconciler.results import SbomFile
+from reconciler.results.reports import SbomFile
 from reconciler.support.names import canonical_name
 
 if TYPE_CHECKING:

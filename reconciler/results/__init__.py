@@ -1,0 +1,36 @@
+"""What each command returns: frozen values that :mod:`reconciler.render` turns into text.
+
+Commands (:mod:`reconciler.commands`) build these; nothing here reads the disk or prints. Split by
+what loads them, so that a no-op ``plan`` builds only its own classes (each attrs class costs
+start-up): here ``plan`` and ``status``; :mod:`reconciler.results.changes` lock, apply,
+rollback, add, remove and run; :mod:`reconciler.results.reports` audit and sbom.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+
+from reconciler.models import Plan
+
+
+@attrs.frozen
+class PlanResult:
+    """``plan``: the plan, and where it was saved (``-o``)."""
+
+    plan: Plan
+    saved_to: Path | None = None
+
+
+@attrs.frozen
+class StatusRow:
+    """One line of ``reconciler status``."""
+
+    plugin: str
+    path: str
+    python: str | None
+    packages: int
+    lock: str  # fresh | stale | missing | undeclared
+    drift: str  # "no", or the planned action (create, upgrade, reinstall, remove), or "unknown"
+    detail: str = ""
