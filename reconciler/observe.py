@@ -12,11 +12,11 @@ from pathlib import Path
 import attrs
 
 from reconciler.errors import ReconcilerError
-from reconciler.layouts import MARKER_NAME, Layout, link_target_problem, replace_problem
+from reconciler.layouts import MARKER_NAME, Layout, path_problems
 from reconciler.models import DirectUrl, InstalledDist, MarkerStatus, Observation, ObservedVenv
 from reconciler.state import MarkerCorrupt, read_marker
 from reconciler.support import venvcfg
-from reconciler.support.files import read_regular
+from reconciler.support.files import read_regular, read_unlinked
 from reconciler.support.names import canonical_name, normal_version
 from reconciler.support.paths import file_kind
 
@@ -65,8 +65,7 @@ def observe_venv(path: Path, name: str | None = None, layout: Layout | None = No
     and the layout's extra files are checked.
     """
     name = path.name if name is None else name
-    foreign = None if layout is None else link_target_problem(layout, name)
-    blocked = None if layout is None else replace_problem(layout, name)
+    foreign, blocked = (None, None) if layout is None else path_problems(layout, name)
     if foreign is not None or not path.is_dir():
         return ObservedVenv(
             name=name,
@@ -199,7 +198,7 @@ def _read_dists(
         if not os.path.isfile(f"{prefix}{entry}{os.sep}METADATA"):  # noqa: PTH113 - hot loop
             problems.append(f"broken distribution {entry} (no METADATA)")
             continue
-        direct = _read_direct_url(os.path.join(site, entry, "direct_url.json"))  # noqa: PTH118
+        direct = _read_direct_url(f"{prefix}{entry}{os.sep}direct_url.json")
         dists.append(InstalledDist(name=canonical_name(raw_name), version=version, direct=direct))
     counts = Counter(d.name for d in dists)
     for name, count in sorted(counts.items()):
@@ -211,7 +210,7 @@ def _read_dists(
 def _read_direct_url(path: str) -> DirectUrl | None:
     """PEP 610 ``direct_url.json`` of one distribution (None when absent or unreadable)."""
     try:
-        data = json.loads(read_regular(Path(path)))  # never a FIFO left in a venv by hand
+        data = json.loads(read_unlinked(path))  # never a FIFO or a link left in a venv by hand
     except (OSError, UnicodeDecodeError, ValueError, ReconcilerError):
         return None
     if not isinstance(data, dict) or not isinstance(data.get("url"), str):

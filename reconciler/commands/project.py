@@ -10,7 +10,6 @@ from urllib.parse import unquote, urlsplit
 import attrs
 
 from reconciler import interpreters, lockformats, sources
-from reconciler.apply.applylock import check_lock_file
 from reconciler.errors import ConfigError, InterpreterError, ReconcilerError, combine
 from reconciler.layouts import check_walls
 from reconciler.models import (
@@ -175,20 +174,29 @@ def planned(project: Project, only: Collection[str] = (), *, verify: bool = Fals
     trees = local_sources(desired, locks)
     plan = make_plan(desired, locks, project.interpreters, observation, only, trees, verify=verify)
     require_plannable(plan)
-    check_plan_walls(desired, plan)
+    check_plan_walls(desired, plan, observation)
     return Planned(with_wheelhouse(plan), observation, what)
 
 
-def check_plan_walls(desired: DesiredState, plan: Plan) -> None:
+def check_plan_walls(
+    desired: DesiredState, plan: Plan, observation: Observation | None = None
+) -> None:
     """Raise what apply raises before it touches anything, so that a plan never promises what
     apply refuses: a plugin the plan changes or refuses (or one with generations on disk)
     behind a symlink out of the venv root (:func:`~reconciler.layouts.check_walls`), and,
-    when there is something to do, an apply lock file or scratch area apply would not use."""
+    when there is something to do, an apply lock file or scratch area apply would not use.
+    Managed venvs whose walls ``observation`` (just made) found sound are not checked again."""
     layout = desired.layout
     touched = {s.plugin for s in (*plan.changes, *plan.refused)}
-    for plugin in sorted(touched | set(layout.leftover_plugins())):
+    sound = (
+        set()
+        if observation is None  # a managed venv's ``blocked`` is what check_walls said
+        else {v.name for v in observation.venvs if v.managed and v.blocked is None}
+    )
+    for plugin in sorted((touched | set(layout.leftover_plugins())) - sound):
         check_walls(layout, plugin)
     if plan.changes:
+        from reconciler.apply.applylock import check_lock_file  # noqa: PLC0415 - start-up: a no-op plan needs none
         from reconciler.support import scratch  # noqa: PLC0415 - start-up: a no-op plan needs none
 
         check_lock_file(layout.root)

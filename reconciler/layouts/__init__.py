@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Protocol
 
 from reconciler.errors import SafetyError
-from reconciler.support.paths import check_inside, file_kind
+from reconciler.support.paths import check_inside, file_kind, walk_inside
 
 #: reconciler's marker in every venv it manages (its presence is what makes a venv "ours").
 MARKER_NAME = "reconciler-state.json"
@@ -74,21 +74,33 @@ class Layout(Protocol):
         ...
 
 
+def _link(stable: Path) -> Path | None:
+    """What the symlink at ``stable`` points to; None when it is no symlink (or is missing)."""
+    try:
+        return stable.readlink()  # one call: EINVAL when not a link, ENOENT when absent
+    except OSError:
+        return None
+
+
+def _generation(layout: Layout, plugin: str, stable: Path, link: Path) -> Path | None:
+    target = Path(os.path.normpath(stable.parent / link))
+    return target if target.parent == layout.generations_dir(plugin) else None
+
+
 def live_generation(layout: Layout, plugin: str) -> Path | None:
     """The generation ``plugin``'s stable path points at, if it is a link into its generations."""
     stable = layout.stable_path(plugin)
-    if not stable.is_symlink():
-        return None
-    target = Path(os.path.normpath(stable.parent / stable.readlink()))
-    return target if target.parent == layout.generations_dir(plugin) else None
+    link = _link(stable)
+    return None if link is None else _generation(layout, plugin, stable, link)
 
 
 def link_target_problem(layout: Layout, plugin: str) -> str | None:
     """Why ``plugin``'s stable path is a symlink that is not ours (None when ours, or no link)."""
     stable = layout.stable_path(plugin)
-    if not stable.is_symlink() or live_generation(layout, plugin) is not None:
+    link = _link(stable)
+    if link is None or _generation(layout, plugin, stable, link) is not None:
         return None
-    return f"symlink to {stable.readlink()} is not a reconciler generation"
+    return f"symlink to {link} is not a reconciler generation"
 
 
 def check_walls(layout: Layout, plugin: str) -> None:
@@ -96,16 +108,14 @@ def check_walls(layout: Layout, plugin: str) -> None:
     in the layout's root with no symlink on the way (``.generations``, ``.generations/<plugin>``,
     Meltano's ``<type>/<name>``)."""
     generations = layout.generations_dir(plugin)
-    check_inside(layout.root, generations, what="build or delete in")
+    found = walk_inside(layout.root, generations, what="build or delete in")
     check_inside(layout.root, layout.stable_path(plugin), link_ok=True, what="replace")
-    try:
-        mode = os.lstat(generations).st_mode
-    except FileNotFoundError:
-        return
-    except OSError as exc:
-        raise SafetyError(f"refusing to build or delete in {generations}: {exc.strerror}") from None
-    if not stat.S_ISDIR(mode):  # a file, FIFO or device where generations are built
-        raise SafetyError(f"refusing to build or delete in {generations}: it is {file_kind(mode)}")
+    if found is None:
+        return  # not there yet: built as a real directory
+    if not stat.S_ISDIR(found.st_mode):  # a file, FIFO or device where generations are built
+        raise SafetyError(
+            f"refusing to build or delete in {generations}: it is {file_kind(found.st_mode)}"
+        )
 
 
 def replace_problem(layout: Layout, plugin: str) -> str | None:
@@ -114,15 +124,23 @@ def replace_problem(layout: Layout, plugin: str) -> str | None:
     ours, or a file or non-empty directory there that reconciler did not make and the layout's
     tool did not build. The planner reports such a plugin as blocked, never as a step to take.
     """
+    return path_problems(layout, plugin)[1]
 
-    stable = layout.stable_path(plugin)
+
+def path_problems(layout: Layout, plugin: str) -> tuple[str | None, str | None]:
+    """:func:`link_target_problem` and :func:`replace_problem` of ``plugin``, its stable path
+    read once (observe asks both of every venv)."""
+    foreign = link_target_problem(layout, plugin)
     try:
         check_walls(layout, plugin)
     except SafetyError as exc:
-        return exc.message
+        return foreign, exc.message
+    return foreign, _unreplaceable(layout, layout.stable_path(plugin), foreign)
+
+
+def _unreplaceable(layout: Layout, stable: Path, foreign: str | None) -> str | None:
     if stable.is_symlink():
-        problem = link_target_problem(layout, plugin)
-        return None if problem is None else f"refusing to replace {stable}: {problem}"
+        return None if foreign is None else f"refusing to replace {stable}: {foreign}"
     try:
         if not stable.exists() or layout.claimed_by_tool(stable) is not None:
             return None

@@ -43,6 +43,16 @@ def check_inside(root: Path, path: Path, *, link_ok: bool = False, what: str = "
     component points to: ``refusing to delete /p/.venvs/.generations/tap-x: /p/.venvs/.generations
     is a symlink to /var/lib/x (outside /p/.venvs)``.
     """
+    walk_inside(root, path, link_ok=link_ok, what=what)
+    return Path(os.path.abspath(path))  # noqa: PTH100 - resolve() would follow links
+
+
+def walk_inside(
+    root: Path, path: Path, *, link_ok: bool = False, what: str = "touch"
+) -> os.stat_result | None:
+    """:func:`check_inside`, returning the ``lstat`` of ``path`` itself, so that a caller needs
+    no second look at it: None when it or a directory on the way does not exist (or ``path`` is
+    ``root``: nothing below it was looked at)."""
     root = Path(os.path.abspath(root))  # noqa: PTH100 - resolve() would follow links
     path = Path(os.path.abspath(path))  # noqa: PTH100 - resolve() would follow links
     try:
@@ -53,23 +63,24 @@ def check_inside(root: Path, path: Path, *, link_ok: bool = False, what: str = "
         raise SafetyError(f"refusing to {what} {path}: outside {root}")
     current = root
     parts = relative.parts
+    info = None
     for index, part in enumerate(parts):
         current = current / part
         try:
             info = os.lstat(current)
         except FileNotFoundError:
-            return path
+            return None
         except OSError as exc:
             raise SafetyError(f"refusing to {what} {path}: {current}: {exc.strerror}") from None
         last = index == len(parts) - 1
         if stat.S_ISLNK(info.st_mode):
             if last and link_ok:
-                return path
+                return info
             problem = _describe(current, path)
             raise SafetyError(f"refusing to {what} {path}: {problem} (outside {root})")
         if not last and not stat.S_ISDIR(info.st_mode):
             raise SafetyError(f"refusing to {what} {path}: {current} is not a directory")
-    return path
+    return info
 
 
 #: Directories (``os.pathsep``-separated) the operator allows as a venv root or lock directory
@@ -128,3 +139,4 @@ def cache_dir() -> Path:
     if explicit:
         return Path(explicit)
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "reconciler"
+
