@@ -15,7 +15,7 @@ from reconciler.errors import InterpreterError, ReconcilerError
 from reconciler.models import Interpreter
 from reconciler.support import venvcfg
 from reconciler.support.digest import sha256
-from reconciler.support.paths import cache_dir
+from reconciler.support.paths import cache_dir, which
 from reconciler.support.shims import shim_key
 
 _PROBE = r"""
@@ -58,8 +58,6 @@ def find(spec: str, project_dir: Path) -> Path:
         version = re.fullmatch(r"(?:python)?(\d+\.\d+(?:\.\d+)?)", spec)
         name = f"python{spec}" if re.fullmatch(r"\d+(\.\d+)*", spec) else spec
         tried.append(f"{name} on PATH")
-        from shutil import which  # noqa: PLC0415 - shutil imports bz2, lzma: not for every plan
-
         found = which(name)
         if found and not _is_pyenv_shim(Path(found)):
             return Path(found)
@@ -209,8 +207,6 @@ def meltano_python(sys_dir: Path, env: Mapping[str, str]) -> Path | None:
     """The interpreter Meltano runs on: that of ``<sys-dir>/run/bin`` (the ``meltano`` that last
     activated this project), else of ``meltano`` on ``PATH`` (read from its ``#!`` line)."""
     candidates = [sys_dir / "run" / "bin"]
-    from shutil import which  # noqa: PLC0415 - start-up: shutil, only when a name is looked up on PATH
-
     on_path = which("meltano", path=env.get("PATH"))
     if on_path:
         candidates.append(Path(on_path))
