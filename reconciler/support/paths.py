@@ -53,33 +53,33 @@ def walk_inside(
     """:func:`check_inside`, returning the ``lstat`` of ``path`` itself, so that a caller needs
     no second look at it: None when it or a directory on the way does not exist (or ``path`` is
     ``root``: nothing below it was looked at)."""
-    root = Path(os.path.abspath(root))  # noqa: PTH100 - resolve() would follow links
-    path = Path(os.path.abspath(path))  # noqa: PTH100 - resolve() would follow links
-    try:
-        relative = path.relative_to(root)
-    except ValueError:
-        raise SafetyError(f"refusing to {what} {path}: outside {root}") from None
-    if ".." in relative.parts:
-        raise SafetyError(f"refusing to {what} {path}: outside {root}")
-    current = root
-    parts = relative.parts
+    top = os.path.abspath(root)  # noqa: PTH100 - resolve() would follow links
+    full = os.path.abspath(path)  # noqa: PTH100 - resolve() would follow links
+    if full == top:
+        return None
+    prefix = top if top.endswith(os.sep) else top + os.sep
+    # abspath leaves no ``..``: below means spelled below (and a POSIX ``//`` root is another)
+    if not full.startswith(prefix) or full.startswith("//") != top.startswith("//"):
+        raise SafetyError(f"refusing to {what} {full}: outside {top}")
+    parts = full[len(prefix) :].split(os.sep)  # noqa: PTH206 - strings: no Path per component
+    current = top
     info = None
     for index, part in enumerate(parts):
-        current = current / part
+        current = prefix + part if index == 0 else current + os.sep + part
         try:
             info = os.lstat(current)
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise SafetyError(f"refusing to {what} {path}: {current}: {exc.strerror}") from None
+            raise SafetyError(f"refusing to {what} {full}: {current}: {exc.strerror}") from None
         last = index == len(parts) - 1
         if stat.S_ISLNK(info.st_mode):
             if last and link_ok:
                 return info
-            problem = _describe(current, path)
-            raise SafetyError(f"refusing to {what} {path}: {problem} (outside {root})")
+            problem = _describe(Path(current), Path(full))
+            raise SafetyError(f"refusing to {what} {full}: {problem} (outside {top})")
         if not last and not stat.S_ISDIR(info.st_mode):
-            raise SafetyError(f"refusing to {what} {path}: {current} is not a directory")
+            raise SafetyError(f"refusing to {what} {full}: {current} is not a directory")
     return info
 
 
