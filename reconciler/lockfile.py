@@ -321,6 +321,8 @@ def smuggled_paths(plugin: Plugin, lock: Lock, project_dir: Path) -> tuple[str, 
     flag) of one of the plugin's declared path requirements. VCS and URL lines may be
     transitive: they are pinned to a commit or carry a hash, checked by the parser.
     """
+    if not any(package.kind == "path" for package in lock.packages):
+        return ()  # nothing to check: no requirement parsed, no path resolved
     declared: set[tuple[str, bool]] = set()
     for text in plugin.requirements:
         try:
