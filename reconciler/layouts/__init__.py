@@ -97,7 +97,10 @@ def live_generation(layout: Layout, plugin: str) -> Path | None:
 def link_target_problem(layout: Layout, plugin: str) -> str | None:
     """Why ``plugin``'s stable path is a symlink that is not ours (None when ours, or no link)."""
     stable = layout.stable_path(plugin)
-    link = _link(stable)
+    return _foreign(layout, plugin, stable, _link(stable))
+
+
+def _foreign(layout: Layout, plugin: str, stable: Path, link: Path | None) -> str | None:
     if link is None or _generation(layout, plugin, stable, link) is not None:
         return None
     return f"symlink to {link} is not a reconciler generation"
@@ -130,17 +133,20 @@ def replace_problem(layout: Layout, plugin: str) -> str | None:
 def path_problems(layout: Layout, plugin: str) -> tuple[str | None, str | None]:
     """:func:`link_target_problem` and :func:`replace_problem` of ``plugin``, its stable path
     read once (observe asks both of every venv)."""
-    foreign = link_target_problem(layout, plugin)
+    stable = layout.stable_path(plugin)
+    link = _link(stable)
+    foreign = _foreign(layout, plugin, stable, link)
     try:
         check_walls(layout, plugin)
     except SafetyError as exc:
         return foreign, exc.message
-    return foreign, _unreplaceable(layout, layout.stable_path(plugin), foreign)
+    if link is not None:
+        return foreign, None if foreign is None else f"refusing to replace {stable}: {foreign}"
+    return foreign, _unreplaceable(layout, stable)
 
 
-def _unreplaceable(layout: Layout, stable: Path, foreign: str | None) -> str | None:
-    if stable.is_symlink():
-        return None if foreign is None else f"refusing to replace {stable}: {foreign}"
+def _unreplaceable(layout: Layout, stable: Path) -> str | None:
+    """Why the stable path, no symlink, holds what apply must not replace (None when it may)."""
     try:
         if not stable.exists() or layout.claimed_by_tool(stable) is not None:
             return None
