@@ -409,17 +409,23 @@ def _stop_on_signals(
 ) -> Iterator[None]:
     """First SIGINT/SIGTERM: start nothing new, stop the running pip/uv/pip-compile children
     (their steps then roll back); second: kill them and abort. Before the first step starts
-    (:data:`_STEPS_RUNNING` unset: reading and planning), a signal aborts at once."""
-    from reconciler.support import procs  # noqa: PLC0415 - start-up: lock, apply only
+    (:data:`_STEPS_RUNNING` unset: reading and planning), a signal aborts at once.
+
+    The children are those of :mod:`reconciler.support.procs`, loaded by whatever starts one
+    (installers, resolvers): until then no child runs and ``stop`` alone keeps every step from
+    starting (a no-op apply never loads it)."""
+
+    def children(action: str) -> None:
+        getattr(sys.modules.get("reconciler.support.procs"), action, lambda: None)()
 
     def handler(signum: int, frame: object) -> None:
         if not _STEPS_RUNNING.is_set():
             _abort(signum, frame)
         if stop.is_set():
-            procs.kill_all()
+            children("kill_all")
             raise KeyboardInterrupt
         stop.set()
-        procs.stop()
+        children("stop")
         name = signal.Signals(signum).name
         click.echo(f"{name}: stopping; {what} (again to abort)", err=True)
 
