@@ -11,6 +11,7 @@ import attrs
 
 from reconciler.backends import lock_file
 from reconciler.layouts.venvs import VenvsLayout
+from reconciler.support.names import older_version
 
 if TYPE_CHECKING:
     from reconciler.layouts import Layout
@@ -457,12 +458,7 @@ class Install:
         """True when this install replaces a newer installed version."""
         if self.from_version is None:
             return False
-        from packaging.version import InvalidVersion, Version  # noqa: PLC0415 - start-up: see names
-
-        try:
-            return Version(self.package.version) < Version(self.from_version)
-        except InvalidVersion:
-            return False
+        return older_version(self.package.version, self.from_version)
 
 
 @attrs.frozen

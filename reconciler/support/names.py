@@ -36,13 +36,40 @@ def normal_version(text: str) -> str:
     return str(Version(text))
 
 
+def _release(text: str) -> tuple[int, ...] | None:
+    """A plain version's release numbers as PEP 440 compares them (trailing zeros dropped:
+    ``1.0`` is ``1.0.0``); None for any other version."""
+    if not PLAIN_VERSION.fullmatch(text):
+        return None
+    parts = [int(part) for part in text.split(".")]
+    while len(parts) > 1 and parts[-1] == 0:
+        parts.pop()
+    return tuple(parts)
+
+
 def same_version(a: str, b: str) -> bool:
     """True when ``a`` and ``b`` are the same PEP 440 version (``1.0`` is ``1.0.0``)."""
     if a == b:
         return True
-    from packaging.version import Version  # noqa: PLC0415 - only when the strings differ
+    plain_a, plain_b = _release(a), _release(b)
+    if plain_a is not None and plain_b is not None:  # an upgraded pin: no packaging
+        return plain_a == plain_b
+    from packaging.version import Version  # noqa: PLC0415 - only for unusual versions
 
     return Version(a) == Version(b)
+
+
+def older_version(a: str, b: str) -> bool:
+    """True when version ``a`` is older than ``b`` (PEP 440); False when either is none."""
+    plain_a, plain_b = _release(a), _release(b)
+    if plain_a is not None and plain_b is not None:
+        return plain_a < plain_b
+    from packaging.version import InvalidVersion, Version  # noqa: PLC0415 - only for unusual versions
+
+    try:
+        return Version(a) < Version(b)
+    except InvalidVersion:
+        return False
 
 
 def archive_name_version(filename: str) -> tuple[str, str] | None:
