@@ -20,7 +20,6 @@ from reconciler.installers.pipconfig import hermetic_env, index_args
 from reconciler.models import IndexOptions, LockedPackage
 from reconciler.support import procs, scratch
 from reconciler.support.redact import redact
-from reconciler.support.tool_errors import explain, failure_cause
 
 
 @attrs.frozen
@@ -124,6 +123,8 @@ def run(command: Sequence[str], what: str) -> None:
     except OSError as exc:
         raise ExecuteError(f"{what}: cannot run {command[0]}: {exc.strerror}") from exc
     if result.returncode != 0:
+        from reconciler.support.tool_errors import explain, failure_cause  # noqa: PLC0415 - start-up: failures only
+
         output = (result.stdout or "") + (result.stderr or "")
         explained = explain(result.stderr or result.stdout)
         label = f"{Path(command[0]).name}-{what}"

@@ -10,9 +10,6 @@ no-op. pip does the same when it installs a VCS requirement from a wheel it buil
 
 from __future__ import annotations
 
-import base64
-import csv
-import hashlib
 import io
 import json
 import os
@@ -76,6 +73,10 @@ def _rewrite(dist_info: Path, data: dict[str, object]) -> None:
     record = dist_info / "RECORD"
     if not record.is_file() or record.is_symlink():
         return  # nothing lists the file: nothing to keep in step
+    import base64  # noqa: PLC0415 - start-up: only sources installed from prebuilt wheels
+    import csv  # noqa: PLC0415 - likewise
+    import hashlib  # noqa: PLC0415 - likewise
+
     member = f"{dist_info.name}/direct_url.json"
     digest = base64.urlsafe_b64encode(hashlib.sha256(payload).digest()).rstrip(b"=").decode()
     row = [member, f"sha256={digest}", str(len(payload))]
