@@ -4,9 +4,18 @@
 The commands other than ``plan`` and ``status`` are imported inside their click function: each
 pulls in machinery (packaging, tomlkit, the installers, the resolvers) that a no-op ``plan``
 must not pay for at start-up.
+
+The garbage collector is paused while this module's imports run: they allocate only what lives
+as long as the process (modules, classes, functions), yet each full collection would scan all
+of it again; once loaded it is frozen out of every later collection (~5 ms of a no-op plan).
 """
 
 from __future__ import annotations
+
+import gc
+
+_COLLECTING = gc.isenabled()
+gc.disable()
 
 import contextlib
 import functools
@@ -32,6 +41,10 @@ from reconciler.sources import find_project_file, load
 from reconciler.support.jobs import default_jobs
 from reconciler.support.redact import redact
 from reconciler.support.ui import Reporter, color_enabled, progress
+
+gc.freeze()  # what start-up loaded is never garbage: later collections skip it
+if _COLLECTING:
+    gc.enable()
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INTERRUPTED = 0, 1, 2, 130
 JOBS_HELP = "Plugins {} concurrently (default: {})."
