@@ -203,21 +203,6 @@ _VERBS = {
 }
 
 
-def leftovers(layout: Layout, keep: int) -> bool:
-    """True when generations or temporary files left by a killed run wait to be cleaned
-    (read-only check)."""
-    if gens.stray_flip_links(layout) or gens.stray_replaced_dirs(layout):
-        return True
-    if scratch.stale(scratch.scratch_base(layout.root)):
-        return True
-    return any(
-        gens.stale_generations(layout, plugin, keep)
-        or gens.trash(layout, plugin)
-        or (not gens.generations(layout, plugin) and gens.live_generation(layout, plugin) is None)
-        for plugin in layout.leftover_plugins()
-    )
-
-
 def clean_leftovers(ctx: Context, log: Log) -> None:
     """Delete generations left by killed runs (never the live one, nor a kept previous one)."""
     for plugin in ctx.layout.leftover_plugins():

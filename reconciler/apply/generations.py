@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from reconciler.layouts import (
 )
 from reconciler.models import MarkerStatus
 from reconciler.state import MarkerCorrupt, read_marker
+from reconciler.support import scratch
 from reconciler.support.files import fsync_dir
 from reconciler.support.paths import check_inside
 
@@ -40,6 +40,7 @@ __all__ = [
     "generations",
     "is_complete",
     "is_ours",
+    "leftovers",
     "link_target_problem",
     "live_generation",
     "new_generation",
@@ -88,6 +89,8 @@ def create_generation(layout: Layout, generation: Path, mark: Callable[[Path], N
         mark(staging)
         staging.rename(generation)
     except BaseException:
+        import shutil  # noqa: PLC0415 - start-up: zlib, bz2, lzma; only when deleting
+
         shutil.rmtree(staging, ignore_errors=True)
         raise
 
@@ -243,6 +246,8 @@ def remove_marked(directory: Path) -> None:
             continue
         entry = directory / name
         if entry.is_dir() and not entry.is_symlink():
+            import shutil  # noqa: PLC0415 - start-up: zlib, bz2, lzma; only when deleting
+
             shutil.rmtree(entry)
         else:
             entry.unlink(missing_ok=True)
@@ -339,3 +344,18 @@ def stray_replaced_dirs(layout: Layout) -> list[Path]:
         for p in _flip_entries(layout)
         if not p.is_symlink() and p.is_dir() and layout.claimed_by_tool(p) is not None
     ]
+
+
+def leftovers(layout: Layout, keep: int) -> bool:
+    """True when generations or temporary files left by a killed run wait to be cleaned
+    (read-only check)."""
+    if stray_flip_links(layout) or stray_replaced_dirs(layout):
+        return True
+    if scratch.stale(scratch.scratch_base(layout.root)):
+        return True
+    return any(
+        stale_generations(layout, plugin, keep)
+        or trash(layout, plugin)
+        or (not generations(layout, plugin) and live_generation(layout, plugin) is None)
+        for plugin in layout.leftover_plugins()
+    )

@@ -11,7 +11,7 @@ import attrs
 
 from reconciler import planfile
 from reconciler.apply.applylock import exclusive
-from reconciler.apply.execute import ApplyResult, apply_plan, leftovers, refusals
+from reconciler.apply.generations import leftovers
 from reconciler.commands.project import (
     Planned,
     Project,
@@ -117,8 +117,14 @@ def apply(
     plan = first.plan
     if not plan.changes and not leftovers(desired.layout, keep):
         show_plan(plan)
-        refused = refusals(plan)  # nothing to do but say what apply refuses
-        return ApplyOutcome(plan, ApplyResult(refused, 0.0) if refused else None)
+        if not plan.refused:
+            return ApplyOutcome(plan, None)  # nothing to do: no executor loaded
+        from reconciler.apply.execute import ApplyResult, refusals  # noqa: PLC0415 - start-up: a no-op apply needs none
+
+        # nothing to do but say what apply refuses
+        return ApplyOutcome(plan, ApplyResult(refusals(plan), 0.0))
+    from reconciler.apply.execute import apply_plan  # noqa: PLC0415 - start-up: see above
+
     with exclusive(root, options.lock_timeout), scratch.session(desired.layout.root):
         # The world may have moved while we waited (another apply): plan again unless the venv
         # root reads exactly as it did (the plan is a pure function of what it read).

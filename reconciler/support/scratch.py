@@ -17,8 +17,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import shutil
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +30,13 @@ SCRATCH = Path(".reconciler") / "tmp"
 def scratch_base(venv_root: Path) -> Path:
     """Where the run directories of ``venv_root`` live."""
     return venv_root / SCRATCH
+
+
+def _rmtree(path: Path) -> None:
+    """``rm -rf path``, errors ignored (a run directory, whatever it holds)."""
+    import shutil  # noqa: PLC0415 - start-up: zlib, bz2, lzma; only when something is removed
+
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _try_lock(path: Path) -> int | None:
@@ -93,14 +98,14 @@ def sweep(base: Path) -> list[Path]:
             try:
                 directory = base / name.removeprefix(".new-").removesuffix(".lock")
                 if name.startswith("run-") and directory.is_dir():
-                    shutil.rmtree(directory, ignore_errors=True)
+                    _rmtree(directory)
                     removed.append(directory)
                 path.unlink(missing_ok=True)  # still holding the lock: nobody reuses it
             finally:
                 os.close(fd)
         elif name.startswith("run-") and f"{name}.lock" not in names and path.is_dir():
             # A directory whose lock is gone (a sweeper died half-way): nobody owns it.
-            shutil.rmtree(path, ignore_errors=True)
+            _rmtree(path)
             removed.append(path)
     return removed
 
@@ -124,6 +129,8 @@ class Scratch:
 
     def mkdtemp(self, prefix: str) -> Path:
         """A new directory inside the run directory."""
+        import tempfile  # noqa: PLC0415 - start-up: random, bisect; only when a file is made
+
         return Path(tempfile.mkdtemp(prefix=prefix, dir=self.directory()))
 
     def _open(self) -> Path:
@@ -160,7 +167,7 @@ class Scratch:
             if directory is None or fd is None:
                 return
             try:
-                shutil.rmtree(directory, ignore_errors=True)
+                _rmtree(directory)
                 Path(f"{directory}.lock").unlink(missing_ok=True)
             finally:
                 os.close(fd)
