@@ -26,7 +26,13 @@ from helpers import Result
 from test_direct import TEST_WHEELS, commit, direct_url, git, local_project, set_value
 from test_meltano import MELTANO, PROJECT_ID, MeltanoProject, meltano_env  # noqa: F401 - a fixture
 
-from reconciler.locking.fetch_wheels import MANIFEST, BuiltWheel, content_digest, source_key
+from reconciler.locking.fetch_wheels import (
+    MANIFEST,
+    BuiltWheel,
+    _git_checkout,
+    content_digest,
+    source_key,
+)
 from reconciler.models import Interpreter, LockedPackage
 from reconciler.support import procs
 
@@ -490,3 +496,33 @@ def test_the_content_digest_ignores_times_and_build_outputs(tmp_path: Path) -> N
     set_value(tree, "tap-p", "changed")
     assert content_digest(tree) != before
     assert content_digest(tmp_path / "absent") == "missing"
+
+
+def test_uv_builds_a_git_commit_checked_out_as_pip_does(tmp_path: Path) -> None:
+    """With uv as the builder, fetch checks the locked commit out itself: one held by no branch
+    or tag (a pull request's head) is fetched by its id, a ``subdirectory`` is the project; a
+    clone that fails returns git's own command and ``fatal:`` line for the error."""
+    repo = tmp_path / "repo"
+    local_project(repo / "tap", "tap-sub")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "first")
+    sha = commit(repo / "tap", "tap-sub", "on a pull request only")
+    git(repo, "update-ref", "refs/pull/1/head", sha)
+    git(repo, "reset", "-q", "--hard", "HEAD~1")  # no branch holds the commit now
+    url = f"git+{repo.as_uri()}@{sha}#subdirectory=tap"
+    package = LockedPackage("tap-sub", "", f"tap-sub @ {url}", kind="vcs", url=url, commit=sha)
+
+    tree, failed = _git_checkout(package, tmp_path / "checkout")
+    assert failed is None, failed
+    assert tree == tmp_path / "checkout" / "tap"
+    assert git(tmp_path / "checkout", "rev-parse", "HEAD") == sha
+    assert 'VALUE = "on a pull request only"' in (tree / "tap_sub" / "__init__.py").read_text()
+
+    gone = attrs.evolve(package, url=url.replace("/repo@", "/gone@"))
+    _, failed = _git_checkout(gone, tmp_path / "other")
+    assert failed is not None
+    command, result = failed
+    assert command[3:5] == ["clone", "--quiet"], command
+    assert result.returncode != 0
+    assert "fatal:" in result.stderr, result.stderr

@@ -23,10 +23,11 @@ import json
 import os
 import shlex
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 import attrs
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
@@ -35,6 +36,7 @@ from reconciler import lockformats
 from reconciler.errors import ReconcilerError
 from reconciler.installers.base import run_hermetic
 from reconciler.installers.pipconfig import index_args
+from reconciler.installers.uv import find_uv
 from reconciler.interpreters import pip_command
 from reconciler.lockfile import applicable
 from reconciler.models import (
@@ -258,6 +260,7 @@ def build_wheels(job: FetchJob) -> tuple[BuiltWheel, ...]:
     interpreters, only = job.interpreters, job.only
     project_dir = desired.project_dir
     previous = list(read_manifest(dest))
+    uv = _builder_uv(desired.settings.installer)
     built: list[BuiltWheel] = []
     for source in _sources(desired, interpreters, only):
         package = source.package
@@ -283,7 +286,7 @@ def build_wheels(job: FetchJob) -> tuple[BuiltWheel, ...]:
             built.append(reused)
             continue
         log(f"building a wheel of {package.name} {redact(package.label)}")
-        entry = _build(source, kind, where, revision, project_dir, dest)
+        entry = _build(source, kind, where, revision, project_dir, dest, uv)
         if kind == "path" and _revision(package, project_dir) != revision:
             raise WheelhouseError(
                 f"{package.name}: {package.url} changed while its wheel was built; run fetch again"
@@ -304,6 +307,12 @@ def build_wheels(job: FetchJob) -> tuple[BuiltWheel, ...]:
     return tuple(dict.fromkeys(built))
 
 
+def _builder_uv(installer: str) -> str | None:
+    """The uv that builds the wheels: the installer's (``uv``, or ``auto`` with uv installed);
+    None for pip, which then builds them too (``pip wheel``)."""
+    return find_uv() if installer in ("uv", "auto") else None
+
+
 def _remove_unlisted(dest: Path, before: Sequence[str], listed: set[str]) -> None:
     """Delete the wheels (under ``built/``) the manifest listed before and no longer does."""
     for wheel in before:
@@ -322,43 +331,39 @@ def _intact(dest: Path, entry: BuiltWheel) -> bool:
 
 
 def _build(
-    source: _Source, kind: str, where: str, revision: str, project_dir: Path, dest: Path
+    source: _Source,
+    kind: str,
+    where: str,
+    revision: str,
+    project_dir: Path,
+    dest: Path,
+    uv: str | None,
 ) -> BuiltWheel:
     package, interpreter = source.package, source.interpreter
-    with _temporary_dir() as out:
-        command = [
-            *pip_command(interpreter.executable, interpreter.version),
-            "--python",
-            interpreter.executable,
-            "wheel",
-            "--no-deps",
-            "--ignore-requires-python",  # the locked commit, as uv installs it (see fetch.py)
-            "--progress-bar",
-            "off",
-            "--wheel-dir",
-            str(out),
-            *source.index,
-            package.install_line(project_dir),
-        ]
-        result = run_hermetic(command, WheelhouseError, "pip")
+    with _temporary_dir() as work:
+        out = work / "wheels"
+        if uv is not None and (kind == "path" or _git_remote(package) is not None):
+            tool, command, result = "uv", *_uv_build(uv, source, project_dir, work)
+        else:
+            tool, command, result = "pip", *_pip_wheel(source, project_dir, work)
         if result.returncode != 0:
             output = (result.stdout or "") + (result.stderr or "")
             logged = f"$ {shlex.join(command)}\n{output}"
             explained = explain(result.stderr or result.stdout)
-            cause = failure_cause(explained, logged, f"pip-wheel-{package.name}")
+            cause = failure_cause(explained, logged, f"{tool}-wheel-{package.name}")
             raise WheelhouseError(
                 f"cannot build a wheel of {package.name} {redact(package.label)} "
                 f"(locked by {', '.join(source.plugins)}): {cause}"
             )
         wheels = sorted(out.glob("*.whl"))
         if len(wheels) != 1:
-            raise WheelhouseError(f"pip wheel made {len(wheels)} wheels of {package.name}")
+            raise WheelhouseError(f"{tool} made {len(wheels)} wheels of {package.name}")
         wheel = wheels[0]
         try:
             name = canonical_name(parse_wheel_filename(wheel.name)[0])
         except InvalidWheelFilename as exc:
             raise WheelhouseError(
-                f"{package.name}: pip made an invalid wheel {wheel.name}"
+                f"{package.name}: {tool} made an invalid wheel {wheel.name}"
             ) from exc
         if name != package.name:
             raise WheelhouseError(
@@ -370,7 +375,7 @@ def _build(
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(wheel, target)
     if file_sha256(target) != digest:
-        raise WheelhouseError("copy does not match the wheel pip built", file=target)
+        raise WheelhouseError(f"copy does not match the wheel {tool} built", file=target)
     return BuiltWheel(
         name=package.name,
         kind=kind,
@@ -381,6 +386,98 @@ def _build(
         python=interpreter.major_minor,
         platform=_platform(interpreter),
     )
+
+
+_Run = tuple[list[str], subprocess.CompletedProcess[str]]
+
+
+def _pip_wheel(source: _Source, project_dir: Path, work: Path) -> _Run:
+    """``pip wheel --no-deps`` of the locked line into ``work/wheels``, as the plugin's
+    interpreter."""
+    interpreter = source.interpreter
+    command = [
+        *pip_command(interpreter.executable, interpreter.version),
+        "--python",
+        interpreter.executable,
+        "wheel",
+        "--no-deps",
+        "--ignore-requires-python",  # the locked commit, as uv installs it (see fetch.py)
+        "--progress-bar",
+        "off",
+        "--wheel-dir",
+        str(work / "wheels"),
+        *source.index,
+        source.package.install_line(project_dir),
+    ]
+    return command, run_hermetic(command, WheelhouseError, "pip")
+
+
+def _uv_build(uv: str, source: _Source, project_dir: Path, work: Path) -> _Run:
+    """``uv build --wheel`` of the locked project (a git commit checked out into ``work/src``
+    first) into ``work/wheels``, its isolated build environment made by uv for the plugin's
+    interpreter from the plugin's index: the same PEP 517 build as ``pip wheel``'s, without pip
+    installing the backend into a new environment every time."""
+    package = source.package
+    if package.kind == "path":
+        tree = _local_dir(package, project_dir)
+    else:
+        tree, failed = _git_checkout(package, work / "src")
+        if failed is not None:
+            return failed
+    command = [
+        uv,
+        "build",
+        "--no-config",
+        "--wheel",
+        "--no-sources",  # as pip builds it: the project's [tool.uv.sources] are uv's own
+        "--force-pep517",  # the backend the project requires, not uv's built-in one
+        "--python",
+        source.interpreter.executable,
+        "--out-dir",
+        str(work / "wheels"),
+        *source.index,
+        str(tree),
+    ]
+    return command, run_hermetic(command, WheelhouseError, "uv")
+
+
+def _git_remote(package: LockedPackage) -> tuple[str, str] | None:
+    """``(remote URL, subdirectory)`` of a locked ``git+`` commit (None: not git)."""
+    if package.kind != "vcs" or not package.commit or package.url is None:
+        return None
+    parts = urlsplit(package.url)
+    if not parts.scheme.startswith("git+"):
+        return None
+    path = parts.path.rpartition("@")[0] if "@" in parts.path else parts.path
+    remote = urlunsplit((parts.scheme.removeprefix("git+"), parts.netloc, path, "", ""))
+    subdirectory = parse_qs(parts.fragment).get("subdirectory", [""])[0]
+    return remote, subdirectory
+
+
+def _git_checkout(package: LockedPackage, into: Path) -> tuple[Path, _Run | None]:
+    """Check the locked commit of ``package`` out into ``into`` as pip does: clone, check the
+    commit out (fetched by its id first when no branch or tag holds it), then its submodules.
+    ``(project directory, None)``, or the git command that failed and its result."""
+    remote = _git_remote(package)
+    assert remote is not None  # noqa: S101 - only called for git commits
+    url, subdirectory = remote
+    commit = package.commit or ""
+    git = ["git", "-c", "advice.detachedHead=false"]
+    inside = [*git, "-C", str(into)]
+    checkout = [*inside, "checkout", "--quiet", commit]
+    for command in (
+        [*git, "clone", "--quiet", "--no-checkout", "--", url, str(into)],
+        checkout,
+        [*inside, "submodule", "update", "--init", "--recursive", "--quiet"],
+    ):
+        result = run_hermetic(command, WheelhouseError, "git")
+        if result.returncode != 0 and command is checkout:
+            fetch = [*inside, "fetch", "--quiet", "origin", commit]
+            if run_hermetic(fetch, WheelhouseError, "git").returncode == 0:
+                result = run_hermetic(command, WheelhouseError, "git")
+        if result.returncode != 0:
+            return into, (command, result)
+    return into / subdirectory if subdirectory else into, None
 
 
 class _temporary_dir:
