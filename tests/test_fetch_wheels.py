@@ -16,13 +16,13 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 import pytest
 from builders import PY, PY_312
 from conftest import WHEELS, Project
-from helpers import Result
+from helpers import Result, built_once, copy_tree
 from test_direct import TEST_WHEELS, commit, direct_url, git, local_project, set_value
 from test_meltano import MELTANO, PROJECT_ID, MeltanoProject, meltano_env  # noqa: F401 - a fixture
 
@@ -94,6 +94,41 @@ def fetch(project: Project, wheelhouse: Path) -> str:
     return result.out + result.err
 
 
+class Fetched(NamedTuple):
+    """A private copy of :func:`git_and_local`'s project (installer uv), locked, and of the
+    wheelhouse ``fetch`` made of it; both were made once per run."""
+
+    project: Project
+    wheelhouse: Path
+    repo: Path  # the run's shared repository, which the lock names: read it, never change it
+    sha: str  # the locked commit
+
+
+@pytest.fixture
+def fetched(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Fetched:
+    """:class:`Fetched`: ``lock`` and ``fetch`` run once per run (shared by the xdist workers:
+    local paths in the lock and the manifest are relative, and the git repository stays where
+    it was built), then copied for each test."""
+
+    def build(directory: Path) -> None:
+        project, _, _ = git_and_local(directory, "uv")
+        fetch(project, directory / "wheelhouse")
+
+    shared = built_once(tmp_path_factory, "fetch-wheels-git-local", build)
+    copy_tree(shared / "proj", tmp_path / "proj")
+    copy_tree(shared / "wheelhouse", tmp_path / "wheelhouse")
+    repo = shared / "repo" / "tap-git"
+    return Fetched(
+        Project(tmp_path / "proj"), tmp_path / "wheelhouse", repo, git(repo, "rev-parse", "HEAD")
+    )
+
+
+def use_installer(project: Project, installer: str) -> None:
+    """Set the project's installer (not an input of its lock: the lock stays fresh)."""
+    with project.edit() as doc:
+        doc["settings"]["installer"] = installer
+
+
 def manifest(wheelhouse: Path) -> list[dict[str, str]]:
     data = json.loads((wheelhouse / MANIFEST).read_text(encoding="utf-8"))
     assert data["format_version"] == 1
@@ -153,11 +188,12 @@ def test_git_commit_and_local_project_deploy_offline_from_the_wheelhouse(
 
 
 def test_the_plan_carries_each_wheel_and_apply_installs_it_in_one_call(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fetched: Fetched, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    project, _, sha = git_and_local(tmp_path, "pip")
+    project, sha = fetched.project, fetched.sha
+    use_installer(project, "pip")
     wheelhouse = project.root / "wh"  # in the settings' find-links: plan and apply use it
-    fetch(project, wheelhouse)
+    shutil.copytree(fetched.wheelhouse, wheelhouse, dirs_exist_ok=True)  # as `fetch --dest wh`
     entries = {e["name"]: e for e in manifest(wheelhouse)}
 
     # what apply will do is in the plan: the wheel (with its hash) instead of the source
@@ -202,11 +238,10 @@ def test_the_plan_carries_each_wheel_and_apply_installs_it_in_one_call(
 
 @pytest.mark.parametrize("installer", INSTALLERS)
 def test_a_wheel_that_does_not_match_its_recorded_hash_is_refused(
-    tmp_path: Path, installer: str
+    fetched: Fetched, installer: str
 ) -> None:
-    project, _, _ = git_and_local(tmp_path, installer)
-    wheelhouse = tmp_path / "wheelhouse"
-    fetch(project, wheelhouse)
+    project, wheelhouse = fetched.project, fetched.wheelhouse
+    use_installer(project, installer)
     entry = next(e for e in manifest(wheelhouse) if e["name"] == "tap-git")
     wheel = wheelhouse / entry["wheel"]
     wheel.write_bytes(wheel.read_bytes() + b"\0")  # tampered after fetch
@@ -217,10 +252,8 @@ def test_a_wheel_that_does_not_match_its_recorded_hash_is_refused(
     assert not project.venv("tap-g").exists()
 
 
-def test_a_local_project_changed_after_fetch_is_built_from_source(tmp_path: Path) -> None:
-    project, _, _ = git_and_local(tmp_path, "uv")
-    wheelhouse = tmp_path / "wheelhouse"
-    fetch(project, wheelhouse)
+def test_a_local_project_changed_after_fetch_is_built_from_source(fetched: Fetched) -> None:
+    project, wheelhouse = fetched.project, fetched.wheelhouse
     set_value(project.root / "plugins" / "tap-local", "tap-local", "local two")
 
     result = offline(project, "apply", "--no-index", "--find-links", str(wheelhouse))
@@ -244,9 +277,10 @@ def test_a_local_project_changed_after_fetch_is_built_from_source(tmp_path: Path
 
 
 def test_a_wheel_of_another_commit_is_not_used(tmp_path: Path) -> None:
-    project, repo, first = git_and_local(tmp_path, "pip")
+    project, repo, first = git_and_local(tmp_path, "uv")  # its own repository: committed to
     wheelhouse = tmp_path / "wheelhouse"
     fetch(project, wheelhouse)
+    use_installer(project, "pip")  # apply builds the new commit with pip
     second = commit(repo, "tap-git", "second commit")
     project.ok("lock", "--upgrade-package", "tap-git")
     assert second in project.lock("tap-g").read_text(encoding="utf-8")
@@ -260,10 +294,8 @@ def test_a_wheel_of_another_commit_is_not_used(tmp_path: Path) -> None:
     assert vcs_info["commit_id"] == second
 
 
-def test_fetch_reuses_an_intact_wheel_and_rebuilds_a_damaged_one(tmp_path: Path) -> None:
-    project, _, _ = git_and_local(tmp_path, "uv")
-    wheelhouse = tmp_path / "wheelhouse"
-    fetch(project, wheelhouse)
+def test_fetch_reuses_an_intact_wheel_and_rebuilds_a_damaged_one(fetched: Fetched) -> None:
+    project, wheelhouse = fetched.project, fetched.wheelhouse
     before = manifest(wheelhouse)
     out = fetch(project, wheelhouse)
     assert re.search(r"tap-git @[0-9a-f]{12}: wheel already built", out), out
@@ -304,9 +336,11 @@ def test_fetch_reuses_an_intact_wheel_and_rebuilds_a_damaged_one(tmp_path: Path)
         ),
     ],
 )
-def test_a_broken_manifest_is_one_error(tmp_path: Path, wheels: object, needle: str) -> None:
-    project, _, _ = git_and_local(tmp_path, "uv")
-    wheelhouse = tmp_path / "wheelhouse"
+def test_a_broken_manifest_is_one_error(
+    fetched: Fetched, tmp_path: Path, wheels: object, needle: str
+) -> None:
+    project = fetched.project
+    wheelhouse = tmp_path / "broken"
     wheelhouse.mkdir()
     text = wheels if isinstance(wheels, str) else json.dumps(wheels)
     (wheelhouse / MANIFEST).write_text(text, encoding="utf-8")
@@ -364,12 +398,14 @@ def test_meltano_invokes_a_git_plugin_deployed_offline_without_reinstalling(tmp_
     assert project.ok("plan").out.startswith("No changes.")
 
 
-def test_a_source_that_does_not_build_fails_fetch_with_the_backend_error(tmp_path: Path) -> None:
-    project, _, _ = git_and_local(tmp_path, "uv")
+def test_a_source_that_does_not_build_fails_fetch_with_the_backend_error(
+    fetched: Fetched,
+) -> None:
+    project = fetched.project
     (project.root / "plugins" / "tap-local" / "setup.py").write_text(
         'raise RuntimeError("tap-local cannot be built here")\n', encoding="utf-8"
     )
-    result = project.run("fetch", "--dest", str(tmp_path / "wheelhouse"))
+    result = project.run("fetch", "--dest", str(fetched.wheelhouse))  # changed: built again
     assert result.code == 1, result.describe()
     errors = [line for line in result.err_lines if line.startswith("error:")]
     assert len(errors) == 1, result.err
