@@ -7,25 +7,32 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import re
 import shutil
 import subprocess
 import sys
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from helpers import other_python, python_version, require_python, run_cli, skip_or_fail
 
 from reconciler import lockfile
 from reconciler.installers.uv import find_uv
+from reconciler.locking import piptools
+from reconciler.locking.base import ResolveRequest
 from reconciler.locking.piptools import resolver_python
-from reconciler.models import Interpreter
+from reconciler.models import IndexOptions, Interpreter, Plugin
+from reconciler.support import procs
 from reconciler.support.tool_errors import explain_uv as uv_resolution_error
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "example"
 WHEELS = FIXTURE / "wheels"
+TEST_WHEELS = FIXTURE.parents[1] / "build" / "test-wheels"
 HAS_UV = find_uv() is not None
 RESOLVERS = [
     pytest.param("pip-tools", id="pip-tools"),
@@ -572,3 +579,85 @@ def test_pip_compile_runs_under_an_interpreter_of_the_plugins_patch_level(tmp_pa
     assert helper != sys.executable
     assert Path(helper).is_relative_to(tmp_path)
     assert python_version(helper) == python_version(base)
+
+
+HELPER_INSTALLERS = [
+    pytest.param("uv", id="uv"),
+    pytest.param("pip", id="pip"),  # uv is optional: without it the venv's own pip installs
+]
+
+
+@pytest.mark.parametrize("installer", HELPER_INSTALLERS)
+def test_old_python_helper_holds_the_shipped_pip_tools_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, installer: str
+) -> None:
+    """Python 3.8-3.10 lock with pip-tools from a helper venv holding exactly the pins of the
+    lock shipped for that version, hash-checked from the plugin's index. With uv installed, uv
+    fills a venv made without ensurepip (an ensurepip bootstrap costs seconds on an old
+    Python); without uv, the pip ensurepip seeded installs the same pins."""
+    version = "3.10"
+    base = str(require_python(version))
+    if installer == "uv":
+        if not HAS_UV:
+            skip_or_fail("uv not installed")
+    else:
+        monkeypatch.setattr(piptools, "find_uv", lambda: None)
+    commands: list[list[str]] = []
+    real = procs.run
+
+    def recording(command: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        commands.append([str(c) for c in command])
+        return real(command, **kwargs)
+
+    monkeypatch.setattr(procs, "run", recording)
+    interpreter = Interpreter(base, python_version(base) or version)
+    request = ResolveRequest(
+        plugin=Plugin(name="old", requirements=("tap-alpha",), python=base),
+        interpreter=interpreter,
+        index=IndexOptions(find_links=(str(TEST_WHEELS),), no_index=True),
+        project_dir=tmp_path,
+        tools_dir=tmp_path / "tools",
+    )
+    helper = resolver_python(interpreter, request.tools_dir, request)
+    assert Path(helper).is_relative_to(tmp_path / "tools")
+    venv, install = commands  # built beside the helper, renamed into place when complete
+    building = Path(venv[-1])
+    assert building.parent == Path(helper).parents[2], venv
+    assert venv[:4] == [base, "-m", "venv", "--clear"]
+    target = str(building / "bin" / "python")
+    if installer == "uv":
+        assert "--without-pip" in venv, venv
+        assert install[:3] == [find_uv(), "pip", "install"], install
+        assert install[install.index("--python") + 1] == target, install
+    else:
+        assert "--without-pip" not in venv, venv
+        assert install[:4] == [target, "-m", "pip", "install"], install
+    assert "--require-hashes" in install, install
+    assert "--no-deps" in install, install
+    shipped = piptools.helper_lock(version) or ""
+    wanted = dict(re.findall(r"^([a-z0-9-]+)==(\S+) \\$", shipped, re.M))
+    assert {"pip", "pip-tools"} <= wanted.keys()
+    listed = subprocess.run(
+        [helper, "-m", "pip", "list", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    installed = {
+        re.sub(r"[-_.]+", "-", d["name"]).lower(): d["version"] for d in json.loads(listed.stdout)
+    }
+    assert {name: installed.get(name) for name in wanted} == wanted
+    # pip-compile runs under it (resolving for 3.10), and the helper is made once
+    source = tmp_path / "in" / "r.in"
+    source.parent.mkdir()
+    source.write_text("tap-alpha\n", encoding="utf-8")
+    compiled = subprocess.run(
+        [helper, "-m", "piptools", "compile", "--quiet", "--no-config", "--no-index",
+         "--find-links", str(WHEELS), "--output-file", "-", str(source)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert compiled.returncode == 0, compiled.stderr
+    assert re.search(r"^tap-alpha==1\.1\.0$", compiled.stdout, re.M), compiled.stdout
+    commands.clear()
+    assert resolver_python(interpreter, request.tools_dir, request) == helper
+    assert commands == []
