@@ -8,6 +8,7 @@ the real installers.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -794,6 +795,63 @@ def test_after_sigkill_one_more_run_leaves_no_temporary_file(
     assert result.code == 0, result.describe()
     assert scratch_entries(project) == []
     assert sorted(os.listdir(tmpdir)) == []
+
+
+def _spawning(tmp_path: Path, shell: str) -> tuple[subprocess.Popen[str], Path]:
+    """A Python process that runs ``sh -c shell`` through reconciler's child channel (the
+    script may write to ``$OUT``); returns it and where the script writes."""
+    out = tmp_path / "out"
+    code = (
+        "import os\n"
+        "from reconciler.support import procs\n"
+        f"procs.run(['sh', '-c', {shell!r}], env={{**os.environ, 'OUT': {str(out)!r}}})\n"
+        "print(procs._watch['mark'])\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    return proc, out
+
+
+def _written(out: Path, proc: subprocess.Popen[str]) -> list[int]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        text = out.read_text(encoding="utf-8") if out.exists() else ""
+        if text.endswith("\n"):
+            return [int(pid) for pid in text.split()]
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.02)
+    raise AssertionError("the child never started")
+
+
+def test_sigkill_takes_the_childrens_own_children_too(tmp_path: Path) -> None:
+    """SIGKILL of reconciler: its child dies, and so do the child's own children (a build
+    backend uv started, git under a resolver), even one that left the child's process group;
+    not only the direct child (all a parent-death signal reaches)."""
+    setsid = shutil.which("setsid")
+    detached = f"{setsid} sleep 120 & d=$!; " if setsid else "d=; "
+    shell = f'sleep 120 & g=$!; {detached}echo $$ $g $d > "$OUT.tmp"; mv "$OUT.tmp" "$OUT"; wait'
+    proc, out = _spawning(tmp_path, shell)
+    family = set(_written(out, proc))
+    assert len(family) == (3 if setsid else 2)
+    proc.kill()
+    proc.communicate(timeout=30)
+    assert not wait_gone(family, 5), "a child or grandchild outlived a SIGKILLed reconciler"
+
+
+def test_after_a_normal_exit_nothing_of_the_run_is_left_running(tmp_path: Path) -> None:
+    """The watchdog that guards a run's children ends with the run (nothing left behind)."""
+    proc, _ = _spawning(tmp_path, "true")
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    mark = stdout.strip()
+    assert mark.startswith("RECONCILER_RUN_MARK="), stdout
+    left = []
+    for entry in os.listdir("/proc"):
+        with contextlib.suppress(OSError):
+            if entry.isdigit() and mark.encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
+                left.append(entry)
+    assert not left, f"processes of the run still running: {left}"
 
 
 # --- 2. moved and copied projects -----------------------------------------------------------------

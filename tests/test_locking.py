@@ -8,8 +8,10 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tomllib
@@ -19,7 +21,14 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from helpers import other_python, python_version, require_python, run_cli, skip_or_fail
+from helpers import (
+    other_python,
+    python_version,
+    require_python,
+    run_cli,
+    run_cli_in_process,
+    skip_or_fail,
+)
 
 from reconciler import lockfile
 from reconciler.installers.uv import find_uv
@@ -134,6 +143,32 @@ def test_incremental_lock_leaves_fresh_locks_byte_identical(tmp_path: Path, reso
     assert "1 written, 1 unchanged" in result.stdout
     assert (beta.read_bytes(), beta.stat().st_mtime_ns, beta.stat().st_ino) == before
     assert pins(gamma)["demo-common"] == "1.0.0"
+
+
+def test_lock_syncs_each_lock_and_the_lock_directory_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every lock written is synced before it replaces the old one (old or new, never part);
+    the directory holding them is synced once for the run, not once per lock."""
+    synced: list[str] = []
+    real = os.fsync
+
+    def recording(fd: int) -> None:
+        synced.append("dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+        real(fd)
+
+    project = make_project(
+        tmp_path, TWO_PLUGINS + '\n[plugins.alpha]\nrequirements = ["tap-alpha"]\n', "uv"
+    )
+    monkeypatch.setattr(os, "fsync", recording)
+    result = run_cli_in_process(project, "lock", "--jobs", "2")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (project / "lock").iterdir()) == [
+        "alpha.txt",
+        "beta.txt",
+        "gamma.txt",
+    ]
+    assert sorted(synced) == ["dir", "file", "file", "file"]
 
 
 def test_digest_ignores_comments_and_whitespace_in_toml(tmp_path: Path) -> None:

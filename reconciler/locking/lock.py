@@ -22,7 +22,7 @@ from reconciler.locking.artifacts import lock_content
 from reconciler.locking.base import Resolver, ResolveRequest
 from reconciler.models import DesiredState, Interpreter, Lock, Plugin
 from reconciler.support import pep508, procs, scratch
-from reconciler.support.files import write_if_changed
+from reconciler.support.files import fsync_dir, write_if_changed
 from reconciler.support.names import PLUGIN_NAME_RE
 
 
@@ -95,7 +95,8 @@ def lock_plugin(
 
     The previous lock (unless ``upgrade``) is handed to the resolver so unchanged pins stay.
     Whatever resolver made it, the lock gets the same header and is read back before it is
-    written, so its freshness never depends on the resolver.
+    written, so its freshness never depends on the resolver. The file is synced before it
+    replaces the old one; the lock directory is not (:func:`lock_all` syncs it once).
     """
     if desired.settings.require_hashes:
         direct.refuse_unhashable(plugin)
@@ -139,7 +140,8 @@ def lock_plugin(
     # refuse to write what we could not read back (the pylock format validates it too)
     parsed = lockfile.parse(plugin.name, target, text)
     content = lock_content(desired, plugin, digest, text, parsed, target)
-    changed = write_if_changed(target, lockformats.get_format(plugin.lock_format).render(content))
+    rendered = lockformats.get_format(plugin.lock_format).render(content)
+    changed = write_if_changed(target, rendered, sync_dir=False)
     for other in lockformats.other_paths(desired, plugin.name):
         if other.is_file():  # the format switched: the old lock goes
             other.unlink()
@@ -227,6 +229,13 @@ def _declared_names(plugin: Plugin) -> list[str]:
     return names
 
 
+def _sync_lock_dirs(desired: DesiredState, plugins: Sequence[Plugin]) -> None:
+    """Make the renames of the locks written durable: one fsync per lock directory, not one
+    per lock (each lock file itself was synced before it replaced the old one)."""
+    for directory in sorted({desired.lock_path(p.name).parent for p in plugins}):
+        fsync_dir(directory)
+
+
 @attrs.frozen
 class LockReport:
     """What ``reconciler lock`` did."""
@@ -312,6 +321,8 @@ def lock_all(  # noqa: PLR0915 - one resolver job per plugin, its outcomes handl
             raise Interrupted(
                 "lock interrupted; locks written so far are kept, the others are unchanged"
             ) from exc
+        finally:
+            _sync_lock_dirs(desired, [p for p, _ in todo])
     errors: list[ReconcilerError] = [o for o in outcomes if isinstance(o, LockError)]
     if errors:  # the summary still comes, then one error line per failing plugin
         done = [o for o in outcomes if not isinstance(o, LockError)]

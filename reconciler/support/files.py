@@ -124,12 +124,16 @@ def write_atomic(
     prefix: str | None = None,
     follow_symlinks: bool = True,
     durable: bool = True,
+    sync_dir: bool = True,
 ) -> None:
-    """Replace ``path`` with ``data``: temporary file beside it, fsync, rename.
+    """Replace ``path`` with ``data``: temporary file beside it, fsync, rename, fsync of the
+    directory (the rename durable).
 
     A new file gets ``0o666`` minus the umask; an existing one keeps its permission bits. A
     symlink is followed (its target is replaced) unless ``follow_symlinks`` is false. The
     temporary file is named ``<prefix><random>`` (default ``.<name>.``) in the same directory.
+    Without ``sync_dir`` the caller syncs the directory (once for many files: :func:`fsync_dir`);
+    the file is old or new all the same.
     """
     target = writable_target(path, follow_symlinks=follow_symlinks)
     try:
@@ -163,12 +167,13 @@ def write_atomic(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    if durable:
+    if durable and sync_dir:
         fsync_dir(target.parent)
 
 
-def write_if_changed(path: Path, text: str) -> bool:
-    """Atomically replace ``path`` with ``text`` unless it already holds exactly that."""
+def write_if_changed(path: Path, text: str, *, sync_dir: bool = True) -> bool:
+    """Atomically replace ``path`` with ``text`` unless it already holds exactly that
+    (``sync_dir``: see :func:`write_atomic`)."""
     target = writable_target(path)  # refuses a FIFO or device before any read
     try:
         if read_regular(target).decode("utf-8") == text:
@@ -176,7 +181,7 @@ def write_if_changed(path: Path, text: str) -> bool:
     except (OSError, UnicodeDecodeError):
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, text)
+    write_atomic(path, text, sync_dir=sync_dir)
     return True
 
 

@@ -2,8 +2,13 @@
 
 Every child runs in its own process group with ``TMPDIR`` pointing into the run's scratch
 directory (:mod:`reconciler.support.scratch`), so everything it leaves behind is found and removed
-by the next run. On Linux a child also gets ``PR_SET_PDEATHSIG``: if reconciler is killed
-outright (SIGKILL), its children die with it instead of installing on into a venv nobody watches.
+by the next run. On Linux, if reconciler is killed outright (SIGKILL), its children die with it
+instead of installing on into a venv nobody watches: a watchdog (:func:`_watchdog`, one ``sh`` per
+run, started with the first child) kills every process group whose leader carries this run's
+mark (:data:`RUN_MARK`) once reconciler's end of its pipe closes without a word. So children are
+started with ``vfork`` (no ``preexec_fn``: a full ``fork`` of the interpreter per child cost
+milliseconds each, under the GIL); where no watchdog can run, a child gets
+``PR_SET_PDEATHSIG`` from a ``preexec_fn`` as before.
 
 :func:`stop` (called from the SIGINT/SIGTERM handler) makes every running child's group exit
 (SIGTERM, then SIGKILL after a grace period) and refuses to start new ones; the interrupted
@@ -12,8 +17,9 @@ caller then raises :class:`~reconciler.errors.Interrupted`.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
-import ctypes
+import functools
 import os
 import signal
 import subprocess
@@ -34,10 +40,14 @@ _guard = threading.Lock()
 _stopping = threading.Event()
 
 
+@functools.cache
 def _death_signal() -> Callable[[], None] | None:
-    """A ``preexec_fn`` that asks Linux to SIGKILL the child when its parent dies."""
+    """A ``preexec_fn`` that asks Linux to SIGKILL the child when its parent dies (where no
+    watchdog can run)."""
     if not sys.platform.startswith("linux"):
         return None
+    import ctypes  # noqa: PLC0415 - start-up: only where the watchdog cannot run
+
     try:
         # The interpreter's own symbols include libc's: ``find_library("c")`` would run
         # ``ldconfig -p`` (a process and ~10 ms) on every start of reconciler.
@@ -54,6 +64,66 @@ def _death_signal() -> Callable[[], None] | None:
             os._exit(1)
 
     return preexec
+
+
+#: The environment variable that marks a child of this run (its value: the run's own mark).
+RUN_MARK = "RECONCILER_RUN_MARK"
+
+#: The watchdog: waits for reconciler's word on stdin; end of file without ``done`` (reconciler
+#: died) kills every process group whose leader's environment holds the mark ($1), twice (a
+#: child forking as it is killed), and each marked process itself (a child's own child).
+_WATCHDOG = r"""
+IFS= read -r word
+[ "$word" = done ] && exit 0
+for pass in 1 2; do
+  for file in $(grep -lsxzF -e "$1" /proc/[0-9]*/environ); do
+    pid=${file#/proc/}
+    pid=${pid%/environ}
+    kill -s KILL -- "-$pid" 2>/dev/null
+    kill -s KILL -- "$pid" 2>/dev/null
+  done
+done
+"""
+
+_watch_guard = threading.Lock()
+_watch: dict[str, str] = {}  # "mark": this run's ``RUN_MARK=value``, once the watchdog runs
+
+
+def _watchdog() -> str | None:
+    """This run's mark (``RUN_MARK=<pid>-<random>``), the watchdog started on first use; None
+    where it cannot run (not Linux, no ``/proc``, no ``sh``)."""
+    with _watch_guard:
+        if "mark" in _watch or "failed" in _watch:
+            return _watch.get("mark")
+        mark = f"{RUN_MARK}={os.getpid()}-{os.urandom(8).hex()}"
+        try:
+            if not sys.platform.startswith("linux") or not Path("/proc/self/fd").is_dir():
+                raise OSError("no /proc")
+            dog = subprocess.Popen(
+                ["/bin/sh", "-c", _WATCHDOG, "reconciler-watchdog", mark],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env={"PATH": os.environ.get("PATH") or os.defpath, "LC_ALL": "C"},
+                cwd="/",
+                process_group=0,  # a kill of reconciler's own group leaves it to do its work
+            )
+        except OSError:
+            _watch["failed"] = "1"
+            return None
+        atexit.register(_release, dog)
+        _watch["mark"] = mark
+        return mark
+
+
+def _release(dog: subprocess.Popen[bytes]) -> None:
+    """At a normal exit: tell the watchdog every child was waited for."""
+    with contextlib.suppress(OSError, ValueError):
+        if dog.stdin is not None:
+            dog.stdin.write(b"done\n")
+            dog.stdin.close()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        dog.wait(timeout=0.5)  # it exits at once: reaped, not left a zombie
 
 
 def stopping() -> bool:
@@ -92,6 +162,11 @@ def _signal_group(child: subprocess.Popen[str], signum: int) -> None:
 def child_env(env: Mapping[str, str]) -> dict[str, str]:
     """``env`` with ``TMPDIR`` (and ``TEMP``/``TMP``) in the run's scratch directory."""
     result = dict(env)
+    result.pop(RUN_MARK, None)  # a mark inherited from an outer run is not this run's
+    mark = _watchdog()
+    if mark is not None:
+        name, _, value = mark.partition("=")
+        result[name] = value
     directory = scratch.tmpdir()
     if directory is not None:
         for name in ("TMPDIR", "TEMP", "TMP"):
@@ -117,16 +192,18 @@ def run(
     """
     if _stopping.is_set():
         raise Interrupted("interrupted")
+    environment = child_env(env)
     child = subprocess.Popen(
         list(command),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=child_env(env),
+        env=environment,
         cwd=cwd,
         process_group=0,
-        preexec_fn=_PREEXEC,  # noqa: PLW1509 - only prctl(2); see _death_signal
+        # vfork, unless no watchdog guards this run: then prctl(2) only, see _death_signal
+        preexec_fn=None if RUN_MARK in environment else _death_signal(),  # noqa: PLW1509
     )
     with _guard:
         _children.add(child)
@@ -182,6 +259,3 @@ def _streamed(
         for reader in readers:
             reader.join()
     return "".join(captured["out"]), "".join(captured["err"])
-
-
-_PREEXEC = _death_signal()
