@@ -172,3 +172,82 @@ def _unpack(value: Run | float | tuple[float, int]) -> tuple[float, int | None]:
     if isinstance(value, tuple):
         return value[0], value[1]
     return float(value), None
+
+
+def ab_order(new_runs: int, old_runs: int) -> list[bool]:
+    """The order of an interleaved A/B: True = a new run, False = an old one.
+
+    With as many runs on both sides, pairs alternate old-new, new-old (ABBA, so drift and the
+    order within a pair cancel out); with fewer old runs, they are spread evenly between the
+    new ones. Either way the last run is a new one, so a scenario that leaves state behind
+    (locks, venvs) ends with the new reconciler's.
+    """
+    old_runs = min(old_runs, new_runs)
+    order: list[bool] = []
+    if old_runs == new_runs:
+        for i in range(new_runs):  # the last pair is old, new
+            order += [False, True] if (new_runs - 1 - i) % 2 == 0 else [True, False]
+        return order
+    slots = {int((m + 0.5) * new_runs / old_runs) for m in range(old_runs)} if old_runs else set()
+    for i in range(new_runs):
+        if i in slots:
+            order.append(False)
+        order.append(True)
+    return order
+
+
+def repeat_ab(
+    new: Sample,
+    old: Sample,
+    trials: tuple[Trial, Trial],
+    policies: tuple[Policy, Policy],
+    progress: Callable[[str], None],
+) -> tuple[Sample, Sample]:
+    """Fill ``new`` and ``old`` by interleaving their trials (:func:`ab_order`), warm-ups
+    first (new, then old). A failing new trial ends both; a failing old one ends only the old
+    side. Time budgets are not applied."""
+    new_trial, old_trial = trials
+    new_policy, old_policy = policies
+    new.runs_requested, old.runs_requested = new_policy.runs, old_policy.runs
+    load = round(os.getloadavg()[0], 2)
+    new.load1.append(load)
+    old.load1.append(load)
+
+    def one(sample: Sample, trial: Trial, warm: bool) -> None:
+        seconds, rss = _unpack(trial())
+        if warm:
+            sample.warmup.append(seconds)
+            return
+        sample.seconds.append(seconds)
+        if rss is not None:
+            sample.rss_kib.append(rss)
+
+    steps = [(True, True)] * new_policy.warmup + [(False, True)] * old_policy.warmup
+    steps += [(is_new, False) for is_new in ab_order(new_policy.runs, old_policy.runs)]
+    try:
+        for is_new, warm in steps:
+            if is_new:
+                one(new, new_trial, warm)
+            elif old.error is None:
+                try:
+                    one(old, old_trial, warm)
+                except BenchError as exc:
+                    old.error = str(exc)
+                    progress(f"  ! {old.key}: {str(exc).strip().splitlines()[-1]}")
+    except BenchError as exc:
+        new.error = str(exc)
+        progress(f"  ! {new.key}: {str(exc).splitlines()[0]}")
+    finally:
+        load = round(os.getloadavg()[0], 2)
+        new.load1.append(load)
+        old.load1.append(load)
+
+    def shown(sample: Sample) -> str:
+        median = sample.median if sample.error is None else None
+        return f"{median:.3f} s" if median is not None else "-"
+
+    progress(
+        f"  {new.key}: {shown(new)} [{len(new.seconds)} runs] | old {shown(old)} "
+        f"[{len(old.seconds)} runs]"
+    )
+    return new, old

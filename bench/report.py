@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
+from ab import Verdict
 from measure import Sample
 
 
@@ -104,4 +105,49 @@ def render(rows: list[Row]) -> str:
 
     out = [line(headers), "  ".join("-" * w for w in widths)]
     out += [line(c) for c in cells[1:]]
+    return "\n".join(out)
+
+
+def render_ab(rows: Sequence[Verdict], title: str, overall: str, off: str | None) -> str:
+    """The same-run A/B table (issue 20's "nothing else gets slower") and its verdict line;
+    ``off`` says why there is no old side at all."""
+    out = [title]
+    if off is not None or not rows:
+        out.append(f"nothing else gets slower: n/a ({off or 'no reconciler row measured'})")
+        return "\n".join(out)
+    headers = ("scenario", "new", "old", "new/old", "runs new/old", "verdict")
+    cells = [headers] + [
+        (
+            r.scenario,
+            _seconds(r.new),
+            _seconds(r.old),
+            f"{r.ratio:.2f}x" if r.ratio is not None else "-",
+            f"{r.new_runs}/{r.old_runs}",
+            r.verdict,
+        )
+        for r in rows
+    ]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(headers))]
+    right = {1, 2, 3, 4}
+
+    def line(cols: tuple[str, ...]) -> str:
+        parts = [
+            c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(cols)
+        ]
+        return "  ".join(parts).rstrip()
+
+    out += [line(headers), "  ".join("-" * w for w in widths)]
+    out += [line(c) for c in cells[1:]]
+    slower = [r.scenario for r in rows if r.verdict == "SLOWER"]
+    missing = [r.scenario for r in rows if r.verdict.startswith("n/a")]
+    new = [r.scenario for r in rows if r.verdict.startswith("new:")]
+    compared = len(rows) - len(missing) - len(new)
+    detail = f"{compared} of {len(rows)} reconciler rows compared"
+    if slower:
+        detail += f"; slower: {', '.join(slower)}"
+    if new:
+        detail += f"; new since the old commit: {', '.join(new)}"
+    if missing:
+        detail += f"; NOT compared: {', '.join(missing)}"
+    out.append(f"nothing else gets slower: {overall} ({detail})")
     return "\n".join(out)

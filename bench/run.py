@@ -31,6 +31,7 @@ from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import ab
 import projects
 import report
 import scenarios as sc
@@ -53,7 +54,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--slow-runs",
         type=int,
         default=None,
-        help="measured runs of the pip cold applies (default 3; 1 with --quick)",
+        help="measured runs of the pip cold apply (default 2; 1 with --quick); --jobs 1: half",
     )
     parser.add_argument(
         "--baseline-runs",
@@ -76,8 +77,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--compare",
         type=Path,
         default=None,
-        help="results file of an earlier run to compare every ratio with (default: --out's "
-        "previous content)",
+        help="results file of an earlier run whose base/rec ratios to show the drift from "
+        "(informational; default: --out's previous content)",
+    )
+    parser.add_argument(
+        "--ab-ref",
+        default=ab.DEFAULT_REF,
+        metavar="REF",
+        help="the earlier reconciler every reconciler row is timed against in the same run "
+        f'(issue 20\'s "nothing else gets slower"; default {ab.DEFAULT_REF}, the commit '
+        "issue 20 was filed at)",
+    )
+    parser.add_argument(
+        "--no-ab", action="store_true", help="skip that A/B (no old reconciler is built or run)"
     )
     return parser.parse_args(argv)
 
@@ -516,7 +528,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0912, PLR0915 - one 
     python = os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
     major_minor = f"{sys.version_info.major}.{sys.version_info.minor}"
     runs = args.runs or (3 if args.quick else 5)
-    slow_runs = args.slow_runs or (1 if args.quick else 3)
+    slow_runs = args.slow_runs or (1 if args.quick else 2)
     baseline_runs = args.baseline_runs or (2 if args.quick else 3)
 
     clock.log(f"building the wheelhouse in {root / 'wheels'} ...")
@@ -560,9 +572,11 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0912, PLR0915 - one 
         + ("" if args.quick else f" (no-op plans: {2 * runs})")
         + (" (cold applies: no warm-up)" if args.quick else "")
         + f"; pip cold applies: {slow_runs} run(s)"
-        + ("" if args.quick else " after 1 warm-up (--jobs 1: no warm-up)")
-        + f"; baselines: {baseline_runs} runs after 1 warm-up, the venv+pip loop 1 run"
+        + ("" if args.quick else " after 1 warm-up (--jobs 1: half, no warm-up)")
+        + f"; baselines: {baseline_runs} runs after 1 warm-up (2 once a baseline has used "
+        "25 s), the venv+pip loop 1 run"
         + (", loops over 4 plugins scaled to 20" if args.quick else "")
+        + ("" if args.quick else ", the venv+pip and pip freeze loops over 10 scaled to 20")
     )
     load1 = os.getloadavg()[0]
     cpus = os.cpu_count() or 1
@@ -576,6 +590,26 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0912, PLR0915 - one 
 
     if args.verify_only:
         return verify_only(bench, clock, ns, out)
+
+    if args.no_ab:
+        bench.ab_off = "the A/B is off (--no-ab)"
+    else:
+        clock.log(f"the old reconciler of the A/B ({args.ab_ref}) ...")
+        try:
+            bench.old = ab.build(
+                REPO,
+                args.ab_ref,
+                root,
+                python=python,
+                dev_bin=sc.DEV_BIN,
+                bench_env=bench.env,
+                log=clock.log,
+            )
+        except (BenchError, OSError) as exc:
+            lines = str(exc).strip().splitlines()
+            bench.ab_off = f"reconciler {args.ab_ref} not built: {lines[-1] if lines else exc}"
+            clock.log(f"  ! {bench.ab_off}; the A/B is skipped")
+            bench.notes.append(bench.ab_off)
 
     # ---- setup ------------------------------------------------------------------------
     try:
@@ -695,16 +729,21 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0912, PLR0915 - one 
     guarded(clock, bench, "meltano", lambda: sc.meltano_install(bench, 20))
 
     # ---- report ----------------------------------------------------------------------------------
+    ab_rows = ab.verdicts(bench.samples, ab_scenarios(), bench.ab_skipped, bench.ab_absent)
     rows = build_rows(bench.samples, bench, lock_jobs)
+    rows.append(ab_target_row(bench, ab_rows))
     print()
     print(report.render(rows))
+    print()
+    off = bench.ab_off if bench.old is None else None
+    print(report.render_ab(ab_rows, _ab_title(bench), ab.overall(ab_rows), off))
     print()
     print(
         f'Every project sets python = "{python}" (an explicit real path, so no launcher script '
         "runs per plan)."
     )
     print_analysis(bench, analysis)
-    print_slower(rows, args.compare or out)
+    print_drift(rows, args.compare or out)
     for note in bench.notes:
         print(f"note: {note}")
     errors = {k: s.error for k, s in bench.samples.items() if s.error}
@@ -737,6 +776,15 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0912, PLR0915 - one 
         "load_average": {"start": round(load1, 2), "end": round(os.getloadavg()[0], 2)},
         "samples": {k: s.to_json() for k, s in bench.samples.items()},
         "rows": [r.to_json() for r in rows],
+        "ab": {
+            "ref": args.ab_ref,
+            "commit": bench.old.commit if bench.old else None,
+            "off": bench.ab_off if bench.old is None else None,
+            "slower_when": f"new > old * {1 + ab.SLOWER_RATIO:.2f} and new > old + "
+            f"{ab.SLOWER_ABS * 1000:.0f} ms",
+            "overall": ab.overall(ab_rows),
+            "rows": [r.to_json() for r in ab_rows],
+        },
         "analysis": analysis,
         "notes": bench.notes,
     }
@@ -746,14 +794,70 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0912, PLR0915 - one 
     return 0
 
 
-#: A row counts as slower than in the previous run when its base/rec ratio fell by more than this.
-SLOWER = 0.15
+def ab_scenarios() -> list[tuple[str, str]]:
+    """Every reconciler row of the bench, as (sample key, scenario) in table order: what the
+    same-run A/B times against the old reconciler."""
+    default = _default_jobs()
+    return [
+        ("startup.import-cli", "import reconciler.cli (start-up + imports)"),
+        ("plan.noop.n20", "no-op plan, 20 venvs"),
+        ("plan.noop.n20.python3-shim", 'no-op plan, 20 venvs, python = "python3" (shim)'),
+        ("plan.noop.n50", "no-op plan, 50 venvs"),
+        ("plan.noop.n500", "no-op plan, 500 venvs"),
+        ("plan.verify.n20", "plan --verify, 20 venvs"),
+        ("plan.verify.n500", "plan --verify, 500 venvs"),
+        ("apply.noop.n20", "no-op apply, 20 venvs"),
+        ("apply.cold.n20.uv.jobs1", "cold apply 20, uv, --jobs 1"),
+        ("apply.cold.n20.uv.default", f"cold apply 20, uv, default jobs (new: {default})"),
+        *((f"apply.cold.n20.uv.jobs{n}", f"cold apply 20, uv, --jobs {n}") for n in (2, 3, 4)),
+        ("apply.cold.n20.pip.jobs1", "cold apply 20, pip, --jobs 1"),
+        ("apply.cold.n20.pip.default", "cold apply 20, pip, default jobs"),
+        ("apply.cold.real.uv.default", "realistic: cold apply, uv, default jobs"),
+        ("apply.cold.real.uv.jobs1", "realistic: cold apply, uv, --jobs 1"),
+        ("apply.upgrade.uv", "one-pin upgrade, uv (20 venvs)"),
+        ("apply.upgrade.pip", "one-pin upgrade, pip (20 venvs)"),
+        ("lock.n10.resolver-uv", "lock 10 plugins, uv resolver"),
+        ("lock.n10.jobs1", "lock 10 plugins, pip-tools, --jobs 1"),
+        ("lock.n10.default", "lock 10 plugins, pip-tools, default jobs"),
+    ]
 
 
-def print_slower(rows: list[report.Row], previous: Path) -> None:
-    """Issue 20's "nothing else in the bench gets slower": every row's base/rec ratio (a ratio
-    taken in one run, so comparable across runs and machines) against the previous results
-    file (``--compare``, default: the results file this run replaces)."""
+def _ab_title(bench: sc.Bench) -> str:
+    old = bench.old
+    if old is None:
+        return "nothing else gets slower (same-run A/B)"
+    return (
+        f"nothing else gets slower: the new reconciler vs reconciler {old.label} (its own venv "
+        f"under build/bench/ref/), same run, same projects, runs interleaved; medians; slower = "
+        f"new > old x {1 + ab.SLOWER_RATIO:.2f} and new > old + {ab.SLOWER_ABS * 1000:.0f} ms"
+    )
+
+
+def ab_target_row(bench: sc.Bench, rows: list[ab.Verdict]) -> report.Row:
+    """The main table's row for issue 20's last target, from the A/B's overall verdict."""
+    verdict = ab.overall(rows)
+    compared = sum(r.verdict in ("same", "faster", "SLOWER") for r in rows)
+    slower = sum(r.verdict == "SLOWER" for r in rows)
+    label = f"reconciler {bench.old.label}" if bench.old else "old reconciler: not built"
+    return report.Row(
+        "nothing else gets slower (A/B table below)",
+        f"{slower} of {compared} slower",
+        f"{label}, same run",
+        "-",
+        "no row slower (>10% and >10 ms)",
+        {"yes": "yes", "NO": "NO"}.get(verdict, "n/a" if not compared else "incomplete"),
+    )
+
+
+#: Drift: a row's base/rec ratio fell by more than this since the previous results file.
+DRIFT = 0.15
+
+
+def print_drift(rows: list[report.Row], previous: Path) -> None:
+    """Informational only (the "nothing else gets slower" verdict is the same-run A/B): each
+    row's base/rec ratio against the same row of an earlier results file (``--compare``,
+    default: the file this run replaces). Ratios are taken within a run, but the two runs may
+    differ in load and mode, and the baselines themselves move between runs."""
     try:
         before = json.loads(previous.read_text(encoding="utf-8"))
         old = {
@@ -763,26 +867,27 @@ def print_slower(rows: list[report.Row], previous: Path) -> None:
         }
         commit = (before.get("machine", {}).get("git") or {}).get("commit", "?")
     except (OSError, ValueError, AttributeError, KeyError, TypeError):
-        print(f"nothing else gets slower: n/a (no previous results in {previous})")
         return
-    slower, compared = [], 0
+    dropped, compared = [], 0
     for row in rows:
         was = old.get((row.scenario, row.baseline.split(":")[0]))
         if was is None or not row.ratio_value:
             continue
         compared += 1
-        if row.ratio_value < was * (1 - SLOWER):
-            slower.append(
+        if row.ratio_value < was * (1 - DRIFT):
+            dropped.append(
                 f"{row.scenario} vs {row.baseline.split(':')[0]}: {was:.2f}x -> "
                 f"{row.ratio_value:.2f}x"
             )
     print(
-        f"nothing else gets slower (base/rec of {compared} rows vs {previous.name} of "
-        f"commit {str(commit)[:10]}, {before.get('mode', '?')} mode; a drop over "
-        f"{SLOWER:.0%} counts): {'NO' if slower else 'yes'}"
+        f"drift since the previous results file (informational, not a verdict: another run, "
+        f"load and mode): base/rec of {compared} rows vs {previous.name} of commit "
+        f"{str(commit)[:10]} ({before.get('mode', '?')} mode, load "
+        f"{(before.get('load_average') or {}).get('end', '?')}): {len(dropped)} fell by over "
+        f"{DRIFT:.0%}"
     )
-    for line in slower:
-        print(f"  slower: {line}")
+    for line in dropped:
+        print(f"  ratio fell: {line}")
 
 
 def verify_only(bench: sc.Bench, clock: Clock, ns: tuple[int, ...], out: Path) -> int:

@@ -13,10 +13,11 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import ab
 import measure
 import projects
 import realistic
@@ -66,6 +67,14 @@ class Bench:
     samples: dict[str, Sample] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     info: dict[str, object] = field(default_factory=dict)
+    #: the old reconciler of the same-run A/B (bench/ab.py), None when it is off or unbuilt
+    old: ab.Side | None = None
+    #: why there is no old side at all (printed under the A/B table)
+    ab_off: str = "the A/B is off (--no-ab)"
+    #: sample key -> why that row has no old side
+    ab_skipped: dict[str, str] = field(default_factory=dict)
+    #: sample key -> the option the old reconciler lacks (a row new since the old commit)
+    ab_absent: dict[str, str] = field(default_factory=dict)
 
     # ---- tools -------------------------------------------------------------------------
     @property
@@ -87,15 +96,23 @@ class Bench:
         """A project directory under build/bench/projects."""
         return self.root / "projects" / name
 
-    def rec(self, project: Path, *args: str | Path) -> list[str | Path]:
-        """A reconciler command line for ``project``."""
-        return [self.reconciler, "--project", project, *args]
+    def rec(
+        self, project: Path, *args: str | Path, side: ab.Side | None = None
+    ) -> list[str | Path]:
+        """A reconciler command line for ``project`` (the old reconciler's with ``side``)."""
+        return [side.reconciler if side else self.reconciler, "--project", project, *args]
 
     def run(
-        self, command: list[str | Path], *, ok: tuple[int, ...] = (0,), capture: bool = False
+        self,
+        command: list[str | Path],
+        *,
+        ok: tuple[int, ...] = (0,),
+        capture: bool = False,
+        side: ab.Side | None = None,
     ) -> Run:
-        """Run a child in the bench environment (see :func:`measure.run`)."""
-        return measure.run(command, env=self.env, ok=ok, capture=capture)
+        """Run a child in the bench environment (``side``'s, for the old reconciler; see
+        :func:`measure.run`)."""
+        return measure.run(command, env=side.env if side else self.env, ok=ok, capture=capture)
 
     def policy(self, kind: str) -> Policy:
         """How to repeat a scenario of ``kind`` (see bench/README.md, "Repetitions")."""
@@ -103,12 +120,17 @@ class Bench:
         table = {
             "fast": Policy(runs=runs, warmup=1),
             # sub-second and the headline targets: twice the runs against background noise
-            "plan": Policy(runs=runs if quick else 2 * runs, warmup=1),
+            # (never below --runs; a row taking seconds per run, `plan --verify` of 500 venvs,
+            # stops there once it has used 20 s)
+            "plan": Policy(runs=runs if quick else 2 * runs, warmup=1, min_runs=runs, budget=20),
             "apply-uv": Policy(runs=runs, warmup=0 if quick else 1),
             "apply-pip": Policy(runs=slow, warmup=0 if quick else 1),
-            "apply-pip-jobs1": Policy(runs=slow, warmup=0),
-            "lock": Policy(runs=slow, warmup=0) if quick else Policy(runs=runs, warmup=1),
-            "baseline-fast": Policy(runs=base, warmup=1),
+            # ~45 s a run on 2 cores, no target: half the pip runs (at least one)
+            "apply-pip-jobs1": Policy(runs=max(1, slow // 2), warmup=0),
+            "lock": Policy(runs=slow, warmup=0) if quick else Policy(runs=min(runs, 3), warmup=1),
+            # a baseline taking seconds per run (pip freeze/sync/check loops) stops after 2
+            # runs once it has used 25 s
+            "baseline-fast": Policy(runs=base, warmup=1, min_runs=min(base, 2), budget=25),
             "baseline-slow": Policy(runs=1, warmup=0),
         }
         return table[kind]
@@ -119,24 +141,145 @@ class Bench:
         self.samples[key] = sample
         return measure.repeat(sample, trial, self.policy(kind), self.log)
 
-    # ---- project state -------------------------------------------------------------------
-    def plan_exit(self, project: Path) -> int:
-        """Exit code of ``plan --detailed-exitcode`` (0 no changes, 2 changes)."""
-        return self.run(self.rec(project, "plan", "--detailed-exitcode"), ok=(0, 2)).returncode
+    def old_policy(self, kind: str) -> Policy:
+        """The old reconciler's repetitions: the same as the new one's, except on the rows that
+        take seconds per run (pip cold applies, the pip-tools lock): half the runs (at least
+        one: 3 -> 2, 2 or 1 -> 1), no warm-up (the caches are the ones the new side's warm-up
+        filled)."""
+        policy = self.policy(kind)
+        if kind in ("apply-pip", "apply-pip-jobs1", "lock"):
+            return Policy(runs=max(1, (policy.runs + 1) // 2), warmup=0)
+        return policy
 
-    def ensure_applied(self, project: Path) -> None:
+    def measure_ab(
+        self,
+        key: str,
+        description: str,
+        trial_for: Callable[[ab.Side | None], measure.Trial],
+        kind: str,
+        args: Sequence[str | Path] = (),
+    ) -> Sample:
+        """:meth:`measure` of ``trial_for(None)`` (the new reconciler), interleaved with
+        ``trial_for(old side)`` stored as ``old.<key>`` when there is an old reconciler that
+        takes ``args`` (``SUBCOMMAND --option ...``); otherwise the reason is kept in
+        :attr:`ab_skipped`."""
+        old = self.old
+        reason = self.ab_off if old is None else None
+        old_trial: measure.Trial | None = None
+        if old is not None:
+            missing = old.missing_option(args)
+            if missing is not None:
+                self.ab_absent[key] = f"reconciler {old.label} has no `{missing}`"
+                reason = self.ab_absent[key]
+            else:
+                try:
+                    old_trial = trial_for(old)  # may set up the old side's state (untimed)
+                except (BenchError, OSError, ValueError) as exc:
+                    lines = str(exc).strip().splitlines()
+                    reason = f"old side's set-up failed: {lines[-1] if lines else exc!r}"
+                    self.log(f"  ! {key}: {reason}")
+        if old is None or old_trial is None:
+            self.ab_skipped[key] = reason or "not measured"
+            return self.measure(key, description, trial_for(None), kind)
+        new_sample = Sample(key=key, description=description)
+        old_sample = Sample(key=f"old.{key}", description=f"{description} [reconciler {old.label}]")
+        self.samples[key] = new_sample
+        self.samples[old_sample.key] = old_sample
+        measure.repeat_ab(
+            new_sample,
+            old_sample,
+            (trial_for(None), old_trial),
+            (self.policy(kind), self.old_policy(kind)),
+            self.log,
+        )
+        return new_sample
+
+    def state_for(self, side: ab.Side | None, project: Path, *, applied: bool = True) -> Path:
+        """The project ``side`` times a row of ``project`` on (``applied``: with its venvs up
+        to date for that side).
+
+        The new reconciler: ``project`` itself. The old one: ``project`` too when it reads its
+        locks as fresh and (``applied``) plans no change to the venvs the new one applied;
+        otherwise a sibling copy, ``<name>.old-<commit>``, with the same settings and the same
+        pins locked by the old reconciler in its own format (checked: a pin that differs is a
+        note), applied by it when ``applied``.
+        """
+        if side is None:
+            return project
+        chosen = side.projects.get(project)
+        if chosen is None:
+            chosen = project
+            if not self.locks_fresh(project, side) or (
+                applied and self.plan_exit(project, side) != 0
+            ):
+                chosen = self._old_copy(project, side)
+            side.projects[project] = chosen
+        if applied and chosen not in side.applied:
+            self.ensure_applied(chosen, side)
+            side.applied.add(chosen)
+        return chosen
+
+    def locks_fresh(self, project: Path, side: ab.Side | None = None) -> bool:
+        """Whether ``lock --check`` (of ``side``'s reconciler) calls every lock fresh."""
+        command = self.rec(project, "lock", "--check", side=side)
+        return self.run(command, ok=(0, 2), side=side).returncode == 0
+
+    def _old_copy(self, project: Path, side: ab.Side) -> Path:
+        """``project``'s sibling for the old reconciler (see :meth:`state_for`): its settings,
+        and locks with the same pins that the old reconciler reads (a lock is copied only when
+        its pins differ, then ``lock`` re-resolves what the old one calls stale)."""
+        copy = project.with_name(f"{project.name}.old-{side.label}")
+        (copy / "lock").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(project / "reconciler.toml", copy / "reconciler.toml")
+        for lock in (copy / "lock").glob("*.txt"):
+            if not (project / "lock" / lock.name).is_file():
+                lock.unlink()
+        for lock in (project / "lock").glob("*.txt"):
+            mine = copy / "lock" / lock.name
+            if not mine.is_file() or _pinned(mine) != _pinned(lock):
+                shutil.copyfile(lock, mine)
+        if not self.locks_fresh(copy, side):
+            started = time.perf_counter()
+            self.run(self.rec(copy, "lock", side=side), side=side)
+            self.log(
+                f"  locked {copy.name} with reconciler {side.label} in "
+                f"{time.perf_counter() - started:.1f} s"
+            )
+        differ = sorted(
+            lock.name
+            for lock in (project / "lock").glob("*.txt")
+            if _pinned(copy / "lock" / lock.name) != _pinned(lock)
+        )
+        note = (
+            f"reconciler {side.label} cannot use {project.name} as the new one left it (its "
+            f"locks or venvs are not current for it): its rows run on {copy.name}, the same "
+            "settings locked and applied by it"
+            + (f"; pins differ in {len(differ)} locks: {', '.join(differ[:3])}" if differ else "")
+        )
+        self.notes.append(note)
+        self.log(f"  {note}")
+        return copy
+
+    # ---- project state -------------------------------------------------------------------
+    def plan_exit(self, project: Path, side: ab.Side | None = None) -> int:
+        """Exit code of ``plan --detailed-exitcode`` (0 no changes, 2 changes)."""
+        command = self.rec(project, "plan", "--detailed-exitcode", side=side)
+        return self.run(command, ok=(0, 2), side=side).returncode
+
+    def ensure_applied(self, project: Path, side: ab.Side | None = None) -> None:
         """Apply ``project`` unless its plan is already a no-op; fail unless it then is."""
-        if self.plan_exit(project) == 0:
+        if self.plan_exit(project, side) == 0:
             return
         started = time.perf_counter()
         try:
-            self.run(self.rec(project, "apply", "--installer", "uv"))
+            self.run(self.rec(project, "apply", "--installer", "uv", side=side), side=side)
         except BenchError as exc:
             self.log(f"  ! apply --installer uv failed ({str(exc).splitlines()[0]}); trying pip")
-            self.run(self.rec(project, "apply", "--installer", "pip"))
-        self.log(f"  applied {project.name} in {time.perf_counter() - started:.1f} s")
-        if self.plan_exit(project) != 0:
-            raise BenchError(f"{project}: plan still shows changes after apply")
+            self.run(self.rec(project, "apply", "--installer", "pip", side=side), side=side)
+        by = f" with reconciler {side.label}" if side else ""
+        self.log(f"  applied {project.name}{by} in {time.perf_counter() - started:.1f} s")
+        if self.plan_exit(project, side) != 0:
+            raise BenchError(f"{project}: plan still shows changes after apply{by}")
 
     def lock_check(self, project: Path) -> None:
         """Abort unless ``reconciler lock --check`` calls every lock of ``project`` fresh."""
@@ -200,14 +343,32 @@ def setup_project(bench: Bench, name: str, n: int, *, lock_with_reconciler: bool
 # ---- plan ---------------------------------------------------------------------------------
 
 
-def plan_noop(bench: Bench, project: Path, n: int) -> Sample:
-    """No-op ``plan`` over ``n`` venvs (exit 0 required: it really is a no-op)."""
-    return bench.measure(
-        f"plan.noop.n{n}",
-        f"reconciler plan --detailed-exitcode over {n} up-to-date venvs",
-        lambda: bench.run(bench.rec(project, "plan", "--detailed-exitcode")),
-        "plan",
+def plan_noop(bench: Bench, project: Path, n: int, *, verify: bool = False) -> Sample:
+    """No-op ``plan`` (``plan --verify``) over ``n`` venvs (exit 0 required: it really is a
+    no-op)."""
+    args = (
+        ("plan", "--verify", "--detailed-exitcode") if verify else ("plan", "--detailed-exitcode")
     )
+    return bench.measure_ab(
+        f"plan.{'verify' if verify else 'noop'}.n{n}",
+        f"reconciler {' '.join(args)} over {n} up-to-date venvs",
+        _applied_trial(bench, project, args),
+        "plan",
+        args,
+    )
+
+
+def _applied_trial(
+    bench: Bench, project: Path, args: Sequence[str]
+) -> Callable[[ab.Side | None], measure.Trial]:
+    """The trials of ``reconciler ARGS`` over a project's up-to-date venvs (exit 0 required),
+    each side on the state it calls current (:meth:`Bench.state_for`)."""
+
+    def trial_for(side: ab.Side | None) -> measure.Trial:
+        command = bench.rec(bench.state_for(side, project), *args, side=side)
+        return lambda: bench.run(command, side=side)
+
+    return trial_for
 
 
 def plan_with_shim(bench: Bench, project: Path) -> Sample | None:
@@ -218,14 +379,23 @@ def plan_with_shim(bench: Bench, project: Path) -> Sample | None:
     with Path(found).open("rb") as handle:
         if handle.read(2) != b"#!":
             return None
-    variant = project / "reconciler-python3.toml"
-    text = (project / "reconciler.toml").read_text(encoding="utf-8")
-    variant.write_text(text.replace(f'python = "{bench.python}"', 'python = "python3"'), "utf-8")
-    return bench.measure(
+    args = ("plan", "--detailed-exitcode")
+
+    def trial_for(side: ab.Side | None) -> measure.Trial:
+        where = bench.state_for(side, project)
+        variant = where / "reconciler-python3.toml"
+        text = (where / "reconciler.toml").read_text(encoding="utf-8")
+        replaced = text.replace(f'python = "{bench.python}"', 'python = "python3"')
+        variant.write_text(replaced, "utf-8")
+        command = bench.rec(variant, *args, side=side)
+        return lambda: bench.run(command, side=side)
+
+    return bench.measure_ab(
         "plan.noop.n20.python3-shim",
         f'the no-op plan over 20 venvs with python = "python3" ({found}, a launcher script)',
-        lambda: bench.run([bench.reconciler, "--project", variant, "plan", "--detailed-exitcode"]),
+        trial_for,
         "plan",
+        args,
     )
 
 
@@ -238,10 +408,15 @@ def startup_costs(bench: Bench) -> None:
         lambda: bench.run([python, "-c", "pass"]),
         "fast",
     )
-    bench.measure(
+
+    def trial_for(side: ab.Side | None) -> measure.Trial:
+        interpreter = side.python if side else python
+        return lambda: bench.run([interpreter, "-c", "import reconciler.cli"], side=side)
+
+    bench.measure_ab(
         "startup.import-cli",
         "python -c 'import reconciler.cli' (everything `reconciler plan` imports at start)",
-        lambda: bench.run([python, "-c", "import reconciler.cli"]),
+        trial_for,
         "fast",
     )
 
@@ -405,27 +580,58 @@ def plan_phases(bench: Bench, project: Path) -> dict[str, object]:
 # ---- cold apply ----------------------------------------------------------------------------
 
 
-def cold_apply(bench: Bench, project: Path, installer: str, jobs1: bool) -> Sample:
-    """``apply`` of every venv from nothing (``.venvs`` deleted before each run)."""
-    mode = "jobs1" if jobs1 else "default"
+def cold_apply(
+    bench: Bench, project: Path, installer: str, jobs1: bool, *, jobs: int | None = None
+) -> Sample:
+    """``apply`` of every venv from nothing (``.venvs`` deleted before each run), with
+    ``--jobs 1`` (``jobs1``), ``--jobs N`` (``jobs``) or the default job count."""
+    jobs = 1 if jobs1 else jobs
     args: list[str | Path] = ["apply", "--installer", installer]
-    if jobs1:
-        args += ["--jobs", "1"]
-
-    def trial() -> Run:
-        shutil.rmtree(project / ".venvs", ignore_errors=True)
-        return bench.run(bench.rec(project, *args))
-
-    sample = bench.measure(
-        f"apply.cold.n20.{installer}.{mode}",
-        f"reconciler apply --installer {installer}{' --jobs 1' if jobs1 else ''} of 20 venvs, "
-        "from nothing",
-        trial,
-        "apply-uv" if installer == "uv" else ("apply-pip-jobs1" if jobs1 else "apply-pip"),
+    if jobs is not None:
+        args += ["--jobs", str(jobs)]
+    sample = bench.measure_ab(
+        f"apply.cold.n20.{installer}.{'default' if jobs is None else f'jobs{jobs}'}",
+        f"reconciler {' '.join(map(str, args))} of 20 venvs, from nothing",
+        _cold_trial(bench, project, args),
+        "apply-uv" if installer == "uv" else ("apply-pip-jobs1" if jobs == 1 else "apply-pip"),
+        args,
     )
     if sample.error is None and bench.plan_exit(project) != 0:
         sample.error = "plan shows changes after the cold apply"
     return sample
+
+
+def _cold_trial(
+    bench: Bench, project: Path, args: Sequence[str | Path]
+) -> Callable[[ab.Side | None], measure.Trial]:
+    """A cold apply's trials: ``.venvs`` deleted (untimed), then ``reconciler ARGS`` by the
+    given side on the same project (or the old side's copy, :meth:`Bench.state_for`)."""
+
+    def trial_for(side: ab.Side | None) -> measure.Trial:
+        where = bench.state_for(side, project, applied=False)
+        command = bench.rec(where, *args, side=side)
+
+        def trial() -> Run:
+            shutil.rmtree(where / ".venvs", ignore_errors=True)
+            return bench.run(command, side=side)
+
+        return trial
+
+    return trial_for
+
+
+def _pinned(lock: Path) -> set[str]:
+    """What a lock pins (requirement and ``--hash`` tokens; comments, the header and the
+    layout left out), to tell whether two resolvers' locks install the same thing."""
+    tokens: set[str] = set()
+    try:
+        text = lock.read_text(encoding="utf-8")
+    except OSError:
+        return tokens
+    for line in text.splitlines():
+        code = line.split("#", 1)[0] if line.lstrip().startswith("#") else line
+        tokens.update(t for t in code.split() if t != "\\")
+    return tokens
 
 
 def _lock_of(bench: Bench, name: str) -> Path:
@@ -433,8 +639,9 @@ def _lock_of(bench: Bench, name: str) -> Path:
 
 
 def naive_loop(bench: Bench, n: int) -> Sample:
-    """Sequential ``python -m venv`` (pip seeded) + ``pip install --no-deps -r lock`` per plugin."""
-    k = n if not bench.quick else 4
+    """Sequential ``python -m venv`` (pip seeded) + ``pip install --no-deps -r lock`` per plugin
+    (~6 s a plugin on 2 cores: timed over 10 plugins, 4 with ``--quick``, and scaled)."""
+    k = min(n, 4 if bench.quick else 10)
     names = [wh.plugin_name(i) for i in range(k)]
     base = bench.root / "baseline" / "venv-pip"
 
@@ -596,7 +803,7 @@ def pip_sync_noop(bench: Bench, n: int) -> Sample:
 
 def pip_freeze_noop(bench: Bench, project: Path, n: int) -> Sample:
     """``pip --python V freeze`` per venv, output checked against the lock once."""
-    k = 4 if bench.quick else n
+    k = min(n, 4 if bench.quick else 10)  # ~0.6 s a venv: timed over 10 (4) and scaled
     names = [wh.plugin_name(i) for i in range(k)]
     checked: list[bool] = []
 
@@ -666,30 +873,40 @@ def upgrade(bench: Bench, project: Path, installer: str) -> Sample:
     Before every run the old pin is put back and applied (untimed), so each timed apply is the
     same in-place upgrade of one package in one of the 20 venvs.
     """
-    lock = project / "lock" / f"{wh.plugin_name(0)}.txt"
-    new_text = lock.read_text(encoding="utf-8")
-    old_text = projects.swap_pin(new_text, bench.house, wh.NEW_VERSION, wh.OLD_VERSION)
-    command = bench.rec(project, "apply", "--installer", installer)
+    name = f"{wh.plugin_name(0)}.txt"
+    args = ("apply", "--installer", installer)
+    locks: dict[Path, str] = {}  # lock -> its text with the new pin, put back at the end
 
-    def trial() -> Run:
-        lock.write_text(old_text, encoding="utf-8")
-        bench.run(command)
-        lock.write_text(new_text, encoding="utf-8")
-        result = bench.run(command, capture=True)
-        if "1 upgraded" not in result.output:
-            raise BenchError(f"apply did not report one upgrade:\n{result.output[-500:]}")
-        return result
+    def trial_for(side: ab.Side | None) -> measure.Trial:
+        where = bench.state_for(side, project)
+        lock = where / "lock" / name
+        new_text = locks.setdefault(lock, lock.read_text(encoding="utf-8"))
+        old_text = projects.swap_pin(new_text, bench.house, wh.NEW_VERSION, wh.OLD_VERSION)
+        command = bench.rec(where, *args, side=side)
+
+        def trial() -> Run:
+            lock.write_text(old_text, encoding="utf-8")
+            bench.run(command, side=side)
+            lock.write_text(new_text, encoding="utf-8")
+            result = bench.run(command, capture=True, side=side)
+            if "1 upgraded" not in result.output:
+                raise BenchError(f"apply did not report one upgrade:\n{result.output[-500:]}")
+            return result
+
+        return trial
 
     try:
-        sample = bench.measure(
+        sample = bench.measure_ab(
             f"apply.upgrade.{installer}",
             f"reconciler apply --installer {installer} after one pin changed "
             f"({wh.UPGRADE_LIBRARY} {wh.OLD_VERSION} -> {wh.NEW_VERSION} in 1 of 20 venvs)",
-            trial,
+            trial_for,
             "apply-uv",
+            args,
         )
     finally:
-        lock.write_text(new_text, encoding="utf-8")
+        for lock, text in locks.items():
+            lock.write_text(text, encoding="utf-8")
     if sample.error is None and bench.plan_exit(project) != 0:
         sample.error = "plan shows changes after the upgrade"
     return sample
@@ -773,16 +990,22 @@ def _lock_from_nothing(
     """``reconciler ARGS`` (a lock command) timed with every lock deleted first, measured as
     ``kind``; the locks it wrote are checked afterwards (an error in the sample, not raised)."""
 
-    def trial() -> Run:
-        for path in (project / "lock").glob("*.txt"):
-            path.unlink()
-        return bench.run(bench.rec(project, *args))
+    def trial_for(side: ab.Side | None) -> measure.Trial:
+        command = bench.rec(project, *args, side=side)
 
-    sample = bench.measure(
+        def trial() -> Run:
+            for path in (project / "lock").glob("*.txt"):
+                path.unlink()
+            return bench.run(command, side=side)
+
+        return trial
+
+    sample = bench.measure_ab(
         key,
         f"reconciler {' '.join(str(a) for a in args)} of 10 plugins, no locks present",
-        trial,
+        trial_for,
         kind,
+        args,
     )
     try:
         bench.lock_check(project)
@@ -833,11 +1056,12 @@ def uv_compile_loop(bench: Bench, n: int) -> Sample:
 
 def apply_noop(bench: Bench, project: Path) -> Sample:
     """``reconciler apply`` when every venv already matches (exit 0, nothing touched)."""
-    return bench.measure(
+    return bench.measure_ab(
         "apply.noop.n20",
         "reconciler apply over 20 up-to-date venvs (nothing to do)",
-        lambda: bench.run(bench.rec(project, "apply")),
+        _applied_trial(bench, project, ("apply",)),
         "plan",
+        ("apply",),
     )
 
 
@@ -956,12 +1180,7 @@ def record_files(bench: Bench, project: Path, n: int) -> Path:
 
 def plan_verify(bench: Bench, project: Path, n: int) -> Sample:
     """``plan --verify`` over ``n`` up-to-date venvs (exit 0 required: every file matches)."""
-    return bench.measure(
-        f"plan.verify.n{n}",
-        f"reconciler plan --verify --detailed-exitcode over {n} up-to-date venvs",
-        lambda: bench.run(bench.rec(project, "plan", "--verify", "--detailed-exitcode")),
-        "plan",
-    )
+    return plan_noop(bench, project, n, verify=True)
 
 
 def read_files_once(bench: Bench, listing: Path, n: int) -> tuple[Sample, Sample]:
@@ -984,9 +1203,30 @@ def read_files_once(bench: Bench, listing: Path, n: int) -> tuple[Sample, Sample
 
 
 def pip_check(bench: Bench, project: Path, n: int) -> Sample:
-    """``pip --python V check`` per venv (what people run to check a venv's health)."""
+    """``pip --python V check`` per venv (what people run to check a venv's health).
+
+    Timed over the first 20 venvs (4 with ``--quick``) and scaled to ``n``; for ``n`` > 20 the
+    20-venv row's runs are reused when it was measured: its venvs hold the same plugins from
+    the same locks, so the loop would time the same work again.
+    """
     k = min(n, 4 if bench.quick else 20)
     names = [wh.plugin_name(i) for i in range(k)]
+    same = bench.samples.get("baseline.verify.n20.pip-check")
+    if n > 20 and same is not None and same.error is None and same.seconds:
+        key = f"baseline.verify.n{n}.pip-check"
+        sample = Sample(
+            key=key,
+            description=f"`pip --python V/bin/python check` per venv ({n} venvs)",
+            seconds=list(same.seconds),
+            warmup=list(same.warmup),
+            runs_requested=same.runs_requested,
+            estimated_from=same.estimated_from or 20,
+            scale=n / (same.estimated_from or 20),
+            notes=[f"the runs of {same.key} (the same plugins and locks), scaled to {n} venvs"],
+        )
+        bench.samples[key] = sample
+        bench.log(f"  {key}: {sample.median:.3f} s (est. from the 20-venv row's runs)")
+        return sample
 
     def trial() -> float:
         started = time.perf_counter()
@@ -1019,17 +1259,7 @@ def verify_scenarios(bench: Bench, project: Path, n: int) -> None:
 
 def cold_apply_jobs(bench: Bench, project: Path, jobs: int) -> Sample:
     """``apply --installer uv --jobs N`` of the 20 venvs from nothing (to choose the default)."""
-
-    def trial() -> Run:
-        shutil.rmtree(project / ".venvs", ignore_errors=True)
-        return bench.run(bench.rec(project, "apply", "--installer", "uv", "--jobs", str(jobs)))
-
-    return bench.measure(
-        f"apply.cold.n20.uv.jobs{jobs}",
-        f"reconciler apply --installer uv --jobs {jobs} of 20 venvs, from nothing",
-        trial,
-        "apply-uv",
-    )
+    return cold_apply(bench, project, "uv", jobs1=False, jobs=jobs)
 
 
 def stage_profile(
@@ -1100,17 +1330,14 @@ def realistic_apply(bench: Bench, project: Path, jobs: int | None = None) -> Sam
     if jobs is not None:
         args += ["--jobs", str(jobs)]
 
-    def trial() -> Run:
-        shutil.rmtree(project / ".venvs", ignore_errors=True)
-        return bench.run(bench.rec(project, *args))
-
     key = "apply.cold.real.uv." + ("default" if jobs is None else f"jobs{jobs}")
-    sample = bench.measure(
+    sample = bench.measure_ab(
         key,
         "reconciler apply --installer uv of the realistic plugins (MB wheels, sdist, git), "
         "from nothing" + ("" if jobs is None else f", --jobs {jobs}"),
-        trial,
+        _cold_trial(bench, project, args),
         "apply-uv",
+        args,
     )
     if sample.error is None and bench.plan_exit(project) != 0:
         sample.error = "plan shows changes after the cold apply"
