@@ -26,6 +26,7 @@ from helpers import Result, built_once, copy_tree
 from test_direct import TEST_WHEELS, commit, direct_url, git, local_project, set_value
 from test_meltano import MELTANO, PROJECT_ID, MeltanoProject, meltano_env  # noqa: F401 - a fixture
 
+from reconciler.installers.uv import find_uv
 from reconciler.locking.fetch_wheels import (
     MANIFEST,
     BuiltWheel,
@@ -280,7 +281,6 @@ def test_a_wheel_of_another_commit_is_not_used(tmp_path: Path) -> None:
     project, repo, first = git_and_local(tmp_path, "uv")  # its own repository: committed to
     wheelhouse = tmp_path / "wheelhouse"
     fetch(project, wheelhouse)
-    use_installer(project, "pip")  # apply builds the new commit with pip
     second = commit(repo, "tap-git", "second commit")
     project.ok("lock", "--upgrade-package", "tap-git")
     assert second in project.lock("tap-g").read_text(encoding="utf-8")
@@ -426,10 +426,12 @@ def test_fetch_takes_locked_pins_and_commits_whatever_their_requires_python_uppe
         text.replace('version = "0.1.0"\n', 'version = "0.1.0"\nrequires-python = ">=3,<3.1"\n'),
         encoding="utf-8",
     )
-    extra = tmp_path / "extra"
+    extra = tmp_path / "extra"  # its wheel, as an index would serve it (uv ignores the bound)
+    uv = find_uv()
+    assert uv is not None, "uv is a dev dependency"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-index", "--find-links",
-         str(TEST_WHEELS), "--ignore-requires-python", "-w", str(extra), str(capped)],
+        [uv, "build", "--no-config", "--wheel", "--no-index", "--find-links", str(TEST_WHEELS),
+         "--python", sys.executable, "-o", str(extra), str(capped)],
         check=True, capture_output=True,
     )  # fmt: skip
     git(capped, "init", "-q", "-b", "main")
