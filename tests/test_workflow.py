@@ -102,18 +102,20 @@ def test_workflow_run_steps_pass_on_the_demo_project(
         check=True,
         capture_output=True,
     )
-    logs = _run_steps(project, env)
+    logs, env = _run_steps(project, env)
     assert "All 3 locks are fresh." in logs["Locks are fresh (reconciler.toml and lock/ agree)"]
     assert "No changes." in logs["Nothing left to do (exit 2 would mean drift)"]
     installed = Path(env["RUNNER_TEMP"]) / "reconciler" / "bin" / "reconciler"
     assert installed.is_file()
     marker = (project / ".venvs" / "tap-beta" / "reconciler-state.json").read_text()
     assert f'"python_version": "{versions[0]}.' in marker
-    # A plugin added without locking: the drift check fails at its first reconciler step.
+    # A plugin added without locking: the drift check fails at its first reconciler step (the
+    # steps after the install step, with the tool it installed: only the commit differs).
     doc["plugins"]["tap-new"] = {"requirements": ["tap-alpha"]}  # type: ignore[index]
     (project / "reconciler.toml").write_text(tomlkit.dumps(doc), encoding="utf-8")
-    with pytest.raises(AssertionError, match=r"exit 2[\s\S]*tap-new: missing"):
-        _run_steps(project, env)
+    with pytest.raises(AssertionError, match=r"exit 2[\s\S]*tap-new: missing") as failed:
+        _run_steps(project, env, after=INSTALL_STEP)
+    assert "Locks are fresh" in str(failed.value), "not the first reconciler step"
 
 
 def _runner_env(tmp_path: Path, wheel: Path) -> dict[str, str]:
@@ -132,19 +134,28 @@ def _runner_env(tmp_path: Path, wheel: Path) -> dict[str, str]:
     return env
 
 
-def _run_steps(project: Path, env: dict[str, str]) -> dict[str, str]:
-    """Run every ``run:`` step with ``bash -e`` as GitHub does; ``$GITHUB_PATH`` lines are put
-    first on ``PATH`` for the next steps. Returns each step's output by name."""
+#: The step that installs the tool (and puts it on ``$GITHUB_PATH``).
+INSTALL_STEP = "Install reconciler"
+
+
+def _run_steps(
+    project: Path, env: dict[str, str], after: str | None = None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Run every ``run:`` step (only those after the step whose name starts with ``after``)
+    with ``bash -e`` as GitHub does; ``$GITHUB_PATH`` lines are put first on ``PATH`` for the
+    next steps. Returns each step's output by name, and the environment the steps left."""
     env = dict(env)
     github_path = Path(env["GITHUB_PATH"])
     github_path.write_text("", encoding="utf-8")
     logs: dict[str, str] = {}
-    for step in _steps():
-        if "run" not in step:
-            continue
+    steps = [step for step in _steps() if "run" in step]
+    if after is not None:
+        (start,) = [n for n, s in enumerate(steps) if s.get("name", "").startswith(after)]
+        steps = steps[start + 1 :]
+    for step in steps:
         name = step.get("name", step["run"])
         logs[name] = bash_step(step["run"], env, project, name)
         added = [line for line in github_path.read_text(encoding="utf-8").splitlines() if line]
         env["PATH"] = os.pathsep.join([*reversed(added), env["PATH"]])
         github_path.write_text("", encoding="utf-8")
-    return logs
+    return logs, env
