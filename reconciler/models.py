@@ -12,6 +12,7 @@ import attrs
 from reconciler.backends import lock_file
 from reconciler.layouts.venvs import VenvsLayout
 from reconciler.support.names import older_version
+from reconciler.support.values import Value
 
 if TYPE_CHECKING:
     from reconciler.layouts import Layout
@@ -20,8 +21,8 @@ if TYPE_CHECKING:
 BOOTSTRAP_DISTS = frozenset({"pip", "setuptools", "wheel"})
 
 
-@attrs.frozen
-class IndexOptions:
+@attrs.frozen(repr=False)
+class IndexOptions(Value):
     """Where artifacts come from; ``find_links`` are kept as written (relative to the project)."""
 
     index_url: str | None = None
@@ -30,8 +31,8 @@ class IndexOptions:
     no_index: bool = False
 
 
-@attrs.frozen
-class Settings:
+@attrs.frozen(repr=False)
+class Settings(Value):
     """The ``[settings]`` table, paths resolved against the project directory."""
 
     venv_root: Path
@@ -48,8 +49,8 @@ class Settings:
     lock_format: str = "requirements"
 
 
-@attrs.frozen
-class Plugin:
+@attrs.frozen(repr=False)
+class Plugin(Value):
     """One declared plugin: its requirements and the interpreter spec it wants.
 
     ``index`` is the plugin's own index settings (``None``: the project's ``[settings]``);
@@ -77,8 +78,8 @@ def _default_layout(state: DesiredState) -> Layout:
     return VenvsLayout(state.settings.venv_root)
 
 
-@attrs.frozen
-class DesiredState:
+@attrs.frozen(repr=False)
+class DesiredState(Value):
     """Everything the project file (``reconciler.toml``, ``meltano.yml``) declares.
 
     ``layout`` says where each plugin's venv lives; a source picks it (default: ``.venvs``
@@ -138,8 +139,8 @@ class DesiredState:
         return self.layout.stable_path(name)
 
 
-@attrs.frozen
-class Interpreter:
+@attrs.frozen(repr=False)
+class Interpreter(Value):
     """A probed base interpreter: the real executable, its version and marker environment."""
 
     executable: str
@@ -168,8 +169,8 @@ class Interpreter:
         return f"{parts[0]}.{parts[1]}.{patch}"
 
 
-@attrs.frozen
-class Prebuilt:
+@attrs.frozen(repr=False)
+class Prebuilt(Value):
     """A wheel ``reconciler fetch`` built from a locked VCS commit or local project: a plan
     installs it (hash-checked) instead of cloning or building the source, then records the
     source in ``direct_url.json`` as installing from it would have."""
@@ -183,8 +184,8 @@ class Prebuilt:
         return self.url.rsplit("/", 1)[-1]
 
 
-@attrs.frozen
-class LockedPackage:
+@attrs.frozen(repr=False)
+class LockedPackage(Value):
     """One pinned line of a lock file."""
 
     name: str  # canonical (PEP 503) name
@@ -296,8 +297,8 @@ class LockedPackage:
         return " ".join([text, *(f"--hash={h}" for h in self.hashes)])
 
 
-@attrs.frozen
-class InputsDigest:
+@attrs.frozen(repr=False)
+class InputsDigest(Value):
     """The digest of what a lock is made from, with short digests of its parts (for staleness)."""
 
     digest: str
@@ -321,8 +322,8 @@ class InputsDigest:
         )
 
 
-@attrs.frozen
-class Lock:
+@attrs.frozen(repr=False)
+class Lock(Value):
     """A parsed lock (``lock/<plugin>.txt`` or ``lock/pylock.<name>.toml``): the same values
     whatever its format."""
 
@@ -334,8 +335,8 @@ class Lock:
     format: str = "requirements"
 
 
-@attrs.frozen
-class InstalledDist:
+@attrs.frozen(repr=False)
+class InstalledDist(Value):
     """One ``*.dist-info`` directory found in a venv's site-packages."""
 
     name: str  # canonical
@@ -343,8 +344,8 @@ class InstalledDist:
     direct: DirectUrl | None = None  # from PEP 610 ``direct_url.json``, when pip wrote one
 
 
-@attrs.frozen
-class DirectUrl:
+@attrs.frozen(repr=False)
+class DirectUrl(Value):
     """What PEP 610 ``direct_url.json`` says about where a distribution was installed from."""
 
     url: str
@@ -361,8 +362,8 @@ class MarkerStatus(enum.StrEnum):
     UPGRADING = "upgrading"
 
 
-@attrs.frozen
-class StateMarker:
+@attrs.frozen(repr=False)
+class StateMarker(Value):
     """``reconciler-state.json``: written by reconciler into every venv it makes, last."""
 
     plugin: str
@@ -379,8 +380,8 @@ class StateMarker:
     sources: tuple[tuple[str, str], ...] = ()
 
 
-@attrs.frozen
-class FileDrift:
+@attrs.frozen(repr=False)
+class FileDrift(Value):
     """An installed file that differs from its distribution's ``RECORD`` (``--verify``)."""
 
     dist: str  # canonical name of the distribution the file belongs to
@@ -388,8 +389,8 @@ class FileDrift:
     problem: str  # ``modified``, ``missing`` or ``unexpected``
 
 
-@attrs.frozen
-class ObservedVenv:
+@attrs.frozen(repr=False)
+class ObservedVenv(Value):
     """What is on disk at ``<venv-root>/<name>``, read without starting any process."""
 
     name: str
@@ -410,8 +411,8 @@ class ObservedVenv:
         return self.has_marker_file
 
 
-@attrs.frozen
-class Observation:
+@attrs.frozen(repr=False)
+class Observation(Value):
     """Every entry of the venv root."""
 
     root: Path
@@ -442,8 +443,8 @@ class Action(enum.StrEnum):
     BLOCKED = "blocked"
 
 
-@attrs.frozen
-class Install:
+@attrs.frozen(repr=False)
+class Install(Value):
     """A locked package to install, with the version it replaces (``None`` if absent)."""
 
     package: LockedPackage
@@ -461,16 +462,16 @@ class Install:
         return older_version(self.package.version, self.from_version)
 
 
-@attrs.frozen
-class Uninstall:
+@attrs.frozen(repr=False)
+class Uninstall(Value):
     """An installed distribution to remove."""
 
     name: str
     version: str
 
 
-@attrs.frozen
-class Step:
+@attrs.frozen(repr=False)
+class Step(Value):
     """The planned action for one plugin."""
 
     plugin: str
@@ -497,8 +498,8 @@ class Step:
     delete_files: tuple[str, ...] = ()
 
 
-@attrs.frozen
-class Plan:
+@attrs.frozen(repr=False)
+class Plan(Value):
     """The whole plan: one step per declared plugin and per managed venv, sorted by name."""
 
     steps: tuple[Step, ...]

@@ -32,6 +32,7 @@ from reconciler.models import (
 from reconciler.support.digest import sha256
 from reconciler.support.names import same_version
 from reconciler.support.redact import redact
+from reconciler.support.values import Value
 
 
 def make_plan(
@@ -114,8 +115,8 @@ def require_plannable(plan: Plan) -> Plan:
     return plan
 
 
-@attrs.frozen
-class _Context:
+@attrs.frozen(repr=False)
+class _Context(Value):
     desired: DesiredState
     sources: Mapping[str, str]
 

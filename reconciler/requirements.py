@@ -44,6 +44,7 @@ from reconciler.support.names import (
     PLAIN_VERSION_PATTERN,
     canonical_name,
 )
+from reconciler.support.values import Value
 
 VCS_SCHEMES = ("git+", "hg+", "svn+", "bzr+")
 _EDITABLE_RE = re.compile(r"^(?:-e|--editable)(?:\s+|=)(?P<rest>\S.*)\Z")
@@ -74,8 +75,8 @@ def _simple(text: str) -> str | None:
     return f"{name}{op}{version}"
 
 
-@attrs.frozen
-class Req:
+@attrs.frozen(repr=False)
+class Req(Value):
     """One requirement string, understood.
 
     ``kind`` is ``index``, ``url``, ``vcs`` or ``path``; ``name`` the canonical name (None for a

@@ -24,13 +24,14 @@ from reconciler.models import (
 from reconciler.observe import observe, source_fingerprint
 from reconciler.plan import make_plan, require_plannable
 from reconciler.support.paths import check_root
+from reconciler.support.values import Value
 
 if TYPE_CHECKING:
     from reconciler.layouts import Layout
 
 
-@attrs.frozen
-class Project:
+@attrs.frozen(repr=False)
+class Project(Value):
     """A loaded project: desired state plus each plugin's interpreter."""
 
     desired: DesiredState

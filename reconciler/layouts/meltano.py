@@ -29,6 +29,7 @@ import attrs
 from reconciler.errors import SafetyError
 from reconciler.layouts import MARKER_NAME
 from reconciler.layouts.venvs import check_name
+from reconciler.support.values import Value
 
 #: Plugin types Meltano installs with pip into ``<sys-dir>/<type>/<name>/venv``.
 PIP_TYPES = (
@@ -45,8 +46,8 @@ GENERATIONS = ".generations"
 VENV = "venv"
 
 
-@attrs.frozen
-class MeltanoVenv:
+@attrs.frozen(repr=False)
+class MeltanoVenv(Value):
     """One declared venv: its plugin type, directory name and Meltano fingerprint."""
 
     type: str
@@ -59,8 +60,8 @@ def venv_id(plugin_type: str, dir_name: str, taken: Mapping[str, int]) -> str:
     return f"{plugin_type}/{dir_name}" if taken.get(dir_name, 0) > 1 else dir_name
 
 
-@attrs.frozen
-class MeltanoLayout:
+@attrs.frozen(repr=False)
+class MeltanoLayout(Value):
     """``<root>/<type>/<name>/venv`` -> ``<root>/<type>/<name>/.generations/g<id>``."""
 
     root: Path

@@ -21,6 +21,7 @@ import attrs
 
 from reconciler.errors import SafetyError
 from reconciler.support.names import PLUGIN_NAME_RE
+from reconciler.support.values import Value
 
 GENERATIONS = ".generations"
 
@@ -32,8 +33,8 @@ def check_name(plugin: str) -> str:
     return plugin
 
 
-@attrs.frozen
-class VenvsLayout:
+@attrs.frozen(repr=False)
+class VenvsLayout(Value):
     """``<root>/<plugin>`` -> ``<root>/.generations/<plugin>/g<id>``."""
 
     root: Path

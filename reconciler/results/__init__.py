@@ -13,18 +13,19 @@ from pathlib import Path
 import attrs
 
 from reconciler.models import Plan
+from reconciler.support.values import Value
 
 
-@attrs.frozen
-class PlanResult:
+@attrs.frozen(repr=False)
+class PlanResult(Value):
     """``plan``: the plan, and where it was saved (``-o``)."""
 
     plan: Plan
     saved_to: Path | None = None
 
 
-@attrs.frozen
-class StatusRow:
+@attrs.frozen(repr=False)
+class StatusRow(Value):
     """One line of ``reconciler status``."""
 
     plugin: str

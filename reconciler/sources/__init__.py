@@ -18,6 +18,7 @@ import attrs
 
 from reconciler.errors import ConfigError
 from reconciler.models import DesiredState
+from reconciler.support.values import Value
 
 
 def read_project_text(path: Path, root: Path, label: str | Path) -> str:
@@ -35,8 +36,8 @@ def read_project_text(path: Path, root: Path, label: str | Path) -> str:
         raise ConfigError("cannot read", file=label, cause=exc.strerror or str(exc)) from exc
 
 
-@attrs.frozen
-class Source:
+@attrs.frozen(repr=False)
+class Source(Value):
     """One kind of project file."""
 
     file_name: str

@@ -18,12 +18,13 @@ from reconciler import requirements as requirement_forms
 from reconciler.errors import ConfigError
 from reconciler.support.files import display_path, read_text_in
 from reconciler.support.redact import quoted, redact
+from reconciler.support.values import Value
 
 Fail = Callable[[str], ConfigError]
 
 
-@attrs.frozen
-class PipArgs:
+@attrs.frozen(repr=False)
+class PipArgs(Value):
     """A plugin's ``pip install`` arguments read as reconciler settings."""
 
     requirements: tuple[str, ...] = ()
@@ -51,8 +52,8 @@ _VALUED = {
 _FLAGS = {"--no-index": "no-index", "--pre": "pre"}
 
 
-@attrs.define
-class _Args:
+@attrs.define(repr=False)
+class _Args(Value):
     """Accumulates pip arguments while reading (frozen into :class:`PipArgs`)."""
 
     requirements: list[str] = attrs.Factory(list)

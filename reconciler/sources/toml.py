@@ -26,6 +26,7 @@ from reconciler.models import DesiredState, IndexOptions, Plugin, Settings
 from reconciler.sources import read_project_text
 from reconciler.support.names import PLUGIN_NAME_RE, kind_of
 from reconciler.support.redact import redact
+from reconciler.support.values import Value
 
 PROJECT_FILE = "reconciler.toml"
 
@@ -34,8 +35,8 @@ PROJECT_FILE = "reconciler.toml"
 _DEFAULT = Settings(Path(".venvs"), Path("lock"))
 
 
-@attrs.define
-class _RawSettings:
+@attrs.define(repr=False)
+class _RawSettings(Value):
     """``[settings]`` as written (paths relative, index options flat); see :func:`_settings`."""
 
     venv_root: str = str(_DEFAULT.venv_root)
@@ -53,8 +54,8 @@ class _RawSettings:
     lock_format: str = _DEFAULT.lock_format
 
 
-@attrs.define
-class _RawPlugin:
+@attrs.define(repr=False)
+class _RawPlugin(Value):
     requirements: list[str]
     python: str | None = None
     index_url: str | None = None
@@ -67,8 +68,8 @@ class _RawPlugin:
     lock_format: str | None = None
 
 
-@attrs.define
-class _RawProject:
+@attrs.define(repr=False)
+class _RawProject(Value):
     settings: _RawSettings = attrs.Factory(_RawSettings)
     plugins: dict[str, _RawPlugin] = attrs.Factory(dict)
 

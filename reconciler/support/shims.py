@@ -22,12 +22,13 @@ from pathlib import Path
 import attrs
 
 from reconciler.support.digest import sha256
+from reconciler.support.values import Value
 
 _SCRIPT_HEAD_BYTES = 4096
 
 
-@attrs.frozen
-class Manager:
+@attrs.frozen(repr=False)
+class Manager(Value):
     """One version manager: how to recognise its shims and what decides their answer."""
 
     name: str
