@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 BOOTSTRAP_DISTS = frozenset({"pip", "setuptools", "wheel"})
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class IndexOptions(Value):
     """Where artifacts come from; ``find_links`` are kept as written (relative to the project)."""
 
@@ -31,7 +31,7 @@ class IndexOptions(Value):
     no_index: bool = False
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Settings(Value):
     """The ``[settings]`` table, paths resolved against the project directory."""
 
@@ -49,7 +49,7 @@ class Settings(Value):
     lock_format: str = "requirements"
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Plugin(Value):
     """One declared plugin: its requirements and the interpreter spec it wants.
 
@@ -78,7 +78,7 @@ def _default_layout(state: DesiredState) -> Layout:
     return VenvsLayout(state.settings.venv_root)
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class DesiredState(Value):
     """Everything the project file (``reconciler.toml``, ``meltano.yml``) declares.
 
@@ -139,7 +139,7 @@ class DesiredState(Value):
         return self.layout.stable_path(name)
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Interpreter(Value):
     """A probed base interpreter: the real executable, its version and marker environment."""
 
@@ -169,7 +169,7 @@ class Interpreter(Value):
         return f"{parts[0]}.{parts[1]}.{patch}"
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Prebuilt(Value):
     """A wheel ``reconciler fetch`` built from a locked VCS commit or local project: a plan
     installs it (hash-checked) instead of cloning or building the source, then records the
@@ -184,7 +184,7 @@ class Prebuilt(Value):
         return self.url.rsplit("/", 1)[-1]
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class LockedPackage(Value):
     """One pinned line of a lock file."""
 
@@ -297,7 +297,7 @@ class LockedPackage(Value):
         return " ".join([text, *(f"--hash={h}" for h in self.hashes)])
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class InputsDigest(Value):
     """The digest of what a lock is made from, with short digests of its parts (for staleness)."""
 
@@ -322,7 +322,7 @@ class InputsDigest(Value):
         )
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Lock(Value):
     """A parsed lock (``lock/<plugin>.txt`` or ``lock/pylock.<name>.toml``): the same values
     whatever its format."""
@@ -335,7 +335,7 @@ class Lock(Value):
     format: str = "requirements"
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class InstalledDist(Value):
     """One ``*.dist-info`` directory found in a venv's site-packages."""
 
@@ -344,7 +344,7 @@ class InstalledDist(Value):
     direct: DirectUrl | None = None  # from PEP 610 ``direct_url.json``, when pip wrote one
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class DirectUrl(Value):
     """What PEP 610 ``direct_url.json`` says about where a distribution was installed from."""
 
@@ -362,7 +362,7 @@ class MarkerStatus(enum.StrEnum):
     UPGRADING = "upgrading"
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class StateMarker(Value):
     """``reconciler-state.json``: written by reconciler into every venv it makes, last."""
 
@@ -380,7 +380,7 @@ class StateMarker(Value):
     sources: tuple[tuple[str, str], ...] = ()
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class FileDrift(Value):
     """An installed file that differs from its distribution's ``RECORD`` (``--verify``)."""
 
@@ -389,7 +389,7 @@ class FileDrift(Value):
     problem: str  # ``modified``, ``missing`` or ``unexpected``
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class ObservedVenv(Value):
     """What is on disk at ``<venv-root>/<name>``, read without starting any process."""
 
@@ -411,7 +411,7 @@ class ObservedVenv(Value):
         return self.has_marker_file
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Observation(Value):
     """Every entry of the venv root."""
 
@@ -443,7 +443,7 @@ class Action(enum.StrEnum):
     BLOCKED = "blocked"
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Install(Value):
     """A locked package to install, with the version it replaces (``None`` if absent)."""
 
@@ -462,7 +462,7 @@ class Install(Value):
         return older_version(self.package.version, self.from_version)
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Uninstall(Value):
     """An installed distribution to remove."""
 
@@ -470,7 +470,7 @@ class Uninstall(Value):
     version: str
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Step(Value):
     """The planned action for one plugin."""
 
@@ -498,7 +498,7 @@ class Step(Value):
     delete_files: tuple[str, ...] = ()
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Plan(Value):
     """The whole plan: one step per declared plugin and per managed venv, sorted by name."""
 

@@ -115,7 +115,7 @@ def require_plannable(plan: Plan) -> Plan:
     return plan
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class _Context(Value):
     desired: DesiredState
     sources: Mapping[str, str]

@@ -75,7 +75,7 @@ def _simple(text: str) -> str | None:
     return f"{name}{op}{version}"
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Req(Value):
     """One requirement string, understood.
 

@@ -3,6 +3,7 @@ interpreter's own start-up), so that no import can creep back onto that path uns
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -10,8 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import attrs
 import pytest
+from builders import pkg
 from helpers import Project
+
+from reconciler.models import Action, IndexOptions, InputsDigest, Step
 
 #: Modules (and their submodules) a no-op ``plan`` of requirements locks must not import: other
 #: commands' values and machinery, lock formats it does not read, the edge readers and writers,
@@ -127,3 +132,43 @@ def test_which_finds_what_shutil_finds(name: str, path: str | None) -> None:
     from reconciler.support.paths import which  # noqa: PLC0415 - the unit under test
 
     assert which(name, path) == shutil.which(name, path=path)
+
+
+_TWINS: dict[type, type] = {}
+
+
+def _attrs_twin(value: object) -> object:
+    """The same field values in a class (one per model class) whose methods attrs generated."""
+    cls = type(value)
+    if cls not in _TWINS:
+        fields = {a.name: attrs.field(eq=a.eq, repr=a.repr) for a in attrs.fields(cls)}
+        _TWINS[cls] = attrs.make_class(cls.__qualname__, fields, frozen=True)
+    return _TWINS[cls](**{a.name: getattr(value, a.name) for a in attrs.fields(cls)})
+
+
+_VALUES = (
+    pkg("a", "1.0"),
+    pkg("a", "1.0"),
+    pkg("a", "1.1"),
+    InputsDigest("d", universal_flipped="x"),
+    InputsDigest("d", universal_flipped="y"),  # eq=False field: still equal
+    InputsDigest("e"),
+    Step("p", Action.NOOP),
+    Step("p", Action.NOOP, reasons=("r",)),
+    IndexOptions(),
+    IndexOptions(no_index=True),
+)
+
+
+@pytest.mark.parametrize(("left", "right"), list(itertools.product(_VALUES, _VALUES)))
+def test_shared_value_methods_behave_as_attrs_generated_ones(left: object, right: object) -> None:
+    """models' classes share Value's __repr__/__eq__/__hash__ (start-up): same answers as the
+    methods attrs would have compiled for each of them."""
+    twin_left, twin_right = _attrs_twin(left), _attrs_twin(right)
+    assert repr(left) == repr(twin_left)
+    same_class = type(left) is type(right)
+    assert (left == right) is (same_class and twin_left == twin_right)
+    assert (left != right) is not (left == right)
+    if left == right:
+        assert hash(left) == hash(right)
+    assert left != "not a value"

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from reconciler.layouts import Layout
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Project(Value):
     """A loaded project: desired state plus each plugin's interpreter."""
 

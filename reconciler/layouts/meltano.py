@@ -46,7 +46,7 @@ GENERATIONS = ".generations"
 VENV = "venv"
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class MeltanoVenv(Value):
     """One declared venv: its plugin type, directory name and Meltano fingerprint."""
 
@@ -60,7 +60,7 @@ def venv_id(plugin_type: str, dir_name: str, taken: Mapping[str, int]) -> str:
     return f"{plugin_type}/{dir_name}" if taken.get(dir_name, 0) > 1 else dir_name
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class MeltanoLayout(Value):
     """``<root>/<type>/<name>/venv`` -> ``<root>/<type>/<name>/.generations/g<id>``."""
 

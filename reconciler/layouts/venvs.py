@@ -33,7 +33,7 @@ def check_name(plugin: str) -> str:
     return plugin
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class VenvsLayout(Value):
     """``<root>/<plugin>`` -> ``<root>/.generations/<plugin>/g<id>``."""
 

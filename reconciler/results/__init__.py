@@ -16,7 +16,7 @@ from reconciler.models import Plan
 from reconciler.support.values import Value
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class PlanResult(Value):
     """``plan``: the plan, and where it was saved (``-o``)."""
 
@@ -24,7 +24,7 @@ class PlanResult(Value):
     saved_to: Path | None = None
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class StatusRow(Value):
     """One line of ``reconciler status``."""
 

@@ -36,7 +36,7 @@ def read_project_text(path: Path, root: Path, label: str | Path) -> str:
         raise ConfigError("cannot read", file=label, cause=exc.strerror or str(exc)) from exc
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Source(Value):
     """One kind of project file."""
 

@@ -23,7 +23,7 @@ from reconciler.support.values import Value
 Fail = Callable[[str], ConfigError]
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class PipArgs(Value):
     """A plugin's ``pip install`` arguments read as reconciler settings."""
 

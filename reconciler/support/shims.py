@@ -27,7 +27,7 @@ from reconciler.support.values import Value
 _SCRIPT_HEAD_BYTES = 4096
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Manager(Value):
     """One version manager: how to recognise its shims and what decides their answer."""
 
