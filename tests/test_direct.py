@@ -688,7 +688,7 @@ from setuptools.build_meta import *  # noqa: F403
 
 
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    time.sleep(2.5)  # a long sdist build (pandas, pyarrow) in miniature
+    time.sleep(1.5)  # a long sdist build (pandas, pyarrow) in miniature: 3 heartbeats of 0.5 s
     return _setuptools.build_wheel(wheel_directory, config_settings, metadata_directory)
 """
 
@@ -710,7 +710,7 @@ def test_a_long_build_prints_a_heartbeat_line_in_a_plain_log(tmp_path: Path) -> 
     )
     (source / "slow_backend.py").write_text(SLOW_BACKEND, encoding="utf-8")
     ok(project, "lock")
-    result = ok(project, "apply", env={"RECONCILER_HEARTBEAT_SECONDS": "1"})
+    result = ok(project, "apply", env={"RECONCILER_HEARTBEAT_SECONDS": "0.5"})
     lines = result.out.splitlines()
     beats = [line for line in lines if line.startswith("tap-slow: still creating (")]
     assert beats, result.describe()
