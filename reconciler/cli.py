@@ -146,10 +146,6 @@ def _complete_plugins(ctx: click.Context, param: click.Parameter, incomplete: st
     return [p.name for p in desired.plugins if p.name.startswith(incomplete)]
 
 
-def _jobs(jobs: int | None) -> int:
-    return jobs or os.cpu_count() or 1
-
-
 def _file_option(*decls: str, help: str) -> Callable[[F], F]:
     """A ``FILE`` option (a path, not a directory; None when not given)."""
     return click.option(*decls, type=click.Path(path_type=Path, dir_okay=False), help=help)
@@ -216,7 +212,7 @@ def _plugin_type_option(func: Callable[..., int]) -> Callable[..., int]:
     metavar="NAME",
     help="Bump only this package, keeping every other pin (repeatable).",
 )
-@_jobs_option("resolved")
+@_jobs_option("resolved", "usable CPUs + 1")
 @_backend_option(
     "--resolver",
     RESOLVERS,
@@ -253,7 +249,7 @@ def lock(
             upgrade=upgrade,
             upgrade_packages=upgrade_packages,
             log=log,
-            jobs=_jobs(jobs),
+            jobs=jobs or default_jobs(),
             resolver=resolver,
         )
     click.echo(render.lock_summary(report))

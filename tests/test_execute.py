@@ -259,3 +259,32 @@ def test_keep_generations_decides_in_place_or_new_generation(project: Project, k
     else:
         assert after != before  # the live one is kept whole, for rollback
         assert generations(project, "tap-alpha") == sorted([before.name, after.name])
+
+
+def test_parallel_steps_keep_order_all_run_and_the_first_failure_is_raised() -> None:
+    """``run_all`` (apply's and lock's jobs): results in item order whatever order the items
+    end in, at most ``jobs`` at once, every item runs when one raises, and the first failure
+    in item order is what the caller gets."""
+    from reconciler.support.jobs import run_all  # noqa: PLC0415 - the unit under test
+
+    running, peak, seen = [0], [0], []
+    guard = threading.Lock()
+
+    def step(i: int) -> int:
+        with guard:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+            seen.append(i)
+        threading.Event().wait(0.002 * (7 - i))  # later items end first
+        with guard:
+            running[0] -= 1
+        if i in (5, 3):
+            raise ValueError(f"item {i}")
+        return i * 10
+
+    assert run_all(step, [0, 1, 2], 3, "t") == [0, 10, 20]
+    seen.clear()
+    with pytest.raises(ValueError, match="item 3"):
+        run_all(step, list(range(8)), 3, "t")
+    assert sorted(seen) == list(range(8))
+    assert peak[0] == 3

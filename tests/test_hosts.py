@@ -846,12 +846,16 @@ def test_after_a_normal_exit_nothing_of_the_run_is_left_running(tmp_path: Path) 
     assert proc.returncode == 0, stderr
     mark = stdout.strip()
     assert mark.startswith("RECONCILER_RUN_MARK="), stdout
-    left = []
-    for entry in os.listdir("/proc"):
-        with contextlib.suppress(OSError):
-            if entry.isdigit() and mark.encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
-                left.append(entry)
-    assert not left, f"processes of the run still running: {left}"
+
+    def left() -> set[int]:
+        found = set()
+        for entry in os.listdir("/proc"):
+            with contextlib.suppress(OSError):
+                if entry.isdigit() and mark.encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
+                    found.add(int(entry))
+        return found
+
+    assert not wait_gone(left(), 5), "the run's watchdog outlived it"
 
 
 # --- 2. moved and copied projects -----------------------------------------------------------------

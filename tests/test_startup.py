@@ -172,3 +172,29 @@ def test_shared_value_methods_behave_as_attrs_generated_ones(left: object, right
     if left == right:
         assert hash(left) == hash(right)
     assert left != "not a value"
+
+
+#: What ``lock`` with uv (index pins, no ``--upgrade-package``) must not import: the pip-tools
+#: resolver and its helpers, the installers, ``concurrent.futures`` (and its ``logging``) and
+#: ``packaging`` (requirements and pins of the common forms are read without it).
+NOT_ON_THE_UV_LOCK_PATH = (
+    "reconciler.locking.piptools",
+    "reconciler.installers.pip",
+    "reconciler.installers.uv",
+    "reconciler.installers.template",
+    "reconciler.installers.origin",
+    "importlib.resources",
+    "concurrent",
+    "logging",
+    "packaging",
+    "secrets",
+)
+
+
+def test_lock_with_uv_imports_only_what_it_uses(unlocked_project: Project) -> None:
+    names, done = _imported(unlocked_project.root, "lock", "--resolver", "uv")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Lock complete: 3 written" in done.stdout, done.stdout
+    assert "reconciler.locking.uv" in names  # the import lines were read: the check can fail
+    found = {prefix: _under(names, prefix) for prefix in NOT_ON_THE_UV_LOCK_PATH}
+    assert {k: v for k, v in found.items() if v} == {}

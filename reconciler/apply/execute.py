@@ -50,7 +50,8 @@ from reconciler.observe import observe_venv, site_packages
 from reconciler.state import provisional, read_marker, with_status, write_marker
 from reconciler.support import profile, scratch, venvcfg
 from reconciler.support.files import sync_filesystems
-from reconciler.support.names import canonical_name
+from reconciler.support.jobs import run_all
+from reconciler.support.names import canonical_name, same_version
 from reconciler.support.paths import check_inside
 
 if TYPE_CHECKING:
@@ -137,13 +138,7 @@ def apply_plan(
     with profile.stage("apply", "clean leftovers"):
         clean_leftovers(ctx, log)
     changes = plan.changes
-    if jobs <= 1 or len(changes) <= 1:
-        results = [_run_step(step, ctx, log) for step in changes]
-    else:
-        from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 - start-up: --jobs > 1 only
-
-        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="apply") as pool:
-            results = list(pool.map(lambda s: _run_step(s, ctx, log), changes))
+    results = run_all(lambda s: _run_step(s, ctx, log), changes, jobs, "apply")
     profile.record("apply", "steps", time.monotonic() - started)
     profile.flush()
     return ApplyResult((*results, *refusals(plan)), time.monotonic() - started)
@@ -347,19 +342,16 @@ def _verify(generation: Path, step: Step, packages: Sequence[LockedPackage]) -> 
             f"new venv is broken (pyvenv.cfg or bin/python do not lead to {planned})",
             plugin=step.plugin,
         )
-    observed = observe_venv(generation)
-    present = {(d.name, d.version) for d in observed.dists}
-    from packaging.version import Version  # noqa: PLC0415 - only on this path
-
-    have = {(n, Version(v)) for n, v in present}
-    names = {n for n, _ in present}
+    installed: dict[str, list[str]] = {}
+    for dist in observe_venv(generation).dists:
+        installed.setdefault(dist.name, []).append(dist.version)
     missing = [
         f"{p.name} {p.label}"
         for p in packages
-        if (
-            (canonical_name(p.name), Version(p.version)) not in have
-            if p.version
-            else canonical_name(p.name) not in names
+        if canonical_name(p.name) not in installed
+        or (
+            p.version
+            and not any(same_version(p.version, v) for v in installed[canonical_name(p.name)])
         )
     ]
     if missing:

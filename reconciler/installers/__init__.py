@@ -1,16 +1,39 @@
-"""Installer backends behind one small protocol: pip (always) and uv (the ``uv`` extra)."""
+"""Installer backends behind one small protocol: pip (always) and uv (the ``uv`` extra).
+
+Each backend is imported when it is asked for: ``lock`` needs only :func:`find_uv` (the uv
+binary the resolver runs), not the installers' machinery.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from reconciler.backends import INSTALLERS
 from reconciler.errors import ReconcilerError
-from reconciler.installers.base import Installer
-from reconciler.installers.pip import PipInstaller
-from reconciler.installers.uv import UvInstaller, find_uv
+
+if TYPE_CHECKING:
+    from reconciler.installers.base import Installer
+
+
+def find_uv() -> str | None:
+    """The uv executable: the one the ``uv`` package (``reconciler[uv]``) ships, else PATH's."""
+    import shutil  # noqa: PLC0415 - start-up: only where uv is looked for
+
+    try:
+        from uv import find_uv_bin  # type: ignore[import-not-found,unused-ignore]  # noqa: PLC0415 - optional: the uv extra
+    except ImportError:
+        return shutil.which("uv")
+    try:
+        return str(find_uv_bin())
+    except FileNotFoundError:
+        return shutil.which("uv")
 
 
 def get_installer(name: str) -> Installer:
     """The installer called ``name``; ``auto`` is uv when it is installed, else pip."""
+    from reconciler.installers.pip import PipInstaller  # noqa: PLC0415 - start-up: see module doc
+    from reconciler.installers.uv import UvInstaller  # noqa: PLC0415 - start-up: see module doc
+
     if name == "pip":
         return PipInstaller()
     if name == "uv":
@@ -21,4 +44,4 @@ def get_installer(name: str) -> Installer:
     raise ReconcilerError(f"unknown installer {name!r} (use one of {', '.join(INSTALLERS)})")
 
 
-__all__ = ["INSTALLERS", "Installer", "get_installer"]
+__all__ = ["INSTALLERS", "find_uv", "get_installer"]

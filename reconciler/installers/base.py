@@ -15,7 +15,6 @@ from typing import Protocol
 import attrs
 
 from reconciler.errors import ExecuteError, Interrupted, ReconcilerError
-from reconciler.installers.origin import record_origins
 from reconciler.installers.pipconfig import hermetic_env, index_args
 from reconciler.models import IndexOptions, LockedPackage
 from reconciler.support import procs, scratch
@@ -177,7 +176,10 @@ def install_each_batch(
     ) as batches:
         for batch in batches:
             run(command(batch), "installing")
-    record_origins(request.venv, request.packages, request.project_dir)
+    if any(p.prebuilt is not None for p in request.packages):
+        from reconciler.installers.origin import record_origins  # noqa: PLC0415 - start-up: wheels of sources only
+
+        record_origins(request.venv, request.packages, request.project_dir)
 
 
 @contextmanager

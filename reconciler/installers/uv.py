@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 from reconciler.errors import ReconcilerError
-from reconciler.installers import template
+from reconciler.installers import find_uv, template
 from reconciler.installers.base import InstallRequest, install_each_batch, run
 from reconciler.support.paths import cache_dir
-
-
-def find_uv() -> str | None:
-    """The uv executable: the one the ``uv`` package (``reconciler[uv]``) ships, else PATH's."""
-    try:
-        from uv import find_uv_bin  # type: ignore[import-not-found,unused-ignore]  # noqa: PLC0415 - optional: the uv extra
-    except ImportError:
-        return shutil.which("uv")
-    try:
-        return str(find_uv_bin())
-    except FileNotFoundError:
-        return shutil.which("uv")
 
 
 class UvInstaller:

@@ -18,7 +18,6 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import attrs
-from packaging.utils import canonicalize_version
 
 from reconciler.errors import LockError
 from reconciler.installers.pipconfig import resolve_link
@@ -44,6 +43,8 @@ def identify(filename: str) -> tuple[str, str] | None:
     found = archive_name_version(filename)
     if found is None:
         return None
+    from packaging.utils import canonicalize_version  # noqa: PLC0415 - start-up: pylock only
+
     return canonical_name(found[0]), canonicalize_version(found[1])
 
 
@@ -71,6 +72,8 @@ class Finder:
         """Every file whose sha256 the pin lists; LockError naming the first one not found."""
         wanted = {h.removeprefix("sha256:") for h in package.hashes if h.startswith("sha256:")}
         found: dict[str, ArtifactFile] = {}
+        from packaging.utils import canonicalize_version  # noqa: PLC0415 - start-up: pylock only
+
         version = canonicalize_version(package.version)
         for candidate in self._local(package.name, version):
             found.setdefault(candidate.sha256, candidate)

@@ -16,24 +16,21 @@ lock format. :func:`resolver_inputs` turns a plugin's requirements into the inpu
 
 from __future__ import annotations
 
-import configparser
 import json
 import os
 import re
 import subprocess
 import sys
-import tomllib
 from collections.abc import Collection
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
-
-from packaging.utils import canonicalize_name
 
 from reconciler import requirements
 from reconciler.errors import LockError
 from reconciler.installers.pipconfig import hermetic_env
 from reconciler.models import Lock, Plugin
 from reconciler.support import procs
+from reconciler.support.names import canonical_name as canonicalize_name
 from reconciler.support.redact import redact, strip_userinfo
 
 _HEX40 = re.compile(r"[0-9a-f]{40}\Z")
@@ -237,6 +234,9 @@ def project_name(directory: Path, plugin: Plugin) -> str:
     Read statically from ``pyproject.toml`` (``[project] name``) or ``setup.cfg``; otherwise pip
     prepares the metadata (``pip install --dry-run --report``).
     """
+    import configparser  # noqa: PLC0415 - start-up: only a local project's name is read
+    import tomllib  # noqa: PLC0415 - start-up: as above
+
     try:
         data = tomllib.loads((directory / "pyproject.toml").read_text(encoding="utf-8"))
         name = data.get("project", {}).get("name")

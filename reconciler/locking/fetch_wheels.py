@@ -30,13 +30,12 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 import attrs
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from reconciler import lockformats
 from reconciler.errors import ReconcilerError
+from reconciler.installers import find_uv
 from reconciler.installers.base import run_hermetic
 from reconciler.installers.pipconfig import index_args
-from reconciler.installers.uv import find_uv
 from reconciler.interpreters import pip_command
 from reconciler.lockfile import applicable
 from reconciler.models import (
@@ -91,6 +90,11 @@ class BuiltWheel:
     def fits(self, interpreter: Interpreter) -> bool:
         """True when ``interpreter`` can install this wheel (a pure wheel fits any Python 3;
         one with compiled parts needs the Python and platform it was built for)."""
+        from packaging.utils import (  # noqa: PLC0415 - start-up: apply reads a manifest first
+            InvalidWheelFilename,
+            parse_wheel_filename,
+        )
+
         try:
             _, _, _, tags = parse_wheel_filename(self.wheel.rsplit("/", 1)[-1])
         except InvalidWheelFilename:
@@ -359,6 +363,11 @@ def _build(
         if len(wheels) != 1:
             raise WheelhouseError(f"{tool} made {len(wheels)} wheels of {package.name}")
         wheel = wheels[0]
+        from packaging.utils import (  # noqa: PLC0415 - start-up: see BuiltWheel.fits
+            InvalidWheelFilename,
+            parse_wheel_filename,
+        )
+
         try:
             name = canonical_name(parse_wheel_filename(wheel.name)[0])
         except InvalidWheelFilename as exc:

@@ -5,12 +5,9 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import attrs
-from packaging.requirements import InvalidRequirement
-from packaging.utils import canonicalize_name
 
 from reconciler import lockfile, lockformats
 from reconciler.errors import Interrupted, LockError, ReconcilerError, combine
@@ -23,7 +20,9 @@ from reconciler.locking.base import Resolver, ResolveRequest
 from reconciler.models import DesiredState, Interpreter, Lock, Plugin
 from reconciler.support import pep508, procs, scratch
 from reconciler.support.files import fsync_dir, write_if_changed
+from reconciler.support.jobs import run_all
 from reconciler.support.names import PLUGIN_NAME_RE
+from reconciler.support.names import canonical_name as canonicalize_name
 
 
 @attrs.frozen
@@ -188,13 +187,17 @@ def _upgrade_targets(
 ) -> dict[str, bool]:
     """Which plugins ``--upgrade-package`` concerns: those whose lock (or requirements) name a
     package to bump. A package no selected plugin has is an error naming it."""
+    concerned = dict.fromkeys((p.name for p in plugins), False)
+    if not upgrade_packages:
+        return concerned
+    from packaging.requirements import InvalidRequirement  # noqa: PLC0415 - start-up: -P only
+
     wanted: dict[str, str] = {}
     for spec in upgrade_packages:
         try:
             wanted[canonicalize_name(pep508.requirement(spec).name)] = spec
         except InvalidRequirement as exc:
             raise LockError(f"--upgrade-package {spec!r}: not a package name") from exc
-    concerned = dict.fromkeys((p.name for p in plugins), False)
     if not wanted:
         return concerned
     found: set[str] = set()
@@ -220,6 +223,8 @@ def _upgrade_targets(
 
 
 def _declared_names(plugin: Plugin) -> list[str]:
+    from packaging.requirements import InvalidRequirement  # noqa: PLC0415 - start-up: -P only
+
     names: list[str] = []
     for text in plugin.requirements:
         try:
@@ -312,11 +317,7 @@ def lock_all(  # noqa: PLR0915 - one resolver job per plugin, its outcomes handl
         if not todo:  # nothing to resolve: still clear what a killed lock left
             scratch.sweep(area.base)
         try:
-            if jobs > 1 and len(todo) > 1:
-                with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="lock") as pool:
-                    outcomes = list(pool.map(resolve, todo))
-            else:
-                outcomes = [resolve(item) for item in todo]
+            outcomes = run_all(resolve, todo, jobs, "lock")
         except Interrupted as exc:
             raise Interrupted(
                 "lock interrupted; locks written so far are kept, the others are unchanged"

@@ -12,9 +12,9 @@ from importlib import resources
 from pathlib import Path
 
 from reconciler.errors import LockError
+from reconciler.installers import find_uv
 from reconciler.installers.base import requirements_file, show_command
 from reconciler.installers.pipconfig import hermetic_env, index_args
-from reconciler.installers.uv import find_uv
 from reconciler.locking.base import (
     CUSTOM_COMPILE_COMMAND,
     ResolveRequest,

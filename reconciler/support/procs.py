@@ -121,9 +121,7 @@ def _release(dog: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(OSError, ValueError):
         if dog.stdin is not None:
             dog.stdin.write(b"done\n")
-            dog.stdin.close()
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        dog.wait(timeout=0.5)  # it exits at once: reaped, not left a zombie
+            dog.stdin.close()  # it exits at once (init reaps it: reconciler is exiting)
 
 
 def stopping() -> bool:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import time
 from pathlib import Path
 
@@ -122,7 +121,7 @@ def keep_log(output: str, label: str) -> Path | None:
     base = cache_dir()
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", label)[:60] or "tool"
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    path = base / "logs" / f"{stamp}-{safe}-{secrets.token_hex(3)}.log"
+    path = base / "logs" / f"{stamp}-{safe}-{os.urandom(3).hex()}.log"
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
