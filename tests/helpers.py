@@ -35,6 +35,7 @@ import tomlkit
 
 from reconciler.errors import ExecuteError
 from reconciler.installers.base import InstallRequest
+from reconciler.installers.uv import find_uv
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "fixtures" / "example"
@@ -509,14 +510,17 @@ class Project:
             doc["plugins"][plugin]["requirements"] = list(requirements)
 
     def hand_pip(self, plugin: str, *args: str) -> None:
-        """Run pip by hand against the plugin's venv (drift a user could cause)."""
+        """Change the plugin's venv by hand (drift a user could cause), with pip's command line
+        (``install ...``, ``uninstall --yes ...``): run by ``uv pip`` when uv is installed
+        (a tenth of pip's start-up; reconciler reads the dist-infos, not which tool wrote
+        them), else by the test runner's pip."""
         python = self.venv(plugin) / "bin" / "python"
-        subprocess.run(
-            [sys.executable, "-m", "pip", "--python", str(python), *args],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
+        uv = find_uv()
+        if uv is not None:  # uv pip uninstall never prompts, so it has no --yes
+            command = [uv, "pip", *(a for a in args if a != "--yes"), "--python", str(python)]
+        else:
+            command = [sys.executable, "-m", "pip", "--python", str(python), *args]
+        subprocess.run(command, check=True, capture_output=True, text=True)
 
     def script(self, plugin: str, name: str | None = None) -> str:
         """Run ``.venvs/<plugin>/bin/<script>`` and return its stdout (exit 0 required)."""
