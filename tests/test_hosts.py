@@ -146,9 +146,9 @@ def test_written_files_get_the_permissions_the_umask_gives(
             assert read.returncode == 0, f"another account cannot read {path}: {read.stderr!r}"
 
 
-def test_an_existing_file_keeps_its_mode_when_rewritten(project: Project) -> None:
+def test_an_existing_file_keeps_its_mode_when_rewritten(applied: Project) -> None:
     """A lock, reconciler.toml and a marker rewritten in place keep the mode someone gave them."""
-    project.ok("apply")
+    project = applied
     lock = project.lock("tap-beta")
     lock.chmod(0o604)
     project.toml.chmod(0o600)
@@ -916,10 +916,10 @@ def _keep_one(project: Project) -> None:
 
 
 def test_with_keep_generations_an_upgrade_is_a_new_generation_and_rollback_restores_the_pins(
-    project: Project,
+    applied: Project,
 ) -> None:
+    project = applied  # keep-generations only decides what a change does: set after apply
     _keep_one(project)
-    project.ok("apply")
     old = {p: live_generation(project, p) for p in PLUGINS}
     old_pins = {p: project.dists(p) for p in PLUGINS}
     project.set_requirements("tap-beta", ["tap-beta", "demo-extra<2"])
@@ -952,8 +952,8 @@ def test_with_keep_generations_an_upgrade_is_a_new_generation_and_rollback_resto
     assert old["tap-beta"].name in kept
 
 
-def test_the_keep_generations_hint_only_when_it_is_zero(project: Project) -> None:
-    project.ok("apply")
+def test_the_keep_generations_hint_only_when_it_is_zero(applied: Project) -> None:
+    project = applied
     hinted = project.run("rollback", "tap-alpha")
     assert hinted.code == 1
     assert "set settings.keep-generations = 1" in hinted.err
@@ -966,11 +966,11 @@ def test_the_keep_generations_hint_only_when_it_is_zero(project: Project) -> Non
     ], kept.describe()
 
 
-def test_run_takes_the_venv_rollback_restored_until_the_venv_changes(project: Project) -> None:
+def test_run_takes_the_venv_rollback_restored_until_the_venv_changes(applied: Project) -> None:
     """``rollback`` is a choice: ``run`` runs that generation (saying it differs from the lock);
     once ``apply`` changed the venv again, ``run`` checks it against the lock as before."""
+    project = applied  # keep-generations only decides what a change does: set after apply
     _keep_one(project)
-    project.ok("apply")
     project.set_requirements("tap-beta", ["tap-beta", "demo-extra<2"])
     project.ok("lock", "tap-beta")
     project.ok("apply")

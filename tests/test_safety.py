@@ -219,11 +219,11 @@ def test_upgrade_works_in_place(applied: Project) -> None:
     assert_converged(applied)
 
 
-def test_rollback_flips_to_the_kept_generation(project: Project) -> None:
+def test_rollback_flips_to_the_kept_generation(applied: Project) -> None:
     """keep-generations = 1 keeps the previous generation; rollback flips back to it."""
+    project = applied  # keep-generations only decides what a change does: set after apply
     plugin = "target-gamma"
     set_setting(project, "keep-generations", 1)
-    project.ok("apply")
     first = live_generation(project, plugin)
     assert project.script(plugin) == OLD_GAMMA
 
@@ -264,12 +264,12 @@ def test_rollback_flips_to_the_kept_generation(project: Project) -> None:
     assert_converged(project)
 
 
-def test_rollback_after_interpreter_change(project: Project) -> None:
+def test_rollback_after_interpreter_change(applied: Project) -> None:
     """A reinstall for another interpreter keeps the old generation; rollback restores it."""
     other = str(other_python())  # same major.minor, another executable (maybe another patch)
+    project = applied  # keep-generations only decides what a change does: set after apply
     plugin = "target-gamma"
     set_setting(project, "keep-generations", 1)
-    project.ok("apply")
     first = live_generation(project, plugin)
     first_python = os.path.realpath(project.venv(plugin) / "bin" / "python")
     assert os.path.realpath(other) != first_python
