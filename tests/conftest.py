@@ -71,6 +71,16 @@ __all__ = [
 ]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Start the ``slow`` tests first (a stable sort: the order is otherwise unchanged).
+
+    Under pytest-xdist each worker takes the next test as it frees up, so a long test collected
+    last (test_workflow.py is) leaves the other worker idle at the end; started first, the long
+    ones overlap and the many short tests even the tail out. Every worker sorts the same way.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One reconciler cache (interpreter probes, pip-tools) for the whole session."""
