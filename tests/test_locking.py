@@ -301,7 +301,7 @@ def test_plugin_is_resolved_for_its_own_interpreter(tmp_path: Path, resolver: st
         assert len(helpers) == 1
         # The helper environment is reused: a second resolution creates nothing new.
         helper_inode = helpers[0].stat().st_ino
-        assert run_cli(project, "lock", "--upgrade").returncode == 0
+        assert run_cli(project, "lock", "new", "--upgrade").returncode == 0
         assert helpers[0].stat().st_ino == helper_inode
     else:
         assert not tools.exists(), "uv resolves for any Python version without a helper env"

@@ -98,7 +98,7 @@ def test_verify_finds_modified_missing_and_unexpected_files_and_apply_repairs(
 
 
 def test_verify_repairs_only_the_affected_distributions(project: Project, installer: str) -> None:
-    project.ok("apply")
+    project.ok("apply", "tap-beta")  # the one venv this test damages and repairs
     site = project.site_packages("tap-beta")
     script = project.venv("tap-beta") / "bin" / "tap-beta"
     script.write_text("#!/bin/sh\necho hijacked\n", encoding="utf-8")
@@ -106,7 +106,7 @@ def test_verify_repairs_only_the_affected_distributions(project: Project, instal
     change = project.change("tap-beta", "--verify")
     assert change["reasons"] == ["tap-beta: bin/tap-beta modified"]
     assert [e["name"] for e in change["install"]] == ["tap-beta"]
-    verbose = project.ok("-v", "apply", "--verify")
+    verbose = project.ok("-v", "apply", "--verify", "tap-beta")
     force = "--force-reinstall" if installer == "pip" else "--reinstall"
     calls = [line for line in verbose.err.splitlines() if force in line]
     assert len(calls) == 1, verbose.describe()
