@@ -94,6 +94,27 @@ def wheelhouse() -> Path:
     return need(WHEELHOUSE / ".stamp", "wheelhouse").parent
 
 
+def pipx_shared_libs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ``PIPX_SHARED_LIBS`` directory (the venv whose pip installs into pipx's app venvs),
+    made ONCE per run by pipx itself (``pipx upgrade-shared``, pip from the test wheels) and
+    shared by the tests that run pipx: each would otherwise make its own on first use (a venv
+    with ensurepip plus a pip upgrade). pipx only reads it afterwards."""
+
+    def build(directory: Path) -> None:
+        env = release_env(directory)
+        env.update(
+            PIPX_HOME=str(directory / "home"),
+            PIPX_BIN_DIR=str(directory / "bin"),
+            PIPX_MAN_DIR=str(directory / "man"),
+            PIPX_SHARED_LIBS=str(directory / "shared"),
+            PIP_NO_INDEX="1",
+            PIP_FIND_LINKS=str(BUILD / "test-wheels"),
+        )
+        run([tool("pipx"), "upgrade-shared"], env)
+
+    return built_once(tmp_path_factory, "pipx-shared", build) / "shared"
+
+
 def lock_pins(path: Path = TOOL_LOCK) -> dict[str, tuple[str, frozenset[str]]]:
     """``name -> (version, sha256 hashes)`` of a hashed pip-compile lock."""
     pins: dict[str, tuple[str, frozenset[str]]] = {}

@@ -20,6 +20,7 @@ from release_helpers import (
     demo_project,
     installed_dists,
     lock_pins,
+    pipx_shared_libs,
     python_for_tools,
     release_env,
     run,
@@ -82,7 +83,9 @@ def _check_demo_used_uv(project: Path) -> None:
     assert marker["installer"] == "uv", marker  # the uv extra is found by the installed tool
 
 
-def test_pipx_install_runs_the_demo(artifacts: dict[str, Path], tmp_path: Path) -> None:
+def test_pipx_install_runs_the_demo(
+    artifacts: dict[str, Path], tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     pipx = tool("pipx")
     house = wheelhouse()
     assert check_wheelhouse_hashes(house) == len(lock_pins())
@@ -92,7 +95,7 @@ def test_pipx_install_runs_the_demo(artifacts: dict[str, Path], tmp_path: Path) 
         PIPX_HOME=str(tmp_path / "pipx-home"),
         PIPX_BIN_DIR=str(bin_dir),
         PIPX_MAN_DIR=str(tmp_path / "pipx-man"),
-        PIPX_SHARED_LIBS=str(tmp_path / "pipx-shared"),
+        PIPX_SHARED_LIBS=str(pipx_shared_libs(tmp_path_factory)),
     )
     constraints = constraints_file(tmp_path / "constraints.txt")
     pip_args = f"--no-index --find-links {house} --constraint {constraints}"

@@ -685,8 +685,10 @@ def test_json_simple_api_pages_give_url_size_and_hash() -> None:
     assert (sdist.filename, sdist.size) == ("demo-1.0.tar.gz", None)
 
 
-def test_pipx_install_lock_accepts_the_pylock(tmp_path: Path) -> None:
-    from release_helpers import tool  # noqa: PLC0415
+def test_pipx_install_lock_accepts_the_pylock(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from release_helpers import pipx_shared_libs, tool  # noqa: PLC0415
     from test_direct import TEST_WHEELS  # noqa: PLC0415
 
     project = make_project(tmp_path / "p", "uv")  # either resolver's pylock: the same file
@@ -698,8 +700,9 @@ def test_pipx_install_lock_accepts_the_pylock(tmp_path: Path) -> None:
         "PIPX_HOME": str(home),
         "PIPX_BIN_DIR": str(home / "bin"),
         "PIPX_MAN_DIR": str(home / "man"),
+        # pipx's shared pip, >= 26.1 (pylock support), upgraded offline from the test wheels
+        "PIPX_SHARED_LIBS": str(pipx_shared_libs(tmp_path_factory)),
         "PIP_NO_INDEX": "1",
-        # pipx upgrades its shared pip to >= 26.1 (pylock support): offline, from the test wheels
         "PIP_FIND_LINKS": str(TEST_WHEELS),
     }
     lock = pylock_path(project, "tap-beta")
