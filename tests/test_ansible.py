@@ -19,21 +19,24 @@ from release_helpers import REPO, demo_project, release_env, run, tool
 pytestmark = pytest.mark.slow
 COLLECTIONS = REPO / "contrib" / "ansible"
 MODULE = COLLECTIONS / "ansible_collections" / "reconciler" / "venvs" / "plugins" / "modules"
-PLAYBOOK = """\
+PLAY = """\
 - hosts: localhost
   connection: local
   gather_facts: false
   tasks:
+"""
+#: One task of :data:`PLAY` per run, in order: the module with the ``runs[i]`` parameters.
+TASK = """\
     - name: Plugin venvs match their locks
       reconciler.venvs.reconciler:
-        project: "{{ project }}"
-        plugins: "{{ plugins | default([]) }}"
-        executable: "{{ executable | default('reconciler') }}"
+        project: "{{{{ project }}}}"
+        plugins: "{{{{ runs[{i}].plugins | default([]) }}}}"
+        executable: "{{{{ runs[{i}].executable | default('reconciler') }}}}"
       ignore_errors: true
 """
-#: A notification callback (runs in ansible-playbook itself, no module process) that writes
-#: each task's result to ``$RECONCILER_TEST_RECORD`` as JSON. A ``copy`` task doing the same
-#: ran two more modules per play (~1 CPU-second); the stdout callback is left as it is.
+#: A notification callback (runs in ansible-playbook itself, no module process) that appends
+#: each task's result to ``$RECONCILER_TEST_RECORD`` as a JSON line. A ``copy`` task doing the
+#: same ran two more modules per play (~1 CPU-second); the stdout callback is left as it is.
 RECORD_CALLBACK = """\
 import json
 import os
@@ -49,8 +52,8 @@ class CallbackModule(CallbackBase):
 
     def _record(self, result, failed):
         # the status is the event's, not a key of the result a callback gets
-        with open(os.environ["RECONCILER_TEST_RECORD"], "w", encoding="utf-8") as handle:
-            json.dump({**result.result, "failed": failed}, handle)
+        with open(os.environ["RECONCILER_TEST_RECORD"], "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({**result.result, "failed": failed}) + "\\n")
 
     def v2_runner_on_ok(self, result):
         self._record(result, False)
@@ -79,7 +82,6 @@ class Ansible:
             f"localhost ansible_connection=local ansible_python_interpreter={ansible_python}\n",
             encoding="utf-8",
         )
-        (tmp / "play.yml").write_text(PLAYBOOK, encoding="utf-8")
         (tmp / "callbacks").mkdir()
         (tmp / "callbacks" / "record.py").write_text(RECORD_CALLBACK, encoding="utf-8")
         for name in list(self.env):
@@ -101,24 +103,38 @@ class Ansible:
         )
         self.runs = 0
 
-    def play(self, *flags: str, **extra: Any) -> tuple[dict[str, Any], str]:
-        """Run the playbook; return the module's registered result and the playbook output."""
+    def play(self, *flags: str, **params: Any) -> tuple[dict[str, Any], str]:
+        """Run a playbook of one module task with ``params``; return the module's result and
+        the playbook output."""
+        (result,), out = self.play_all(params, flags=flags)
+        return result, out
+
+    def play_all(
+        self, *runs: dict[str, Any], flags: Sequence[str] = ()
+    ) -> tuple[list[dict[str, Any]], str]:
+        """One ansible-playbook run of a module task per ``runs`` entry (its parameters), in
+        order; return each task's result and the playbook output."""
         self.runs += 1
-        record = self.tmp / f"result-{self.runs}.json"
-        extra_vars = {"project": str(self.project), **extra}
+        record = self.tmp / f"result-{self.runs}.jsonl"
+        playbook = self.tmp / f"play-{self.runs}.yml"
+        playbook.write_text(
+            PLAY + "".join(TASK.format(i=i) for i in range(len(runs))), encoding="utf-8"
+        )
+        extra_vars = {"project": str(self.project), "runs": list(runs)}
         done = run(
             [
                 tool("ansible", "ansible-playbook"),
                 "-i", self.tmp / "inventory",
-                self.tmp / "play.yml",
+                playbook,
                 "-e", json.dumps(extra_vars),
                 *flags,
             ],
             {**self.env, "RECONCILER_TEST_RECORD": str(record)},
             cwd=self.tmp,
         )  # fmt: skip
-        result: dict[str, Any] = json.loads(record.read_text(encoding="utf-8"))
-        return result, done.stdout
+        results = [json.loads(line) for line in record.read_text(encoding="utf-8").splitlines()]
+        assert len(results) == len(runs), results
+        return results, done.stdout
 
     def venvs(self) -> Path:
         return self.project / ".venvs"
@@ -172,28 +188,32 @@ def test_check_mode_then_converge_then_idempotent(ansible: Ansible) -> None:
     assert removal["plan"]["summary"]["remove"] == 1
     assert removal["diff"][0]["after"] == ""
     assert snapshot(ansible.project) == before_removal
-    removed, _ = ansible.play()
+    (removed, again), _ = ansible.play_all({}, {})  # the removal, then the same task again
     assert removed["changed"] is True
     assert not (ansible.venvs() / "target-gamma").exists()
-    assert ansible.play()[0]["changed"] is False
+    assert again["changed"] is False
 
 
 def test_plugins_and_executable(ansible: Ansible) -> None:
     shutil.rmtree(ansible.tmp / "bin")  # not on PATH: only the executable parameter finds it
     exe = str(REPO / ".venv" / "bin" / "reconciler")
-    result, _ = ansible.play(plugins=["tap-alpha"], executable=exe)
+    # four tasks of one play, in order (only the first can create a venv)
+    (result, again, option, missing), _ = ansible.play_all(
+        {"plugins": ["tap-alpha"], "executable": exe},
+        {"plugins": ["tap-alpha"], "executable": exe},
+        {"plugins": ["--installer=pip"], "executable": exe},
+        {},  # default executable: `reconciler` on PATH, which is gone
+    )
     assert result["changed"] is True, result
     assert not result.get("failed"), result
     assert result["changed_plugins"] == ["tap-alpha"]
     assert sorted(p.name for p in ansible.venvs().iterdir() if not p.name.startswith(".")) == [
         "tap-alpha"
     ]
-    again, _ = ansible.play(plugins=["tap-alpha"], executable=exe)
     assert again["changed"] is False
-    option, _ = ansible.play(plugins=["--installer=pip"], executable=exe)
+    assert not again.get("failed"), again
     assert option["failed"] is True
     assert option["msg"] == "invalid plugin names: '--installer=pip'"
-    missing, _ = ansible.play()  # default executable: `reconciler` on PATH, which is gone
     assert missing["failed"] is True
     assert "reconciler" in missing["msg"]
 
