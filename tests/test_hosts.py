@@ -839,6 +839,30 @@ def test_sigkill_takes_the_childrens_own_children_too(tmp_path: Path) -> None:
     assert not wait_gone(family, 5), "a child or grandchild outlived a SIGKILLed reconciler"
 
 
+def test_without_a_watchdog_the_child_still_dies_with_reconciler(tmp_path: Path) -> None:
+    """No ``grep`` on PATH (the watchdog could find nothing): no watchdog runs, and the child
+    gets the parent-death signal instead, so SIGKILL of reconciler still ends it."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "sh").symlink_to("/bin/sh")
+    out = tmp_path / "out"
+    code = (
+        "import os\n"
+        "from reconciler.support import procs\n"
+        f"os.environ['PATH'] = {str(bin_dir)!r}\n"
+        'procs.run([\'sh\', \'-c\', \'echo $$ > "$OUT.tmp"; /bin/mv "$OUT.tmp" "$OUT"; '
+        f"exec /bin/sleep 120'], env={{**os.environ, 'OUT': {str(out)!r}}})\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    child = set(_written(out, proc))
+    assert "RECONCILER_RUN_MARK" not in Path(f"/proc/{min(child)}/environ").read_text("utf-8")
+    proc.kill()
+    proc.communicate(timeout=30)
+    assert not wait_gone(child, 5), "the child outlived a SIGKILLed reconciler"
+
+
 def test_after_a_normal_exit_nothing_of_the_run_is_left_running(tmp_path: Path) -> None:
     """The watchdog that guards a run's children ends with the run (nothing left behind)."""
     proc, _ = _spawning(tmp_path, "true")

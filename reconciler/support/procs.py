@@ -31,6 +31,7 @@ from typing import IO
 
 from reconciler.errors import Interrupted
 from reconciler.support import scratch
+from reconciler.support.paths import which
 
 #: Seconds a child has to exit after SIGTERM before its group gets SIGKILL.
 GRACE = 2.0
@@ -91,20 +92,23 @@ _watch: dict[str, str] = {}  # "mark": this run's ``RUN_MARK=value``, once the w
 
 def _watchdog() -> str | None:
     """This run's mark (``RUN_MARK=<pid>-<random>``), the watchdog started on first use; None
-    where it cannot run (not Linux, no ``/proc``, no ``sh``)."""
+    where it cannot run (not Linux, no ``/proc``, no ``sh`` or ``grep``)."""
     with _watch_guard:
         if "mark" in _watch or "failed" in _watch:
             return _watch.get("mark")
         mark = f"{RUN_MARK}={os.getpid()}-{os.urandom(8).hex()}"
+        search = os.environ.get("PATH") or os.defpath
         try:
             if not sys.platform.startswith("linux") or not Path("/proc/self/fd").is_dir():
                 raise OSError("no /proc")
+            if which("grep", search) is None:  # it could find nothing to kill
+                raise OSError("no grep")
             dog = subprocess.Popen(
                 ["/bin/sh", "-c", _WATCHDOG, "reconciler-watchdog", mark],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
-                env={"PATH": os.environ.get("PATH") or os.defpath, "LC_ALL": "C"},
+                env={"PATH": search, "LC_ALL": "C"},
                 cwd="/",
                 process_group=0,  # a kill of reconciler's own group leaves it to do its work
             )
