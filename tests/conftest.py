@@ -43,6 +43,8 @@ from helpers import (  # re-exported: older tests import these from conftest
     snapshot,
 )
 
+from reconciler.installers import get_installer
+
 __all__ = [
     "AMBIENT_PIP_VARS",
     "EXAMPLE",
@@ -141,17 +143,26 @@ def golden_applied_for(
     ``settings.installer`` (None: the example's own setting), kept pristine for :func:`applied`.
 
     Each is built at the fixed path every ``applied`` project is restored to, then copied
-    aside; the copy is never run or changed.
+    aside; the copy is never run or changed. The installer ``auto`` stands for (uv, when
+    installed) starts from the example's golden venvs: its apply then finds nothing to do
+    (which installer built a venv is no drift), else it converges them as any apply would.
     """
     built_for: dict[str | None, Project] = {}
+    auto = get_installer("auto").name
 
     def golden(installer: str | None) -> Project:
         if installer in built_for:
             return built_for[installer]
+        same = golden(None) if installer == auto else None
         home = _applied_home(tmp_path_factory)
         if home.exists():
             _remove_tree(home)
-        built = copy_example(home / "project", with_lock_from=locked_template.root)
+        if same is not None:
+            home.mkdir()
+            copy_tree(same.root, home / "project")
+            built = Project(home / "project")
+        else:
+            built = copy_example(home / "project", with_lock_from=locked_template.root)
         if installer is not None:
             with built.edit() as doc:
                 doc["settings"]["installer"] = installer
