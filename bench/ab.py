@@ -114,7 +114,7 @@ def _uv_env(base: dict[str, str]) -> dict[str, str]:
 
 def build(
     repo: Path,
-    ref: str,
+    ref: str | None,
     root: Path,
     *,
     python: str,
@@ -122,54 +122,130 @@ def build(
     bench_env: dict[str, str],
     log: Callable[[str], None],
 ) -> Side:
-    """The old reconciler of ``ref`` in ``root/ref/<commit>/venv`` (built once, then reused).
+    """A reconciler installed in a venv of its own, built once and then reused while its
+    sources, the interpreter and the runtime lock stay the same: the old one of commit ``ref``
+    (``root/ref/<commit>/venv``), or with ``ref=None`` the new one, the working tree as it is,
+    uncommitted changes included (``root/new/venv``). Both are installed alike, so the two
+    sides of the A/B differ in reconciler's code only, and neither pays the dev venv's
+    editable-install import hook.
 
     Raises :class:`BenchError` with the reason when it cannot be built.
     """
+    if ref is None:
+        side, key, unpack = _tree(repo, root, bench_env)
+        what = "the working tree"
+    else:
+        side, key, unpack = _commit(repo, ref, root, bench_env)
+        what = f"reconciler {side.label} ({ref})"
+    _install(repo, side.python.parent.parent.parent, key, unpack, side, what, python, dev_bin, log)
+    return side
+
+
+def _commit(
+    repo: Path, ref: str, root: Path, bench_env: dict[str, str]
+) -> tuple[Side, dict[str, str], Callable[[Path], None]]:
+    """The old side of ``ref``: its venv, build key and source writer (``git archive``)."""
     commit = resolve_ref(repo, ref)
+    dest = root / "ref" / commit[:12]
+    cache = root / "cache" / f"reconciler-{commit[:12]}"
+    side = Side(
+        label=commit[:7],
+        reconciler=dest / "venv" / "bin" / "reconciler",
+        python=dest / "venv" / "bin" / "python",
+        env={**bench_env, "RECONCILER_CACHE_DIR": str(cache)},
+        commit=commit,
+    )
+
+    def unpack(src: Path) -> None:
+        archive = subprocess.run(
+            ["git", "-C", str(repo), "archive", "--format=tar", commit],
+            capture_output=True,
+            check=False,
+        )
+        if archive.returncode != 0:
+            raise BenchError(f"git archive {commit[:12]} failed: {archive.stderr.decode()[-300:]}")
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            tar.extractall(src, filter="data")
+
+    return side, {"commit": commit}, unpack
+
+
+#: What a wheel of the working tree is built from besides ``reconciler/`` (only the first is
+#: in the build key: the others are metadata, so editing them rebuilds nothing).
+TREE_FILES = ("pyproject.toml", "README.md", "LICENSE", "MANIFEST.in")
+
+
+def _tree(
+    repo: Path, root: Path, bench_env: dict[str, str]
+) -> tuple[Side, dict[str, str], Callable[[Path], None]]:
+    """The new side: its venv, build key (a digest of every file of ``reconciler/`` and
+    ``pyproject.toml``) and source writer (a copy of those and of :data:`TREE_FILES`)."""
+    files = sorted(
+        path
+        for path in (repo / "reconciler").rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+    )
+    files += [repo / TREE_FILES[0]]
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(str(path.relative_to(repo)).encode() + b"\0" + path.read_bytes() + b"\0")
+    files += [repo / name for name in TREE_FILES[1:] if (repo / name).is_file()]
+    dest = root / "new"
+    side = Side(
+        label="new",
+        reconciler=dest / "venv" / "bin" / "reconciler",
+        python=dest / "venv" / "bin" / "python",
+        env=bench_env,
+        commit="working tree",
+    )
+
+    def copy(src: Path) -> None:
+        for path in files:
+            target = src / path.relative_to(repo)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+
+    return side, {"tree_sha256": digest.hexdigest()}, copy
+
+
+def _install(
+    repo: Path,
+    dest: Path,
+    key: dict[str, str],
+    unpack: Callable[[Path], None],
+    side: Side,
+    what: str,
+    python: str,
+    dev_bin: Path,
+    log: Callable[[str], None],
+) -> None:
+    """Build and install ``side`` in ``dest/venv`` from the sources ``unpack(dir)`` writes,
+    unless ``dest/stamp.json`` records the same ``key``, interpreter and runtime lock."""
     lock = repo / "lock" / "requirements-uv.txt"
     try:
         lock_text = lock.read_bytes()
     except OSError as exc:
         raise BenchError(f"cannot read {lock}: {exc.strerror}") from exc
-    dest = root / "ref" / commit[:12]
-    venv = dest / "venv"
-    stamp = dest / "stamp.json"
-    key = {
+    venv, stamp = dest / "venv", dest / "stamp.json"
+    full_key = {
         "spec": BUILD_SPEC,
-        "commit": commit,
+        **key,
         "python": python,
         "lock_sha256": hashlib.sha256(lock_text).hexdigest(),
     }
-    env = {**bench_env, "RECONCILER_CACHE_DIR": str(root / "cache" / f"reconciler-{commit[:12]}")}
-    side = Side(
-        label=commit[:7],
-        reconciler=venv / "bin" / "reconciler",
-        python=venv / "bin" / "python",
-        env=env,
-        commit=commit,
-    )
     try:
-        built = json.loads(stamp.read_text(encoding="utf-8")) == key
+        built = json.loads(stamp.read_text(encoding="utf-8")) == full_key
     except (OSError, ValueError):
         built = False
     if built and side.reconciler.is_file():
-        log(f"  reusing reconciler {commit[:7]} in {venv}")
-        return side
-    log(f"  building reconciler {commit[:7]} ({ref}) into {venv} ...")
+        log(f"  reusing {what} in {venv}")
+        return
+    log(f"  building {what} into {venv} ...")
     shutil.rmtree(dest, ignore_errors=True)
     src, dist = dest / "src", dest / "dist"
     src.mkdir(parents=True)
-    archive = subprocess.run(
-        ["git", "-C", str(repo), "archive", "--format=tar", commit],
-        capture_output=True,
-        check=False,
-    )
-    if archive.returncode != 0:
-        raise BenchError(f"git archive {commit[:12]} failed: {archive.stderr.decode()[-300:]}")
-    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        tar.extractall(src, filter="data")
-    quiet_env = {**_uv_env(bench_env), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    unpack(src)
+    quiet_env = {**_uv_env(side.env), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     # the wheel: built by the dev venv's setuptools (no build isolation, so nothing is fetched)
     measure.run(
         [
@@ -189,7 +265,7 @@ def build(
     )
     wheels = sorted(dist.glob("*.whl"))
     if len(wheels) != 1:
-        raise BenchError(f"expected one wheel of {commit[:12]} in {dist}, found {len(wheels)}")
+        raise BenchError(f"expected one wheel of {what} in {dist}, found {len(wheels)}")
     uv = dev_bin / "uv"
     measure.run([uv, "venv", "--no-config", "--quiet", "--python", python, venv], env=quiet_env)
     install: list[str | Path] = [
@@ -209,8 +285,8 @@ def build(
     try:
         measure.run([*install, "--offline"], env=quiet_env)
     except BenchError as exc:
-        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
-        log(f"  offline install of {lock.name} from uv's cache failed ({first}); trying PyPI")
+        last = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
+        log(f"  offline install of {lock.name} from uv's cache failed ({last}); trying PyPI")
         measure.run([*install, "--index-url", "https://pypi.org/simple"], env=quiet_env)
     measure.run(
         [
@@ -228,11 +304,10 @@ def build(
         ],
         env=quiet_env,
     )
-    version = measure.run([side.reconciler, "--version"], env=env, capture=True).output.strip()
+    version = measure.run([side.reconciler, "--version"], env=side.env, capture=True).output
     shutil.rmtree(src, ignore_errors=True)
-    stamp.write_text(json.dumps(key, indent=2) + "\n", encoding="utf-8")
-    log(f"  built {version or 'reconciler'} of {commit[:7]}")
-    return side
+    stamp.write_text(json.dumps(full_key, indent=2) + "\n", encoding="utf-8")
+    log(f"  built {version.strip() or 'reconciler'} of {what}")
 
 
 @dataclass(frozen=True)

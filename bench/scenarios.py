@@ -67,6 +67,9 @@ class Bench:
     samples: dict[str, Sample] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     info: dict[str, object] = field(default_factory=dict)
+    #: the new reconciler as a regular install of the working tree (bench/ab.py), None: the
+    #: dev venv's editable install (``--dev-venv``, or when that build failed)
+    new: ab.Side | None = None
     #: the old reconciler of the same-run A/B (bench/ab.py), None when it is off or unbuilt
     old: ab.Side | None = None
     #: why there is no old side at all (printed under the A/B table)
@@ -79,8 +82,14 @@ class Bench:
     # ---- tools -------------------------------------------------------------------------
     @property
     def reconciler(self) -> Path:
-        """The ``reconciler`` console script of the dev venv."""
-        return DEV_BIN / "reconciler"
+        """The new ``reconciler`` console script: of the working tree's regular install, or of
+        the dev venv."""
+        return self.new.reconciler if self.new else DEV_BIN / "reconciler"
+
+    @property
+    def python_bin(self) -> Path:
+        """The interpreter of the venv :attr:`reconciler` is installed in."""
+        return self.new.python if self.new else DEV_BIN / "python"
 
     @property
     def uv(self) -> Path:
@@ -120,10 +129,12 @@ class Bench:
         table = {
             "fast": Policy(runs=runs, warmup=1),
             # sub-second and the headline targets: twice the runs against background noise
-            # (never below --runs; a row taking seconds per run, `plan --verify` of 500 venvs,
-            # stops there once it has used 20 s)
-            "plan": Policy(runs=runs if quick else 2 * runs, warmup=1, min_runs=runs, budget=20),
+            # (a row taking seconds per run, `plan --verify` of 500 venvs, stops after 3 runs
+            # once it has used 20 s)
+            "plan": Policy(runs=runs if quick else 2 * runs, warmup=1, min_runs=3, budget=20),
             "apply-uv": Policy(runs=runs, warmup=0 if quick else 1),
+            # the --jobs 2/3/4 rows the default is chosen from: 3 runs
+            "apply-uv-jobs": Policy(runs=min(runs, 3), warmup=0 if quick else 1),
             "apply-pip": Policy(runs=slow, warmup=0 if quick else 1),
             # ~45 s a run on 2 cores, no target: half the pip runs (at least one)
             "apply-pip-jobs1": Policy(runs=max(1, slow // 2), warmup=0),
@@ -149,6 +160,8 @@ class Bench:
         policy = self.policy(kind)
         if kind in ("apply-pip", "apply-pip-jobs1", "lock"):
             return Policy(runs=max(1, (policy.runs + 1) // 2), warmup=0)
+        if kind == "apply-uv-jobs":  # the uv cache is the one the new side's warm-up filled
+            return Policy(runs=policy.runs, warmup=0)
         return policy
 
     def measure_ab(
@@ -401,10 +414,10 @@ def plan_with_shim(bench: Bench, project: Path) -> Sample | None:
 
 def startup_costs(bench: Bench) -> None:
     """Interpreter start-up alone, and start-up plus ``import reconciler.cli``."""
-    python = DEV_BIN / "python"
+    python = bench.python_bin
     bench.measure(
         "startup.python",
-        "python -c pass (dev venv)",
+        "python -c pass (the venv of the reconciler timed)",
         lambda: bench.run([python, "-c", "pass"]),
         "fast",
     )
@@ -431,7 +444,7 @@ def import_profile(bench: Bench, project: Path) -> dict[str, object]:
     for _ in range(3):
         result = bench.run(
             [
-                DEV_BIN / "python",
+                bench.python_bin,
                 "-X",
                 "importtime",
                 "-m",
@@ -510,7 +523,7 @@ def apply_profile(bench: Bench, project: Path, installer: str) -> dict[str, obje
     """
     shutil.rmtree(project / ".venvs", ignore_errors=True)
     args: list[str | Path] = ["--project", project, "apply", "--installer", installer]
-    command: list[str | Path] = [DEV_BIN / "python", "-c", _APPLY_PROFILE, *args, "--jobs", "1"]
+    command: list[str | Path] = [bench.python_bin, "-c", _APPLY_PROFILE, *args, "--jobs", "1"]
     result = bench.run(command, capture=True)
     line = next(x for x in result.output.splitlines() if x.startswith("BENCH-PROFILE "))
     data = json.loads(line.removeprefix("BENCH-PROFILE "))
@@ -569,7 +582,7 @@ def plan_phases(bench: Bench, project: Path) -> dict[str, object]:
     """Seconds per stage of a no-op plan, measured inside one process (best of 3)."""
     best: dict[str, float] = {}
     for _ in range(3):
-        result = bench.run([DEV_BIN / "python", "-c", _PHASES, project], capture=True)
+        result = bench.run([bench.python_bin, "-c", _PHASES, project], capture=True)
         data = json.loads(result.output.strip().splitlines()[-1])
         for key, value in data.items():
             if key != "changes":
@@ -581,7 +594,13 @@ def plan_phases(bench: Bench, project: Path) -> dict[str, object]:
 
 
 def cold_apply(
-    bench: Bench, project: Path, installer: str, jobs1: bool, *, jobs: int | None = None
+    bench: Bench,
+    project: Path,
+    installer: str,
+    jobs1: bool,
+    *,
+    jobs: int | None = None,
+    kind: str | None = None,
 ) -> Sample:
     """``apply`` of every venv from nothing (``.venvs`` deleted before each run), with
     ``--jobs 1`` (``jobs1``), ``--jobs N`` (``jobs``) or the default job count."""
@@ -593,7 +612,8 @@ def cold_apply(
         f"apply.cold.n20.{installer}.{'default' if jobs is None else f'jobs{jobs}'}",
         f"reconciler {' '.join(map(str, args))} of 20 venvs, from nothing",
         _cold_trial(bench, project, args),
-        "apply-uv" if installer == "uv" else ("apply-pip-jobs1" if jobs == 1 else "apply-pip"),
+        kind
+        or ("apply-uv" if installer == "uv" else ("apply-pip-jobs1" if jobs == 1 else "apply-pip")),
         args,
     )
     if sample.error is None and bench.plan_exit(project) != 0:
@@ -640,8 +660,9 @@ def _lock_of(bench: Bench, name: str) -> Path:
 
 def naive_loop(bench: Bench, n: int) -> Sample:
     """Sequential ``python -m venv`` (pip seeded) + ``pip install --no-deps -r lock`` per plugin
-    (~6 s a plugin on 2 cores: timed over 10 plugins, 4 with ``--quick``, and scaled)."""
-    k = min(n, 4 if bench.quick else 10)
+    (~6 s a plugin on 2 cores, much the same for each: timed over 5 plugins, 4 with
+    ``--quick``, and scaled)."""
+    k = min(n, 4 if bench.quick else 5)
     names = [wh.plugin_name(i) for i in range(k)]
     base = bench.root / "baseline" / "venv-pip"
 
@@ -1259,7 +1280,7 @@ def verify_scenarios(bench: Bench, project: Path, n: int) -> None:
 
 def cold_apply_jobs(bench: Bench, project: Path, jobs: int) -> Sample:
     """``apply --installer uv --jobs N`` of the 20 venvs from nothing (to choose the default)."""
-    return cold_apply(bench, project, "uv", jobs1=False, jobs=jobs)
+    return cold_apply(bench, project, "uv", jobs1=False, jobs=jobs, kind="apply-uv-jobs")
 
 
 def stage_profile(
