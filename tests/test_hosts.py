@@ -482,9 +482,10 @@ def _columns(line: str) -> list[tuple[int, int, str]]:
 
 @pytest.mark.parametrize("name", ["a", "a-plugin-with-a-name-longer-than-its-path-column-x"])
 def test_status_counts_what_plan_counts_and_aligns_for_any_name(
-    project: Project, name: str
+    applied: Project, name: str
 ) -> None:
     """A locked setuptools is counted by status as by plan; columns line up under the header."""
+    project = applied  # the example's venvs already built: apply builds only the new one
     make_wheels: Any = load_make_wheels()
     wheelhouse = project.root / "boot-wheels"
     wheelhouse.mkdir()
