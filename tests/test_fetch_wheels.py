@@ -36,6 +36,7 @@ from reconciler.locking.fetch_wheels import (
 )
 from reconciler.models import Interpreter, LockedPackage
 from reconciler.support import procs
+from reconciler.support.tool_errors import explain
 
 INSTALLERS = ("pip", "uv")
 
@@ -564,3 +565,7 @@ def test_uv_builds_a_git_commit_checked_out_as_pip_does(tmp_path: Path) -> None:
     assert command[3:5] == ["clone", "--quiet"], command
     assert result.returncode != 0
     assert "fatal:" in result.stderr, result.stderr
+    # the cause of fetch's one error line: git's own words, naming the repository
+    assert re.fullmatch(
+        r"git: '\S+/gone' does not appear to be a git repository", explain(result.stderr)
+    )
