@@ -209,6 +209,8 @@ def _read_dists(
 
 def _read_direct_url(path: str) -> DirectUrl | None:
     """PEP 610 ``direct_url.json`` of one distribution (None when absent or unreadable)."""
+    if not os.access(path, os.F_OK):
+        return None  # the common case (an index install), told without raising an exception
     try:
         data = json.loads(read_unlinked(path))  # never a FIFO or a link left in a venv by hand
     except (OSError, UnicodeDecodeError, ValueError, ReconcilerError):

@@ -24,7 +24,10 @@ PLAIN_VERSION = re.compile(PLAIN_VERSION_PATTERN)
 
 def canonical_name(name: str) -> str:
     """The PEP 503 normalised form of a distribution name (as ``canonicalize_name`` gives)."""
-    return _SEPARATORS.sub("-", name).lower()
+    lowered = name.lower()  # separators are not letters: lowering first changes no run of them
+    if "_" not in lowered and "." not in lowered and "--" not in lowered:
+        return lowered  # nothing to collapse: no regex (read for every pin and every dist)
+    return _SEPARATORS.sub("-", lowered)
 
 
 def normal_version(text: str) -> str:
