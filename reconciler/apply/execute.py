@@ -53,6 +53,7 @@ from reconciler.support.files import sync_filesystems
 from reconciler.support.jobs import run_all
 from reconciler.support.names import canonical_name, same_version
 from reconciler.support.paths import check_inside
+from reconciler.support.values import Value
 
 if TYPE_CHECKING:
     from reconciler.installers.base import Installer
@@ -61,8 +62,8 @@ if TYPE_CHECKING:
 Log = Callable[[str, str], None]
 
 
-@attrs.frozen
-class StepResult:
+@attrs.frozen(repr=False, eq=False)
+class StepResult(Value):
     """How one step ended: ``failure`` is the error it ended with (None: done), kept with its
     fields (plugin, file, cause) for the edge to format."""
 
@@ -77,8 +78,8 @@ class StepResult:
         return None if self.failure is None else format_error(self.failure)
 
 
-@attrs.frozen
-class ApplyResult:
+@attrs.frozen(repr=False, eq=False)
+class ApplyResult(Value):
     """How the whole apply ended."""
 
     results: tuple[StepResult, ...]
@@ -99,8 +100,8 @@ class ApplyResult:
         return sum(1 for r in self.results if r.error is None and r.step.action is action)
 
 
-@attrs.frozen
-class Context:
+@attrs.frozen(repr=False, eq=False)
+class Context(Value):
     """What every step needs besides the step itself."""
 
     plan: Plan

@@ -24,13 +24,14 @@ from reconciler.errors import PlanFileError, StalePlanError
 from reconciler.models import IndexOptions, Plan
 from reconciler.results.changes import ApplyOutcome
 from reconciler.support import scratch
+from reconciler.support.values import Value
 
 if TYPE_CHECKING:
     from reconciler.installers.base import Installer
 
 
-@attrs.frozen
-class SavedPlan:
+@attrs.frozen(repr=False, eq=False)
+class SavedPlan(Value):
     """A plan file written by ``plan -o``: where it is and the plan it holds."""
 
     path: Path
@@ -87,8 +88,8 @@ def _a_path(project: Project, name: str) -> bool:
     return name.split("/", 1)[0] not in {n.split("/", 1)[0] for n in names if "/" in n}
 
 
-@attrs.frozen
-class ApplyOptions:
+@attrs.frozen(repr=False, eq=False)
+class ApplyOptions(Value):
     """How ``apply`` runs."""
 
     only: tuple[str, ...] = ()

@@ -19,10 +19,11 @@ from reconciler.installers.pipconfig import hermetic_env, index_args
 from reconciler.models import IndexOptions, LockedPackage
 from reconciler.support import procs, scratch
 from reconciler.support.redact import redact
+from reconciler.support.values import Value
 
 
-@attrs.frozen
-class InstallRequest:
+@attrs.frozen(repr=False, eq=False)
+class InstallRequest(Value):
     """One ``Installer.install`` call: exactly these packages into this venv.
 
     No dependencies are installed (the lock lists every package) and hashes are required when
@@ -144,8 +145,8 @@ def requirements_file(lines: Iterable[str]) -> Iterator[Path]:
         path.unlink(missing_ok=True)
 
 
-@attrs.frozen
-class Batch:
+@attrs.frozen(repr=False, eq=False)
+class Batch(Value):
     """One installer call: its arguments and the packages it must reinstall."""
 
     args: tuple[str, ...]

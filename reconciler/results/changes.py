@@ -8,22 +8,24 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from reconciler.support.values import Value
+
 if TYPE_CHECKING:  # only annotations: no apply/lock machinery loaded with these values
     from reconciler.apply.execute import ApplyResult
     from reconciler.locking.lock import LockStatus
     from reconciler.models import Plan
 
 
-@attrs.frozen
-class ApplyOutcome:
+@attrs.frozen(repr=False, eq=False)
+class ApplyOutcome(Value):
     """``apply``: the plan it carried out and how each step ended (None: nothing to do)."""
 
     plan: Plan
     result: ApplyResult | None
 
 
-@attrs.frozen
-class LockCheck:
+@attrs.frozen(repr=False, eq=False)
+class LockCheck(Value):
     """``lock --check``: each selected lock's freshness and the orphaned lock files."""
 
     statuses: tuple[LockStatus, ...]
@@ -42,16 +44,16 @@ class LockCheck:
         return not self.stale and not self.orphans
 
 
-@attrs.frozen
-class RollbackResult:
+@attrs.frozen(repr=False, eq=False)
+class RollbackResult(Value):
     """``rollback``: the plugin and the generation now live."""
 
     plugin: str
     generation: Path
 
 
-@attrs.frozen
-class RunCommand:
+@attrs.frozen(repr=False, eq=False)
+class RunCommand(Value):
     """What ``reconciler run`` executes: the command line and its environment."""
 
     argv: tuple[str, ...]
@@ -59,8 +61,8 @@ class RunCommand:
     warning: str = ""  # printed before it runs (a venv `rollback` restored, not the lock's)
 
 
-@attrs.frozen
-class EditResult:
+@attrs.frozen(repr=False, eq=False)
+class EditResult(Value):
     """``add`` / ``remove``: which plugin, in which project file, and whether it was locked."""
 
     plugin: str

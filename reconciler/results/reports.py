@@ -6,9 +6,11 @@ from pathlib import Path
 
 import attrs
 
+from reconciler.support.values import Value
 
-@attrs.frozen
-class Finding:
+
+@attrs.frozen(repr=False, eq=False)
+class Finding(Value):
     """One known vulnerability of one locked package."""
 
     package: str
@@ -19,8 +21,8 @@ class Finding:
     description: str = ""
 
 
-@attrs.frozen
-class PluginAudit:
+@attrs.frozen(repr=False, eq=False)
+class PluginAudit(Value):
     """What the auditor said about one plugin's lock (``error`` set when it could not say)."""
 
     plugin: str
@@ -30,8 +32,8 @@ class PluginAudit:
     error: str | None = None
 
 
-@attrs.frozen
-class AuditReport:
+@attrs.frozen(repr=False, eq=False)
+class AuditReport(Value):
     """Every selected plugin's audit, sorted by plugin."""
 
     plugins: tuple[PluginAudit, ...]
@@ -47,8 +49,8 @@ class AuditReport:
         return tuple(p for p in self.plugins if p.error is not None)
 
 
-@attrs.frozen
-class SbomFile:
+@attrs.frozen(repr=False, eq=False)
+class SbomFile(Value):
     """One SBOM written by ``sbom``: the plugin, the file, how many components it lists."""
 
     plugin: str
