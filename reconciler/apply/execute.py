@@ -17,7 +17,6 @@ import contextlib
 import errno
 import functools
 import os
-import shutil
 import stat
 import threading
 import time
@@ -199,6 +198,12 @@ _VERBS = {
 }
 
 
+def _rmtree(path: Path) -> None:
+    import shutil  # noqa: PLC0415 - start-up: zlib, bz2, lzma; only when something is deleted
+
+    shutil.rmtree(path)
+
+
 def clean_leftovers(ctx: Context, log: Log) -> None:
     """Delete generations left by killed runs (never the live one, nor a kept previous one)."""
     for plugin in ctx.layout.leftover_plugins():
@@ -211,7 +216,7 @@ def clean_leftovers(ctx: Context, log: Log) -> None:
         link.unlink(missing_ok=True)
     for replaced in gens.stray_replaced_dirs(ctx.layout):
         check_inside(ctx.layout.root, replaced, what="delete")
-        shutil.rmtree(replaced)
+        _rmtree(replaced)
     for removed in scratch.sweep(scratch.scratch_base(ctx.layout.root)):
         log("apply", f"removed temporary files of a killed run ({removed.name})")
 
@@ -281,7 +286,7 @@ def _build(step: Step, ctx: Context) -> None:
         raise
     if retired is not None and ctx.layout.claimed_by_tool(retired) is not None:
         check_inside(ctx.layout.root, retired, what="delete")
-        shutil.rmtree(retired)  # the venv another tool built, replaced by this generation
+        _rmtree(retired)  # the venv another tool built, replaced by this generation
     with timed("prune"):
         gens.prune(
             ctx.layout, step.plugin, ctx.plan.keep_generations, prefer=previous

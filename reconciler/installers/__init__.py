@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from reconciler.backends import INSTALLERS
 from reconciler.errors import ReconcilerError
+from reconciler.support.paths import which
 
 if TYPE_CHECKING:
     from reconciler.installers.base import Installer
@@ -17,16 +18,14 @@ if TYPE_CHECKING:
 
 def find_uv() -> str | None:
     """The uv executable: the one the ``uv`` package (``reconciler[uv]``) ships, else PATH's."""
-    import shutil  # noqa: PLC0415 - start-up: only where uv is looked for
-
     try:
         from uv import find_uv_bin  # type: ignore[import-not-found,unused-ignore]  # noqa: PLC0415 - optional: the uv extra
     except ImportError:
-        return shutil.which("uv")
+        return which("uv")
     try:
         return str(find_uv_bin())
     except FileNotFoundError:
-        return shutil.which("uv")
+        return which("uv")
 
 
 def get_installer(name: str) -> Installer:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
@@ -134,9 +133,22 @@ def run(command: Sequence[str], what: str) -> None:
 
 @contextmanager
 def requirements_file(lines: Iterable[str]) -> Iterator[Path]:
-    """A temporary requirements file holding ``lines`` (requirement plus hashes each)."""
-    fd, name = tempfile.mkstemp(prefix="reconciler-", suffix=".txt", dir=scratch.tmpdir())
-    path = Path(name)
+    """A temporary requirements file holding ``lines`` (requirement plus hashes each), mode
+    0600, made as ``tempfile.mkstemp`` makes one (a new name, ``O_EXCL``) in the run's scratch
+    directory; tempfile itself (random, shutil: ~10 ms) is loaded only outside a run."""
+    directory = scratch.tmpdir()
+    if directory is None:
+        import tempfile  # noqa: PLC0415 - start-up: only outside a scratch session
+
+        directory = Path(tempfile.gettempdir())
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    while True:
+        path = directory / f"reconciler-{os.urandom(8).hex()}.txt"
+        try:
+            fd = os.open(path, flags, 0o600)
+        except FileExistsError:
+            continue  # 64 random bits taken: draw again
+        break
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.writelines(line + "\n" for line in lines)

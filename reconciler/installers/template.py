@@ -15,15 +15,14 @@ target path must be made of characters no tool quotes or escapes in a script
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
-import secrets
-import shutil
 import stat
 from collections.abc import Callable
 from pathlib import Path
+
+from reconciler.support.digest import sha256
 
 #: Paths written verbatim (no quoting or escaping) into ``activate`` scripts by uv and venv.
 PLAIN_PATH = re.compile(r"/[A-Za-z0-9._/+-]*")
@@ -58,7 +57,7 @@ def create(
         make(target)
         return False
     try:
-        key = hashlib.sha256(f"{_FORMAT}\0{kind}\0{identity(tool)}\0{identity(python)}".encode())
+        key = sha256(f"{_FORMAT}\0{kind}\0{identity(tool)}\0{identity(python)}".encode())
     except OSError:
         make(target)
         return False
@@ -96,8 +95,8 @@ def _usable(home: Path) -> str | None:
 def _build(home: Path, make: Callable[[Path], None]) -> str | None:
     """Run the tool once into a fresh directory and move it into place (atomic; the first of
     concurrent builders wins). Returns the path it was built at, None if it cannot be cached."""
-    staging = home.parent / f".tmp-{secrets.token_hex(6)}"
-    venv = staging / f"{_NAME_PREFIX}{secrets.token_hex(8)}"  # unique: its name is rewritten too
+    staging = home.parent / f".tmp-{os.urandom(6).hex()}"
+    venv = staging / f"{_NAME_PREFIX}{os.urandom(8).hex()}"  # unique: its name is rewritten too
     built_at = str(venv.absolute())
     if not PLAIN_PATH.fullmatch(built_at):
         return None
@@ -114,10 +113,14 @@ def _build(home: Path, make: Callable[[Path], None]) -> str | None:
         except OSError:  # another run made it first (or a broken one is in the way)
             if _usable(home) is None:
                 with contextlib.suppress(OSError):
+                    import shutil  # noqa: PLC0415 - start-up: zlib, bz2, lzma; only when replacing
+
                     shutil.rmtree(home)
                 with contextlib.suppress(OSError):
                     staging.rename(home)
     finally:
+        import shutil  # noqa: PLC0415 - start-up: zlib, bz2, lzma; only when cleaning up
+
         shutil.rmtree(staging, ignore_errors=True)
     return _usable(home)
 
