@@ -178,7 +178,8 @@ KILL_ITERATIONS ?= 30
 kill-test: dev
 	KILL_ITERATIONS=$(KILL_ITERATIONS) $(VENV_PY) -m pytest tests/test_kill.py $(PYTEST_ARGS)
 
-# Offline benchmark (bench/README.md): ~10 min; BENCH_ARGS=--quick for a ~2 min smoke run.
+# Offline benchmark (bench/README.md): ~13 min on 2 quiet cores, A/B against 6c56c1d included;
+# BENCH_ARGS=--quick for a ~4 min smoke run.
 BENCH_ARGS ?=
 bench: dev meltano
 	$(VENV_PY) bench/run.py $(BENCH_ARGS)

@@ -2,7 +2,7 @@
 
 Run with the dev venv's interpreter (``make bench``, or ``.venv/bin/python bench/run.py``)::
 
-    python bench/run.py            # full run, ~10 minutes on 2 cores
+    python bench/run.py            # full run, ~13 minutes on 2 quiet cores
     python bench/run.py --quick    # smoke run: 3 runs, no N=500, heavy scenarios once
 
 Everything is offline: a synthetic wheelhouse is generated under ``build/bench/wheels`` and
