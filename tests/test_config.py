@@ -349,6 +349,17 @@ def test_find_not_found(tmp_path: Path) -> None:
     assert "\n" not in str(info.value)
 
 
+def test_a_bom_is_dropped_and_a_bad_byte_is_counted_from_the_files_start(tmp_path: Path) -> None:
+    from reconciler.sources.toml import load  # noqa: PLC0415
+
+    project = tmp_path / "reconciler.toml"
+    project.write_bytes(b'\xef\xbb\xbf[plugins.a]\nrequirements = ["x"]\n')
+    assert [p.name for p in load(project).plugins] == ["a"]
+    project.write_bytes(b"\xef\xbb\xbf# \xff\n")
+    with pytest.raises(ConfigError, match=r"not UTF-8 \(byte 5\)"):
+        load(project)
+
+
 # --------------------------------------------------------------------------- the two readers
 
 VALID = [
@@ -401,6 +412,7 @@ def test_plan_path_loads_without_tomlkit_or_cattrs(tmp_path: Path) -> None:
         "from reconciler.sources.toml import load\n"
         f"load(__import__('pathlib').Path({str(tmp_path / 'reconciler.toml')!r}))\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tomlkit', 'cattrs')))\n"
+        "print('encodings.utf_8_sig' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    assert out.stdout.split() == ["[]", "False"]  # no codec module loaded for the BOM either

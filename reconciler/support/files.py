@@ -205,8 +205,11 @@ def display_path(root: Path, path: Path) -> str:
 
 def read_text_in(path: Path, root: Path | None = None, *, bom: bool = False) -> str:
     """:func:`read_regular` decoded as UTF-8 (``bom``: a leading UTF-8 BOM is dropped, as pip
-    and the YAML/TOML readers of other tools accept it)."""
-    return read_regular(path, root).decode("utf-8-sig" if bom else "utf-8")
+    and the YAML/TOML readers of other tools accept it). Not the ``utf-8-sig`` codec: that loads
+    a codec module on every plan, and its errors count bytes from after the BOM, not the file's
+    start."""
+    text = read_regular(path, root).decode("utf-8")
+    return text.removeprefix("\ufeff") if bom else text
 
 
 @contextlib.contextmanager
