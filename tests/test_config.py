@@ -383,7 +383,56 @@ def test_the_fast_reader_reads_valid_files_as_the_edge_reader_does(text: str) ->
 
     fast = toml._fast_raw(text)
     assert fast is not None, "a valid file takes the fast path"
-    assert fast == toml._edge_raw(text, PROJECT_FILE.name)
+    assert _plain(fast) == _plain(toml._edge_raw(text, PROJECT_FILE.name))
+
+
+def _plain(raw: object) -> dict[str, object]:
+    """A raw project as dicts: the fast reader's records and the edge reader's attrs classes."""
+    import attrs  # noqa: PLC0415
+
+    def fields(obj: object) -> dict[str, object]:
+        return attrs.asdict(obj) if attrs.has(type(obj)) else dict(vars(obj))  # type: ignore[arg-type]
+
+    settings, plugins = raw.settings, raw.plugins  # type: ignore[attr-defined]
+    return {"settings": fields(settings), "plugins": {k: fields(v) for k, v in plugins.items()}}
+
+
+def test_the_fast_readers_field_tables_are_the_raw_classes() -> None:
+    """Names, types, required keys and defaults of the fast reader's tables match the attrs
+    classes the edge reader structures (a field added to one and not the other fails here)."""
+    import attrs  # noqa: PLC0415
+
+    from reconciler.sources import toml, toml_raw  # noqa: PLC0415
+
+    def described(cls: type) -> list[tuple[str, str, object]]:
+        out = []
+        for field in attrs.fields(cls):
+            kind = field.type if isinstance(field.type, str) else repr(field.type)
+            kind = kind.replace("<class '", "").replace("'>", "")
+            default: object = field.default
+            if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+                assert default.factory is list
+                default = "[]"
+            out.append((field.name, kind, "required" if default is attrs.NOTHING else default))
+        return out
+
+    def table(rows: tuple[tuple[str, str, object], ...]) -> list[tuple[str, str, object]]:
+        return [
+            (
+                name,
+                kind,
+                "required"
+                if default is toml._REQUIRED
+                else "[]"
+                if default is toml._LIST
+                else default,
+            )
+            for name, kind, default in rows
+        ]
+
+    assert table(toml._SETTINGS_FIELDS) == described(toml_raw.RawSettings)
+    assert table(toml._PLUGIN_FIELDS) == described(toml_raw.RawPlugin)
+    assert [f.name for f in attrs.fields(toml_raw.RawProject)] == ["settings", "plugins"]
 
 
 @pytest.mark.parametrize(("text", "line", "mentions"), BAD)
@@ -399,7 +448,8 @@ def test_the_fast_reader_refuses_what_the_edge_reader_explains(
     except ConfigError:
         assert fast is None
     else:
-        assert fast == edge  # e.g. a bad plugin name: both read it, _validate refuses it
+        assert fast is not None
+        assert _plain(fast) == _plain(edge)  # e.g. a bad plugin name: _validate refuses both
 
 
 def test_plan_path_loads_without_tomlkit_or_cattrs(tmp_path: Path) -> None:
@@ -413,6 +463,8 @@ def test_plan_path_loads_without_tomlkit_or_cattrs(tmp_path: Path) -> None:
         f"load(__import__('pathlib').Path({str(tmp_path / 'reconciler.toml')!r}))\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tomlkit', 'cattrs')))\n"
         "print('encodings.utf_8_sig' in sys.modules)\n"
+        "print('reconciler.sources.toml_raw' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["[]", "False"]  # no codec module loaded for the BOM either
+    # no codec module loaded for a BOM, no attrs class built for the raw file
+    assert out.stdout.split() == ["[]", "False", "False"]

@@ -14,7 +14,7 @@ import functools
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
@@ -26,7 +26,6 @@ from reconciler.models import DesiredState, IndexOptions, Plugin, Settings
 from reconciler.sources import read_project_text
 from reconciler.support.names import PLUGIN_NAME_RE, kind_of
 from reconciler.support.redact import redact
-from reconciler.support.values import Value
 
 PROJECT_FILE = "reconciler.toml"
 
@@ -34,55 +33,58 @@ PROJECT_FILE = "reconciler.toml"
 #: The defaults of :class:`~reconciler.models.Settings`, the one place they are written.
 _DEFAULT = Settings(Path(".venvs"), Path("lock"))
 
+_REQUIRED: Any = attrs.NOTHING
+_LIST: Any = object()  # a fresh empty list (attrs.Factory(list) in the raw classes)
 
-@attrs.define(repr=False)
-class _RawSettings(Value):
-    """``[settings]`` as written (paths relative, index options flat); see :func:`_settings`."""
-
-    venv_root: str = str(_DEFAULT.venv_root)
-    lock_dir: str = str(_DEFAULT.lock_dir)
-    python: str = _DEFAULT.python
-    index_url: str | None = _DEFAULT.index.index_url
-    extra_index_urls: list[str] = attrs.Factory(list)
-    find_links: list[str] = attrs.Factory(list)
-    no_index: bool = _DEFAULT.index.no_index
-    installer: str = _DEFAULT.installer
-    keep_generations: int = _DEFAULT.keep_generations
-    resolver: str = _DEFAULT.resolver
-    universal: bool = _DEFAULT.universal
-    require_hashes: bool = _DEFAULT.require_hashes
-    lock_format: str = _DEFAULT.lock_format
-
-
-@attrs.define(repr=False)
-class _RawPlugin(Value):
-    requirements: list[str]
-    python: str | None = None
-    index_url: str | None = None
-    extra_index_urls: list[str] | None = None
-    find_links: list[str] | None = None
-    no_index: bool | None = None
-    constraints: list[str] = attrs.Factory(list)
-    pre: bool = False
-    universal: bool | None = None
-    lock_format: str | None = None
-
-
-@attrs.define(repr=False)
-class _RawProject(Value):
-    settings: _RawSettings = attrs.Factory(_RawSettings)
-    plugins: dict[str, _RawPlugin] = attrs.Factory(dict)
+#: The fields of :class:`~reconciler.sources.toml_raw.RawSettings` and ``RawPlugin``
+#: (attribute, type, default) for the fast reader, which builds no attrs class (three of them
+#: cost ~2 ms of every plan's start-up); tests/test_config.py checks them against the classes.
+_SETTINGS_FIELDS: tuple[tuple[str, str, Any], ...] = (
+    ("venv_root", "str", str(_DEFAULT.venv_root)),
+    ("lock_dir", "str", str(_DEFAULT.lock_dir)),
+    ("python", "str", _DEFAULT.python),
+    ("index_url", "str | None", _DEFAULT.index.index_url),
+    ("extra_index_urls", "list[str]", _LIST),
+    ("find_links", "list[str]", _LIST),
+    ("no_index", "bool", _DEFAULT.index.no_index),
+    ("installer", "str", _DEFAULT.installer),
+    ("keep_generations", "int", _DEFAULT.keep_generations),
+    ("resolver", "str", _DEFAULT.resolver),
+    ("universal", "bool", _DEFAULT.universal),
+    ("require_hashes", "bool", _DEFAULT.require_hashes),
+    ("lock_format", "str", _DEFAULT.lock_format),
+)
+_PLUGIN_FIELDS: tuple[tuple[str, str, Any], ...] = (
+    ("requirements", "list[str]", _REQUIRED),
+    ("python", "str | None", None),
+    ("index_url", "str | None", None),
+    ("extra_index_urls", "list[str] | None", None),
+    ("find_links", "list[str] | None", None),
+    ("no_index", "bool | None", None),
+    ("constraints", "list[str]", _LIST),
+    ("pre", "bool", False),
+    ("universal", "bool | None", None),
+    ("lock_format", "str | None", None),
+)
 
 
 if TYPE_CHECKING:
     import cattrs
     import tomlkit.exceptions
 
+    from reconciler.sources.toml_raw import RawPlugin, RawProject, RawSettings
+
 
 @functools.cache
 def _converter() -> cattrs.Converter:
     from cattrs.gen import make_dict_structure_fn, override  # noqa: PLC0415 - errors only
     from cattrs.preconf.tomlkit import make_converter  # noqa: PLC0415 - start-up: errors only
+
+    from reconciler.sources.toml_raw import (  # noqa: PLC0415 - errors only
+        RawPlugin,
+        RawProject,
+        RawSettings,
+    )
 
     conv = make_converter(forbid_extra_keys=True)
 
@@ -116,7 +118,7 @@ def _converter() -> cattrs.Converter:
     conv.register_structure_hook(str, strict_str)
     conv.register_structure_hook(bool, strict_bool)
     conv.register_structure_hook(int, strict_int)
-    for cls in (_RawSettings, _RawPlugin, _RawProject):
+    for cls in (RawSettings, RawPlugin, RawProject):
         renames: dict[str, Any] = {
             a.name: override(rename=a.name.replace("_", "-"))
             for a in attrs.fields(cls)
@@ -183,7 +185,7 @@ def _unquoted_dots(line: str) -> int:
     return dots
 
 
-def _edge_raw(text: str, label: str, *, recheck: bool = True) -> _RawProject:
+def _edge_raw(text: str, label: str, *, recheck: bool = True) -> RawProject:
     """tomlkit + cattrs: the reader whose messages are the errors (raises for bad input).
     ``recheck``: ask tomllib where a syntax error is (not for deeply dotted keys: see
     :data:`_FAST_MAX_DOTS`)."""
@@ -191,12 +193,14 @@ def _edge_raw(text: str, label: str, *, recheck: bool = True) -> _RawProject:
     import tomlkit  # noqa: PLC0415 - start-up: unusual files only
     import tomlkit.exceptions  # noqa: PLC0415 - likewise
 
+    from reconciler.sources.toml_raw import RawProject  # noqa: PLC0415 - likewise
+
     try:
         document = tomlkit.parse(text)
     except tomlkit.exceptions.TOMLKitError as exc:
         raise _syntax_error(text, label, exc, recheck=recheck) from exc
     try:
-        raw: _RawProject = _converter().structure(document.unwrap(), _RawProject)
+        raw: RawProject = _converter().structure(document.unwrap(), RawProject)
     except Exception as exc:  # cattrs raises ClassValidationError / ExceptionGroup trees
         messages = (
             cattrs.transform_error(exc, format_exception=_format_exception)
@@ -211,8 +215,9 @@ class _Refused(Exception):
     """The fast reader does not take this file; the edge reader will explain why."""
 
 
-def _fast_raw(text: str) -> _RawProject | None:
-    """The raw project read with ``tomllib`` when every key and type fits exactly, else None."""
+def _fast_raw(text: str) -> RawProject | None:
+    """The raw project read with ``tomllib`` when every key and type fits exactly, else None
+    (a :class:`_Record` with the raw classes' attributes: the reading needs no attrs class)."""
     import tomllib  # noqa: PLC0415 - stdlib, fast
 
     try:
@@ -221,12 +226,22 @@ def _fast_raw(text: str) -> _RawProject | None:
         plugins = data.pop("plugins", {})
         if data or not isinstance(plugins, dict):
             raise _Refused
-        return _RawProject(
-            settings=_fast_structure(settings, _RawSettings),
-            plugins={str(k): _fast_structure(v, _RawPlugin) for k, v in plugins.items()},
+        record = _Record(
+            settings=_fast_structure(settings, _fast_fields(_SETTINGS_FIELDS)),
+            plugins={
+                str(k): _fast_structure(v, _fast_fields(_PLUGIN_FIELDS)) for k, v in plugins.items()
+            },
         )
+        return cast("RawProject", record)
     except (tomllib.TOMLDecodeError, _Refused):
         return None
+
+
+class _Record:
+    """The fast reader's answer: plain attributes, as the raw class of the same fields has."""
+
+    def __init__(self, **values: Any) -> None:
+        self.__dict__.update(values)
 
 
 def _is_str_list(value: object) -> bool:
@@ -241,44 +256,37 @@ _FAST_CHECKS: dict[str, Any] = {
 }
 
 
-_FIELDS: dict[type[Any], tuple[tuple[str, str, bool, Any], ...]] = {}
+@functools.cache
+def _fast_fields(
+    table: tuple[tuple[str, str, Any], ...],
+) -> tuple[tuple[str, str, Any, Any], ...]:
+    """(attribute, key, default, type check) of each field of a table (memoised)."""
+    return tuple(
+        (name, name.replace("_", "-"), default, _FAST_CHECKS[kind.removesuffix(" | None")])
+        for name, kind, default in table
+    )
 
 
-def _fast_fields(cls: type[Any]) -> tuple[tuple[str, str, bool, Any], ...]:
-    """(attribute, key, required, type check) of each field of a raw class (memoised)."""
-    known = _FIELDS.get(cls)
-    if known is not None:
-        return known
-    fields = []
-    for field in attrs.fields(cls):
-        kind = field.type  # a string, unless cattrs already resolved the annotations
-        if not isinstance(kind, str):
-            kind = repr(kind).replace("<class '", "").replace("'>", "")
-        check = _FAST_CHECKS[kind.removesuffix(" | None")]
-        key = field.name.replace("_", "-")
-        fields.append((field.name, key, field.default is attrs.NOTHING, check))
-    _FIELDS[cls] = tuple(fields)
-    return _FIELDS[cls]
-
-
-def _fast_structure(value: object, cls: type[Any]) -> Any:
-    """``cls`` from a plain table, or :class:`_Refused` for any unknown key or wrong type."""
+def _fast_structure(value: object, fields: tuple[tuple[str, str, Any, Any], ...]) -> _Record:
+    """A record from a plain table, or :class:`_Refused` for any unknown key, missing required
+    key or wrong type."""
     if not isinstance(value, dict):
         raise _Refused
     given = dict(value)
-    kwargs: dict[str, Any] = {}
-    for name, key, required, check in _fast_fields(cls):
+    values: dict[str, Any] = {}
+    for name, key, default, check in fields:
         if key not in given:
-            if required:
+            if default is _REQUIRED:
                 raise _Refused
+            values[name] = [] if default is _LIST else default
             continue
         item = given.pop(key)
         if not check(item):
             raise _Refused
-        kwargs[name] = item
+        values[name] = item
     if given:
         raise _Refused
-    return cls(**kwargs)
+    return _Record(**values)
 
 
 def _format_exception(exc: BaseException, type_: type | None) -> str:
@@ -379,7 +387,7 @@ def _split_dotted(dotted: str) -> list[str]:
     return [a or b or c for a, b, c in parts]
 
 
-def _settings(s: _RawSettings, text: str, project_file: Path) -> Settings:
+def _settings(s: RawSettings, text: str, project_file: Path) -> Settings:
     """The validated ``[settings]`` table."""
     label = project_file.name
     project_dir = project_file.parent
@@ -426,7 +434,7 @@ def _settings(s: _RawSettings, text: str, project_file: Path) -> Settings:
     )
 
 
-def _validate(raw: _RawProject, text: str, project_file: Path) -> DesiredState:
+def _validate(raw: RawProject, text: str, project_file: Path) -> DesiredState:
     label = project_file.name
     project_dir = project_file.parent
     settings = _settings(raw.settings, text, project_file)
@@ -516,7 +524,7 @@ def _validate(raw: _RawProject, text: str, project_file: Path) -> DesiredState:
     return DesiredState(project_file=project_file, settings=settings, plugins=tuple(plugins))
 
 
-def _plugin_index(raw: _RawPlugin, default: IndexOptions) -> IndexOptions | None:
+def _plugin_index(raw: RawPlugin, default: IndexOptions) -> IndexOptions | None:
     """The plugin's own index settings (its keys over ``[settings]``), None when it sets none."""
     if all(v is None for v in (raw.index_url, raw.extra_index_urls, raw.find_links, raw.no_index)):
         return None
