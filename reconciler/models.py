@@ -118,7 +118,13 @@ class DesiredState(Value):
 
     def lock_path(self, name: str, lock_format: str | None = None) -> Path:
         """Where the lock of plugin ``name`` lives (in its own format, or ``lock_format``)."""
-        plugin = self.plugin(name)
+        return self.plugin_lock_path(name, self.plugin(name), lock_format)
+
+    def plugin_lock_path(
+        self, name: str, plugin: Plugin | None, lock_format: str | None = None
+    ) -> Path:
+        """:meth:`lock_path` for plugin ``name`` already looked up (``plugin``: what
+        :meth:`plugin` returns for ``name``), without another scan of every plugin."""
         lock_name = plugin.lock_name if plugin is not None and plugin.lock_name else name
         chosen = lock_format or (plugin.lock_format if plugin is not None else "requirements")
         return self.settings.lock_dir / lock_file(chosen, lock_name)

@@ -66,8 +66,9 @@ def make_plan(
     warnings: list[str] = []
     checked: dict[str, Lock] = {}
     context = _Context(desired, sources or {})
+    by_name = _by_name(observation)
     for name in names:
-        observed = observation.get(name)
+        observed = by_name.get(name)
         plugin = declared.get(name)
         if plugin is None:
             assert observed is not None  # noqa: S101 - names come from declared | observed
@@ -326,6 +327,15 @@ def _shown(url: str) -> str:
     return url.removeprefix("file://")
 
 
+def _by_name(observation: Observation) -> dict[str, ObservedVenv]:
+    """:meth:`Observation.get` for every name at once (the first entry of a name wins, as
+    there), instead of a scan of every venv per name."""
+    by_name: dict[str, ObservedVenv] = {}
+    for venv in observation.venvs:
+        by_name.setdefault(venv.name, venv)
+    return by_name
+
+
 def _fingerprint(
     locks: Mapping[str, Lock],
     interpreters: Mapping[str, Interpreter],
@@ -338,8 +348,9 @@ def _fingerprint(
     extra files and source fingerprints, credentials redacted), so that a saved plan whose steps
     were edited no longer matches the fingerprint of the plan computed again."""
     observed = []
+    by_name = _by_name(observation)
     for name in names:
-        venv = observation.get(name)
+        venv = by_name.get(name)
         if venv is None:
             continue
         marker = venv.marker

@@ -95,7 +95,8 @@ def _direction(install: Install) -> str:
 
 def human(plan: Plan, *, color: bool = False) -> str:
     """The plan as people read it; ends with ``Plan: ...`` or ``No changes. ...``."""
-    shown = tuple(s for s in plan.steps if s in plan.changes or s.action is Action.BLOCKED)
+    changes = plan.changes  # once: a property that walks every step
+    shown = tuple(s for s in plan.steps if s in changes or s.action is Action.BLOCKED)
     if not shown:
         count = len(plan.steps)
         noun = "venv matches its lock" if count == 1 else "venvs match their locks"

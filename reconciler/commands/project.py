@@ -20,6 +20,7 @@ from reconciler.models import (
     Observation,
     ObservedVenv,
     Plan,
+    Plugin,
 )
 from reconciler.observe import observe, source_fingerprint
 from reconciler.plan import make_plan, require_plannable
@@ -131,10 +132,13 @@ def did_you_mean(project: Project, name: str) -> str:
 
 def read_locks(desired: DesiredState, only: Collection[str] = ()) -> dict[str, Lock | None]:
     """The lock of every (selected) declared plugin, None where the file is missing."""
+    first: dict[str, Plugin] = {}  # each name's plugin as ``desired.plugin(name)`` finds it
+    for plugin in desired.plugins:
+        first.setdefault(plugin.name, plugin)
     return {
-        p.name: lockformats.read_lock(desired, p.name)
-        for p in desired.plugins
-        if not only or p.name in only
+        name: lockformats.read_plugin_lock(desired, name, plugin)
+        for name, plugin in first.items()
+        if not only or name in only
     }
 
 

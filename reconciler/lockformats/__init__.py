@@ -21,7 +21,7 @@ from reconciler.lockfile import with_locations
 
 if TYPE_CHECKING:
     from reconciler.lockformats.base import LockFormat
-    from reconciler.models import DesiredState, Lock
+    from reconciler.models import DesiredState, Lock, Plugin
 
 
 def _make(name: str) -> LockFormat:
@@ -91,14 +91,21 @@ def read(plugin: str, path: Path, lock_format: str, project_dir: Path | None = N
 def read_lock(desired: DesiredState, name: str) -> Lock | None:
     """The lock of plugin ``name``: in its own format, else (a format switch not yet locked)
     in another format, which :func:`reconciler.lockfile.lock_staleness` then calls stale."""
-    plugin = desired.plugin(name)
+    return read_plugin_lock(desired, name, desired.plugin(name))
+
+
+def read_plugin_lock(desired: DesiredState, name: str, plugin: Plugin | None) -> Lock | None:
+    """:func:`read_lock` for plugin ``name`` already looked up (``plugin``: what
+    ``desired.plugin(name)`` returns), for callers reading every plugin's lock."""
     wanted = plugin.lock_format if plugin is not None else "requirements"
-    lock = read(name, desired.lock_path(name), wanted, desired.project_dir)
+    lock = read(name, desired.plugin_lock_path(name, plugin), wanted, desired.project_dir)
     if lock is not None:
         return lock
     for other in FORMAT_NAMES:
         if other != wanted:
-            found = read(name, desired.lock_path(name, other), other, desired.project_dir)
+            found = read(
+                name, desired.plugin_lock_path(name, plugin, other), other, desired.project_dir
+            )
             if found is not None:
                 return found
     return None
@@ -133,4 +140,5 @@ __all__ = [
     "other_paths",
     "read",
     "read_lock",
+    "read_plugin_lock",
 ]
