@@ -326,14 +326,15 @@ def _syntax_error(
     return ConfigError("invalid TOML", file=label, line=line, column=column, cause=what)
 
 
-_PATH_PART = re.compile(r"\.([A-Za-z0-9_-]+)|\['((?:[^'\\]|\\.)*)'\]|\[(\d+)\]")
+#: Compiled by ``re`` on first use (errors only), not at every plan's start-up.
+_PATH_PART = r"\.([A-Za-z0-9_-]+)|\['((?:[^'\\]|\\.)*)'\]|\[(\d+)\]"
 
 
 def _describe(message: str, text: str, label: str) -> ConfigError:
     """Turn a cattrs message such as ``extra fields found (pyhton) @ $.plugins['x']`` into ours."""
     what, _, where = message.rpartition(" @ ")
     keys: list[str] = []
-    for m in _PATH_PART.finditer(where.removeprefix("$")):
+    for m in re.finditer(_PATH_PART, where.removeprefix("$")):
         if m.group(1) is not None:
             keys.append(m.group(1).replace("_", "-"))
         elif m.group(2) is not None:
