@@ -1,7 +1,8 @@
 """Plugins as people declare them: local, editable, git, URL requirements; old Pythons; sdists.
 
-Everything is real and offline: local projects and sdists are built with a real setuptools (a
-wheel `make test` fetched into build/test-wheels, hash-checked), git repositories are made in
+Everything is real and offline: local projects and sdists are built with a real build backend
+(flit_core, small and quick, where the backend is not what a test checks; setuptools where it
+is: wheels `make test` fetched into build/test-wheels, hash-checked), git repositories are made in
 the test (`git init`, commits, a tag) and used through `git+file://`, venvs are built by the
 real pip and uv, and Python 3.8-3.10 are pyenv's interpreters.
 """
@@ -17,6 +18,7 @@ import shutil
 import subprocess
 import tarfile
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from conftest import REPO, WHEELS, Project, Result, snapshot
@@ -66,15 +68,37 @@ def new_project(root: Path, plugins: str, settings: str = "", wheels: bool = Tru
     return Project(root)
 
 
-def local_project(path: Path, name: str, value: str = "one", deps: tuple[str, ...] = ()) -> Path:
-    """A setuptools project with a console script ``name`` printing ``value``."""
+#: ``[build-system]`` and the backend's own table for each backend ``local_project`` can use
+BACKENDS = {
+    "flit": (
+        'requires = ["flit_core>=3.4,<5"]\nbuild-backend = "flit_core.buildapi"\n',
+        '[tool.flit.module]\nname = "{module}"\n',
+    ),
+    "setuptools": (
+        'requires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n',
+        '[tool.setuptools]\npackages = ["{module}"]\n',
+    ),
+}
+
+
+def local_project(
+    path: Path,
+    name: str,
+    value: str = "one",
+    deps: tuple[str, ...] = (),
+    backend: Literal["flit", "setuptools"] = "flit",
+) -> Path:
+    """A project with a console script ``name`` printing ``value``, built by flit_core (a
+    build costs half the CPU of setuptools') or, where the backend is what a test checks,
+    ``backend="setuptools"``."""
     module = name.replace("-", "_")
+    build_system, tool = BACKENDS[backend]
     (path / module).mkdir(parents=True)
     (path / "pyproject.toml").write_text(
-        '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
-        f'[project]\nname = "{name}"\nversion = "0.1.0"\ndependencies = {json.dumps(list(deps))}\n'
-        f'[project.scripts]\n{name} = "{module}:main"\n'
-        f'[tool.setuptools]\npackages = ["{module}"]\n',
+        f"[build-system]\n{build_system}"
+        f'[project]\nname = "{name}"\nversion = "0.1.0"\ndescription = "A test plugin"\n'
+        f"dependencies = {json.dumps(list(deps))}\n"
+        f'[project.scripts]\n{name} = "{module}:main"\n' + tool.format(module=module),
         encoding="utf-8",
     )
     set_value(path, name, value)
@@ -274,7 +298,8 @@ def test_editable_install_is_live(tmp_path: Path, combo: tuple[str, str]) -> Non
         '[plugins.tap-edit]\nrequirements = ["-e ./plugins/tap-edit"]\n',
         settings=tools(combo),
     )
-    source = local_project(project.root / "plugins" / "tap-edit", "tap-edit")
+    # setuptools' own PEP 660 editable build: the real setuptools local path of each installer
+    source = local_project(project.root / "plugins" / "tap-edit", "tap-edit", backend="setuptools")
     ok(project, "lock")
     text = project.lock("tap-edit").read_text("utf-8")
     assert "\n-e ./plugins/tap-edit  # reconciler: name=tap-edit\n" in text
@@ -469,11 +494,11 @@ def test_old_python_plugin_locked_and_applied(
 
 
 def make_sdist(dest: Path) -> Path:
-    """``demo_sdist-1.0.tar.gz``: a setuptools project with no wheel anywhere."""
+    """``demo_sdist-1.0.tar.gz``: a flit_core project with no wheel anywhere."""
     files = {
-        "pyproject.toml": '[build-system]\nrequires = ["setuptools>=61"]\n'
-        'build-backend = "setuptools.build_meta"\n[project]\nname = "demo-sdist"\n'
-        'version = "1.0"\ndependencies = ["demo-common>=1.0"]\n'
+        "pyproject.toml": '[build-system]\nrequires = ["flit_core>=3.4,<5"]\n'
+        'build-backend = "flit_core.buildapi"\n[project]\nname = "demo-sdist"\n'
+        'version = "1.0"\ndescription = "An sdist"\ndependencies = ["demo-common>=1.0"]\n'
         '[project.scripts]\ndemo-sdist = "demo_sdist:main"\n',
         "PKG-INFO": "Metadata-Version: 2.1\nName: demo-sdist\nVersion: 1.0\n",
         "demo_sdist/__init__.py": 'def main() -> None:\n    print("built from an sdist")\n',
@@ -497,8 +522,8 @@ def test_sdist_applied_offline_from_fetch_wheelhouse(
     index.mkdir()
     make_sdist(index)
     shutil.copy2(WHEELS / "demo_common-1.1.0-py3-none-any.whl", index)
-    setuptools = sorted(TEST_WHEELS.glob("setuptools-*.whl"))[-1]
-    shutil.copy2(setuptools, index)
+    backend = sorted(TEST_WHEELS.glob("flit_core-*.whl"))[-1]
+    shutil.copy2(backend, index)
     root = tmp_path / "proj"
     root.mkdir()
     (root / "reconciler.toml").write_text(
@@ -511,10 +536,10 @@ def test_sdist_applied_offline_from_fetch_wheelhouse(
     assert "demo-sdist==1.0 \\\n    --hash=sha256:" in project.lock("s").read_text("utf-8")
     wheelhouse = tmp_path / "wh"
     fetched = ok(project, "fetch", "--dest", str(wheelhouse))
-    assert "build requirements (setuptools>=61)" in fetched.out + fetched.err
+    assert "build requirements (flit_core>=3.4,<5)" in fetched.out + fetched.err
     names = sorted(p.name for p in wheelhouse.iterdir())
     assert names == sorted(
-        ["demo_common-1.1.0-py3-none-any.whl", "demo_sdist-1.0.tar.gz", setuptools.name]
+        ["demo_common-1.1.0-py3-none-any.whl", "demo_sdist-1.0.tar.gz", backend.name]
     )
 
     # every index gone: the project's own find-links dir, PyPI (no-index), and no warm caches
@@ -574,7 +599,7 @@ def test_missing_build_backend_names_it(tmp_path: Path, combo: tuple[str, str]) 
         settings=tools(combo),
         wheels=False,  # no setuptools anywhere
     )
-    local_project(project.root / "plugins" / "tap-local", "tap-local")
+    local_project(project.root / "plugins" / "tap-local", "tap-local", backend="setuptools")
     before = visible(project.root)
     if combo[1] == "pip-tools":  # pip-compile builds the metadata: lock fails
         check_error(
@@ -683,13 +708,13 @@ def test_every_failing_plugin_named_one_line_each(tmp_path: Path) -> None:
 SLOW_BACKEND = """
 import time
 
-from setuptools import build_meta as _setuptools
-from setuptools.build_meta import *  # noqa: F403
+from flit_core import buildapi as _flit
+from flit_core.buildapi import *  # noqa: F403
 
 
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     time.sleep(1.5)  # a long sdist build (pandas, pyarrow) in miniature: 3 heartbeats of 0.5 s
-    return _setuptools.build_wheel(wheel_directory, config_settings, metadata_directory)
+    return _flit.build_wheel(wheel_directory, config_settings, metadata_directory)
 """
 
 
@@ -703,7 +728,7 @@ def test_a_long_build_prints_a_heartbeat_line_in_a_plain_log(tmp_path: Path) -> 
     pyproject = source / "pyproject.toml"
     pyproject.write_text(
         pyproject.read_text(encoding="utf-8").replace(
-            'build-backend = "setuptools.build_meta"',
+            'build-backend = "flit_core.buildapi"',
             'build-backend = "slow_backend"\nbackend-path = ["."]',
         ),
         encoding="utf-8",
