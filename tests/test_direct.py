@@ -509,6 +509,7 @@ def make_sdist(dest: Path) -> Path:
             data = text.encode()
             info = tarfile.TarInfo(f"demo_sdist-1.0/{name}")
             info.size = len(data)
+            info.mtime = 1_700_000_000  # a wheel (a zip) cannot hold a time before 1980
             archive.addfile(info, io.BytesIO(data))
     return target
 

@@ -23,7 +23,7 @@ import pytest
 from builders import PY, PY_312
 from conftest import WHEELS, Project
 from helpers import Result, built_once, copy_tree
-from test_direct import TEST_WHEELS, commit, direct_url, git, local_project, set_value
+from test_direct import BACKENDS, TEST_WHEELS, commit, direct_url, git, local_project, set_value
 from test_meltano import MELTANO, PROJECT_ID, MeltanoProject, meltano_env  # noqa: F401 - a fixture
 
 from reconciler.installers.uv import find_uv
@@ -403,7 +403,11 @@ def test_a_source_that_does_not_build_fails_fetch_with_the_backend_error(
     fetched: Fetched,
 ) -> None:
     project = fetched.project
-    (project.root / "plugins" / "tap-local" / "setup.py").write_text(
+    source = project.root / "plugins" / "tap-local"
+    pyproject = source / "pyproject.toml"  # setuptools runs a setup.py (flit_core has none)
+    text = pyproject.read_text(encoding="utf-8")
+    pyproject.write_text(text.replace(BACKENDS["flit"][0], BACKENDS["setuptools"][0]), "utf-8")
+    (source / "setup.py").write_text(
         'raise RuntimeError("tap-local cannot be built here")\n', encoding="utf-8"
     )
     result = project.run("fetch", "--dest", str(fetched.wheelhouse))  # changed: built again
