@@ -33,7 +33,6 @@ from reconciler import __version__, render
 from reconciler.backends import INSTALLERS, RESOLVERS
 from reconciler.commands.plan import plan as plan_command
 from reconciler.commands.project import Project, load_project
-from reconciler.commands.status import status as status_command
 from reconciler.errors import ReconcilerError, format_error
 from reconciler.lockformats import FORMAT_NAMES
 from reconciler.models import IndexOptions, Plan
@@ -466,6 +465,10 @@ def rollback(ctx: click.Context, plugin: str, lock_timeout: float) -> int:
 @click.pass_context
 def status(ctx: click.Context, as_json: bool, verify: bool, plugins: tuple[str, ...]) -> int:
     """One line per plugin (or per PLUGIN named): path, python, packages, lock fresh?, drift?"""
+    from reconciler.commands.status import (  # noqa: PLC0415 - start-up: plan builds no StatusRow
+        status as status_command,
+    )
+
     rows = status_command(_project(ctx), verify=verify, only=plugins)
     click.echo(render.status_json(rows) if as_json else render.status_table(rows))
     return EXIT_OK

@@ -17,9 +17,9 @@ if TYPE_CHECKING:  # only annotations: the plan path loads no other command's va
     from reconciler.apply.execute import ApplyResult
     from reconciler.locking.fetch import FetchReport
     from reconciler.locking.lock import LockReport
-    from reconciler.results import StatusRow
     from reconciler.results.changes import EditResult, LockCheck, RollbackResult
     from reconciler.results.reports import AuditReport, SbomFile
+    from reconciler.results.status import StatusRow
 
 _SYMBOLS = {
     Action.CREATE: "+",

@@ -22,9 +22,12 @@ from reconciler.models import Action, IndexOptions, InputsDigest, Step
 #: commands' values and machinery, lock formats it does not read, the edge readers and writers,
 #: and the heavy libraries and standard modules none of that needs.
 NOT_ON_THE_PLAN_PATH = (
-    # other commands' results (``reconciler.results`` holds plan's and status's only)
+    # other commands' results and the status command (``reconciler.results`` holds plan's only)
     "reconciler.results.changes",
     "reconciler.results.reports",
+    "reconciler.results.status",
+    "reconciler.commands.status",
+    "reconciler.sources.toml_raw",  # the edge reader's attrs classes
     # lock formats not read, the lock writers' values, the plan file (``-o``, ``--json``)
     "reconciler.lockformats.pylock",
     "reconciler.lockformats.base",

@@ -10,7 +10,7 @@ from reconciler.models import Action, Lock, Step
 from reconciler.observe import observe
 from reconciler.plan import make_plan
 from reconciler.render import detail
-from reconciler.results import StatusRow
+from reconciler.results.status import StatusRow
 
 
 def status(

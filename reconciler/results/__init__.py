@@ -2,8 +2,9 @@
 
 Commands (:mod:`reconciler.commands`) build these; nothing here reads the disk or prints. Split by
 what loads them, so that a no-op ``plan`` builds only its own classes (each attrs class costs
-start-up): here ``plan`` and ``status``; :mod:`reconciler.results.changes` lock, apply,
-rollback, add, remove and run; :mod:`reconciler.results.reports` audit and sbom.
+start-up): here ``plan``; :mod:`reconciler.results.status` ``status``;
+:mod:`reconciler.results.changes` lock, apply, rollback, add, remove and run;
+:mod:`reconciler.results.reports` audit and sbom.
 """
 
 from __future__ import annotations
@@ -22,16 +23,3 @@ class PlanResult(Value):
 
     plan: Plan
     saved_to: Path | None = None
-
-
-@attrs.frozen(repr=False, eq=False)
-class StatusRow(Value):
-    """One line of ``reconciler status``."""
-
-    plugin: str
-    path: str
-    python: str | None
-    packages: int
-    lock: str  # fresh | stale | missing | undeclared
-    drift: str  # "no", or the planned action (create, upgrade, reinstall, remove), or "unknown"
-    detail: str = ""

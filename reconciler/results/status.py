@@ -1,0 +1,21 @@
+"""What ``reconciler status`` returns (apart from :mod:`reconciler.results`, so that a ``plan``
+does not build its class)."""
+
+from __future__ import annotations
+
+import attrs
+
+from reconciler.support.values import Value
+
+
+@attrs.frozen(repr=False, eq=False)
+class StatusRow(Value):
+    """One line of ``reconciler status``."""
+
+    plugin: str
+    path: str
+    python: str | None
+    packages: int
+    lock: str  # fresh | stale | missing | undeclared
+    drift: str  # "no", or the planned action (create, upgrade, reinstall, remove), or "unknown"
+    detail: str = ""
