@@ -32,7 +32,6 @@ from reconciler.models import (
 from reconciler.support.digest import sha256
 from reconciler.support.names import same_version
 from reconciler.support.redact import redact
-from reconciler.support.values import Value
 
 
 def make_plan(
@@ -116,10 +115,14 @@ def require_plannable(plan: Plan) -> Plan:
     return plan
 
 
-@attrs.frozen(repr=False, eq=False)
-class _Context(Value):
-    desired: DesiredState
-    sources: Mapping[str, str]
+class _Context:
+    """What every step's contract reads (a plain class: an attrs class costs start-up)."""
+
+    __slots__ = ("desired", "sources")
+
+    def __init__(self, desired: DesiredState, sources: Mapping[str, str]) -> None:
+        self.desired = desired
+        self.sources = sources
 
     @property
     def project_dir(self) -> Path:
