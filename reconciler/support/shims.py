@@ -19,24 +19,35 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-import attrs
-
 from reconciler.support.digest import sha256
-from reconciler.support.values import Value
 
 _SCRIPT_HEAD_BYTES = 4096
 
 
-@attrs.frozen(repr=False, eq=False)
-class Manager(Value):
-    """One version manager: how to recognise its shims and what decides their answer."""
+class Manager:
+    """One version manager: how to recognise its shims and what decides their answer (three
+    module constants compared by identity: a plain class, as an attrs class costs start-up).
 
-    name: str
-    env_prefixes: tuple[str, ...]
-    #: Files looked for in the working directory and every parent (all found ones count).
-    local_files: tuple[str, ...]
-    #: Global files and install directories, given the environment and the shim's text.
-    global_paths: Callable[[Mapping[str, str], str], tuple[Path, ...]]
+    ``local_files``: looked for in the working directory and every parent (all found ones
+    count); ``global_paths``: global files and install directories, given the environment and
+    the shim's text."""
+
+    __slots__ = ("env_prefixes", "global_paths", "local_files", "name")
+
+    def __init__(
+        self,
+        name: str,
+        env_prefixes: tuple[str, ...],
+        local_files: tuple[str, ...],
+        global_paths: Callable[[Mapping[str, str], str], tuple[Path, ...]],
+    ) -> None:
+        self.name = name
+        self.env_prefixes = env_prefixes
+        self.local_files = local_files
+        self.global_paths = global_paths
+
+    def __repr__(self) -> str:
+        return f"Manager({self.name!r})"
 
 
 def _home(environ: Mapping[str, str]) -> Path:
