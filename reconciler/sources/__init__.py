@@ -14,11 +14,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-import attrs
-
 from reconciler.errors import ConfigError
 from reconciler.models import DesiredState
-from reconciler.support.values import Value
 
 
 def read_project_text(path: Path, root: Path, label: str | Path) -> str:
@@ -36,13 +33,21 @@ def read_project_text(path: Path, root: Path, label: str | Path) -> str:
         raise ConfigError("cannot read", file=label, cause=exc.strerror or str(exc)) from exc
 
 
-@attrs.frozen(repr=False, eq=False)
-class Source(Value):
-    """One kind of project file."""
+class Source:
+    """One kind of project file (two module constants compared by identity: a plain class, as
+    an attrs class costs start-up). ``editable``: ``reconciler add/remove`` can edit it."""
 
-    file_name: str
-    load: Callable[[Path], DesiredState]
-    editable: bool = False  # `reconciler add/remove` can edit it
+    __slots__ = ("editable", "file_name", "load")
+
+    def __init__(
+        self, file_name: str, load: Callable[[Path], DesiredState], *, editable: bool = False
+    ) -> None:
+        self.file_name = file_name
+        self.load = load
+        self.editable = editable
+
+    def __repr__(self) -> str:
+        return f"Source({self.file_name!r})"
 
 
 def _load_toml(path: Path) -> DesiredState:
