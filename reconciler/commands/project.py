@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-import attrs
-
 from reconciler import interpreters, lockformats, sources
 from reconciler.errors import ConfigError, InterpreterError, ReconcilerError, combine
 from reconciler.layouts import check_walls
@@ -25,21 +23,28 @@ from reconciler.models import (
 from reconciler.observe import observe, source_fingerprint
 from reconciler.plan import make_plan, require_plannable
 from reconciler.support.paths import check_root
-from reconciler.support.values import Value
 
 if TYPE_CHECKING:
     from reconciler.layouts import Layout
 
 
-@attrs.frozen(repr=False, eq=False)
-class Project(Value):
-    """A loaded project: desired state plus each plugin's interpreter."""
+class Project:
+    """A loaded project: desired state plus each plugin's interpreter (a plain class: an attrs
+    class costs start-up). ``interpreters``: every plugin whose interpreter was found;
+    ``broken``: plugins whose interpreter cannot be used, with the one-line reason; they block
+    only commands about themselves (and show their problem in ``status``)."""
 
-    desired: DesiredState
-    interpreters: dict[str, Interpreter]  # every plugin whose interpreter was found
-    #: plugins whose interpreter cannot be used, with the one-line reason; they block only
-    #: commands about themselves (and show their problem in ``status``)
-    broken: dict[str, ReconcilerError] = attrs.field(factory=dict)
+    __slots__ = ("broken", "desired", "interpreters")
+
+    def __init__(
+        self,
+        desired: DesiredState,
+        interpreters: dict[str, Interpreter],
+        broken: dict[str, ReconcilerError] | None = None,
+    ) -> None:
+        self.desired = desired
+        self.interpreters = interpreters
+        self.broken = {} if broken is None else broken
 
     def require(self, only: Collection[str] = ()) -> None:
         """Raise naming every broken plugin among ``only`` (all plugins when empty)."""
