@@ -360,14 +360,6 @@ class DirectUrl(Value):
     is_dir: bool = False  # dir_info present (a local project directory)
 
 
-class MarkerStatus(enum.StrEnum):
-    """What the state marker of a venv says about it."""
-
-    COMPLETE = "complete"
-    BUILDING = "building"
-    UPGRADING = "upgrading"
-
-
 @attrs.frozen(repr=False, eq=False)
 class StateMarker(Value):
     """``reconciler-state.json``: written by reconciler into every venv it makes, last."""
@@ -427,6 +419,14 @@ class Observation(Value):
     def get(self, name: str) -> ObservedVenv | None:
         """The observed entry called ``name``, or None."""
         return next((v for v in self.venvs if v.name == name), None)
+
+
+class MarkerStatus(enum.StrEnum):
+    """What the state marker of a venv says about it."""
+
+    COMPLETE = "complete"
+    BUILDING = "building"
+    UPGRADING = "upgrading"
 
 
 class Strategy(enum.StrEnum):

@@ -46,6 +46,11 @@ GENERATIONS = ".generations"
 VENV = "venv"
 
 
+def venv_id(plugin_type: str, dir_name: str, taken: Mapping[str, int]) -> str:
+    """The id of a venv: its name, or ``<type>/<name>`` when ``taken[name] > 1``."""
+    return f"{plugin_type}/{dir_name}" if taken.get(dir_name, 0) > 1 else dir_name
+
+
 @attrs.frozen(repr=False, eq=False)
 class MeltanoVenv(Value):
     """One declared venv: its plugin type, directory name and Meltano fingerprint."""
@@ -53,11 +58,6 @@ class MeltanoVenv(Value):
     type: str
     dir_name: str
     fingerprint: str
-
-
-def venv_id(plugin_type: str, dir_name: str, taken: Mapping[str, int]) -> str:
-    """The id of a venv: its name, or ``<type>/<name>`` when ``taken[name] > 1``."""
-    return f"{plugin_type}/{dir_name}" if taken.get(dir_name, 0) > 1 else dir_name
 
 
 @attrs.frozen(repr=False, eq=False)

@@ -45,14 +45,6 @@ class LockCheck(Value):
 
 
 @attrs.frozen(repr=False, eq=False)
-class RollbackResult(Value):
-    """``rollback``: the plugin and the generation now live."""
-
-    plugin: str
-    generation: Path
-
-
-@attrs.frozen(repr=False, eq=False)
 class RunCommand(Value):
     """What ``reconciler run`` executes: the command line and its environment."""
 
@@ -68,3 +60,11 @@ class EditResult(Value):
     plugin: str
     project_file: Path
     locked: bool = False
+
+
+@attrs.frozen(repr=False, eq=False)
+class RollbackResult(Value):
+    """``rollback``: the plugin and the generation now live."""
+
+    plugin: str
+    generation: Path
