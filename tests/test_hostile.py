@@ -538,6 +538,17 @@ def fifo_or_device(kind: str, where: Path) -> None:
         raise AssertionError(kind)
 
 
+def plant(kind: str, where: Path, tmp_path: Path) -> Path:
+    """A link out of the project to a victim file (``symlink-out``), or what
+    :func:`fifo_or_device` puts, at ``where``; the victim file (it must keep its text)."""
+    victim = make_victim(tmp_path) / "file"
+    if kind == "symlink-out":
+        where.symlink_to(victim)
+    else:
+        fifo_or_device(kind, where)
+    return victim
+
+
 NOT_FILES = ["fifo", "device", "directory"]
 
 
@@ -705,11 +716,7 @@ def test_export_and_sbom_never_replace_what_is_not_a_regular_file(
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     target = out_dir / ("tap-alpha.cdx.json" if command == "sbom" else "pylock.tap-alpha.toml")
-    victim = make_victim(tmp_path) / "file"
-    if kind == "symlink-out":
-        target.symlink_to(victim)
-    else:
-        fifo_or_device(kind, target)
+    victim = plant(kind, target, tmp_path)
     before = os.lstat(target)
     if command == "sbom":
         args = ["sbom", "tap-alpha", "-o", str(out_dir)]
@@ -736,11 +743,7 @@ def test_a_lock_write_never_replaces_a_fifo_or_device(
     lock.parent.mkdir()
     with unlocked_project.edit() as doc:
         doc["settings"]["lock-format"] = lock_format
-    victim = make_victim(tmp_path) / "file"
-    if kind == "symlink-out":
-        lock.symlink_to(victim)
-    else:
-        fifo_or_device(kind, lock)
+    victim = plant(kind, lock, tmp_path)
     before = os.lstat(lock)
     result = run_cli(unlocked_project.root, "lock", "tap-alpha", timeout=120, subprocess=True)
     assert result.code != 0, result.describe()
