@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -477,6 +478,91 @@ def test_apply_plans_again_when_the_venv_root_moved_while_it_waited(
     assert "2 created" in result.out, result.describe()
     for plugin in PLUGINS:
         assert applied.script(plugin) == EXPECTED_OUTPUT[plugin] + "\n"
+    assert_converged(applied)
+
+
+def _between_plan_and_lock(monkeypatch: pytest.MonkeyPatch, act: Callable[[], None]) -> None:
+    """Run ``act`` in the in-process apply after it planned, before it takes the lock."""
+    import reconciler.commands.apply as apply_module  # noqa: PLC0415 - patched here
+
+    real = apply_module.exclusive
+
+    def delayed(*args: Any, **kwargs: Any) -> Any:
+        act()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(apply_module, "exclusive", delayed)
+
+
+def _count_plans(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    import reconciler.commands.project as project_module  # noqa: PLC0415 - patched here
+
+    calls: list[object] = []
+    real = project_module.make_plan
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(project_module, "make_plan", counting)
+    return calls
+
+
+def test_apply_plans_again_after_a_real_apply_ran_while_it_waited(
+    applied: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another ``reconciler apply`` (a process of its own, with another lock for tap-beta: a
+    colleague's checkout) runs to completion after this apply planned and before it took the
+    lock. It changed only a venv this apply's plan leaves alone, and it left the lock file
+    as it found it (free, empty): the lock file's stamp still tells, and what is applied is
+    planned again from what is there now (tap-beta put back to its lock)."""
+    alpha, beta = PLUGINS[0], PLUGINS[1]
+    applied.venv(alpha).unlink()  # this apply's first plan: create alpha, beta left alone
+    ours = applied.lock(beta).read_text(encoding="utf-8")
+    assert "demo-extra==2.0.0" in ours
+    old = (applied.wheels / "demo_extra-1.0.0-py3-none-any.whl").read_bytes()
+    new = (applied.wheels / "demo_extra-2.0.0-py3-none-any.whl").read_bytes()
+    theirs = ours.replace("demo-extra==2.0.0", "demo-extra==1.0.0").replace(
+        hashlib.sha256(new).hexdigest(), hashlib.sha256(old).hexdigest()
+    )
+
+    def other_apply() -> None:
+        applied.lock(beta).write_text(theirs, encoding="utf-8")
+        try:
+            other = applied.run("apply", beta, subprocess=True)
+        finally:
+            applied.lock(beta).write_text(ours, encoding="utf-8")
+        assert other.code == 0, other.describe()
+        assert applied.dists(beta)["demo-extra"] == "1.0.0", other.describe()
+
+    _between_plan_and_lock(monkeypatch, other_apply)
+    plans = _count_plans(monkeypatch)
+    result = applied.run("apply")
+    assert result.code == 0, result.describe()
+    assert len(plans) == 2, "the plan made before the other apply ran was applied"
+    assert "1 created" in result.out, result.describe()
+    assert applied.dists(beta)["demo-extra"] == "2.0.0", result.describe()
+    monkeypatch.undo()
+    assert_converged(applied)
+
+
+def test_apply_plans_again_when_an_entry_of_the_root_changed_while_it_waited(
+    applied: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nobody took the lock, but by hand a venv the plan creates came back meanwhile: the
+    entries of the root are read again under the lock, and the apply builds nothing."""
+    alpha = PLUGINS[0]
+    link = applied.venv(alpha)
+    target = link.readlink()
+    link.unlink()  # this apply's first plan: create alpha
+    _between_plan_and_lock(monkeypatch, lambda: link.symlink_to(target))
+    plans = _count_plans(monkeypatch)
+    result = applied.run("apply")
+    assert result.code == 0, result.describe()
+    assert len(plans) == 2, "the plan made before the venv came back was applied"
+    assert "created" not in result.out, result.describe()
+    assert link.readlink() == target, "the venv that came back was rebuilt"
+    monkeypatch.undo()
     assert_converged(applied)
 
 

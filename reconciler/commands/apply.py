@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from reconciler import planfile
-from reconciler.apply.applylock import exclusive
+from reconciler.apply.applylock import exclusive, free_stamp
 from reconciler.apply.generations import leftovers
 from reconciler.commands.project import (
     Planned,
@@ -40,6 +39,7 @@ class SavedPlan(Value):
 
 def read_saved_plan(path: Path) -> SavedPlan:
     """Read a plan file written by ``plan -o`` (see ``docs/plan-format.md``)."""
+    from reconciler import planfile  # noqa: PLC0415 - start-up: apply FILE only
     from reconciler.support.files import read_regular  # noqa: PLC0415 - start-up: apply FILE only
 
     try:  # the file the user named (a link followed), never a FIFO, never over 16 MiB
@@ -114,6 +114,7 @@ def apply(
     # Plan and validate first, without the lock: an apply that fails or has nothing to do
     # must not touch the venv root at all (not even to create the lock file).
     root, keep = desired.settings.venv_root, desired.settings.keep_generations
+    stamp = free_stamp(root)  # before the plan reads the venv root: see still_current
     first = _checked_plan(project, options)
     plan = first.plan
     if not plan.changes and not leftovers(desired.layout, keep):
@@ -126,10 +127,11 @@ def apply(
         return ApplyOutcome(plan, ApplyResult(refusals(plan), 0.0))
     from reconciler.apply.execute import apply_plan  # noqa: PLC0415 - start-up: see above
 
-    with exclusive(root, options.lock_timeout), scratch.session(desired.layout.root):
+    with exclusive(root, options.lock_timeout) as found, scratch.session(desired.layout.root):
         # The world may have moved while we waited (another apply): plan again unless the venv
-        # root reads exactly as it did (the plan is a pure function of what it read).
-        if not first.still_current(desired.layout):
+        # root reads as it did (the plan is a pure function of what it read).
+        untouched = stamp is not None and found == stamp  # no holder in between
+        if not first.still_current(desired.layout, no_holder_since=untouched):
             plan = _checked_plan(project, options).plan
         show_plan(plan)
         installer = _installer(options.installer or desired.settings.installer)
@@ -168,6 +170,8 @@ def _saved_plan(project: Project, options: ApplyOptions, saved: SavedPlan) -> Pl
     fingerprint with other steps means the file was edited, and it is refused (a plan file
     is not trusted to say more than the planner would).
     """
+    from reconciler import planfile  # noqa: PLC0415 - start-up: apply FILE only
+
     kept = saved.plan
     named = tuple(sorted(set(project.desired.resolve_names(options.only))))
     if options.only and named != kept.targets:

@@ -20,7 +20,7 @@ from reconciler.models import (
     Plan,
     Plugin,
 )
-from reconciler.observe import observe, source_fingerprint
+from reconciler.observe import observe, observe_venv, source_fingerprint
 from reconciler.plan import make_plan, require_plannable
 from reconciler.support.paths import check_root
 
@@ -166,10 +166,31 @@ class Planned:
         self.observation = observation
         self.verify = verify  # what ``observe`` was asked to verify
 
-    def still_current(self, layout: Layout) -> bool:
-        """True when the venv root reads exactly as it did for this plan: the plan (a pure
-        function of the project, the locks and this observation) would come out the same."""
-        return observe(layout, verify=self.verify) == self.observation
+    def still_current(self, layout: Layout, *, no_holder_since: bool = False) -> bool:
+        """True when the venv root reads as it did for this plan, so that the plan (a pure
+        function of the project, the locks and this observation) is still the one to apply.
+
+        ``no_holder_since``: the caller, now holding the apply lock, saw that nobody took it
+        since before this plan observed the venv root (:func:`~reconciler.apply.applylock.
+        free_stamp`): no apply or rollback changed anything in between. Then only what the
+        plan acts on is read again, whole (the entries of the root and the venvs of the
+        plugins it changes or refuses: a hand edit there would make its steps wrong); a hand
+        edit elsewhere is no different from one made just after this apply, which never reads
+        nor writes those venvs. Otherwise (or with ``--verify``) the whole root is observed
+        again.
+        """
+        if not no_holder_since or self.verify:
+            return observe(layout, verify=self.verify) == self.observation
+        try:
+            entries = layout.entries()
+        except OSError:
+            return False
+        venvs = self.observation.venvs
+        if entries != [(v.name, v.path) for v in venvs]:
+            return False
+        plan = self.plan
+        touched = {s.plugin for s in (*plan.changes, *plan.refused)}
+        return all(observe_venv(v.path, v.name, layout) == v for v in venvs if v.name in touched)
 
 
 def planned(project: Project, only: Collection[str] = (), *, verify: bool = False) -> Planned:
