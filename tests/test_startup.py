@@ -3,6 +3,7 @@ interpreter's own start-up), so that no import can creep back onto that path uns
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import re
@@ -123,6 +124,53 @@ def test_changes_still_import_what_they_need(applied: Project) -> None:
     assert _under(names, "reconciler.planfile")
     assert _under(names, "cattrs")
     assert _under(names, "reconciler.support.scratch")
+
+
+#: What a one-pin upgrade with uv must not import (issue 20: it pays start-up, the plan and
+#: uv's own call): the other installer, the venv templates (no venv is created), the plan
+#: file, the uv package's finder (``sysconfig``: the binary is found beside the interpreter),
+#: the edge libraries, and the standard modules only failures, ``--verbose`` or deletions use.
+NOT_ON_THE_UPGRADE_PATH = (
+    "reconciler.installers.pip",
+    "reconciler.installers.template",
+    "reconciler.installers.origin",
+    "reconciler.planfile",
+    "reconciler.support.tool_errors",
+    "reconciler.locking",
+    "reconciler.records",
+    "reconciler.results.reports",
+    "reconciler.results.status",
+    "uv",
+    "sysconfig",
+    "packaging",
+    "cattrs",
+    "tomlkit",
+    "rich",
+    "shutil",
+    "tempfile",
+    "shlex",
+    "concurrent",
+    "hashlib",
+)
+
+
+def test_one_pin_upgrade_imports_only_what_it_uses(applied: Project) -> None:
+    lock = applied.lock("tap-beta")
+    text = lock.read_text(encoding="utf-8")
+    old = (applied.wheels / "demo_extra-1.0.0-py3-none-any.whl").read_bytes()
+    new = (applied.wheels / "demo_extra-2.0.0-py3-none-any.whl").read_bytes()
+    lock.write_text(
+        text.replace("demo-extra==2.0.0", "demo-extra==1.0.0").replace(
+            hashlib.sha256(new).hexdigest(), hashlib.sha256(old).hexdigest()
+        ),
+        encoding="utf-8",
+    )
+    names, done = _imported(applied.root, "apply", "--installer", "uv")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "1 upgraded" in done.stdout, done.stdout
+    assert "reconciler.installers.uv" in names  # the import lines were read: the check can fail
+    found = {prefix: _under(names, prefix) for prefix in NOT_ON_THE_UPGRADE_PATH}
+    assert {k: v for k, v in found.items() if v} == {}
 
 
 @pytest.mark.parametrize(

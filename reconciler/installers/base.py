@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shlex
 import subprocess
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -93,6 +92,10 @@ def output_echo() -> Callable[[str], None] | None:
 
 def show_command(command: Sequence[str]) -> None:
     """Pass ``command`` (credentials redacted) to the ``--verbose`` echo, if any."""
+    if not _command_echo:
+        return
+    import shlex  # noqa: PLC0415 - start-up: only --verbose shows commands
+
     for echo in _command_echo:
         echo(redact(shlex.join(str(part) for part in command)))
 
@@ -122,6 +125,8 @@ def run(command: Sequence[str], what: str) -> None:
     except OSError as exc:
         raise ExecuteError(f"{what}: cannot run {command[0]}: {exc.strerror}") from exc
     if result.returncode != 0:
+        import shlex  # noqa: PLC0415 - start-up: failures only
+
         from reconciler.support.tool_errors import explain, failure_cause  # noqa: PLC0415 - start-up: failures only
 
         output = (result.stdout or "") + (result.stderr or "")

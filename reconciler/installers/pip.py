@@ -6,7 +6,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from reconciler.installers import template
 from reconciler.installers.base import InstallRequest, install_each_batch, run
 from reconciler.interpreters import pip_command
 from reconciler.support import venvcfg
@@ -22,6 +21,8 @@ class PipInstaller:
         """Create an empty venv (no pip seeded) at ``path`` with base interpreter ``python``:
         what ``python -m venv`` writes there, copied from its output made once (see
         :mod:`.template`)."""
+        from reconciler.installers import template  # noqa: PLC0415 - start-up: an upgrade creates no venv
+
         template.create("venv", python, python, path, lambda p: _venv(python, p), cache_dir())
 
     def install(self, request: InstallRequest) -> None:

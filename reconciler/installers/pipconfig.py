@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import configparser
 import os
 import sys
 from collections.abc import Mapping
@@ -49,6 +48,10 @@ def _network_settings(environ: Mapping[str, str]) -> dict[str, str]:
     if environ.get("PIP_CONFIG_FILE") == os.devnull:
         return found
     for path in _config_files(environ):
+        if not path.is_file():
+            continue  # the common case: no file, and configparser (~2 ms) never loaded
+        import configparser  # noqa: PLC0415 - start-up: only when a pip configuration exists
+
         parser = configparser.RawConfigParser()
         try:
             parser.read(path, encoding="utf-8")

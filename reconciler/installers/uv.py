@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from reconciler.errors import ReconcilerError
-from reconciler.installers import find_uv, template
+from reconciler.installers import find_uv
 from reconciler.installers.base import InstallRequest, install_each_batch, run
 from reconciler.support.paths import cache_dir
 
@@ -28,6 +28,8 @@ class UvInstaller:
     def create_venv(self, python: str, path: Path) -> None:
         """Create an empty venv (no seed packages) at ``path`` with base interpreter ``python``:
         what ``uv venv`` writes there, copied from its output made once (see :mod:`.template`)."""
+        from reconciler.installers import template  # noqa: PLC0415 - start-up: an upgrade creates no venv
+
         template.create(
             "uv venv", self.uv, python, path, lambda p: self._uv_venv(python, p), cache_dir()
         )

@@ -34,6 +34,12 @@ def scratch_base(venv_root: Path) -> Path:
 
 def _rmtree(path: Path) -> None:
     """``rm -rf path``, errors ignored (a run directory, whatever it holds)."""
+    try:
+        path.rmdir()  # the common case: the children left nothing
+    except OSError:
+        pass
+    else:
+        return
     import shutil  # noqa: PLC0415 - start-up: zlib, bz2, lzma; only when something is removed
 
     shutil.rmtree(path, ignore_errors=True)
