@@ -61,6 +61,7 @@ NOT_ON_THE_PLAN_PATH = (
     "fcntl",
     "urllib.request",
     "email",
+    "tomllib",  # reconciler.toml in plain TOML: sources/toml_plain.py reads it
 )
 
 

@@ -1,6 +1,7 @@
 """Load ``reconciler.toml`` into a validated :class:`DesiredState`.
 
-Two readers, one answer. A well-formed file is read with the standard library's ``tomllib`` and
+Two readers, one answer. A well-formed file is read with the standard library's ``tomllib`` (the
+plain TOML of a usual file by :mod:`~reconciler.sources.toml_plain`, without it) and
 checked field by field against the raw classes below (the fast path a no-op ``plan`` takes).
 Anything that does not fit exactly goes to the edge reader, tomlkit + cattrs, whose
 path-addressed messages become the one-line errors (``reconciler.toml:3: plugins.foo: unknown key
@@ -23,7 +24,7 @@ from reconciler.backends import INSTALLERS, RESOLVERS
 from reconciler.errors import ConfigError, toml_position
 from reconciler.lockformats import FORMAT_NAMES
 from reconciler.models import DesiredState, IndexOptions, Plugin, Settings
-from reconciler.sources import read_project_text
+from reconciler.sources import read_project_text, toml_plain
 from reconciler.support.names import PLUGIN_NAME_RE, kind_of
 from reconciler.support.redact import redact
 
@@ -216,12 +217,18 @@ class _Refused(Exception):
 
 
 def _fast_raw(text: str) -> RawProject | None:
-    """The raw project read with ``tomllib`` when every key and type fits exactly, else None
-    (a :class:`_Record` with the raw classes' attributes: the reading needs no attrs class)."""
-    import tomllib  # noqa: PLC0415 - stdlib, fast
+    """The raw project when every key and type fits exactly, else None (a :class:`_Record`
+    with the raw classes' attributes: the reading needs no attrs class). The plain TOML of a
+    usual file is read without ``tomllib`` (:mod:`~reconciler.sources.toml_plain`)."""
+    data = toml_plain.loads(text)
+    if data is None:
+        import tomllib  # noqa: PLC0415 - start-up: only for files the plain reader does not take
 
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError:
+            return None
     try:
-        data = tomllib.loads(text)
         settings = data.pop("settings", {})
         plugins = data.pop("plugins", {})
         if data or not isinstance(plugins, dict):
@@ -233,7 +240,7 @@ def _fast_raw(text: str) -> RawProject | None:
             },
         )
         return cast("RawProject", record)
-    except (tomllib.TOMLDecodeError, _Refused):
+    except _Refused:
         return None
 
 
