@@ -205,10 +205,14 @@ def _rmtree(path: Path) -> None:
 
 
 def clean_leftovers(ctx: Context, log: Log) -> None:
-    """Delete generations left by killed runs (never the live one, nor a kept previous one)."""
-    for plugin in ctx.layout.leftover_plugins():
+    """Delete generations left by killed runs (never the live one, nor a kept previous one).
+
+    A plugin whose generations directory holds just its live generation has nothing to delete:
+    it is passed over after one listing (its walls are checked when something is deleted)."""
+    plugins = [p for p in ctx.layout.leftover_plugins() if not gens.nothing_to_prune(ctx.layout, p)]
+    for plugin in plugins:
         gens.check_walls(ctx.layout, plugin)
-    for plugin in ctx.layout.leftover_plugins():
+    for plugin in plugins:
         for removed in gens.prune(ctx.layout, plugin, ctx.plan.keep_generations):
             log(plugin, f"removed leftover generation {removed.name}")
     for link in gens.stray_flip_links(ctx.layout):

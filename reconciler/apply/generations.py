@@ -44,6 +44,7 @@ __all__ = [
     "link_target_problem",
     "live_generation",
     "new_generation",
+    "nothing_to_prune",
     "previous_generation",
     "prune",
     "stale_generations",
@@ -313,6 +314,20 @@ def prune(layout: Layout, plugin: str, keep: int, prefer: Path | None = None) ->
     return removed
 
 
+def nothing_to_prune(layout: Layout, plugin: str) -> bool:
+    """True when ``plugin``'s generations directory holds its live generation and nothing else,
+    so that :func:`prune` would delete nothing whatever it keeps (one listing and one
+    ``readlink``: what an apply without leftovers pays per plugin)."""
+    try:
+        names = os.listdir(layout.generations_dir(plugin))
+    except OSError:
+        return False
+    if len(names) != 1:
+        return False
+    live = live_generation(layout, plugin)
+    return live is not None and live.name == names[0]
+
+
 def previous_generation(layout: Layout, plugin: str) -> Path | None:
     """The newest complete generation of ``plugin`` that is not live (the rollback target)."""
     live = live_generation(layout, plugin)
@@ -354,8 +369,11 @@ def leftovers(layout: Layout, keep: int) -> bool:
     if scratch.stale(scratch.scratch_base(layout.root)):
         return True
     return any(
-        stale_generations(layout, plugin, keep)
-        or trash(layout, plugin)
-        or (not generations(layout, plugin) and live_generation(layout, plugin) is None)
+        not nothing_to_prune(layout, plugin)
+        and bool(
+            stale_generations(layout, plugin, keep)
+            or trash(layout, plugin)
+            or (not generations(layout, plugin) and live_generation(layout, plugin) is None)
+        )
         for plugin in layout.leftover_plugins()
     )
