@@ -646,3 +646,13 @@ def _canonical_requirement(text: str) -> object:
     requirement = Requirement(text)
     requirement.name = canonical(requirement.name)
     return requirement
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="aZ09-_.É", max_size=12))
+def test_canonical_name_is_packagings(name: str) -> None:
+    """Names (runs of separators of every kind included) normalise as packaging's
+    ``canonicalize_name`` does, without a regex."""
+    from packaging.utils import canonicalize_name  # noqa: PLC0415 - the reference
+
+    assert canonical_name(name) == canonicalize_name(name)

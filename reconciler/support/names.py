@@ -2,8 +2,8 @@
 
 ``packaging.utils`` pulls in ``packaging.tags`` (logging, subprocess, sysconfig) just to offer
 ``canonicalize_name``; a plan reads a name and a version for every ``*.dist-info`` of every venv
-and every line of every lock, so both are done here with one regex each, and ``packaging`` is
-asked only for versions that are not plain release numbers.
+and every line of every lock, so both are done here (a name with string methods, a version with
+one regex), and ``packaging`` is asked only for versions that are not plain release numbers.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import re
 
 #: What a plugin name may be: it becomes a directory and a file name (no separators, no dots first).
 PLUGIN_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")  # \Z: "x\n" is no name
-_SEPARATORS = re.compile(r"[-_.]+")
 #: What pip installs as an archive (a wheel or an sdist), by the end of its name.
 ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar")
 #: A distribution name as written (PEP 508: letters and digits at both ends).
@@ -25,9 +24,13 @@ PLAIN_VERSION = re.compile(PLAIN_VERSION_PATTERN)
 def canonical_name(name: str) -> str:
     """The PEP 503 normalised form of a distribution name (as ``canonicalize_name`` gives)."""
     lowered = name.lower()  # separators are not letters: lowering first changes no run of them
-    if "_" not in lowered and "." not in lowered and "--" not in lowered:
-        return lowered  # nothing to collapse: no regex (read for every pin and every dist)
-    return _SEPARATORS.sub("-", lowered)
+    # no regex (read for every pin and every dist, whose names mostly hold ``_``): every
+    # separator becomes ``-``, then each run of ``-`` one
+    if "_" in lowered or "." in lowered:
+        lowered = lowered.replace("_", "-").replace(".", "-")
+    while "--" in lowered:
+        lowered = lowered.replace("--", "-")
+    return lowered
 
 
 def normal_version(text: str) -> str:
