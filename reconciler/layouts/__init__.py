@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Protocol
 
 from reconciler.errors import SafetyError
-from reconciler.support.paths import check_inside, file_kind, walk_inside
+from reconciler.support.paths import file_kind, walk_inside
 
 #: reconciler's marker in every venv it manages (its presence is what makes a venv "ours").
 MARKER_NAME = "reconciler-state.json"
@@ -82,9 +82,16 @@ def _link(stable: Path) -> Path | None:
         return None
 
 
-def _generation(layout: Layout, plugin: str, stable: Path, link: Path) -> Path | None:
-    target = Path(os.path.normpath(stable.parent / link))
-    return target if target.parent == layout.generations_dir(plugin) else None
+def _generation(
+    layout: Layout, plugin: str, stable: Path, link: Path, generations: Path | None = None
+) -> Path | None:
+    """The generation ``link`` (read at ``stable``) points at, or None when it points elsewhere
+    (``generations``: the plugin's generations dir, when the caller has it)."""
+    gens = layout.generations_dir(plugin) if generations is None else generations
+    # strings, not Paths: observe asks this of every venv (the same answer as comparing
+    # ``Path(target).parent`` with ``gens``, both normalised)
+    target = os.path.normpath(os.path.join(os.path.dirname(stable), link))  # noqa: PTH118, PTH120 - hot path
+    return Path(target) if os.path.dirname(target) == str(gens) else None  # noqa: PTH120 - hot path
 
 
 def live_generation(layout: Layout, plugin: str) -> Path | None:
@@ -100,8 +107,10 @@ def link_target_problem(layout: Layout, plugin: str) -> str | None:
     return _foreign(layout, plugin, stable, _link(stable))
 
 
-def _foreign(layout: Layout, plugin: str, stable: Path, link: Path | None) -> str | None:
-    if link is None or _generation(layout, plugin, stable, link) is not None:
+def _foreign(
+    layout: Layout, plugin: str, stable: Path, link: Path | None, generations: Path | None = None
+) -> str | None:
+    if link is None or _generation(layout, plugin, stable, link, generations) is not None:
         return None
     return f"symlink to {link} is not a reconciler generation"
 
@@ -110,9 +119,12 @@ def check_walls(layout: Layout, plugin: str) -> None:
     """Raise SafetyError unless ``plugin``'s generations dir and stable path's directory lie
     in the layout's root with no symlink on the way (``.generations``, ``.generations/<plugin>``,
     Meltano's ``<type>/<name>``)."""
-    generations = layout.generations_dir(plugin)
+    _check_walls(layout, layout.generations_dir(plugin), layout.stable_path(plugin))
+
+
+def _check_walls(layout: Layout, generations: Path, stable: Path) -> None:
     found = walk_inside(layout.root, generations, what="build or delete in")
-    check_inside(layout.root, layout.stable_path(plugin), link_ok=True, what="replace")
+    walk_inside(layout.root, stable, link_ok=True, what="replace")  # check_inside, no Path made
     if found is None:
         return  # not there yet: built as a real directory
     if not stat.S_ISDIR(found.st_mode):  # a file, FIFO or device where generations are built
@@ -134,10 +146,11 @@ def path_problems(layout: Layout, plugin: str) -> tuple[str | None, str | None]:
     """:func:`link_target_problem` and :func:`replace_problem` of ``plugin``, its stable path
     read once (observe asks both of every venv)."""
     stable = layout.stable_path(plugin)
+    generations = layout.generations_dir(plugin)
     link = _link(stable)
-    foreign = _foreign(layout, plugin, stable, link)
+    foreign = _foreign(layout, plugin, stable, link, generations)
     try:
-        check_walls(layout, plugin)
+        _check_walls(layout, generations, stable)
     except SafetyError as exc:
         return foreign, exc.message
     if link is not None:
