@@ -128,8 +128,9 @@ class Errors(ReconcilerError):
         self.exit_code = max((e.exit_code for e in errors), default=1)
 
 
-_TOMLLIB_AT = re.compile(r" \(at line (\d+), column (\d+)\)\Z")
-_TOMLKIT_AT = re.compile(r" at line (\d+) col (\d+)\Z")
+#: Compiled by ``re`` on first use (errors only), not at every plan's start-up.
+_TOMLLIB_AT = r" \(at line (\d+), column (\d+)\)\Z"
+_TOMLKIT_AT = r" at line (\d+) col (\d+)\Z"
 
 
 def toml_position(exc: Exception) -> tuple[str, int | None, int | None]:
@@ -137,10 +138,10 @@ def toml_position(exc: Exception) -> tuple[str, int | None, int | None]:
     none): tomllib's ``Invalid value (at line 3, column 5)``, tomlkit's ``... at line 3 col 5``
     (tomlkit counts columns from 0)."""
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    found = _TOMLLIB_AT.search(text)
+    found = re.search(_TOMLLIB_AT, text)
     if found:
         return text[: found.start()], int(found.group(1)), int(found.group(2))
-    found = _TOMLKIT_AT.search(text)
+    found = re.search(_TOMLKIT_AT, text)
     if found:
         return text[: found.start()], int(found.group(1)), int(found.group(2)) + 1
     return text.replace(" (at end of document)", ""), None, None

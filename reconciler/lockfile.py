@@ -42,10 +42,12 @@ _HEADER_RE = re.compile(
     r"(?: requirements=(?P<req>[0-9a-f]+) python=(?P<python>\S+) index=(?P<index>[0-9a-f]+)"
     r"(?: python-floor=(?P<floor>[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,4}))?)?\s*\Z"
 )
-_HASH_RE = re.compile(r"--hash[= ](\S+)")
+#: The patterns of the general path (a lock the one-scan reader does not take) are compiled by
+#: ``re`` on first use, not at every plan's start-up.
+_HASH_RE = r"--hash[= ](\S+)"
 #: The line every resolver writes for almost every pin: ``name==1.2.3 --hash=sha256:...``;
 #: read without packaging (anything else takes the general path below).
-_PLAIN_PIN = re.compile(
+_PLAIN_PIN = (
     rf"(?P<name>{NAME_PATTERN})==(?P<version>{PLAIN_VERSION_PATTERN})"
     r"(?P<hashes>(?:\s+--hash=sha256:[0-9a-f]{64})*)"
 )
@@ -379,7 +381,7 @@ _HASH_LINE = re.compile(r"--hash=sha256:[0-9a-f]{64}")
 
 def _plain_pin(content: str) -> LockedPackage | None:
     """A ``name==1.2.3 --hash=...`` logical line read without packaging; None for any other."""
-    plain = _PLAIN_PIN.fullmatch(content)
+    plain = re.fullmatch(_PLAIN_PIN, content)
     if plain is None:
         return None
     return LockedPackage(
@@ -489,13 +491,13 @@ def _parse_lines(plugin: str, path: Path, text: str) -> Lock:
     )
 
 
-_META_RE = re.compile(r"#\s*reconciler:\s*(?P<items>.*)$")
-_COMMIT_RE = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?\Z")
+_META_RE = r"#\s*reconciler:\s*(?P<items>.*)$"  # compiled on first use, as _HASH_RE
+_COMMIT_RE = r"[0-9a-f]{40}(?:[0-9a-f]{24})?\Z"
 
 
 def _reconciler_meta(line: str) -> dict[str, str]:
     """``# reconciler: name=tap-x ref=v1`` trailing a lock line -> ``{"name": ..., "ref": ...}``."""
-    match = _META_RE.search(line)
+    match = re.search(_META_RE, line)
     if not match:
         return {}
     items = (item.partition("=") for item in match.group("items").split())
@@ -506,8 +508,8 @@ def _parse_line(label: str, number: int, content: str, meta: dict[str, str]) -> 
     """One requirement line of a lock: a pin, a hashed URL, a VCS commit or a local path."""
     from packaging.requirements import InvalidRequirement  # noqa: PLC0415 - start-up: packaging stays off the plan path
 
-    hashes = tuple(_HASH_RE.findall(content))
-    requirement_text = _HASH_RE.sub("", content).strip()
+    hashes = tuple(re.findall(_HASH_RE, content))
+    requirement_text = re.sub(_HASH_RE, "", content).strip()
     for h in hashes:
         if not re.fullmatch(r"sha256:[0-9a-f]{64}", h):
             raise LockError(
@@ -561,7 +563,7 @@ def _url_line(
 ) -> LockedPackage:
     if url.lower().startswith(reqs.VCS_SCHEMES):
         _, ref, _ = reqs.split_vcs(url)
-        if ref is None or not _COMMIT_RE.fullmatch(ref):
+        if ref is None or not re.fullmatch(_COMMIT_RE, ref):
             raise LockError(
                 f"{quoted(base)} is not pinned to a commit id (run `reconciler lock`)",
                 file=label,

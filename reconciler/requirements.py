@@ -47,7 +47,8 @@ from reconciler.support.names import (
 from reconciler.support.values import Value
 
 VCS_SCHEMES = ("git+", "hg+", "svn+", "bzr+")
-_EDITABLE_RE = re.compile(r"^(?:-e|--editable)(?:\s+|=)(?P<rest>\S.*)\Z")
+#: Compiled by ``re`` on first use (``-e`` lines are rare), not at every plan's start-up.
+_EDITABLE_RE = r"^(?:-e|--editable)(?:\s+|=)(?P<rest>\S.*)\Z"
 
 
 SIMPLE = re.compile(
@@ -182,7 +183,7 @@ def _pep508(text: str, stripped: str, editable: bool) -> Req:
 
 
 def _editable(text: str) -> tuple[str, bool]:
-    match = _EDITABLE_RE.match(text)
+    match = re.match(_EDITABLE_RE, text)
     if match:
         return match.group("rest").strip(), True
     if text.startswith("-"):

@@ -11,7 +11,8 @@ import re
 from collections.abc import Callable
 
 _SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
-_TOKEN = re.compile(r"[^\s\"'<>]+")
+#: Compiled by ``re`` on first use, not at every plan's start-up.
+_WORD = r"[^\s\"'<>]+"  # a URL ends at whitespace or a quote
 
 
 def _userinfo_spans(text: str) -> list[tuple[int, int, int]]:
@@ -25,7 +26,7 @@ def _userinfo_spans(text: str) -> list[tuple[int, int, int]]:
     looked at a bounded number of times.
     """
     spans: list[tuple[int, int, int]] = []
-    for token in _TOKEN.finditer(text):
+    for token in re.finditer(_WORD, text):
         offset, word = token.start(), token.group()
         marks = []
         found = word.find("://")

@@ -100,10 +100,11 @@ MISE = Manager(
 )
 
 
+#: Compiled by ``re`` on first use (a shim met), not at every plan's start-up.
 _SCRIPT_PATTERNS = (
-    (re.compile(r'pyenv"? exec'), PYENV),
-    (re.compile(r'asdf"? exec'), ASDF),
-    (re.compile(r'mise"? (?:x|exec)\b'), MISE),
+    (r'pyenv"? exec', PYENV),
+    (r'asdf"? exec', ASDF),
+    (r'mise"? (?:x|exec)\b', MISE),
 )
 
 
@@ -121,7 +122,7 @@ def manager_of(path: Path) -> tuple[Manager, str] | None:
         return None
     script = head.decode("utf-8", "replace")
     for pattern, manager in _SCRIPT_PATTERNS:
-        if pattern.search(script):
+        if re.search(pattern, script):
             return manager, script
     return None
 
