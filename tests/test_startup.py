@@ -48,7 +48,8 @@ NOT_ON_THE_PLAN_PATH = (
     "tomlkit",
     "rich",
     "ruamel",
-    "click.shell_completion",
+    "click",  # the front parses a plan's command line (reconciler/front.py)
+    "reconciler.clickcli",
     # standard modules nothing on the path needs
     "shutil",
     "subprocess",
@@ -94,6 +95,8 @@ def test_noop_plan_imports_only_what_it_uses(applied: Project) -> None:
 
 #: What a no-op ``apply`` must not import besides (it executes nothing).
 NOT_ON_THE_NOOP_APPLY_PATH = (
+    "click",
+    "reconciler.clickcli",
     "reconciler.apply.execute",
     "reconciler.installers",
     "reconciler.support.procs",
@@ -230,6 +233,8 @@ def test_shared_value_methods_behave_as_attrs_generated_ones(left: object, right
 #: resolver and its helpers, the installers, ``concurrent.futures`` (and its ``logging``) and
 #: ``packaging`` (requirements and pins of the common forms are read without it).
 NOT_ON_THE_UV_LOCK_PATH = (
+    "click",
+    "reconciler.clickcli",
     "reconciler.locking.piptools",
     "reconciler.installers.pip",
     "reconciler.installers.uv",
