@@ -50,22 +50,27 @@ class Options:
 
 # --- output ----------------------------------------------------------------------------------
 
-#: An ANSI style sequence, as click's ``echo`` strips it from output that is not a terminal.
-_ANSI = re.compile(r"\033\[[;?0-9]*[a-zA-Z]")
+#: An ANSI style sequence, as click's ``echo`` strips it from output that is not a terminal
+#: (compiled on first use: a plan's output has none).
+_ANSI = r"\033\[[;?0-9]*[a-zA-Z]"
 
 
 def echo(message: str = "", *, err: bool = False, nl: bool = True) -> None:
     """Write ``message`` (and a newline) to stdout or stderr and flush, as ``click.echo`` does:
-    ANSI styles stripped unless the stream is a terminal, and a stream that can only take
-    ASCII gets ``?`` for what it cannot encode rather than an exception."""
+    ANSI styles stripped unless the stream is a terminal, and UTF-8 (``?`` for what cannot be
+    encoded) written under a stream misconfigured as ASCII rather than an exception."""
     stream = sys.stderr if err else sys.stdout
     if stream is None:  # no stream attached
         return
     text = f"{message}\n" if nl else message
-    if "\033" in text and not _isatty(stream):
-        text = _ANSI.sub("", text)
-    if _is_ascii(getattr(stream, "encoding", None) or "ascii"):
-        text = text.encode("ascii", "replace").decode("ascii")
+    if text and "\033" in text and not _isatty(stream):
+        text = re.sub(_ANSI, "", text)
+    binary = getattr(stream, "buffer", None)
+    if text and binary is not None and _is_ascii(getattr(stream, "encoding", None) or "ascii"):
+        stream.flush()
+        binary.write(text.encode("utf-8", "replace"))
+        binary.flush()
+        return
     if text:
         stream.write(text)
     stream.flush()

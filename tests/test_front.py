@@ -20,7 +20,7 @@ from helpers import Project, Result, run_cli_in_process
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from reconciler import clickcli, front
+from reconciler import clickcli, front, runner
 
 
 def _kind(param: click.Parameter) -> tuple[Any, ...]:
@@ -348,3 +348,31 @@ def test_a_closed_stdout_ends_quietly(applied: Project, way: str) -> None:
         os.close(write)
     assert done.returncode == 1, done.stderr
     assert done.stderr == "", done.stderr
+
+
+@pytest.mark.parametrize("err", [False, True], ids=["stdout", "stderr"])
+@pytest.mark.parametrize("encoding", ["utf-8", "ascii", "latin-1"])
+@pytest.mark.parametrize(
+    ("text", "nl"),
+    [
+        ("plain", True),
+        ("\x1b[31mred\x1b[0m \x1b[1mé\x1b[0m", True),
+        ("é €", False),
+        ("", True),
+        ("", False),
+        ("a\udcff", True),
+    ],
+)
+def test_echo_writes_what_click_echo_writes(
+    monkeypatch: pytest.MonkeyPatch, err: bool, encoding: str, text: str, nl: bool
+) -> None:
+    """The front's output (runner.echo) is byte for byte click.echo's: ANSI styles stripped
+    off a terminal, UTF-8 under a stream misconfigured as ASCII."""
+    written = []
+    for echo in (click.echo, runner.echo):
+        raw = io.BytesIO()
+        stream = io.TextIOWrapper(raw, encoding=encoding, errors="replace", write_through=True)
+        monkeypatch.setattr(sys, "stderr" if err else "stdout", stream)
+        echo(text, err=err, nl=nl)
+        written.append(raw.getvalue())
+    assert written[0] == written[1]
