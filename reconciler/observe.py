@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections import Counter
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from reconciler.models import DirectUrl, InstalledDist, MarkerStatus, Observatio
 from reconciler.state import MarkerCorrupt, read_marker
 from reconciler.support import venvcfg
 from reconciler.support.files import read_regular, read_unlinked
-from reconciler.support.names import canonical_name, normal_version
+from reconciler.support.names import PLAIN_VERSION, canonical_name, normal_version
 from reconciler.support.paths import file_kind
 
 
@@ -176,13 +175,17 @@ def _read_dists(
     site = site_packages(path, cfg)
     if site is None:
         return (), ([] if cfg is None else ["incomplete (no site-packages)"])
-    dists: list[InstalledDist] = []
     problems: list[str] = []
     try:
         entries = os.listdir(site)
     except OSError as exc:
         return (), [f"cannot read site-packages: {exc.strerror}"]
     prefix = f"{site}{os.sep}"
+    # (name, version, position, direct): sorted as (name, version) with ties kept in listing
+    # order, then made into values; strings and inlined checks (a venv holds dozens of these)
+    found: list[tuple[str, str, int, DirectUrl | None]] = []
+    seen: set[str] = set()
+    duplicates: set[str] = set()
     for entry in entries:
         if not entry.endswith(".dist-info"):
             continue
@@ -191,26 +194,39 @@ def _read_dists(
         try:
             if not sep or not raw_name:
                 raise ValueError(stem)
-            version = normal_version(raw_version)
+            version = (
+                raw_version
+                if PLAIN_VERSION.fullmatch(raw_version)  # normal_version's own first test
+                else normal_version(raw_version)
+            )
         except ValueError:  # packaging's InvalidVersion is one
             problems.append(f"broken distribution {entry}")
             continue
-        if not os.path.isfile(f"{prefix}{entry}{os.sep}METADATA"):  # noqa: PTH113 - hot loop
+        base = f"{prefix}{entry}{os.sep}"
+        try:  # os.path.isfile, without its frame
+            regular = stat.S_ISREG(os.stat(base + "METADATA").st_mode)  # noqa: PTH116 - hot loop
+        except (OSError, ValueError):
+            regular = False
+        if not regular:
             problems.append(f"broken distribution {entry} (no METADATA)")
             continue
-        direct = _read_direct_url(f"{prefix}{entry}{os.sep}direct_url.json")
-        dists.append(InstalledDist(name=canonical_name(raw_name), version=version, direct=direct))
-    counts = Counter(d.name for d in dists)
-    for name, count in sorted(counts.items()):
-        if count > 1:
-            problems.append(f"duplicate dist-info for {name}")
-    return tuple(sorted(dists, key=lambda d: (d.name, d.version))), problems
+        direct_url = base + "direct_url.json"
+        # an absent direct_url.json (an index install) is told by access(), without raising
+        direct = _read_direct_url(direct_url) if os.access(direct_url, os.F_OK) else None
+        name = canonical_name(raw_name)
+        if name in seen:
+            duplicates.add(name)
+        seen.add(name)
+        found.append((name, version, len(found), direct))
+    problems.extend(f"duplicate dist-info for {name}" for name in sorted(duplicates))
+    found.sort()
+    return tuple(InstalledDist(name, version, direct) for name, version, _, direct in found), (
+        problems
+    )
 
 
 def _read_direct_url(path: str) -> DirectUrl | None:
     """PEP 610 ``direct_url.json`` of one distribution (None when absent or unreadable)."""
-    if not os.access(path, os.F_OK):
-        return None  # the common case (an index install), told without raising an exception
     try:
         data = json.loads(read_unlinked(path))  # never a FIFO or a link left in a venv by hand
     except (OSError, UnicodeDecodeError, ValueError, ReconcilerError):

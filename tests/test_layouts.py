@@ -73,3 +73,32 @@ def test_a_stale_extra_file_alone_plans_an_upgrade_that_installs_nothing() -> No
     assert step.reasons == ("tool-fingerprint out of date",)
     assert step.install == ()
     assert step.uninstall == ()
+
+
+def test_observe_reads_site_packages_sorted_with_every_problem(tmp_path: Path) -> None:
+    """Distributions sorted by (name, version), ties in listing order; a name without a
+    version, a dist-info without METADATA and a name found twice are problems, not dists; a
+    ``direct_url.json`` is read."""
+    from reconciler.models import DirectUrl, InstalledDist  # noqa: PLC0415
+    from reconciler.observe import _read_dists  # noqa: PLC0415
+
+    site = tmp_path / "lib" / "python3.11" / "site-packages"
+    for entry in ("b_pkg-1.0", "A.Pkg-2.0", "a-pkg-1.0", "nodash", "c-1.0", "d-1.0", "e-1.01"):
+        (site / f"{entry}.dist-info").mkdir(parents=True)
+        if entry != "c-1.0":
+            (site / f"{entry}.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\n")
+    (site / "d-1.0.dist-info" / "direct_url.json").write_text('{"url": "file:///src/d"}')
+    (site / "not-a-dist").mkdir()
+    dists, problems = _read_dists(tmp_path, {"version": "3.11.7"})
+    assert dists == (
+        InstalledDist("a-pkg", "1.0"),
+        InstalledDist("a-pkg", "2.0"),
+        InstalledDist("b-pkg", "1.0"),
+        InstalledDist("d", "1.0", DirectUrl("file:///src/d", None, editable=False, is_dir=False)),
+        InstalledDist("e", "1.1"),
+    )
+    assert sorted(problems[:-1]) == [
+        "broken distribution c-1.0.dist-info (no METADATA)",
+        "broken distribution nodash.dist-info",
+    ]
+    assert problems[-1] == "duplicate dist-info for a-pkg"
