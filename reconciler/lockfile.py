@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import posixpath
 import re
@@ -144,10 +145,15 @@ def inputs_digest(
     flipped = [*requirements] if plugin.universal else [*requirements, "--universal"]
     if plugin.universal:
         requirements.append("--universal")  # which resolver made a lock is not an input
-    index_data = normalise_index(index)
-    req_digest = _sha(requirements)[:16]
-    index_digest = _sha(index_data)[:16]
-    whole = _sha({"requirements": requirements, "python": python_major_minor, "index": index_data})
+    index_json, index_digest = _index_part(index)
+    req_json = json.dumps(requirements)
+    req_digest = sha256(req_json.encode()).hexdigest()[:16]
+    # _sha({"requirements": ..., "python": ..., "index": ...}) from the parts' JSON (keys sorted)
+    whole_json = (
+        f'{{"index": {index_json}, "python": {json.dumps(python_major_minor)}, '
+        f'"requirements": {req_json}}}'
+    )
+    whole = sha256(whole_json.encode()).hexdigest()
     return InputsDigest(
         whole,
         req_digest,
@@ -156,6 +162,14 @@ def inputs_digest(
         floor,
         universal_flipped=_sha(flipped)[:16],
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _index_part(index: IndexOptions) -> tuple[str, str]:
+    """The JSON of :func:`normalise_index` (keys sorted) and its short digest: every plugin of a
+    project shares one index, normalised and digested once per command."""
+    text = json.dumps(normalise_index(index), sort_keys=True)
+    return text, sha256(text.encode()).hexdigest()[:16]
 
 
 def stale_reasons(lock: Lock, expected: InputsDigest) -> tuple[str, ...]:

@@ -656,3 +656,37 @@ def test_canonical_name_is_packagings(name: str) -> None:
     from packaging.utils import canonicalize_name  # noqa: PLC0415 - the reference
 
     assert canonical_name(name) == canonicalize_name(name)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["tap-x", "Foo_Bar>=1.0", "b[x]; python_version>'3'", 'q "é"']), max_size=3
+    ),
+    st.sampled_from(["3.11", "3.12", 'é"\\']),
+    st.sampled_from([None, "https://u:p@Host/simple/", "https://pypi.org/simple"]),
+    st.lists(st.sampled_from(["w", "/abs/w/", "https://f/l"]), max_size=2),
+    st.booleans(),
+)
+def test_inputs_digest_is_the_sha256_of_its_inputs_as_sorted_json(
+    requirements: list[str], python: str, index_url: str | None, links: list[str], no_index: bool
+) -> None:
+    """The digest is built from its parts' JSON (the index part once per command); it stays
+    the SHA-256 of ``{"index", "python", "requirements"}`` dumped with sorted keys, so that
+    every lock written before reads fresh."""
+    import json  # noqa: PLC0415
+
+    from reconciler.lockfile import inputs_digest, normalise_index, normalise_requirement  # noqa: PLC0415
+
+    plugin = Plugin(name="p", requirements=tuple(requirements), python="python3")
+    index = IndexOptions(index_url=index_url, find_links=tuple(links), no_index=no_index)
+    data = {
+        "requirements": sorted(normalise_requirement(r) for r in requirements),
+        "python": python,
+        "index": normalise_index(index),
+    }
+    found = inputs_digest(plugin, python, index)
+    expected = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+    assert found.digest == expected
+    index_json = json.dumps(data["index"], sort_keys=True)
+    assert found.index == hashlib.sha256(index_json.encode()).hexdigest()[:16]
