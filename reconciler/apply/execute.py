@@ -99,14 +99,19 @@ class ApplyResult(Value):
         return sum(1 for r in self.results if r.error is None and r.step.action is action)
 
 
-@attrs.frozen(repr=False, eq=False)
-class Context(Value):
-    """What every step needs besides the step itself."""
+class Context:
+    """What every step needs besides the step itself (a plain class: one per apply, compared
+    by nobody; an attrs class costs every apply's start-up)."""
 
-    plan: Plan
-    layout: Layout
-    installer: Installer
-    stop: threading.Event
+    __slots__ = ("installer", "layout", "plan", "stop")
+
+    def __init__(
+        self, plan: Plan, layout: Layout, installer: Installer, stop: threading.Event
+    ) -> None:
+        self.plan = plan
+        self.layout = layout
+        self.installer = installer
+        self.stop = stop
 
     def index(self, step: Step) -> IndexOptions:
         """Where the artifacts of ``step`` come from."""

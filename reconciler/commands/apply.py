@@ -7,8 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from reconciler.apply.applylock import exclusive, free_stamp
 from reconciler.apply.generations import leftovers
 from reconciler.commands.project import (
@@ -23,18 +21,20 @@ from reconciler.errors import PlanFileError, StalePlanError
 from reconciler.models import IndexOptions, Plan
 from reconciler.results.changes import ApplyOutcome
 from reconciler.support import scratch
-from reconciler.support.values import Value
 
 if TYPE_CHECKING:
     from reconciler.installers.base import Installer
 
 
-@attrs.frozen(repr=False, eq=False)
-class SavedPlan(Value):
-    """A plan file written by ``plan -o``: where it is and the plan it holds."""
+class SavedPlan:
+    """A plan file written by ``plan -o``: where it is and the plan it holds (this module's
+    classes are plain: made once per run, compared by nobody; an attrs class costs start-up)."""
 
-    path: Path
-    plan: Plan
+    __slots__ = ("path", "plan")
+
+    def __init__(self, path: Path, plan: Plan) -> None:
+        self.path = path
+        self.plan = plan
 
 
 def read_saved_plan(path: Path) -> SavedPlan:
@@ -88,17 +88,31 @@ def _a_path(project: Project, name: str) -> bool:
     return name.split("/", 1)[0] not in {n.split("/", 1)[0] for n in names if "/" in n}
 
 
-@attrs.frozen(repr=False, eq=False)
-class ApplyOptions(Value):
+class ApplyOptions:
     """How ``apply`` runs."""
 
-    only: tuple[str, ...] = ()
-    saved: SavedPlan | None = None
-    installer: str | None = None
-    index_override: IndexOptions | None = None
-    jobs: int = 1
-    lock_timeout: float = 0.0
-    verify: bool = False  # also repair installed files that differ from their RECORD
+    __slots__ = (
+        "index_override", "installer", "jobs", "lock_timeout", "only", "saved", "verify"
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        *,
+        only: tuple[str, ...] = (),
+        saved: SavedPlan | None = None,
+        installer: str | None = None,
+        index_override: IndexOptions | None = None,
+        jobs: int = 1,
+        lock_timeout: float = 0.0,
+        verify: bool = False,
+    ) -> None:
+        self.only = only
+        self.saved = saved
+        self.installer = installer
+        self.index_override = index_override
+        self.jobs = jobs
+        self.lock_timeout = lock_timeout
+        self.verify = verify  # also repair installed files that differ from their RECORD
 
 
 def apply(

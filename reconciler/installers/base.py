@@ -162,17 +162,28 @@ def requirements_file(lines: Iterable[str]) -> Iterator[Path]:
         path.unlink(missing_ok=True)
 
 
-@attrs.frozen(repr=False, eq=False)
-class Batch(Value):
-    """One installer call: its arguments and the packages it must reinstall."""
+class Batch:
+    """One installer call: its arguments and the packages it must reinstall (a plain class:
+    made and read here only; an attrs class costs every apply's start-up)."""
 
-    args: tuple[str, ...]
-    force: bool  # reinstall listed packages even when a same version is present
-    hashed: bool
-    fresh: bool = False  # repair: bypass the installer's cache (see Installer.install)
-    #: installed distributions this call replaces at the same version (direct sources whose
-    #: content may differ); empty in a new venv, so nothing is re-fetched or rebuilt for it
-    reinstall: tuple[str, ...] = ()
+    __slots__ = ("args", "force", "fresh", "hashed", "reinstall")
+
+    def __init__(
+        self,
+        args: tuple[str, ...],
+        force: bool,
+        hashed: bool,
+        *,
+        fresh: bool = False,
+        reinstall: tuple[str, ...] = (),
+    ) -> None:
+        self.args = args
+        self.force = force  # reinstall listed packages even when a same version is present
+        self.hashed = hashed
+        self.fresh = fresh  # repair: bypass the installer's cache (see Installer.install)
+        #: installed distributions this call replaces at the same version (direct sources whose
+        #: content may differ); empty in a new venv, so nothing is re-fetched or rebuilt for it
+        self.reinstall = reinstall
 
 
 def install_each_batch(
