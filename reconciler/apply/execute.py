@@ -52,7 +52,6 @@ from reconciler.support.files import sync_filesystems
 from reconciler.support.jobs import run_all
 from reconciler.support.names import canonical_name, same_version
 from reconciler.support.paths import check_inside
-from reconciler.support.values import Value
 
 if TYPE_CHECKING:
     from reconciler.installers.base import Installer
@@ -61,15 +60,26 @@ if TYPE_CHECKING:
 Log = Callable[[str, str], None]
 
 
-@attrs.frozen(repr=False, eq=False)
-class StepResult(Value):
+class StepResult:
     """How one step ended: ``failure`` is the error it ended with (None: done), kept with its
-    fields (plugin, file, cause) for the edge to format."""
+    fields (plugin, file, cause) for the edge to format. (This module's classes are plain:
+    made by apply, read by the command line, compared by nobody; an attrs class costs every
+    apply's start-up.)"""
 
-    step: Step
-    seconds: float
-    failure: ReconcilerError | None = attrs.field(default=None, eq=str)  # equal: same line
-    interrupted: bool = False
+    __slots__ = ("failure", "interrupted", "seconds", "step")
+
+    def __init__(
+        self,
+        step: Step,
+        seconds: float,
+        failure: ReconcilerError | None = None,
+        *,
+        interrupted: bool = False,
+    ) -> None:
+        self.step = step
+        self.seconds = seconds
+        self.failure = failure
+        self.interrupted = interrupted
 
     @property
     def error(self) -> str | None:
@@ -77,12 +87,14 @@ class StepResult(Value):
         return None if self.failure is None else format_error(self.failure)
 
 
-@attrs.frozen(repr=False, eq=False)
-class ApplyResult(Value):
+class ApplyResult:
     """How the whole apply ended."""
 
-    results: tuple[StepResult, ...]
-    seconds: float
+    __slots__ = ("results", "seconds")
+
+    def __init__(self, results: tuple[StepResult, ...], seconds: float) -> None:
+        self.results = results
+        self.seconds = seconds
 
     @property
     def failed(self) -> tuple[StepResult, ...]:
@@ -100,8 +112,7 @@ class ApplyResult(Value):
 
 
 class Context:
-    """What every step needs besides the step itself (a plain class: one per apply, compared
-    by nobody; an attrs class costs every apply's start-up)."""
+    """What every step needs besides the step itself."""
 
     __slots__ = ("installer", "layout", "plan", "stop")
 

@@ -10,18 +10,14 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Protocol
 
-import attrs
-
 from reconciler.errors import ExecuteError, Interrupted, ReconcilerError
 from reconciler.installers.pipconfig import hermetic_env, index_args
 from reconciler.models import IndexOptions, LockedPackage
 from reconciler.support import procs, scratch
 from reconciler.support.redact import redact
-from reconciler.support.values import Value
 
 
-@attrs.frozen(repr=False, eq=False)
-class InstallRequest(Value):
+class InstallRequest:
     """One ``Installer.install`` call: exactly these packages into this venv.
 
     No dependencies are installed (the lock lists every package) and hashes are required when
@@ -29,13 +25,37 @@ class InstallRequest(Value):
     the same version is present, from the artifacts themselves, never from an unpacked cache
     (uv hard-links files from its cache, so an edit made in a venv may have changed the cached
     copy too).
+
+    Frozen, and a plain class: an attrs class costs every apply's start-up.
     """
+
+    __slots__ = ("index", "packages", "project_dir", "repair", "venv")
 
     venv: Path
     packages: tuple[LockedPackage, ...]
     index: IndexOptions
     project_dir: Path
-    repair: bool = False
+    repair: bool
+
+    def __init__(
+        self,
+        venv: Path,
+        packages: tuple[LockedPackage, ...],
+        index: IndexOptions,
+        project_dir: Path,
+        repair: bool = False,
+    ) -> None:
+        for name, value in (
+            ("venv", venv),
+            ("packages", packages),
+            ("index", index),
+            ("project_dir", project_dir),
+            ("repair", repair),
+        ):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"InstallRequest is frozen: cannot set {name!r}")
 
 
 class Installer(Protocol):
