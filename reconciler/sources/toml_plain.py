@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 _BARE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+_BARE_OR_DOT = _BARE + "."
 _DIGITS = "0123456789"
 
 
@@ -63,8 +64,10 @@ class _Reader:
         root: dict[str, Any] = {}
         table = root
         defined: set[tuple[str, ...]] = set()
-        while self.index < len(self.lines):
-            line = self.next_line().strip(" \t")
+        lines, count = self.lines, len(self.lines)
+        while self.index < count:
+            line = lines[self.index].strip(" \t")
+            self.index += 1
             if not line or line[0] == "#":
                 continue
             if line[0] == "[":
@@ -148,7 +151,14 @@ def _header(line: str) -> tuple[tuple[str, ...], str]:
     """The key path of a ``[table]`` header line and what follows its ``]``."""
     if line.startswith("[["):
         raise _Unplain
-    keys: list[str] = []
+    end = line.find("]")
+    inner = line[1:end]
+    if end > 0 and '"' not in inner and "'" not in inner:  # bare keys only: one split
+        keys = inner.split(".")
+        if inner.strip(_BARE_OR_DOT) or "" in keys:
+            raise _Unplain
+        return tuple(keys), line[end + 1 :]
+    keys = []
     text = line[1:]
     while True:
         if text[:1] in ("'", '"'):
