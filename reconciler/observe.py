@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -76,7 +77,7 @@ def observe_venv(path: Path, name: str | None = None, layout: Layout | None = No
             blocked=blocked,
         )
     problems: list[str] = []
-    has_marker_file = (path / MARKER_NAME).exists()
+    has_marker_file = _exists(os.path.join(path, MARKER_NAME))  # noqa: PTH118 - hot path
     marker = None
     try:
         marker = read_marker(path)
@@ -107,8 +108,7 @@ def observe_venv(path: Path, name: str | None = None, layout: Layout | None = No
     cfg = venvcfg.read(path)
     if cfg is None:
         problems.append("incomplete (no pyvenv.cfg)")
-    python = path / "bin" / "python"
-    if cfg is not None and not python.exists():
+    if cfg is not None and not _exists(os.path.join(path, "bin", "python")):  # noqa: PTH118 - hot path
         target = marker.python_executable if marker else cfg.get("home", "?")
         problems.append(f"interpreter {target} missing")
     dists, dist_problems = _read_dists(path, cfg)
@@ -128,6 +128,23 @@ def observe_venv(path: Path, name: str | None = None, layout: Layout | None = No
         location=os.path.realpath(path),
         blocked=blocked,
     )
+
+
+#: The errors ``Path.exists`` takes for "absent" (any other is raised, as it raises them).
+_ABSENT = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP})
+
+
+def _exists(path: str) -> bool:
+    """``Path(path).exists()`` on a string: no Path made (observe asks it of every venv)."""
+    try:
+        os.stat(path)  # noqa: PTH116 - hot path
+    except OSError as exc:
+        if exc.errno not in _ABSENT:
+            raise
+        return False
+    except ValueError:
+        return False
+    return True
 
 
 def _stale_files(path: Path, wanted: Mapping[str, str]) -> tuple[str, ...]:
