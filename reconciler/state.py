@@ -95,10 +95,15 @@ def _pairs(value: object) -> tuple[tuple[str, str], ...]:
 
 
 def write_marker(venv: Path, marker: StateMarker, *, durable: bool = True) -> None:
-    """Write the marker of ``venv`` atomically (temporary file + fsync + rename).
+    """Write the marker of ``venv`` atomically (temporary file + rename + fsync of the
+    directory).
 
     The file gets the permissions the umask gives (an existing marker keeps its mode). With
     ``durable=False`` nothing is synced: the caller syncs it with other files at once.
+    Durable, the rename is synced, not the content on its own (one fsync, not two): after a
+    power cut the new marker may be empty or torn, and a marker that does not parse is
+    "corrupt": the venv is reinstalled, as for an ``upgrading`` one. A torn marker never
+    claims a complete venv, and the one it replaced is gone for good once this returns.
     """
     from reconciler.support.files import write_atomic  # noqa: PLC0415 - apply only
 
@@ -112,6 +117,7 @@ def write_marker(venv: Path, marker: StateMarker, *, durable: bool = True) -> No
         prefix=MARKER_TEMP_PREFIX,
         follow_symlinks=False,
         durable=durable,
+        sync_file=False,
     )
 
 

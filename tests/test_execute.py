@@ -272,6 +272,45 @@ def test_cleaning_passes_over_plugins_holding_only_their_live_generation(
     assert generations(project, "tap-beta") == [live(project, "tap-beta").name]
 
 
+@pytest.mark.parametrize(
+    "torn", [b"", b"\0" * 300, b'{"plugin": "tap-al'], ids=["empty", "zeros", "cut"]
+)
+def test_a_marker_torn_by_a_power_cut_makes_the_venv_reinstalled(
+    project: Project, torn: bytes
+) -> None:
+    """The ``upgrading`` marker is made durable by syncing its rename only (one fsync, not
+    two): after a power cut it may be there empty or torn. Such a marker never passes for a
+    complete venv: the plan reinstalls it, as it would an interrupted upgrade."""
+    run_execute(project, FakeInstaller())
+    (project.venv("tap-beta") / MARKER).write_bytes(torn)
+    assert actions(plan_of(project)) == {"tap-beta": Action.REINSTALL}
+
+
+def test_an_upgrade_syncs_the_upgrading_marker_with_one_fsync(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before the installer touches the live venv, its ``upgrading`` marker is durable: the
+    rename synced (the directory's fsync), the content not synced on its own."""
+    run_execute(project, FakeInstaller())
+    site = project.site_packages("tap-alpha")
+    (site / "demo_common-1.1.0.dist-info").rename(site / "demo_common-1.0.0.dist-info")
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(str(Path(f"/proc/self/fd/{fd}").readlink()))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    seen: list[list[str]] = []
+    installer = FakeInstaller(before_install=lambda *_: seen.append(list(synced)))
+    plan, result = run_execute(project, installer)
+    assert actions(plan) == {"tap-alpha": Action.UPGRADE}
+    assert result.failed == ()
+    assert seen == [[str(live(project, "tap-alpha"))]], seen  # the directory, once
+    assert project.marker("tap-alpha")["status"] == "complete"
+
+
 @pytest.mark.parametrize("keep", [0, 1])
 def test_keep_generations_decides_in_place_or_new_generation(project: Project, keep: int) -> None:
     with project.edit() as doc:

@@ -125,6 +125,7 @@ def write_atomic(
     follow_symlinks: bool = True,
     durable: bool = True,
     sync_dir: bool = True,
+    sync_file: bool = True,
 ) -> None:
     """Replace ``path`` with ``data``: temporary file beside it, fsync, rename, fsync of the
     directory (the rename durable).
@@ -133,7 +134,9 @@ def write_atomic(
     symlink is followed (its target is replaced) unless ``follow_symlinks`` is false. The
     temporary file is named ``<prefix><random>`` (default ``.<name>.``) in the same directory.
     Without ``sync_dir`` the caller syncs the directory (once for many files: :func:`fsync_dir`);
-    the file is old or new all the same.
+    the file is old or new all the same. Without ``sync_file`` only the rename is made durable:
+    after a power cut the file may be new but empty or torn (for a reader that takes a torn
+    file for "not complete").
     """
     target = writable_target(path, follow_symlinks=follow_symlinks)
     try:
@@ -156,7 +159,7 @@ def write_atomic(
             handle.flush()
             if mode is not None:
                 os.fchmod(handle.fileno(), mode)
-            if durable:
+            if durable and sync_file:
                 os.fsync(handle.fileno())
         tmp.replace(target)
     except OSError as exc:
