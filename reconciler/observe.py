@@ -12,7 +12,7 @@ from pathlib import Path
 import attrs
 
 from reconciler.errors import ReconcilerError
-from reconciler.layouts import MARKER_NAME, Layout, path_problems
+from reconciler.layouts import MARKER_NAME, Layout, path_facts
 from reconciler.models import DirectUrl, InstalledDist, MarkerStatus, Observation, ObservedVenv
 from reconciler.state import MarkerCorrupt, read_marker
 from reconciler.support import venvcfg
@@ -37,7 +37,11 @@ def observe(layout: Layout, verify: Collection[str] | bool = False) -> Observati
         entries = layout.entries()
     except OSError as exc:
         raise ReconcilerError(f"cannot read venv root {root}: {exc}") from exc
-    venvs = tuple(observe_venv(path, name, layout) for name, path in entries)
+    try:  # resolved once, not again for every venv (strict: a link loop resolves nothing)
+        real_root: str | None = os.path.realpath(root, strict=True)
+    except OSError:
+        real_root = None
+    venvs = tuple(observe_venv(path, name, layout, real_root=real_root) for name, path in entries)
     if verify:
         wanted = None if verify is True else set(verify)
         venvs = tuple(_verified(v) if wanted is None or v.name in wanted else v for v in venvs)
@@ -57,15 +61,26 @@ def _verified(venv: ObservedVenv) -> ObservedVenv:
     return attrs.evolve(venv, files=records.verify(str(venv.path), str(site)))
 
 
-def observe_venv(path: Path, name: str | None = None, layout: Layout | None = None) -> ObservedVenv:
+def observe_venv(
+    path: Path,
+    name: str | None = None,
+    layout: Layout | None = None,
+    *,
+    real_root: str | None = None,
+) -> ObservedVenv:
     """Read one venv directory: its marker, interpreter link and installed distributions.
 
     ``name`` is the plugin (default: the directory's name). With ``layout``, ``path`` is that
     plugin's stable path: a symlink there is followed only into reconciler's own generations,
-    and the layout's extra files are checked.
+    and the layout's extra files are checked. ``real_root``: the layout's root with every
+    symlink resolved (its location is then found without resolving the whole path again).
     """
     name = path.name if name is None else name
-    foreign, blocked = (None, None) if layout is None else path_problems(layout, name)
+    foreign, blocked, link = (None, None, None) if layout is None else path_facts(layout, name)
+    if link is not None and (
+        layout is None or real_root is None or str(path) != str(layout.stable_path(name))
+    ):
+        link = None  # not the stable path the link was read at, or no real root
     if foreign is not None or not path.is_dir():
         return ObservedVenv(
             name=name,
@@ -125,9 +140,25 @@ def observe_venv(path: Path, name: str | None = None, layout: Layout | None = No
         problems=tuple(problems),
         dists=dists,
         stale_files=stale_files,
-        location=os.path.realpath(path),
+        location=os.path.realpath(path)
+        if link is None or real_root is None
+        else _real_path(path, link, real_root),
         blocked=blocked,
     )
+
+
+def _real_path(path: Path, link: str, real_root: str) -> str:
+    """``os.path.realpath(path)`` for a stable path whose ``link`` :func:`path_facts` found
+    plain: the real root joined with the link, unless its last part (the generation) is itself
+    a symlink (then resolved as usual). As realpath does, a part that cannot be looked at is
+    taken as it is written."""
+    real = os.path.join(real_root, link)  # noqa: PTH118 - hot path
+    try:
+        if stat.S_ISLNK(os.lstat(real).st_mode):
+            return os.path.realpath(path)
+    except OSError:
+        pass
+    return real
 
 
 #: The errors ``Path.exists`` takes for "absent" (any other is raised, as it raises them).

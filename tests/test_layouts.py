@@ -102,3 +102,34 @@ def test_observe_reads_site_packages_sorted_with_every_problem(tmp_path: Path) -
         "broken distribution nodash.dist-info",
     ]
     assert problems[-1] == "duplicate dist-info for a-pkg"
+
+
+@pytest.mark.parametrize(
+    "case", ["plain", "root-via-symlink", "generation-is-symlink", "dot-dot", "absolute", "dot"]
+)
+def test_observed_location_is_the_real_path(tmp_path: Path, case: str) -> None:
+    """observe takes a venv's location from the real root and its plain link (no walk of the
+    whole path per venv): the same string ``os.path.realpath`` gives, in every set-up."""
+    import os  # noqa: PLC0415
+
+    (tmp_path / "real-venvs").mkdir()
+    root = tmp_path / "real-venvs"
+    if case == "root-via-symlink":
+        (tmp_path / ".venvs").symlink_to("real-venvs")
+        root = tmp_path / ".venvs"
+    generations = tmp_path / "real-venvs" / ".generations" / "tap"
+    (generations / "g0").mkdir(parents=True)
+    if case == "generation-is-symlink":
+        (generations / "g1").symlink_to("g0")
+    else:
+        (generations / "g1").mkdir()
+    link = {
+        "dot-dot": ".generations/tap/../tap/g1",
+        "absolute": str(generations / "g1"),
+        "dot": "./.generations/tap/g1",
+    }.get(case, ".generations/tap/g1")
+    (tmp_path / "real-venvs" / "tap").symlink_to(link)
+    observed = observe(VenvsLayout(root)).get("tap")
+    assert observed is not None
+    assert observed.location == os.path.realpath(root / "tap")
+    assert observed.location.endswith("g0" if case == "generation-is-symlink" else "g1")

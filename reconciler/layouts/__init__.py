@@ -145,6 +145,16 @@ def replace_problem(layout: Layout, plugin: str) -> str | None:
 def path_problems(layout: Layout, plugin: str) -> tuple[str | None, str | None]:
     """:func:`link_target_problem` and :func:`replace_problem` of ``plugin``, its stable path
     read once (observe asks both of every venv)."""
+    foreign, blocked, _ = path_facts(layout, plugin)
+    return foreign, blocked
+
+
+def path_facts(layout: Layout, plugin: str) -> tuple[str | None, str | None, str | None]:
+    """:func:`path_problems`, and the link at the stable path when it leads plainly into the
+    plugin's generations through walls just found to be real directories: written relative to
+    the root that holds the stable path, no ``.``, ``..`` or empty part (else None). Such a
+    link's target is the real root joined with it (its last part aside), which observe uses
+    instead of resolving every part of the whole path again."""
     stable = layout.stable_path(plugin)
     generations = layout.generations_dir(plugin)
     link = _link(stable)
@@ -152,10 +162,16 @@ def path_problems(layout: Layout, plugin: str) -> tuple[str | None, str | None]:
     try:
         _check_walls(layout, generations, stable)
     except SafetyError as exc:
-        return foreign, exc.message
+        return foreign, exc.message, None
     if link is not None:
-        return foreign, None if foreign is None else f"refusing to replace {stable}: {foreign}"
-    return foreign, _unreplaceable(layout, stable)
+        if foreign is not None:
+            return foreign, f"refusing to replace {stable}: {foreign}", None
+        text = str(link)
+        plain = os.path.dirname(stable) == str(layout.root) and not any(  # noqa: PTH120 - hot path
+            part in ("", ".", "..") for part in text.split("/")
+        )
+        return None, None, text if plain else None
+    return foreign, _unreplaceable(layout, stable), None
 
 
 def _unreplaceable(layout: Layout, stable: Path) -> str | None:
