@@ -115,6 +115,9 @@ def normalise_requirement(text: str) -> str:
         name, op, version = simple.group("name", "op", "version")
         if op != "~=" or "." in version:
             return canonical_name(name) + (f"{op}{version}" if op else "")
+    direct = reqs.direct_reference(text)
+    if direct is not None:  # name @ URL (a plugin from git): packaging's spelling, without it
+        return f"{canonical_name(direct[0])} @ {normalise_url(direct[1])}"
     from packaging.requirements import InvalidRequirement  # noqa: PLC0415 - start-up: packaging stays off the plan path
 
     try:
@@ -225,6 +228,11 @@ def unsatisfied(
         simple = _simple_unsatisfied(text, pinned)
         if simple is not None:
             reasons.extend(simple)
+            continue
+        direct = reqs.direct_reference(text)
+        if direct is not None:  # name @ URL: only its name needs to be in the lock
+            if canonical_name(direct[0]) not in pinned:
+                reasons.append(f"{redact(text.strip())} missing from the lock")
             continue
         from packaging.requirements import InvalidRequirement  # noqa: PLC0415 - start-up: packaging stays off the plan path
 
@@ -520,8 +528,6 @@ def _reconciler_meta(line: str) -> dict[str, str]:
 
 def _parse_line(label: str, number: int, content: str, meta: dict[str, str]) -> LockedPackage:
     """One requirement line of a lock: a pin, a hashed URL, a VCS commit or a local path."""
-    from packaging.requirements import InvalidRequirement  # noqa: PLC0415 - start-up: packaging stays off the plan path
-
     hashes = tuple(re.findall(_HASH_RE, content))
     requirement_text = re.sub(_HASH_RE, "", content).strip()
     for h in hashes:
@@ -542,6 +548,12 @@ def _parse_line(label: str, number: int, content: str, meta: dict[str, str]) -> 
         )
     if requirement_text.startswith(("./", "../", "/", "file:")) or editable:
         return _path_line(label, number, requirement_text, meta, editable, hashes)
+    direct = reqs.direct_reference(requirement_text)
+    if direct is not None:  # name @ URL (a git plugin's commit): read as packaging reads it
+        name, url = canonical_name(direct[0]), direct[1]
+        return _url_line(label, number, name, url, requirement_text, None, hashes, meta)
+    from packaging.requirements import InvalidRequirement  # noqa: PLC0415 - start-up: packaging stays off the plan path
+
     try:
         requirement = pep508.requirement(requirement_text)
     except InvalidRequirement as exc:

@@ -24,9 +24,11 @@ string: ``parse("-e extract/tap-x")``.
 ``Req.hashable`` is False for VCS and local-path requirements: they cannot be installed with
 ``--require-hashes``.
 
-The commonest forms -- a bare name (``tap-csv``) or a name with one plain version specifier
-(``tap-csv==1.2.0``, ``requests>=2.31``) -- are recognised by one regex, so the plan path does
-not import packaging's requirement parser for them; everything else goes to packaging.
+The commonest forms -- a bare name (``tap-csv``), a name with one plain version specifier
+(``tap-csv==1.2.0``, ``requests>=2.31``) and a direct reference without extras or marker
+(``tap-x @ git+https://h/r@ref``, a plugin from git) -- are recognised by a regex each, read as
+packaging reads them, so the plan path does not import packaging's requirement parser for them
+(~200M instructions, more than the rest of a plan); everything else goes to packaging.
 """
 
 from __future__ import annotations
@@ -56,6 +58,12 @@ SIMPLE = re.compile(
     r"(?:(?P<op>==|!=|<=|>=|<|>|~=)[ \t]*"
     rf"(?P<version>{PLAIN_VERSION_PATTERN}))?[ \t]*"
 )
+
+
+#: ``name @ URL``, nothing else: what packaging reads as that name and that URL (its URL token is
+#: any run of characters but space and tab; this one also stops at other white space and ``;``,
+#: which packaging is left to judge).
+DIRECT = re.compile(rf"(?P<name>{NAME_PATTERN})[ \t]*@[ \t]*(?P<url>[^\s;]+)")
 
 
 def is_archive(url: str) -> bool:
@@ -150,22 +158,38 @@ def parse(text: str) -> Req:
     return _pep508(text, stripped, editable)
 
 
+def direct_reference(text: str) -> tuple[str, str] | None:
+    """(name as written, URL) of a plain ``name @ URL``, exactly what packaging's
+    ``Requirement(text)`` (through :func:`pep508.requirement`) reads as its name and URL, with no
+    extras, specifier or marker; None for any other text (packaging is left to judge it)."""
+    if len(text) > pep508.MAX_LENGTH or text.count("(") > pep508.MAX_PARENTHESES:
+        return None
+    match = DIRECT.fullmatch(text.strip(" \t"))
+    return None if match is None else (match["name"], match["url"])
+
+
 def _pep508(text: str, stripped: str, editable: bool) -> Req:
     """A PEP 508 requirement: from the index, or ``name @ URL``."""
-    from packaging.requirements import InvalidRequirement  # noqa: PLC0415 - start-up: packaging stays off the plan path
+    direct = direct_reference(stripped)
+    if direct is not None:
+        name, url = canonical_name(direct[0]), direct[1]
+        extras: tuple[str, ...] = ()
+        marker: str | None = None
+    else:
+        from packaging.requirements import InvalidRequirement  # noqa: PLC0415 - start-up: packaging stays off the plan path
 
-    try:
-        requirement = pep508.requirement(stripped)
-    except InvalidRequirement as exc:
-        raise ValueError(str(exc).splitlines()[0]) from exc
-    name = canonical_name(requirement.name)
-    extras = tuple(sorted(requirement.extras))
-    marker = str(requirement.marker) if requirement.marker else None
-    url = requirement.url
-    if url is None:
-        if editable:
-            raise ValueError("-e needs a local path or a VCS URL")
-        return Req(text=text, kind="index", name=name, extras=extras, marker=marker)
+        try:
+            requirement = pep508.requirement(stripped)
+        except InvalidRequirement as exc:
+            raise ValueError(str(exc).splitlines()[0]) from exc
+        name = canonical_name(requirement.name)
+        extras = tuple(sorted(requirement.extras))
+        marker = str(requirement.marker) if requirement.marker else None
+        if requirement.url is None:
+            if editable:
+                raise ValueError("-e needs a local path or a VCS URL")
+            return Req(text=text, kind="index", name=name, extras=extras, marker=marker)
+        url = requirement.url
     if url.lower().startswith(VCS_SCHEMES):
         _check_vcs_url(url)
         _not_editable_vcs(editable)

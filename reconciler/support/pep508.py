@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 #: Longer than any requirement a resolver writes (a direct URL with a long query string fits).
 MAX_LENGTH = 8192
+#: More opening parentheses than any real marker nests.
+MAX_PARENTHESES = 64
 
 
 def requirement(text: str) -> Requirement:
@@ -26,7 +28,7 @@ def requirement(text: str) -> Requirement:
 
     if len(text) > MAX_LENGTH:
         raise InvalidRequirement(f"longer than {MAX_LENGTH} characters")
-    if text.count("(") > 64:
+    if text.count("(") > MAX_PARENTHESES:
         raise InvalidRequirement("markers nested too deeply")
     try:
         return Requirement(text)
