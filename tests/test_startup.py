@@ -66,14 +66,16 @@ NOT_ON_THE_PLAN_PATH = (
 )
 
 
-def _imported(project: Path, *args: str) -> tuple[set[str], subprocess.CompletedProcess[str]]:
+def _imported(
+    project: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[set[str], subprocess.CompletedProcess[str]]:
     """The modules ``python -X importtime -m reconciler --project P ARGS`` imports."""
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "reconciler", "--project", str(project), *args],
         capture_output=True,
         text=True,
         check=False,
-        env=os.environ,
+        env=os.environ if env is None else env,
         timeout=120,
     )
     names = set(re.findall(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)$", done.stderr, re.M))
@@ -155,10 +157,11 @@ NOT_ON_THE_UPGRADE_PATH = (
     "shlex",
     "concurrent",
     "hashlib",
+    "configparser",  # a pip configuration file exists below: it is read for pip only
 )
 
 
-def test_one_pin_upgrade_imports_only_what_it_uses(applied: Project) -> None:
+def test_one_pin_upgrade_imports_only_what_it_uses(applied: Project, tmp_path: Path) -> None:
     lock = applied.lock("tap-beta")
     text = lock.read_text(encoding="utf-8")
     old = (applied.wheels / "demo_extra-1.0.0-py3-none-any.whl").read_bytes()
@@ -169,12 +172,35 @@ def test_one_pin_upgrade_imports_only_what_it_uses(applied: Project) -> None:
         ),
         encoding="utf-8",
     )
-    names, done = _imported(applied.root, "apply", "--installer", "uv")
+    pip_conf = tmp_path / "pip.conf"
+    pip_conf.write_text("[global]\ntimeout = 60\n", encoding="utf-8")
+    env = {**os.environ, "PIP_CONFIG_FILE": str(pip_conf)}
+    names, done = _imported(applied.root, "apply", "--installer", "uv", env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "1 upgraded" in done.stdout, done.stdout
     assert "reconciler.installers.uv" in names  # the import lines were read: the check can fail
     found = {prefix: _under(names, prefix) for prefix in NOT_ON_THE_UPGRADE_PATH}
     assert {k: v for k, v in found.items() if v} == {}
+
+
+def test_pip_configuration_is_read_for_pip_children_only(tmp_path: Path) -> None:
+    """pip's network settings (here ``cert``) are re-exported for pip; for uv (which reads no
+    ``PIP_*`` variable) the files are not read at all, and configparser is not loaded."""
+    pip_conf = tmp_path / "pip.conf"
+    pip_conf.write_text("[global]\ncert = /some/ca.pem\nindex-url = http://x.invalid\n", "utf-8")
+    probe = (
+        "import sys\n"
+        "from reconciler.installers.pipconfig import hermetic_env\n"
+        f"env = {{'PIP_CONFIG_FILE': {str(pip_conf)!r}, 'HOME': {str(tmp_path)!r}}}\n"
+        "uv = hermetic_env(env, pip_config=False)\n"
+        "print('configparser' in sys.modules, uv.get('PIP_CERT'))\n"
+        "pip = hermetic_env(env)\n"
+        "print('configparser' in sys.modules, pip.get('PIP_CERT'), pip.get('PIP_INDEX_URL'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.splitlines() == ["False None", "True /some/ca.pem None"], done.stdout
 
 
 @pytest.mark.parametrize(

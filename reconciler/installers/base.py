@@ -132,14 +132,15 @@ def run_hermetic(
         raise error(f"cannot run {tool}", cause=exc.strerror or str(exc)) from exc
 
 
-def run(command: Sequence[str], what: str) -> None:
+def run(command: Sequence[str], what: str, *, pip_config: bool = True) -> None:
     """Run ``command`` hermetically; on failure raise :class:`ExecuteError` with its last words.
 
     A stop request (SIGINT/SIGTERM) ends the command and raises :class:`Interrupted`.
+    ``pip_config``: see :func:`~reconciler.installers.pipconfig.hermetic_env`.
     """
     show_command(command)
     try:
-        result = procs.run(command, env=hermetic_env(), on_line=output_echo())
+        result = procs.run(command, env=hermetic_env(pip_config=pip_config), on_line=output_echo())
     except Interrupted as exc:
         raise Interrupted(f"{what}: interrupted") from exc
     except OSError as exc:
@@ -207,7 +208,11 @@ class Batch:
 
 
 def install_each_batch(
-    request: InstallRequest, command: Callable[[Batch], list[str]], *, mixed: bool = False
+    request: InstallRequest,
+    command: Callable[[Batch], list[str]],
+    *,
+    mixed: bool = False,
+    pip_config: bool = True,
 ) -> None:
     """Run the installer's ``command(batch)`` for each batch that installs exactly the
     request's packages (none when there are no packages); ``mixed``: see :func:`install_batches`.
@@ -224,7 +229,7 @@ def install_each_batch(
         mixed=mixed,
     ) as batches:
         for batch in batches:
-            run(command(batch), "installing")
+            run(command(batch), "installing", pip_config=pip_config)
     if any(p.prebuilt is not None for p in request.packages):
         from reconciler.installers.origin import record_origins  # noqa: PLC0415 - start-up: wheels of sources only
 

@@ -66,12 +66,17 @@ def _network_settings(environ: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
-def hermetic_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+def hermetic_env(
+    environ: Mapping[str, str] | None = None, *, pip_config: bool = True
+) -> dict[str, str]:
     """An environment for pip / pip-compile / uv with no ambient index configuration.
 
     Every ``PIP_*`` and ``UV_*`` variable is dropped except network settings; pip's config files
-    are disabled (``PIP_CONFIG_FILE=/dev/null``) and their network settings re-exported;
-    ``COLUMNS``/``LINES`` are dropped (the output is parsed, not wrapped for a terminal).
+    are disabled (``PIP_CONFIG_FILE=/dev/null``) and, with ``pip_config``, their network
+    settings re-exported as ``PIP_*`` variables (for a pip process: uv reads neither, and a
+    venv uv builds in has no pip, so ``uv pip`` children pass ``pip_config=False`` and the
+    files are not read); ``COLUMNS``/``LINES`` are dropped (the output is parsed, not wrapped
+    for a terminal).
     """
     source = dict(os.environ if environ is None else environ)
     keep = {"PIP_" + k.upper().replace("-", "_") for k in NETWORK_KEYS}
@@ -87,7 +92,7 @@ def hermetic_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     # uv wrap its error chain (a build backend's traceback included) at $COLUMNS.
     for name in ("COLUMNS", "LINES"):
         env.pop(name, None)
-    for key, value in _network_settings(source).items():
+    for key, value in (_network_settings(source) if pip_config else {}).items():
         env.setdefault("PIP_" + key.upper().replace("-", "_"), value)
     env["PIP_CONFIG_FILE"] = os.devnull
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"

@@ -47,6 +47,7 @@ class UvInstaller:
                 str(path),
             ],
             "creating the venv",
+            pip_config=False,  # uv reads no PIP_* variable: pip's files are not read for it
         )
 
     def install(self, request: InstallRequest) -> None:
@@ -62,6 +63,7 @@ class UvInstaller:
                 *("--python", python, *batch.args),
             ],
             mixed=True,
+            pip_config=False,
         )
 
     def uninstall(self, venv: Path, names: Sequence[str]) -> None:
@@ -79,4 +81,5 @@ class UvInstaller:
                     *names,
                 ],
                 "uninstalling",
+                pip_config=False,
             )
