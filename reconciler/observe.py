@@ -76,11 +76,9 @@ def observe_venv(
     symlink resolved (its location is then found without resolving the whole path again).
     """
     name = path.name if name is None else name
-    foreign, blocked, link = (None, None, None) if layout is None else path_facts(layout, name)
-    if link is not None and (
-        layout is None or real_root is None or str(path) != str(layout.stable_path(name))
-    ):
-        link = None  # not the stable path the link was read at, or no real root
+    foreign, blocked, plain = (None, None, None) if layout is None else path_facts(layout, name)
+    # the link read at the stable path, when ``path`` is that path and the root is resolved
+    link = plain[1] if plain is not None and real_root and str(path) == plain[0] else None
     if foreign is not None or not path.is_dir():
         return ObservedVenv(
             name=name,
@@ -209,8 +207,8 @@ def site_packages(path: Path, cfg: dict[str, str] | None) -> Path | None:
     """The venv's purelib directory, from ``pyvenv.cfg``'s version or by looking."""
     version = venvcfg.python_version(cfg) or ""
     major_minor = ".".join(version.split(".")[:2])
-    if major_minor:
-        candidate = path / "lib" / f"python{major_minor}" / "site-packages"
+    if major_minor:  # one Path parsed, not three joined (observe asks this of every venv)
+        candidate = Path(os.path.join(path, "lib", f"python{major_minor}", "site-packages"))  # noqa: PTH118 - hot path
         if candidate.is_dir():
             return candidate
     found = sorted((path / "lib").glob("python3*/site-packages"))

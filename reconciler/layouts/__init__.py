@@ -149,12 +149,14 @@ def path_problems(layout: Layout, plugin: str) -> tuple[str | None, str | None]:
     return foreign, blocked
 
 
-def path_facts(layout: Layout, plugin: str) -> tuple[str | None, str | None, str | None]:
-    """:func:`path_problems`, and the link at the stable path when it leads plainly into the
-    plugin's generations through walls just found to be real directories: written relative to
-    the root that holds the stable path, no ``.``, ``..`` or empty part (else None). Such a
-    link's target is the real root joined with it (its last part aside), which observe uses
-    instead of resolving every part of the whole path again."""
+def path_facts(
+    layout: Layout, plugin: str
+) -> tuple[str | None, str | None, tuple[str, str] | None]:
+    """:func:`path_problems`, and (the stable path, the link there) when that link leads
+    plainly into the plugin's generations through walls just found to be real directories:
+    written relative to the root that holds the stable path, no ``.``, ``..`` or empty part
+    (else None). Such a link's target is the real root joined with it (its last part aside),
+    which observe uses instead of resolving every part of the whole path again."""
     stable = layout.stable_path(plugin)
     generations = layout.generations_dir(plugin)
     link = _link(stable)
@@ -170,7 +172,7 @@ def path_facts(layout: Layout, plugin: str) -> tuple[str | None, str | None, str
         plain = os.path.dirname(stable) == str(layout.root) and not any(  # noqa: PTH120 - hot path
             part in ("", ".", "..") for part in text.split("/")
         )
-        return None, None, text if plain else None
+        return None, None, (str(stable), text) if plain else None
     return foreign, _unreplaceable(layout, stable), None
 
 
