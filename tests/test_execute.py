@@ -15,6 +15,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import (
@@ -309,6 +310,28 @@ def test_an_upgrade_syncs_the_upgrading_marker_with_one_fsync(
     assert result.failed == ()
     assert seen == [[str(live(project, "tap-alpha"))]], seen  # the directory, once
     assert project.marker("tap-alpha")["status"] == "complete"
+
+
+def test_the_syncfs_lookup_overlaps_the_install(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ``syncfs`` that follows an install is looked up (ctypes imported) on a thread of its
+    own started before the installer runs, not after it on the apply's path."""
+    from reconciler.support import files  # noqa: PLC0415 - patched here
+
+    monkeypatch.setattr(files, "_found", {})
+    real = files._syncfs
+    looked_up: list[str] = []
+
+    def syncfs() -> Any:
+        looked_up.append(threading.current_thread().name)
+        return real()
+
+    monkeypatch.setattr(files, "_syncfs", syncfs)
+    _, result = run_execute(project, FakeInstaller())
+    assert result.failed == ()
+    assert "prepare-sync" in looked_up, looked_up  # (first, unless the machine is very busy)
+    assert files._found.get("syncfs") is not None
 
 
 @pytest.mark.parametrize("keep", [0, 1])

@@ -48,7 +48,7 @@ from reconciler.models import (
 from reconciler.observe import observe_venv, site_packages
 from reconciler.state import provisional, read_marker, with_status, write_marker
 from reconciler.support import profile, scratch, venvcfg
-from reconciler.support.files import sync_filesystems
+from reconciler.support.files import prepare_sync, sync_filesystems
 from reconciler.support.jobs import run_all
 from reconciler.support.names import canonical_name, same_version
 from reconciler.support.paths import check_inside
@@ -439,6 +439,7 @@ def _install(
     from reconciler.installers.base import InstallRequest  # noqa: PLC0415 - start-up: a no-op apply installs nothing
 
     index, project_dir = ctx.index(step), ctx.plan.project_dir
+    prepare_sync()  # the syncfs that follows the install, looked up while it runs
     plain = tuple(p for p in packages if p.name not in repaired)
     ctx.installer.install(InstallRequest(venv, plain, index, project_dir))
     fixed = tuple(p for p in packages if p.name in repaired)

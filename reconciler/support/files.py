@@ -267,12 +267,28 @@ def sync_filesystems(paths: Iterable[Path]) -> None:
             os.close(fd)
 
 
-def _syncfs() -> Callable[[int], int] | None:
-    """libc's ``syncfs(2)``, or None where there is none."""
-    import ctypes  # noqa: PLC0415 - apply only
+_found: dict[str, Callable[[int], int] | None] = {}
 
-    try:
-        function = ctypes.CDLL(None, use_errno=True).syncfs
-    except (OSError, AttributeError):
-        return None
-    return function
+
+def _syncfs() -> Callable[[int], int] | None:
+    """libc's ``syncfs(2)``, or None where there is none (looked up once)."""
+    if "syncfs" not in _found:
+        import ctypes  # noqa: PLC0415 - apply only
+
+        try:
+            _found["syncfs"] = ctypes.CDLL(None, use_errno=True).syncfs
+        except (OSError, AttributeError):
+            _found["syncfs"] = None
+    return _found["syncfs"]
+
+
+def prepare_sync() -> None:
+    """Look :func:`sync_filesystems`'s ``syncfs`` up on a thread of its own, while the caller
+    waits for an installer (ctypes' import, ~1.5 ms of CPU, then overlaps the child's run
+    instead of following it)."""
+    if "syncfs" not in _found:
+        import threading  # noqa: PLC0415 - loaded already wherever an installer runs
+
+        # not a daemon: an exit right after a failed install waits the ~1 ms for it, rather
+        # than finalising the interpreter under an import
+        threading.Thread(target=_syncfs, name="prepare-sync").start()
