@@ -2,11 +2,12 @@
 parsed without importing click.
 
 Why a second parser when the stack says click: issue 20 gives a no-op ``plan`` of 20 venvs
-``python -c pass`` + 60 ms, and click alone took ~38M of its ~340M instructions above
-``python -c pass`` (click's import on top of what attrs already loads: ~10 ms of the 60 ms on
-this machine's fast state, ~20 ms in its slow one), plus the click CLI's module body building
-every command and option object (~3 ms). A no-op plan, a no-op apply and a lock run here
-import no click module.
+``python -c pass`` + 60 ms, and click spent ~49M of the ~325M instructions such a plan ran above
+``python -c pass``: importing click, on top of what attrs already loads, is ~37M (~10 ms of the
+60 ms on this machine when idle, ~18 ms of CPU when busy); building every command and option
+object of the click CLI and parsing with them, the rest. Without it: 361.5M -> 312.7M
+instructions (no-op apply 380.1M -> 331.2M, ``lock`` 435.2M -> 399.0M); a no-op plan, a no-op
+apply and a lock import no click module (``tests/test_startup.py``).
 
 So the front reads ``argv`` itself only when it is a form it fully understands, and then makes
 exactly the values click would (:data:`GLOBAL`, :data:`COMMANDS`: click's ``ctx.params``) for
