@@ -170,6 +170,24 @@ def test_lock_syncs_each_lock_and_the_lock_directory_once(
     assert sorted(synced) == ["dir", "file", "file", "file"]
 
 
+def test_an_unreadable_lock_fails_its_plugin_alone(tmp_path: Path) -> None:
+    """A lock that cannot be read (not UTF-8) is that plugin's one-line error; the other
+    plugins are still locked (their freshness is checked in their own jobs)."""
+    project = make_project(tmp_path, TWO_PLUGINS, "uv")
+    broken = project / "lock" / "beta.txt"
+    broken.parent.mkdir()
+    broken.write_bytes(b"# reconciler-inputs: \xff\xfe\n")
+    result = run_cli(project, "lock", "--jobs", "2")
+    assert result.returncode == 1, result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "'beta'" in lines[0], lines
+    assert "not UTF-8" in lines[0], lines
+    assert broken.read_bytes() == b"# reconciler-inputs: \xff\xfe\n"  # left as it was
+    assert pins(project / "lock" / "gamma.txt")["target-gamma"]
+    assert "1 written, 0 unchanged, 1 failed" in result.stdout + result.stderr
+
+
 def test_digest_ignores_comments_and_whitespace_in_toml(tmp_path: Path) -> None:
     project = make_project(tmp_path, '[plugins.beta]\nrequirements = ["tap-beta>=1"]\n')
     assert run_cli(project, "lock").returncode == 0

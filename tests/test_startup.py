@@ -257,7 +257,10 @@ def test_shared_value_methods_behave_as_attrs_generated_ones(left: object, right
 
 #: What ``lock`` with uv (index pins, no ``--upgrade-package``) must not import: the pip-tools
 #: resolver and its helpers, the installers, ``concurrent.futures`` (and its ``logging``) and
-#: ``packaging`` (requirements and pins of the common forms are read without it).
+#: ``packaging`` (requirements and pins of the common forms are read without it); the PEP 751
+#: format (and tomllib) for requirements locks, ``--check``'s values, what only a failure
+#: explains, and tempfile and shutil (each resolver's directory is made and removed in the
+#: run's scratch directory without them).
 NOT_ON_THE_UV_LOCK_PATH = (
     "click",
     "reconciler.clickcli",
@@ -266,11 +269,19 @@ NOT_ON_THE_UV_LOCK_PATH = (
     "reconciler.installers.uv",
     "reconciler.installers.template",
     "reconciler.installers.origin",
+    "reconciler.lockformats.pylock",
+    "reconciler.results.changes",
+    "reconciler.support.tool_errors",
     "importlib.resources",
     "concurrent",
     "logging",
     "packaging",
     "secrets",
+    "tomllib",
+    "tempfile",
+    "shutil",
+    "random",
+    "base64",
 )
 
 

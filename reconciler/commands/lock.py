@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
+from typing import TYPE_CHECKING
 
 from reconciler.commands.project import Project, select
 from reconciler.errors import Errors, ReconcilerError, combine
 from reconciler.locking import get_resolver
 from reconciler.locking import lock as locking
-from reconciler.results.changes import LockCheck
 from reconciler.support.paths import check_root
+
+if TYPE_CHECKING:
+    from reconciler.results.changes import LockCheck
 
 
 def check(project: Project, only: Collection[str] = ()) -> LockCheck:
     """Freshness of every (selected) declared plugin's lock; orphaned locks when none is named."""
+    from reconciler.results.changes import LockCheck  # noqa: PLC0415 - start-up: --check only
+
     statuses = _statuses(project, only)
     orphans = locking.orphans(project.desired) if not only else ()
     return LockCheck(statuses, tuple(orphans), project.desired.project_dir)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.backends import LOCK_FORMATS
+from reconciler.backends import LOCK_FORMATS, lock_file
 from reconciler.errors import ConfigError, LockError, SafetyError
 from reconciler.lockfile import with_locations
 
@@ -111,12 +111,17 @@ def read_plugin_lock(desired: DesiredState, name: str, plugin: Plugin | None) ->
     return None
 
 
+def patterns(name: str) -> tuple[str, str]:
+    """Globs (under the lock dir) matching the files of the format called ``name``, plain and
+    grouped (a Meltano ``<type>/``), without loading the format's module."""
+    return lock_file(name, "*"), lock_file(name, "*/*")
+
+
 def label(path: Path) -> str:
     """The plugin name a lock file stands for (``pylock.tap-csv.toml`` -> ``tap-csv``)."""
     for name in FORMAT_NAMES:
-        lock_format = get_format(name)
-        if any(path.match(pattern.rsplit("/", 1)[-1]) for pattern in lock_format.patterns()):
-            return lock_format.plugin_label(path)
+        if path.match(lock_file(name, "*")):
+            return get_format(name).plugin_label(path)
     return path.stem
 
 
@@ -138,6 +143,7 @@ __all__ = [
     "get_format",
     "label",
     "other_paths",
+    "patterns",
     "read",
     "read_lock",
     "read_plugin_lock",

@@ -8,13 +8,15 @@ from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
+from reconciler.support.values import Value
+
 if TYPE_CHECKING:
     from reconciler.models import IndexOptions, InputsDigest, Lock, LockedPackage
     from reconciler.models import Plugin as PluginT
 
 
-@attrs.frozen
-class ArtifactFile:
+@attrs.frozen(repr=False, eq=False)
+class ArtifactFile(Value):
     """One file a locked pin can be installed from (a wheel or an sdist).
 
     ``url`` is an ``http(s)`` location (credentials stripped), ``path`` a local file (absolute;
@@ -33,8 +35,8 @@ class ArtifactFile:
 ArtifactFinder = Callable[["LockedPackage"], Sequence[ArtifactFile]]
 
 
-@attrs.frozen
-class LockContent:
+@attrs.frozen(repr=False, eq=False)
+class LockContent(Value):
     """One resolved lock, ready to be written in any format.
 
     ``requirements_text`` is the lock in the requirements format (header included) and
@@ -58,9 +60,6 @@ class LockFormat(Protocol):
 
     def relative_path(self, lock_name: str) -> str:
         """The lock's path under the lock dir for ``lock_name`` (``extractors/tap-csv``)."""
-
-    def patterns(self) -> tuple[str, ...]:
-        """Globs (under the lock dir) matching files of this format."""
 
     def owns(self, path: Path) -> bool:
         """True when ``path`` is a lock reconciler wrote in this format (orphan detection)."""

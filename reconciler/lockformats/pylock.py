@@ -50,10 +50,6 @@ class PylockFormat:
         """See :func:`file_stem`."""
         return file_stem(lock_name)
 
-    def patterns(self) -> tuple[str, ...]:
-        """Plain and grouped (Meltano ``<type>/``) pylock files."""
-        return ("pylock.*.toml", "*/pylock.*.toml")
-
     def owns(self, path: Path) -> bool:
         """A pylock file reconciler wrote (``[tool.reconciler]`` with an inputs digest)."""
         from reconciler.support.files import read_text_in  # noqa: PLC0415 - start-up: shutil and tempfile, only when a file is read

@@ -23,10 +23,6 @@ class RequirementsFormat:
         """``<lock_name>.txt``."""
         return lock_file("requirements", lock_name)
 
-    def patterns(self) -> tuple[str, ...]:
-        """Plain and grouped (Meltano ``<type>/<name>``) lock files."""
-        return ("*.txt", "*/*.txt")
-
     def owns(self, path: Path) -> bool:
         """A file whose first line is reconciler's header."""
         from reconciler.support.files import read_regular  # noqa: PLC0415 - start-up: shutil and tempfile, only when a file is read

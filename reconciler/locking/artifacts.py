@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-from base64 import b64encode
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
@@ -129,6 +128,8 @@ def _read_page(plugin: str, url: str) -> list[ArtifactFile]:
     if parts.username is not None:
         user = unquote(parts.username)
         password = unquote(parts.password or "")
+        from base64 import b64encode  # noqa: PLC0415 - start-up: only an index with credentials
+
         headers["Authorization"] = "Basic " + b64encode(f"{user}:{password}".encode()).decode()
         netloc = parts.hostname or ""
         if parts.port is not None:

@@ -23,10 +23,11 @@ from reconciler.support.files import fsync_dir, write_if_changed
 from reconciler.support.jobs import run_all
 from reconciler.support.names import PLUGIN_NAME_RE
 from reconciler.support.names import canonical_name as canonicalize_name
+from reconciler.support.values import Value
 
 
-@attrs.frozen
-class LockStatus:
+@attrs.frozen(repr=False, eq=False)
+class LockStatus(Value):
     """Whether a plugin's lock is ``fresh``, ``missing`` or ``stale`` (with reasons)."""
 
     plugin: str
@@ -54,13 +55,14 @@ def orphans(desired: DesiredState) -> tuple[Path, ...]:
     declared = {path for p in desired.plugins for path in lockformats.all_paths(desired, p.name)}
     found = []
     for name in lockformats.FORMAT_NAMES:
-        lock_format = lockformats.get_format(name)
-        candidates = [path for g in lock_format.patterns() for path in lock_dir.glob(g)]
+        # a format's module is loaded only when a file of it is there to check (none for a
+        # requirements project: no PEP 751 machinery on the way to its locks)
+        candidates = [path for g in lockformats.patterns(name) for path in lock_dir.glob(g)]
         for path in sorted(candidates):
             parts = path.relative_to(lock_dir).with_suffix("").parts
             if path in declared or not all(PLUGIN_NAME_RE.fullmatch(part) for part in parts):
                 continue
-            if lock_format.owns(path):
+            if lockformats.get_format(name).owns(path):
                 found.append(path)
     return tuple(sorted(found))
 
@@ -241,8 +243,8 @@ def _sync_lock_dirs(desired: DesiredState, plugins: Sequence[Plugin]) -> None:
         fsync_dir(directory)
 
 
-@attrs.frozen
-class LockReport:
+@attrs.frozen(repr=False, eq=False)
+class LockReport(Value):
     """What ``reconciler lock`` did."""
 
     written: tuple[str, ...]
@@ -268,24 +270,26 @@ def lock_all(  # noqa: PLR0915 - one resolver job per plugin, its outcomes handl
     finish and every failure is raised (one line per plugin, by plugin name).
     """
     started = time.monotonic()
-    unchanged: list[str] = []
-    todo: list[tuple[Plugin, LockStatus]] = []
     selected = [p for p in desired.plugins if not only or p.name in only]
     check_lock_names(desired, desired.plugins)
     bumped = _upgrade_targets(selected, desired, upgrade_packages)
-    for plugin in selected:
-        if plugin.name not in interpreters:
-            continue  # a plugin without a usable interpreter is reported by the caller
-        state = status(plugin, interpreters[plugin.name], desired)
-        if state.state == "fresh" and not upgrade and not bumped[plugin.name]:
-            unchanged.append(plugin.name)
-        else:
-            todo.append((plugin, state))
+    # a plugin without a usable interpreter is reported by the caller
+    eligible = [p for p in selected if p.name in interpreters]
+    resolved: list[Plugin] = []  # those whose resolver started (their lock may be rewritten)
 
-    def resolve(item: tuple[Plugin, LockStatus]) -> bool | LockError:
-        plugin, state = item
+    def resolve(plugin: Plugin) -> bool | LockError | None:
+        """Lock ``plugin`` when its lock is missing or stale: whether the file changed, its
+        failure, or None (fresh). Freshness is checked here, in the job, so the first
+        resolver starts once its own plugin is checked, not after every plugin's lock is read."""
         if procs.stopping():
             raise Interrupted("interrupted before it started", plugin=plugin.name)
+        try:
+            state = status(plugin, interpreters[plugin.name], desired)
+        except LockError as exc:  # an unreadable lock: this plugin fails, the others go on
+            return exc
+        if state.state == "fresh" and not upgrade and not bumped[plugin.name]:
+            return None
+        resolved.append(plugin)
         log(plugin.name, f"resolving ({', '.join(state.reasons) or 'upgrade'})")
         began = time.monotonic()
         try:
@@ -314,30 +318,26 @@ def lock_all(  # noqa: PLR0915 - one resolver job per plugin, its outcomes handl
         return changed
 
     with scratch.session(desired.layout.root) as area:
-        if not todo:  # nothing to resolve: still clear what a killed lock left
-            scratch.sweep(area.base)
         try:
-            outcomes = run_all(resolve, todo, jobs, "lock")
+            outcomes = run_all(resolve, eligible, jobs, "lock")
         except Interrupted as exc:
             raise Interrupted(
                 "lock interrupted; locks written so far are kept, the others are unchanged"
             ) from exc
         finally:
-            _sync_lock_dirs(desired, [p for p, _ in todo])
+            _sync_lock_dirs(desired, resolved)
+        if not resolved:  # nothing resolved (no run directory made): still clear what a
+            scratch.sweep(area.base)  # killed lock left
     errors: list[ReconcilerError] = [o for o in outcomes if isinstance(o, LockError)]
+    unchanged = [p.name for p, o in zip(eligible, outcomes, strict=True) if not o]
     if errors:  # the summary still comes, then one error line per failing plugin
-        done = [o for o in outcomes if not isinstance(o, LockError)]
         log(
             "lock",
-            f"{sum(1 for o in done if o is True)} written, "
-            f"{len(unchanged) + sum(1 for o in done if o is False)} unchanged, "
+            f"{sum(1 for o in outcomes if o is True)} written, {len(unchanged)} unchanged, "
             f"{len(errors)} failed in {time.monotonic() - started:.1f}s",
         )
         raise combine(errors)  # every failing plugin, one line each (the others are written)
-    written = [p.name for (p, _), changed in zip(todo, outcomes, strict=True) if changed is True]
-    unchanged += [
-        p.name for (p, _), changed in zip(todo, outcomes, strict=True) if changed is False
-    ]
+    written = [p.name for p, o in zip(eligible, outcomes, strict=True) if o is True]
     removed: list[Path] = []
     if not only:
         for path in orphans(desired):

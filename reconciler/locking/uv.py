@@ -16,7 +16,6 @@ from reconciler.locking.base import (
     source_args,
     workdir,
 )
-from reconciler.support.tool_errors import explain_uv
 
 UV_COMPILE_FLAGS = (
     "--generate-hashes",
@@ -30,6 +29,13 @@ UV_COMPILE_FLAGS = (
     "--custom-compile-command",
     CUSTOM_COMPILE_COMMAND,
 )
+
+
+def _explain(stderr: str) -> str:
+    """uv's failure in one line (:func:`reconciler.support.tool_errors.explain_uv`)."""
+    from reconciler.support.tool_errors import explain_uv  # noqa: PLC0415 - start-up: failures only
+
+    return explain_uv(stderr)
 
 
 class UvResolver:
@@ -65,4 +71,4 @@ class UvResolver:
                 command.extend(["--upgrade-package", name])
             command.extend(source_args(request, ["--prerelease", "allow"]))
             command.extend(["--output-file", work.output.name, work.source.name])
-            return compile_lock(command, plugin.name, "uv", work, explain_uv, label="uv-compile")
+            return compile_lock(command, plugin.name, "uv", work, _explain, label="uv-compile")

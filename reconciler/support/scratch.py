@@ -45,6 +45,17 @@ def _rmtree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def remove(path: Path) -> None:
+    """``rm -rf path``, errors ignored: a directory made by :meth:`Scratch.mkdtemp`, whose
+    files are unlinked one by one (no link followed) before it is removed, so that shutil is
+    loaded only when it holds a directory."""
+    with contextlib.suppress(OSError), os.scandir(path) as entries:
+        for entry in entries:
+            if not entry.is_dir(follow_symlinks=False):
+                Path(entry.path).unlink(missing_ok=True)
+    _rmtree(path)
+
+
 def _try_lock(path: Path) -> int | None:
     """An fd holding an exclusive lock on ``path``, or None when it is held (or gone)."""
     try:
@@ -134,10 +145,16 @@ class Scratch:
             return self._directory
 
     def mkdtemp(self, prefix: str) -> Path:
-        """A new directory inside the run directory."""
-        import tempfile  # noqa: PLC0415 - start-up: random, bisect; only when a file is made
-
-        return Path(tempfile.mkdtemp(prefix=prefix, dir=self.directory()))
+        """A new private (``0o700``) directory ``<prefix><random>`` inside the run directory:
+        what ``tempfile.mkdtemp`` makes, without loading tempfile (random, bisect, shutil)."""
+        parent = self.directory()
+        while True:
+            path = parent / f"{prefix}{os.urandom(6).hex()}"
+            try:
+                path.mkdir(mode=0o700)
+            except FileExistsError:
+                continue
+            return path
 
     def _open(self) -> Path:
         check_walls(self.base)
