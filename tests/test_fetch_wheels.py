@@ -573,3 +573,47 @@ def test_uv_builds_a_git_commit_checked_out_as_pip_does(tmp_path: Path) -> None:
     assert re.fullmatch(
         r"git: '\S+/gone' does not appear to be a git repository", explain(result.stderr)
     )
+
+
+@pytest.mark.parametrize("manifest", [False, True], ids=["no-manifest", "manifest"])
+def test_the_wheelhouse_machinery_loads_only_where_find_links_hold_a_manifest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, manifest: bool
+) -> None:
+    """A plan that installs a git commit with find-links holding no ``fetch`` manifest (the
+    realistic bench project, most git plugins) is left as it is without loading
+    ``fetch_wheels`` (tempfile, shutil, hashlib, the lockers); with a manifest in any
+    find-links directory its wheels are looked up as before."""
+    from reconciler.commands.project import with_wheelhouse  # noqa: PLC0415
+    from reconciler.locking import fetch_wheels  # noqa: PLC0415
+    from reconciler.models import Action, IndexOptions, Plan, Step, Strategy  # noqa: PLC0415
+
+    house = tmp_path / "wh"
+    house.mkdir()
+    if manifest:
+        (house / MANIFEST).write_text('{"format_version": 1, "wheels": []}\n', encoding="utf-8")
+    package = LockedPackage(
+        name="tap-git",
+        version="",
+        requirement=f"tap-git @ git+file:///r@{'a' * 40}",
+        kind="vcs",
+        url=f"git+file:///r@{'a' * 40}",
+        commit="a" * 40,
+    )
+    step = Step(
+        "tap-git",
+        Action.CREATE,
+        interpreter=PY,
+        locked=(package,),
+        index=IndexOptions(find_links=("https://example.invalid/links", "wh")),
+        strategy=Strategy.NEW_GENERATION,
+    )
+    plan = Plan(steps=(step,), warnings=(), fingerprint="f", project_dir=tmp_path)
+    calls: list[Plan] = []
+
+    def use_wheelhouse(given: Plan) -> Plan:
+        calls.append(given)
+        return given
+
+    monkeypatch.setattr(fetch_wheels, "use_wheelhouse", use_wheelhouse)
+    assert with_wheelhouse(plan) is plan
+    assert calls == ([plan] if manifest else [])

@@ -22,6 +22,7 @@ from reconciler.models import (
 )
 from reconciler.observe import observe, observe_venv, source_fingerprint
 from reconciler.plan import make_plan, require_plannable
+from reconciler.support import wheelhouse
 from reconciler.support.paths import check_root
 
 if TYPE_CHECKING:
@@ -248,6 +249,12 @@ def with_wheelhouse(plan: Plan) -> Plan:
         for step in plan.changes
     ):
         return plan
+    if not any(p.prebuilt is not None for step in plan.steps for p in step.locked) and not any(
+        wheelhouse.has_manifest(step.index.find_links, plan.project_dir)
+        for step in plan.steps
+        if step.index is not None and step.index.find_links and step.interpreter is not None
+    ):
+        return plan  # no built wheel to choose nor one to drop: use_wheelhouse changes nothing
     from reconciler.locking.fetch_wheels import use_wheelhouse  # noqa: PLC0415 - start-up: sources only
 
     return use_wheelhouse(plan)

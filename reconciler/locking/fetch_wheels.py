@@ -25,7 +25,7 @@ import shlex
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
@@ -52,9 +52,9 @@ from reconciler.support.files import write_atomic
 from reconciler.support.names import canonical_name
 from reconciler.support.redact import redact, strip_userinfo
 from reconciler.support.tool_errors import explain, failure_cause
+from reconciler.support.wheelhouse import MANIFEST, link_dirs
 
-#: The manifest ``fetch`` writes into the wheelhouse.
-MANIFEST = "reconciler-wheels.json"
+#: The version of the manifest (:data:`MANIFEST`) ``fetch`` writes into the wheelhouse.
 MANIFEST_VERSION = 1
 #: Where built wheels go inside the wheelhouse (find-links does not look into subdirectories,
 #: so a built wheel is never offered in place of an index pin of the same name and version).
@@ -521,7 +521,7 @@ def use_wheelhouse(plan: Plan) -> Plan:
             continue
         houses = [
             (directory, _manifest(directory, manifests))
-            for directory in _link_dirs(step.index.find_links, plan.project_dir)
+            for directory in link_dirs(step.index.find_links, plan.project_dir)
         ]
         houses = [(d, m) for d, m in houses if m]
         replaced: dict[LockedPackage, LockedPackage] = {}
@@ -555,16 +555,6 @@ def _without_wheels(step: Step) -> Step:
             attrs.evolve(i, package=attrs.evolve(i.package, prebuilt=None)) for i in step.install
         ),
     )
-
-
-def _link_dirs(find_links: Sequence[str], project_dir: Path) -> Iterator[Path]:
-    for link in find_links:
-        parts = urlsplit(link)
-        if parts.scheme == "file":
-            yield Path(unquote(parts.path))
-        elif not parts.scheme:
-            yield project_dir / link
-        # an http(s) find-links page holds no manifest of ours
 
 
 def _manifest(directory: Path, cache: dict[Path, tuple[BuiltWheel, ...]]) -> tuple[BuiltWheel, ...]:
