@@ -40,6 +40,8 @@ from measure import BenchError, Sample
 
 REPO = Path(__file__).resolve().parent.parent
 N_WHEELHOUSE_PLUGINS = 500
+#: The realistic row's parallel hand loops: this many plugins at a time.
+REAL_PARALLEL = (2, 4)
 T = TypeVar("T")
 
 
@@ -247,6 +249,35 @@ def _upgrade_row(rec: Sample | None, plan: Sample | None, single: Sample | None)
     )
 
 
+def _floor_row(s: dict[str, Sample]) -> report.Row:
+    """Whether the realistic row's 1.3x target can be met on this machine: the least a cold
+    apply can take (its own start-up and plan, then the fastest parallel hand uv run of the
+    same venvs) against the budget (the sequential hand loop / 1.3)."""
+    name = "realistic floor: cold plan + fastest parallel hand uv"
+
+    def median(key: str) -> float | None:
+        sample = s.get(key)
+        return None if sample is None or sample.error is not None else sample.median
+
+    plan, loop = median("plan.cold.real"), median("baseline.cold.real.uv-loop")
+    keys = [f"baseline.cold.real.uv-par{n}" for n in REAL_PARALLEL]
+    parallel = [m for m in map(median, [*keys, "baseline.cold.real.uv-par4-copy"]) if m]
+    if plan is None or loop is None or not parallel:
+        return report.Row(name, "n/a", "-", "-", "-", "n/a")
+    floor, budget = plan + min(parallel), loop / 1.3
+    return report.Row(
+        name,
+        f"{floor * 1000:.0f} ms",
+        f"hand uv loop / 1.3: {budget * 1000:.0f} ms",
+        f"{loop / floor:.2f}x",
+        "floor <= budget (1.3x reachable)",
+        "yes" if floor <= budget else "NO",
+        reconciler_value=floor,
+        baseline_value=loop,
+        ratio_value=loop / floor,
+    )
+
+
 def build_rows(s: dict[str, Sample], bench: sc.Bench, lock_jobs: bool) -> list[report.Row]:
     """The table (targets from issues 5 and 11; issue 11's where both set one)."""
     g = s.get
@@ -375,6 +406,23 @@ def build_rows(s: dict[str, Sample], bench: sc.Bench, lock_jobs: bool) -> list[r
             g("baseline.cold.real.uv-loop"),
             "hand uv venv+sync loop",
         ),
+        *(
+            row(
+                f"realistic: parallel hand uv, {n} at a time",
+                g(f"baseline.cold.real.uv-par{n}"),
+                g("baseline.cold.real.uv-loop"),
+                "hand uv venv+sync loop",
+            )
+            for n in REAL_PARALLEL
+        ),
+        row(
+            "realistic: parallel hand uv, 4 at a time, venvs copied",
+            g("baseline.cold.real.uv-par4-copy"),
+            g("baseline.cold.real.uv-loop"),
+            "hand uv venv+sync loop",
+        ),
+        row("realistic: cold plan (start-up + plan)", g("plan.cold.real")),
+        _floor_row(s),
         row(
             f"cold apply 20, uv, default (--jobs {default_jobs})",
             g("apply.cold.n20.uv.default"),
@@ -731,6 +779,17 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0912, PLR0915 - one 
         sc.realistic_apply(bench, real_project)
         sc.realistic_apply(bench, real_project, jobs=1)
         sc.realistic_uv_loop(bench, real_project, real_fixtures)
+        # the floor: the hand loop made parallel, and what a cold apply pays before uv starts
+        for at_a_time in REAL_PARALLEL:
+            sc.realistic_uv_parallel(bench, real_project, real_fixtures, at_a_time)
+        sc.realistic_uv_parallel(bench, real_project, real_fixtures, 4, copy=True)
+        sc.realistic_plan(bench, real_project)
+        analysis[f"stage_profile_real_uv_jobs{_default_jobs()}"] = guarded(
+            clock,
+            bench,
+            "stage profile (realistic)",
+            functools.partial(sc.stage_profile, bench, real_project, "uv", _default_jobs()),
+        )
         guarded(
             clock, bench, "meltano (realistic)", lambda: sc.realistic_meltano(bench, real_fixtures)
         )
@@ -1016,7 +1075,8 @@ def print_stage_profile(profile: dict[str, object]) -> None:
     if not isinstance(stages, dict):
         return
     print(
-        f"stage profile, cold apply of {venvs} venvs, --installer {profile['installer']} "
+        f"stage profile, cold apply of {venvs} venvs ({profile.get('project', '?')}), "
+        f"--installer {profile['installer']} "
         f"--jobs {profile['jobs']} (median of 3 runs): whole process {profile['wall_s']:.2f} s, "
         f"of which outside the steps (start-up, imports, the plan, the lock) "
         f"{profile['outside_apply_s']:.2f} s"

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -1322,6 +1323,7 @@ def stage_profile(
     wall = median(walls)
     inside = stages.get("steps", 0.0) + stages.get("clean leftovers", 0.0)
     return {
+        "project": project.name,
         "installer": installer,
         "jobs": jobs,
         "venvs": venvs,
@@ -1385,6 +1387,67 @@ def realistic_uv_loop(bench: Bench, project: Path, real: realistic.Realistic) ->
         len(names),
         len(names),
         "baseline-fast",
+    )
+
+
+def realistic_uv_parallel(
+    bench: Bench, project: Path, real: realistic.Realistic, at_a_time: int, *, copy: bool = False
+) -> Sample:
+    """The floor of the hand loop on this machine: the same ``uv venv`` + ``uv pip sync lock``
+    per plugin, ``at_a_time`` plugins at once (a thread each starting the two processes).
+    With ``copy`` each venv is a copy of one ``uv venv`` made beforehand, untimed (no venv
+    process per plugin, as reconciler makes them; the copy's own time is counted)."""
+    names = sorted(real.requirements())
+    kind = f"par{at_a_time}" + ("-copy" if copy else "")
+    base = bench.root / "baseline" / f"real-uv-{kind}"
+    template = bench.root / "baseline" / "real-uv-template" / "venv"
+    if copy and not (template / "pyvenv.cfg").is_file():
+        shutil.rmtree(template.parent, ignore_errors=True)
+        template.parent.mkdir(parents=True)
+        bench.run([bench.uv, "venv", "--no-config", "--quiet", "--python", bench.python, template])
+
+    def step(name: str) -> None:
+        venv = base / name
+        if copy:
+            shutil.copytree(template, venv, symlinks=True)
+        else:
+            bench.run([bench.uv, "venv", "--no-config", "--quiet", "--python", bench.python, venv])
+        bench.run(_uv_sync(bench, venv, real.wheels, project / "lock" / f"{name}.txt"))
+
+    def trial() -> float:
+        shutil.rmtree(base, ignore_errors=True)
+        base.mkdir(parents=True)
+        started = time.perf_counter()
+        with ThreadPoolExecutor(at_a_time) as pool:
+            list(pool.map(step, names))  # re-raises the first failure
+        return time.perf_counter() - started
+
+    venvs = "copied venvs" if copy else "`uv venv`"
+    return _loop_sample(
+        bench,
+        f"baseline.cold.real.uv-{kind}",
+        f"parallel hand uv, {at_a_time} at a time: {venvs} + `uv pip sync lock` per realistic "
+        "plugin, warm uv cache",
+        trial,
+        len(names),
+        len(names),
+        "baseline-fast",
+    )
+
+
+def realistic_plan(bench: Bench, project: Path) -> Sample:
+    """``reconciler plan`` of the realistic project with no venvs: the start-up, imports and
+    plan a cold apply pays before its first installer call."""
+
+    def trial() -> Run:
+        shutil.rmtree(project / ".venvs", ignore_errors=True)
+        return bench.run(bench.rec(project, "plan"))
+
+    return bench.measure(
+        "plan.cold.real",
+        "reconciler plan of the realistic project, no venvs (start-up + plan of a cold apply)",
+        trial,
+        "fast",
     )
 
 
