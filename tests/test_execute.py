@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from helpers import (
     EXPECTED_DISTS,
@@ -382,3 +383,29 @@ def test_parallel_steps_keep_order_all_run_and_the_first_failure_is_raised() -> 
         run_all(step, list(range(8)), 3, "t")
     assert sorted(seen) == list(range(8))
     assert peak[0] == 3
+
+
+def test_parallel_jobs_start_the_likely_longest_step_first(project: Project) -> None:
+    """With several jobs, a step that clones or builds a source starts first, then the steps
+    with most packages (so the last to start is a short one); results stay in the plan's order
+    and every step still runs."""
+    from reconciler.models import LockedPackage  # noqa: PLC0415
+
+    plan = plan_of(project)
+    steps = list(plan.changes)
+    assert [s.plugin for s in steps] == list(PLUGINS)
+    assert execute.start_order(steps) == [1, 0, 2]  # tap-beta has 3 packages, the others 2
+    git = LockedPackage.local("tap-src", "file:///src/tap-src", marker=None)
+    steps[2] = attrs.evolve(steps[2], locked=(*steps[2].locked, git))
+    assert execute.start_order(steps) == [2, 1, 0]
+
+    started: list[str] = []
+    installer = FakeInstaller(before_install=started.append)
+    loaded = load_project(project.root)
+    with scratch.session(loaded.desired.layout.root):
+        result = execute.apply_plan(
+            plan, loaded.desired.layout, installer, lambda _p, _m: None, jobs=3
+        )
+    assert [r.step.plugin for r in result.results] == list(PLUGINS)
+    assert sorted(started) == sorted(PLUGINS)
+    assert all(r.error is None for r in result.results)

@@ -154,10 +154,27 @@ def apply_plan(
     with profile.stage("apply", "clean leftovers"):
         clean_leftovers(ctx, log)
     changes = plan.changes
-    results = run_all(lambda s: _run_step(s, ctx, log), changes, jobs, "apply")
+    order = start_order(changes) if jobs > 1 else range(len(changes))
+    ended = run_all(lambda i: _run_step(changes[i], ctx, log), order, jobs, "apply")
+    by_index = dict(zip(order, ended, strict=True))
+    results = [by_index[i] for i in range(len(changes))]  # the plan's order again
     profile.record("apply", "steps", time.monotonic() - started)
     profile.flush()
     return ApplyResult((*results, *refusals(plan)), time.monotonic() - started)
+
+
+def start_order(steps: Sequence[Step]) -> list[int]:
+    """The indexes of ``steps`` in the order parallel jobs start them: the likely longest
+    first (a clone or build of a VCS commit or local project, then the most packages), so the
+    last step to start is a short one and does not keep the others' jobs idle at the end;
+    steps alike keep the plan's order."""
+
+    def weight(index: int) -> tuple[int, int]:
+        step = steps[index]
+        packages = step.locked or tuple(i.package for i in step.install)
+        return sum(1 for p in packages if p.kind in ("vcs", "path")), len(packages)
+
+    return sorted(range(len(steps)), key=weight, reverse=True)  # stable: ties in plan order
 
 
 def refusals(plan: Plan) -> tuple[StepResult, ...]:
