@@ -1171,7 +1171,7 @@ def test_fuzz_requirements_and_pip_args(
 #: ``n`` (8 times the input, at most 24 times the time).
 SCALING: dict[str, tuple[str, int]] = {
     "toml-plugins": ('[plugins.p{i}]\nrequirements = ["a==1.0", "b @ https://h/x.whl"]\n', 300),
-    "toml-long-array": ('"a==1.0", ', 2_000),
+    "toml-long-array": ('"a==1.0", ', 4_000),
     "toml-dots-in-strings": ('"' + "." * 50 + '", ', 500),
     "yaml-plugins": ("  - name: tap-{i}\n    pip_url: tap-{i}==1.0 -r x.txt\n", 50),
     "yaml-flow": ("[a, {b: c}], ", 100),

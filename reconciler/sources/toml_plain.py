@@ -101,7 +101,7 @@ class _Reader:
         if text.startswith("false"):
             return False, text[5:]
         if text[:1] == "[":
-            return self.array(text[1:])
+            return self.array(text, 1)
         end = 0
         while end < len(text) and text[end] in _DIGITS:
             end += 1
@@ -110,41 +110,52 @@ class _Reader:
             raise _Unplain
         return int(digits), text[end:]
 
-    def array(self, text: str) -> tuple[list[str], str]:
-        """An array of strings (``text`` follows its ``[``), perhaps over several lines."""
+    def array(self, text: str, at: int) -> tuple[list[str], str]:
+        """An array of strings (its ``[`` just before ``text[at]``), perhaps over several
+        lines. Positions, not slices: a long line costs its length, not its square."""
         items: list[str] = []
         while True:
-            text = self.blank(text)
-            if text[0] == "]":
-                return items, text[1:]
-            item, text = _string(text)
+            text, at = self.blank(text, at)
+            if text[at] == "]":
+                return items, text[at + 1 :]
+            item, at = _string_at(text, at)
             items.append(item)
-            text = self.blank(text)
-            if text[0] == ",":
-                text = text[1:]
-            elif text[0] != "]":
+            text, at = self.blank(text, at)
+            if text[at] == ",":
+                at += 1
+            elif text[at] != "]":
                 raise _Unplain
 
-    def blank(self, text: str) -> str:
-        """``text`` from its next character that is no space, newline or comment."""
-        text = text.lstrip(" \t")
-        while not text or text[0] == "#":
-            text = self.next_line().lstrip(" \t")
-        return text
+    def blank(self, text: str, at: int) -> tuple[str, int]:
+        """The next character of ``text`` from ``at`` (or of the lines after it) that is no
+        space, newline or comment: its line and position."""
+        while True:
+            size = len(text)
+            while at < size and text[at] in " \t":
+                at += 1
+            if at < size and text[at] != "#":
+                return text, at
+            text, at = self.next_line(), 0
 
 
 def _string(text: str) -> tuple[str, str]:
     """A one-line string without escapes at the start of ``text``, and what follows it."""
-    quote = text[:1]
-    if quote not in ("'", '"') or text.startswith(quote * 3):
+    content, end = _string_at(text, 0)
+    return content, text[end:]
+
+
+def _string_at(text: str, at: int) -> tuple[str, int]:
+    """A one-line string without escapes at ``text[at]``, and the position after it."""
+    quote = text[at : at + 1]
+    if quote not in ("'", '"') or text.startswith(quote * 3, at):
         raise _Unplain
-    end = text.find(quote, 1)
+    end = text.find(quote, at + 1)
     if end < 0:
         raise _Unplain
-    content = text[1:end]
+    content = text[at + 1 : end]
     if quote == '"' and "\\" in content:
         raise _Unplain
-    return content, text[end + 1 :]
+    return content, end + 1
 
 
 def _header(line: str) -> tuple[tuple[str, ...], str]:
@@ -159,23 +170,24 @@ def _header(line: str) -> tuple[tuple[str, ...], str]:
             raise _Unplain
         return tuple(keys), line[end + 1 :]
     keys = []
-    text = line[1:]
-    while True:
-        if text[:1] in ("'", '"'):
-            key, text = _string(text)
+    at = 1
+    while True:  # positions, not slices (see _Reader.array)
+        if line[at : at + 1] in ("'", '"'):
+            key, at = _string_at(line, at)
         else:
-            end = 0
-            while end < len(text) and text[end] in _BARE:
+            end = at
+            while end < len(line) and line[end] in _BARE:
                 end += 1
-            key, text = text[:end], text[end:]
+            key, at = line[at:end], end
             if not key:
                 raise _Unplain
         keys.append(key)
-        if text[:1] == "]":
-            return tuple(keys), text[1:]
-        if text[:1] != ".":
+        after = line[at : at + 1]
+        if after == "]":
+            return tuple(keys), line[at + 1 :]
+        if after != ".":
             raise _Unplain
-        text = text[1:]
+        at += 1
 
 
 def _end_of_line(rest: str) -> None:
