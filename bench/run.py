@@ -905,6 +905,7 @@ def ab_scenarios() -> list[tuple[str, str]]:
         ("apply.cold.n20.pip.default", "cold apply 20, pip, default jobs"),
         ("apply.cold.real.uv.default", "realistic: cold apply, uv, default jobs"),
         ("apply.cold.real.uv.jobs1", "realistic: cold apply, uv, --jobs 1"),
+        ("plan.cold.real", "realistic: cold plan (start-up + plan)"),
         ("apply.upgrade.uv", "one-pin upgrade, uv (20 venvs)"),
         ("apply.upgrade.pip", "one-pin upgrade, pip (20 venvs)"),
         ("lock.n10.resolver-uv", "lock 10 plugins, uv resolver"),
