@@ -32,7 +32,7 @@ from helpers import (
 from reconciler import lockfile
 from reconciler.installers.uv import find_uv
 from reconciler.locking import piptools
-from reconciler.locking.base import ResolveRequest
+from reconciler.locking.base import ResolveRequest, needs_network
 from reconciler.locking.piptools import resolver_python
 from reconciler.models import IndexOptions, Interpreter, Plugin
 from reconciler.support import procs
@@ -710,3 +710,74 @@ def test_old_python_helper_holds_the_shipped_pip_tools_lock(
     commands.clear()
     assert resolver_python(interpreter, request.tools_dir, request) == helper
     assert commands == []
+
+
+def _request(index: IndexOptions, *requirements: str, constraints: Sequence[str] = ()) -> Any:
+    interpreter = Interpreter(sys.executable, f"{sys.version_info[0]}.{sys.version_info[1]}")
+    plugin = Plugin(
+        name="p", requirements=requirements, python=sys.executable, constraints=tuple(constraints)
+    )
+    return ResolveRequest(plugin, interpreter, index, Path("/proj"), Path("/proj/tools"))
+
+
+LOCAL = IndexOptions(find_links=("wheels", "file:///srv/wheels"), no_index=True)
+
+
+@pytest.mark.parametrize(
+    ("request_", "network"),
+    [
+        pytest.param(_request(LOCAL, "tap-alpha", "./local", "-e ./edit"), False, id="local"),
+        pytest.param(_request(LOCAL, "x @ file:///srv/x-1.0.tar.gz"), False, id="file-url"),
+        pytest.param(_request(LOCAL, "x @ git+file:///srv/repo@v1"), False, id="git-file"),
+        pytest.param(_request(IndexOptions(), "tap-alpha"), True, id="index"),
+        pytest.param(
+            _request(IndexOptions(find_links=("https://h/wheels/",), no_index=True), "a"),
+            True,
+            id="find-links-url",
+        ),
+        pytest.param(_request(LOCAL, "x @ git+https://h/x@v1"), True, id="git-https"),
+        pytest.param(_request(LOCAL, "x @ HTTPS://h/x-1.0-py3-none-any.whl"), True, id="url"),
+        pytest.param(_request(LOCAL, "a", constraints=["c.txt"]), True, id="constraints"),
+    ],
+)
+def test_a_resolve_needs_the_network_only_for_a_server(request_: Any, network: bool) -> None:
+    assert needs_network(request_) is network
+
+
+@pytest.mark.skipif(not HAS_UV, reason="uv not installed")
+def test_uv_resolves_a_local_wheelhouse_without_tls_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """uv parses every certificate SSL_CERT_DIR and SSL_CERT_FILE name at each start (a third
+    of a local resolve's CPU with a system CA directory); a lock from a local wheelhouse needs
+    none, one from an index keeps them (and everything else of the environment)."""
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    monkeypatch.setenv("SSL_CERT_DIR", str(certs))
+    monkeypatch.setenv("SSL_CERT_FILE", str(certs / "bundle.pem"))
+    monkeypatch.setenv("RECONCILER_TEST_KEEP", "kept")
+    seen: dict[str, dict[str, str]] = {}
+    real = procs.run
+
+    def recording(command: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        if "compile" in command:
+            seen[Path(str(command[-1])).stem] = dict(kwargs["env"])
+            if "--no-index" not in command:  # an index: no server here, only the env matters
+                return subprocess.CompletedProcess(list(command), 1, "", "error: offline\n")
+        return real(command, **kwargs)
+
+    monkeypatch.setattr(procs, "run", recording)
+    local = make_project(tmp_path / "local", '[plugins.beta]\nrequirements = ["tap-beta"]\n', "uv")
+    result = run_cli_in_process(local, "lock")
+    assert result.returncode == 0, result.stderr
+    assert pins(local / "lock" / "beta.txt")["tap-beta"]
+    indexed = make_project(tmp_path / "indexed", '[plugins.gamma]\nrequirements = ["x"]\n', "uv")
+    toml = indexed / "reconciler.toml"
+    toml.write_text(
+        toml.read_text().replace("no-index = true", 'index-url = "https://127.0.0.1:9/simple"')
+    )
+    assert run_cli_in_process(indexed, "lock").returncode == 1
+    assert not {"SSL_CERT_DIR", "SSL_CERT_FILE"} & set(seen["beta"])
+    assert seen["beta"]["RECONCILER_TEST_KEEP"] == "kept"
+    assert seen["gamma"]["SSL_CERT_DIR"] == str(certs)
+    assert seen["gamma"]["SSL_CERT_FILE"] == str(certs / "bundle.pem")

@@ -133,6 +133,19 @@ def compile_lock(
     return work.output.read_text(encoding="utf-8")
 
 
+def needs_network(request: ResolveRequest) -> bool:
+    """Whether resolving ``request`` may reach a server: an index, a find-links entry or a
+    requirement naming a URL other than a local file (``file:``, ``git+file:``), or a
+    constraints file (its content is not read here)."""
+    index = request.index
+    if not index.no_index or request.plugin.constraints:
+        return True
+    return any(
+        "://" in text.lower().replace("file://", "")
+        for text in (*index.find_links, *request.plugin.requirements)
+    )
+
+
 def source_args(request: ResolveRequest, pre_flag: Sequence[str]) -> list[str]:
     """Index, constraint and pre-release options of ``request``, shared by every resolver.
 

@@ -9,10 +9,12 @@ unchanged pins are kept exactly as pip-compile keeps them.
 
 from __future__ import annotations
 
+from reconciler.installers.pipconfig import hermetic_env
 from reconciler.locking.base import (
     CUSTOM_COMPILE_COMMAND,
     ResolveRequest,
     compile_lock,
+    needs_network,
     source_args,
     workdir,
 )
@@ -29,6 +31,13 @@ UV_COMPILE_FLAGS = (
     "--custom-compile-command",
     CUSTOM_COMPILE_COMMAND,
 )
+
+
+#: What uv reads to set up TLS at every start, whether or not it connects anywhere: each
+#: certificate of ``SSL_CERT_DIR`` and ``SSL_CERT_FILE`` parsed (a third of a local resolve's
+#: CPU where a system's whole CA directory is named), the platform store (``UV_NATIVE_TLS``), a
+#: client certificate. A resolve that needs no server gets none of them.
+TLS_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR", "SSL_CLIENT_CERT", "UV_NATIVE_TLS")
 
 
 def _explain(stderr: str) -> str:
@@ -71,4 +80,8 @@ class UvResolver:
                 command.extend(["--upgrade-package", name])
             command.extend(source_args(request, ["--prerelease", "allow"]))
             command.extend(["--output-file", work.output.name, work.source.name])
-            return compile_lock(command, plugin.name, "uv", work, _explain, label="uv-compile")
+            env = hermetic_env()
+            if not needs_network(request):  # a local wheelhouse: no TLS set-up to pay for
+                for name in TLS_VARIABLES:
+                    env.pop(name, None)
+            return compile_lock(command, plugin.name, "uv", work, _explain, env, label="uv-compile")
