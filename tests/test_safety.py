@@ -438,16 +438,7 @@ def test_apply_plans_once_when_nothing_moved(
 ) -> None:
     """The plan made before taking the lock is the one applied when the venv root still reads
     the same under the lock (issue 20: the second plan cost a whole plan per apply)."""
-    import reconciler.commands.project as project_module  # noqa: PLC0415 - patched here
-
-    calls: list[object] = []
-    real = project_module.make_plan
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        calls.append(args)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(project_module, "make_plan", counting)
+    calls = _count_plans(monkeypatch)
     result = project.ok("apply")
     assert "3 created" in result.out, result.describe()
     assert len(calls) == 1, f"apply planned {len(calls)} times"
