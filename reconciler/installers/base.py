@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Protocol
 
 from reconciler.errors import ExecuteError, Interrupted, ReconcilerError
-from reconciler.installers.pipconfig import hermetic_env, index_args
+from reconciler.installers.pipconfig import hermetic_env, index_args, reaches_network
 from reconciler.models import IndexOptions, LockedPackage
 from reconciler.support import procs, scratch
 from reconciler.support.redact import redact
@@ -132,15 +132,16 @@ def run_hermetic(
         raise error(f"cannot run {tool}", cause=exc.strerror or str(exc)) from exc
 
 
-def run(command: Sequence[str], what: str, *, pip_config: bool = True) -> None:
+def run(command: Sequence[str], what: str, *, pip_config: bool = True, tls: bool = True) -> None:
     """Run ``command`` hermetically; on failure raise :class:`ExecuteError` with its last words.
 
     A stop request (SIGINT/SIGTERM) ends the command and raises :class:`Interrupted`.
-    ``pip_config``: see :func:`~reconciler.installers.pipconfig.hermetic_env`.
+    ``pip_config``, ``tls``: see :func:`~reconciler.installers.pipconfig.hermetic_env`.
     """
     show_command(command)
+    env = hermetic_env(pip_config=pip_config, tls=tls)
     try:
-        result = procs.run(command, env=hermetic_env(pip_config=pip_config), on_line=output_echo())
+        result = procs.run(command, env=env, on_line=output_echo())
     except Interrupted as exc:
         raise Interrupted(f"{what}: interrupted") from exc
     except OSError as exc:
@@ -187,7 +188,7 @@ class Batch:
     """One installer call: its arguments and the packages it must reinstall (a plain class:
     made and read here only; an attrs class costs every apply's start-up)."""
 
-    __slots__ = ("args", "force", "fresh", "hashed", "reinstall")
+    __slots__ = ("args", "force", "fresh", "hashed", "offline", "reinstall")
 
     def __init__(
         self,
@@ -197,6 +198,7 @@ class Batch:
         *,
         fresh: bool = False,
         reinstall: tuple[str, ...] = (),
+        offline: bool = False,
     ) -> None:
         self.args = args
         self.force = force  # reinstall listed packages even when a same version is present
@@ -205,6 +207,9 @@ class Batch:
         #: installed distributions this call replaces at the same version (direct sources whose
         #: content may differ); empty in a new venv, so nothing is re-fetched or rebuilt for it
         self.reinstall = reinstall
+        #: the call provably reaches no server (:func:`~.pipconfig.reaches_network`): every
+        #: artifact a local file, no index asked
+        self.offline = offline
 
 
 def install_each_batch(
@@ -213,9 +218,12 @@ def install_each_batch(
     *,
     mixed: bool = False,
     pip_config: bool = True,
+    keep_tls: bool = True,
 ) -> None:
     """Run the installer's ``command(batch)`` for each batch that installs exactly the
     request's packages (none when there are no packages); ``mixed``: see :func:`install_batches`.
+    Without ``keep_tls`` (uv: it loads every certificate they name at each start) a batch
+    that reaches no server runs without the TLS settings (:data:`~.pipconfig.TLS_VARIABLES`).
     Then record the source of each package installed from its prebuilt wheel
     (:func:`~reconciler.installers.origin.record_origins`)."""
     if not request.packages:
@@ -229,7 +237,8 @@ def install_each_batch(
         mixed=mixed,
     ) as batches:
         for batch in batches:
-            run(command(batch), "installing", pip_config=pip_config)
+            tls = keep_tls or not batch.offline
+            run(command(batch), "installing", pip_config=pip_config, tls=tls)
     if any(p.prebuilt is not None for p in request.packages):
         from reconciler.installers.origin import record_origins  # noqa: PLC0415 - start-up: wheels of sources only
 
@@ -267,9 +276,16 @@ def install_batches(
     def reinstall(group: Sequence[LockedPackage]) -> tuple[str, ...]:
         return tuple(p.name for p in group if p.kind != "index" and p.name in present)
 
-    def batch(args: tuple[str, ...], group: Sequence[LockedPackage], hashed: bool) -> Batch:
+    def batch(
+        args: tuple[str, ...], group: Sequence[LockedPackage], lines: Sequence[str], hashed: bool
+    ) -> Batch:
         names = reinstall(group)
-        return Batch(args, repair or bool(names), hashed, fresh=repair, reinstall=names)
+        # only wheels named by URL: no index pin, nothing built (no build dependency looked up)
+        by_name = not all(_wheel_url(p) for p in group)
+        offline = not reaches_network(index, lines, by_name=by_name)
+        return Batch(
+            args, repair or bool(names), hashed, fresh=repair, reinstall=names, offline=offline
+        )
 
     batches: list[Batch] = []
     with ExitStack() as stack:
@@ -278,18 +294,29 @@ def install_batches(
             lines = [p.install_line(project_dir) for p in [*hashed, *unhashed]]
             file = stack.enter_context(requirements_file(lines))
             args = ("--verify-hashes", *index_opts, "-r", str(file))
-            batches.append(batch(args, [*hashed, *unhashed], hashed=True))
+            batches.append(batch(args, [*hashed, *unhashed], lines, hashed=True))
             yield batches
             return
         if hashed:
-            file = stack.enter_context(requirements_file(p.install_line() for p in hashed))
+            lines = [p.install_line() for p in hashed]
+            file = stack.enter_context(requirements_file(lines))
             flags = ["--require-hashes"] if require else []
-            batches.append(batch((*flags, *index_opts, "-r", str(file)), hashed, hashed=True))
+            args = (*flags, *index_opts, "-r", str(file))
+            batches.append(batch(args, hashed, lines, hashed=True))
         if unhashed:
-            direct = (p.install_line(project_dir) for p in unhashed)
-            file = stack.enter_context(requirements_file(direct))
-            batches.append(batch((*index_opts, "-r", str(file)), unhashed, hashed=False))
+            lines = [p.install_line(project_dir) for p in unhashed]
+            file = stack.enter_context(requirements_file(lines))
+            batches.append(batch((*index_opts, "-r", str(file)), unhashed, lines, hashed=False))
         yield batches
+
+
+def _wheel_url(package: LockedPackage) -> bool:
+    """Whether ``package`` is installed from a wheel named by URL (its prebuilt wheel, or a
+    locked ``.whl`` URL): the installer neither looks it up by name nor builds it."""
+    if package.prebuilt is not None:
+        return True
+    url = (package.url or "").split("#", 1)[0].lower()
+    return package.kind == "url" and url.endswith(".whl")
 
 
 def installed_names(venv: Path) -> set[str]:

@@ -1,10 +1,11 @@
-"""Hermetic pip invocations: ambient index configuration out, network settings kept."""
+"""Hermetic pip invocations: ambient index configuration out, network settings kept (and uv's
+TLS settings dropped for a call that provably reaches no server: :func:`reaches_network`)."""
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from reconciler.models import IndexOptions
@@ -24,6 +25,16 @@ NETWORK_KEYS = (
     "keyring-provider",
 )
 _CONFIG_SECTIONS = ("global", "install", "download", "wheel")
+#: What uv reads to set up TLS at every start, whether or not it connects anywhere (``--offline``
+#: does not skip it): each certificate of ``SSL_CERT_DIR`` and ``SSL_CERT_FILE`` parsed (~40-60M
+#: instructions, more than a local resolve or install itself, where a system's whole CA directory
+#: is named), the platform store (``UV_NATIVE_TLS``), a client certificate. A uv call that
+#: provably reaches no server (:func:`reaches_network`) gets none of them.
+TLS_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR", "SSL_CLIENT_CERT", "UV_NATIVE_TLS")
+#: The URL schemes that name a local file, not a server (a requirement's ``file:`` URL, a local
+#: git repository).
+_LOCAL_SCHEMES = ("file", "git+file")
+_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789+-.")
 
 
 def _config_files(environ: Mapping[str, str]) -> list[Path]:
@@ -66,8 +77,42 @@ def _network_settings(environ: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
+def _names_a_server(text: str) -> bool:
+    """Whether ``text`` (a requirement line, a find-links entry) holds a URL whose scheme is
+    not a local file's: every ``://`` in it is looked at, so a hash, marker or second URL on
+    the line cannot hide one."""
+    text = text.lower()
+    start = text.find("://")
+    while start != -1:
+        begin = start
+        while begin and text[begin - 1] in _SCHEME_CHARS:
+            begin -= 1
+        if text[begin:start] not in _LOCAL_SCHEMES:
+            return True
+        start = text.find("://", start + 3)
+    return False
+
+
+def reaches_network(index: IndexOptions, sources: Iterable[str], *, by_name: bool = True) -> bool:
+    """Whether an installer or resolver call may reach a server: the one rule ``lock`` and
+    ``apply`` use to decide whether uv gets the TLS settings (:data:`TLS_VARIABLES`).
+
+    ``sources``: the call's requirement lines (as the installer gets them). ``by_name``: the
+    call may look a package up by name, on an index or among find-links (an index pin, a build
+    dependency of a source it builds); without it (only wheels given by ``file:`` URL, nothing
+    built) the index configured is never asked. Conservative: it reaches no server only when no
+    index can be asked (``no-index``, or nothing looked up by name) and no find-links entry or
+    source names a URL other than a local file (``file:``, ``git+file:``). Plain paths are local.
+    A constraints or requirements file's content is not seen here: a caller that passes one
+    must treat the call as reaching the network.
+    """
+    if by_name and not index.no_index:
+        return True
+    return any(_names_a_server(text) for text in (*index.find_links, *sources))
+
+
 def hermetic_env(
-    environ: Mapping[str, str] | None = None, *, pip_config: bool = True
+    environ: Mapping[str, str] | None = None, *, pip_config: bool = True, tls: bool = True
 ) -> dict[str, str]:
     """An environment for pip / pip-compile / uv with no ambient index configuration.
 
@@ -76,7 +121,8 @@ def hermetic_env(
     settings re-exported as ``PIP_*`` variables (for a pip process: uv reads neither, and a
     venv uv builds in has no pip, so ``uv pip`` children pass ``pip_config=False`` and the
     files are not read); ``COLUMNS``/``LINES`` are dropped (the output is parsed, not wrapped
-    for a terminal).
+    for a terminal). Without ``tls`` (a call that reaches no server, see :func:`reaches_network`)
+    the :data:`TLS_VARIABLES` are dropped too.
     """
     source = dict(os.environ if environ is None else environ)
     keep = {"PIP_" + k.upper().replace("-", "_") for k in NETWORK_KEYS}
@@ -90,7 +136,7 @@ def hermetic_env(
     env = {k: v for k, v in source.items() if not k.startswith(("PIP_", "UV_")) or k in keep}
     # The output is captured and parsed, never shown on a terminal: an exported width would make
     # uv wrap its error chain (a build backend's traceback included) at $COLUMNS.
-    for name in ("COLUMNS", "LINES"):
+    for name in ("COLUMNS", "LINES") if tls else ("COLUMNS", "LINES", *TLS_VARIABLES):
         env.pop(name, None)
     for key, value in (_network_settings(source) if pip_config else {}).items():
         env.setdefault("PIP_" + key.upper().replace("-", "_"), value)

@@ -48,6 +48,8 @@ class UvInstaller:
             ],
             "creating the venv",
             pip_config=False,  # uv reads no PIP_* variable: pip's files are not read for it
+            # an interpreter given by path: nothing to download, no TLS set-up to pay for
+            tls=not Path(python).is_absolute(),
         )
 
     def install(self, request: InstallRequest) -> None:
@@ -64,6 +66,7 @@ class UvInstaller:
             ],
             mixed=True,
             pip_config=False,
+            keep_tls=False,  # a call from local files only runs without the TLS settings
         )
 
     def uninstall(self, venv: Path, names: Sequence[str]) -> None:
@@ -82,4 +85,5 @@ class UvInstaller:
                 ],
                 "uninstalling",
                 pip_config=False,
+                tls=False,  # removes files: never reaches a server, no TLS set-up to pay for
             )

@@ -18,7 +18,7 @@ import attrs
 
 from reconciler.errors import Interrupted, LockError
 from reconciler.installers.base import output_echo, show_command
-from reconciler.installers.pipconfig import hermetic_env, index_args, resolve_link
+from reconciler.installers.pipconfig import hermetic_env, index_args, reaches_network, resolve_link
 from reconciler.models import IndexOptions, Interpreter, Plugin
 from reconciler.support import procs, scratch
 from reconciler.support.values import Value
@@ -136,13 +136,10 @@ def compile_lock(
 def needs_network(request: ResolveRequest) -> bool:
     """Whether resolving ``request`` may reach a server: an index, a find-links entry or a
     requirement naming a URL other than a local file (``file:``, ``git+file:``), or a
-    constraints file (its content is not read here)."""
-    index = request.index
-    if not index.no_index or request.plugin.constraints:
-        return True
-    return any(
-        "://" in text.lower().replace("file://", "")
-        for text in (*index.find_links, *request.plugin.requirements)
+    constraints file (its content is not read here). The rule is
+    :func:`~reconciler.installers.pipconfig.reaches_network`, the one ``apply`` uses too."""
+    return bool(request.plugin.constraints) or reaches_network(
+        request.index, request.plugin.requirements
     )
 
 

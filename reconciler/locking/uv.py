@@ -33,13 +33,6 @@ UV_COMPILE_FLAGS = (
 )
 
 
-#: What uv reads to set up TLS at every start, whether or not it connects anywhere: each
-#: certificate of ``SSL_CERT_DIR`` and ``SSL_CERT_FILE`` parsed (a third of a local resolve's
-#: CPU where a system's whole CA directory is named), the platform store (``UV_NATIVE_TLS``), a
-#: client certificate. A resolve that needs no server gets none of them.
-TLS_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR", "SSL_CLIENT_CERT", "UV_NATIVE_TLS")
-
-
 def _explain(stderr: str) -> str:
     """uv's failure in one line (:func:`reconciler.support.tool_errors.explain_uv`)."""
     from reconciler.support.tool_errors import explain_uv  # noqa: PLC0415 - start-up: failures only
@@ -80,8 +73,6 @@ class UvResolver:
                 command.extend(["--upgrade-package", name])
             command.extend(source_args(request, ["--prerelease", "allow"]))
             command.extend(["--output-file", work.output.name, work.source.name])
-            env = hermetic_env()
-            if not needs_network(request):  # a local wheelhouse: no TLS set-up to pay for
-                for name in TLS_VARIABLES:
-                    env.pop(name, None)
+            # a local wheelhouse: no TLS set-up to pay for (pipconfig.TLS_VARIABLES)
+            env = hermetic_env(tls=needs_network(request))
             return compile_lock(command, plugin.name, "uv", work, _explain, env, label="uv-compile")
