@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-import attrs
-
 from reconciler import requirements as reqs
 from reconciler.errors import LockError
 from reconciler.models import (
@@ -34,6 +32,7 @@ from reconciler.support.names import (
     canonical_name,
 )
 from reconciler.support.redact import quoted, redact
+from reconciler.support.values import evolve
 
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
@@ -380,10 +379,10 @@ def with_locations(lock: Lock, project_dir: Path | None) -> Lock:
     if project_dir is None or not any(p.kind == "path" for p in lock.packages):
         return lock
     packages = tuple(
-        attrs.evolve(p, location=_location(p.url or "", project_dir)) if p.kind == "path" else p
+        evolve(p, location=_location(p.url or "", project_dir)) if p.kind == "path" else p
         for p in lock.packages
     )
-    return attrs.evolve(lock, packages=packages)
+    return evolve(lock, packages=packages)
 
 
 def _location(url: str, project_dir: Path) -> str:

@@ -7,12 +7,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import attrs
-
 from reconciler.backends import lock_file
 from reconciler.layouts.venvs import VenvsLayout
 from reconciler.support.names import older_version
-from reconciler.support.values import Value
+from reconciler.support.values import evolve, field, frozen
 
 if TYPE_CHECKING:
     from reconciler.layouts import Layout
@@ -21,8 +19,8 @@ if TYPE_CHECKING:
 BOOTSTRAP_DISTS = frozenset({"pip", "setuptools", "wheel"})
 
 
-@attrs.frozen(repr=False, eq=False)
-class IndexOptions(Value):
+@frozen
+class IndexOptions:
     """Where artifacts come from; ``find_links`` are kept as written (relative to the project)."""
 
     index_url: str | None = None
@@ -31,8 +29,8 @@ class IndexOptions(Value):
     no_index: bool = False
 
 
-@attrs.frozen(repr=False, eq=False)
-class Settings(Value):
+@frozen
+class Settings:
     """The ``[settings]`` table, paths resolved against the project directory."""
 
     venv_root: Path
@@ -49,8 +47,8 @@ class Settings(Value):
     lock_format: str = "requirements"
 
 
-@attrs.frozen(repr=False, eq=False)
-class Plugin(Value):
+@frozen
+class Plugin:
     """One declared plugin: its requirements and the interpreter spec it wants.
 
     ``index`` is the plugin's own index settings (``None``: the project's ``[settings]``);
@@ -78,8 +76,8 @@ def _default_layout(state: DesiredState) -> Layout:
     return VenvsLayout(state.settings.venv_root)
 
 
-@attrs.frozen(repr=False, eq=False)
-class DesiredState(Value):
+@frozen
+class DesiredState:
     """Everything the project file (``reconciler.toml``, ``meltano.yml``) declares.
 
     ``layout`` says where each plugin's venv lives; a source picks it (default: ``.venvs``
@@ -91,9 +89,7 @@ class DesiredState(Value):
     project_file: Path
     settings: Settings
     plugins: tuple[Plugin, ...]
-    layout: Layout = attrs.field(
-        default=attrs.Factory(_default_layout, takes_self=True), eq=False, repr=False
-    )
+    layout: Layout = field(factory=_default_layout, takes_self=True, eq=False, repr=False)
     aliases: tuple[tuple[str, tuple[str, ...]], ...] = ()
     notes: tuple[str, ...] = ()
 
@@ -108,9 +104,9 @@ class DesiredState(Value):
 
     def with_index_override(self, index: IndexOptions) -> DesiredState:
         """This state with every plugin's index replaced by ``index`` (deploy-time override)."""
-        plugins = tuple(attrs.evolve(p, index=None) for p in self.plugins)
-        settings = attrs.evolve(self.settings, index=index)
-        return attrs.evolve(self, settings=settings, plugins=plugins, layout=self.layout)
+        plugins = tuple(evolve(p, index=None) for p in self.plugins)
+        settings = evolve(self.settings, index=index)
+        return evolve(self, settings=settings, plugins=plugins, layout=self.layout)
 
     def plugin(self, name: str) -> Plugin | None:
         """The declared plugin called ``name``, or None."""
@@ -145,8 +141,8 @@ class DesiredState(Value):
         return self.layout.stable_path(name)
 
 
-@attrs.frozen(repr=False, eq=False)
-class Interpreter(Value):
+@frozen
+class Interpreter:
     """A probed base interpreter: the real executable, its version and marker environment."""
 
     executable: str
@@ -175,8 +171,8 @@ class Interpreter(Value):
         return f"{parts[0]}.{parts[1]}.{patch}"
 
 
-@attrs.frozen(repr=False, eq=False)
-class Prebuilt(Value):
+@frozen
+class Prebuilt:
     """A wheel ``reconciler fetch`` built from a locked VCS commit or local project: a plan
     installs it (hash-checked) instead of cloning or building the source, then records the
     source in ``direct_url.json`` as installing from it would have."""
@@ -190,8 +186,8 @@ class Prebuilt(Value):
         return self.url.rsplit("/", 1)[-1]
 
 
-@attrs.frozen(repr=False, eq=False)
-class LockedPackage(Value):
+@frozen
+class LockedPackage:
     """One pinned line of a lock file."""
 
     name: str  # canonical (PEP 503) name
@@ -303,8 +299,8 @@ class LockedPackage(Value):
         return " ".join([text, *(f"--hash={h}" for h in self.hashes)])
 
 
-@attrs.frozen(repr=False, eq=False)
-class InputsDigest(Value):
+@frozen
+class InputsDigest:
     """The digest of what a lock is made from, with short digests of its parts (for staleness)."""
 
     digest: str
@@ -317,7 +313,7 @@ class InputsDigest(Value):
     floor: str = ""
     #: ``requirements`` as it would be with ``universal`` flipped (not written; tells a lock
     #: whose only change is ``universal`` from one whose requirements changed).
-    universal_flipped: str = attrs.field(default="", eq=False)
+    universal_flipped: str = field(default="", eq=False)
 
     def header(self) -> str:
         """The header comment line written at the top of a lock."""
@@ -328,8 +324,8 @@ class InputsDigest(Value):
         )
 
 
-@attrs.frozen(repr=False, eq=False)
-class Lock(Value):
+@frozen
+class Lock:
     """A parsed lock (``lock/<plugin>.txt`` or ``lock/pylock.<name>.toml``): the same values
     whatever its format."""
 
@@ -341,8 +337,8 @@ class Lock(Value):
     format: str = "requirements"
 
 
-@attrs.frozen(repr=False, eq=False)
-class InstalledDist(Value):
+@frozen
+class InstalledDist:
     """One ``*.dist-info`` directory found in a venv's site-packages."""
 
     name: str  # canonical
@@ -350,8 +346,8 @@ class InstalledDist(Value):
     direct: DirectUrl | None = None  # from PEP 610 ``direct_url.json``, when pip wrote one
 
 
-@attrs.frozen(repr=False, eq=False)
-class DirectUrl(Value):
+@frozen
+class DirectUrl:
     """What PEP 610 ``direct_url.json`` says about where a distribution was installed from."""
 
     url: str
@@ -360,8 +356,8 @@ class DirectUrl(Value):
     is_dir: bool = False  # dir_info present (a local project directory)
 
 
-@attrs.frozen(repr=False, eq=False)
-class StateMarker(Value):
+@frozen
+class StateMarker:
     """``reconciler-state.json``: written by reconciler into every venv it makes, last."""
 
     plugin: str
@@ -378,8 +374,8 @@ class StateMarker(Value):
     sources: tuple[tuple[str, str], ...] = ()
 
 
-@attrs.frozen(repr=False, eq=False)
-class FileDrift(Value):
+@frozen
+class FileDrift:
     """An installed file that differs from its distribution's ``RECORD`` (``--verify``)."""
 
     dist: str  # canonical name of the distribution the file belongs to
@@ -387,8 +383,8 @@ class FileDrift(Value):
     problem: str  # ``modified``, ``missing`` or ``unexpected``
 
 
-@attrs.frozen(repr=False, eq=False)
-class ObservedVenv(Value):
+@frozen
+class ObservedVenv:
     """What is on disk at ``<venv-root>/<name>``, read without starting any process."""
 
     name: str
@@ -409,8 +405,8 @@ class ObservedVenv(Value):
         return self.has_marker_file
 
 
-@attrs.frozen(repr=False, eq=False)
-class Observation(Value):
+@frozen
+class Observation:
     """Every entry of the venv root."""
 
     root: Path
@@ -449,8 +445,8 @@ class Action(enum.StrEnum):
     BLOCKED = "blocked"
 
 
-@attrs.frozen(repr=False, eq=False)
-class Install(Value):
+@frozen
+class Install:
     """A locked package to install, with the version it replaces (``None`` if absent)."""
 
     package: LockedPackage
@@ -468,16 +464,16 @@ class Install(Value):
         return older_version(self.package.version, self.from_version)
 
 
-@attrs.frozen(repr=False, eq=False)
-class Uninstall(Value):
+@frozen
+class Uninstall:
     """An installed distribution to remove."""
 
     name: str
     version: str
 
 
-@attrs.frozen(repr=False, eq=False)
-class Step(Value):
+@frozen
+class Step:
     """The planned action for one plugin."""
 
     plugin: str
@@ -504,8 +500,8 @@ class Step(Value):
     delete_files: tuple[str, ...] = ()
 
 
-@attrs.frozen(repr=False, eq=False)
-class Plan(Value):
+@frozen
+class Plan:
     """The whole plan: one step per declared plugin and per managed venv, sorted by name."""
 
     steps: tuple[Step, ...]
@@ -544,8 +540,8 @@ class Plan(Value):
 
     def with_index(self, index: IndexOptions) -> Plan:
         """This plan installing from ``index`` (a deploy-time override of every plugin's)."""
-        steps = tuple(s if s.index is None else attrs.evolve(s, index=index) for s in self.steps)
-        return attrs.evolve(self, steps=steps)
+        steps = tuple(s if s.index is None else evolve(s, index=index) for s in self.steps)
+        return evolve(self, steps=steps)
 
     def count(self, action: Action) -> int:
         """How many steps have ``action``."""

@@ -9,8 +9,6 @@ import stat
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
-import attrs
-
 from reconciler.errors import ReconcilerError
 from reconciler.layouts import MARKER_NAME, Layout, path_facts
 from reconciler.models import DirectUrl, InstalledDist, MarkerStatus, Observation, ObservedVenv
@@ -19,6 +17,7 @@ from reconciler.support import venvcfg
 from reconciler.support.files import read_regular, read_unlinked
 from reconciler.support.names import PLAIN_VERSION, canonical_name, normal_version
 from reconciler.support.paths import file_kind
+from reconciler.support.values import evolve
 
 
 def observe(layout: Layout, verify: Collection[str] | bool = False) -> Observation:
@@ -58,7 +57,7 @@ def _verified(venv: ObservedVenv) -> ObservedVenv:
     site = site_packages(venv.path, venvcfg.read(venv.path))
     if site is None:
         return venv
-    return attrs.evolve(venv, files=records.verify(str(venv.path), str(site)))
+    return evolve(venv, files=records.verify(str(venv.path), str(site)))
 
 
 def observe_venv(

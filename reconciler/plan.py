@@ -6,8 +6,6 @@ import json
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
-import attrs
-
 from reconciler.errors import LockError, combine
 from reconciler.lockfile import applicable, check_lock
 from reconciler.models import (
@@ -32,6 +30,7 @@ from reconciler.models import (
 from reconciler.support.digest import sha256
 from reconciler.support.names import same_version
 from reconciler.support.redact import redact
+from reconciler.support.values import asdict, evolve
 
 
 def make_plan(
@@ -105,7 +104,7 @@ def make_plan(
         verify=verify,
     )
     fingerprint = _fingerprint(checked, interpreters, observation, names, plan)
-    return attrs.evolve(plan, fingerprint=fingerprint)
+    return evolve(plan, fingerprint=fingerprint)
 
 
 def require_plannable(plan: Plan) -> Plan:
@@ -143,7 +142,7 @@ def _contract(step: Step, plugin: Plugin, context: _Context) -> Step:
         url = package.source_url(context.project_dir) if package.kind == "path" else None
         if url is not None and not package.editable and url in context.sources:
             sources.append((package.name, context.sources[url]))
-    return attrs.evolve(
+    return evolve(
         step,
         index=desired.index_for(plugin),
         strategy=Strategy.IN_PLACE if in_place else Strategy.NEW_GENERATION,
@@ -409,7 +408,7 @@ def content(plan: Plan) -> str:
         return redact(item) if isinstance(item, str) and "@" in item else item
 
     acting = tuple(s for s in plan.steps if s.action is not Action.NOOP)
-    data = attrs.asdict(attrs.evolve(plan, steps=acting, fingerprint=""), value_serializer=value)
+    data = asdict(evolve(plan, steps=acting, fingerprint=""), value_serializer=value)
     return json.dumps(data, sort_keys=True)
 
 

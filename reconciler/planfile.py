@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from reconciler.errors import PlanFileError
 from reconciler.models import Action, Plan, Strategy
 from reconciler.support.redact import redact
+from reconciler.support.values import MISSING, fields, is_value_class
 
 if TYPE_CHECKING:
     import cattrs
@@ -45,8 +46,65 @@ def _converter() -> cattrs.Converter:
     for choice in (Action, Strategy):
         conv.register_structure_hook(choice, lambda value, cls: cls(_exact(value, str)))
     conv.register_structure_hook_factory(_is_tuple, lambda cls: _tuple_hook(cls, conv))
+    conv.register_structure_hook_factory(is_value_class, lambda cls: _value_hook(cls, conv))
+    conv.register_unstructure_hook_factory(is_value_class, lambda cls: _value_data_hook(cls, conv))
     _CONVERTER.append(conv)
     return conv
+
+
+def _value_hook(cls: Any, conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    """Structure a ``@frozen`` class from a JSON object as cattrs structures an attrs class
+    (``forbid_extra_keys``, detailed validation): every field's error is collected with a note
+    naming the field, so :func:`_where` reads the same dotted keys."""
+    from cattrs.errors import (  # noqa: PLC0415 - see _converter
+        AttributeValidationNote,
+        ClassValidationError,
+        ForbiddenExtraKeysError,
+    )
+
+    hints = typing.get_type_hints(cls)
+    specs = [
+        (
+            spec.name,
+            hints[spec.name],
+            conv.get_structure_hook(hints[spec.name]),
+            spec.default is not MISSING or spec.factory is not None,
+        )
+        for spec in fields(cls)
+    ]
+    allowed = {name for name, *_ in specs}
+
+    def structure(data: Any, _: Any) -> Any:
+        errors: list[Exception] = []
+        found: dict[str, Any] = {}
+        for name, kind, hook, optional in specs:
+            if optional and name not in data:
+                continue
+            try:
+                found[name] = hook(data[name], kind)
+            except Exception as exc:  # collected, raised below as cattrs does
+                note = AttributeValidationNote(
+                    f"Structuring class {cls.__qualname__} @ attribute {name}", name, kind
+                )
+                exc.__notes__ = [*getattr(exc, "__notes__", []), note]
+                errors.append(exc)
+        unknown = set(data.keys()) - allowed
+        if unknown:
+            errors.append(ForbiddenExtraKeysError("", cls, unknown))
+        if errors:
+            raise ClassValidationError(f"While structuring {cls.__name__}", errors, cls)
+        try:
+            return cls(**found)
+        except Exception as exc:
+            raise ClassValidationError(f"While structuring {cls.__name__}", [exc], cls) from exc
+
+    return structure
+
+
+def _value_data_hook(cls: Any, conv: cattrs.Converter) -> Callable[[Any], dict[str, Any]]:
+    """Unstructure a ``@frozen`` class to a dict of its fields, in order."""
+    names = [spec.name for spec in fields(cls)]
+    return lambda value: {name: conv.unstructure(getattr(value, name)) for name in names}
 
 
 def _is_tuple(cls: Any) -> bool:

@@ -37,8 +37,6 @@ import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import attrs
-
 from reconciler.support import pep508
 from reconciler.support.names import (
     ARCHIVE_SUFFIXES,
@@ -46,7 +44,7 @@ from reconciler.support.names import (
     PLAIN_VERSION_PATTERN,
     canonical_name,
 )
-from reconciler.support.values import Value
+from reconciler.support.values import frozen
 
 VCS_SCHEMES = ("git+", "hg+", "svn+", "bzr+")
 #: Compiled by ``re`` on first use (``-e`` lines are rare), not at every plan's start-up.
@@ -84,8 +82,8 @@ def _simple(text: str) -> str | None:
     return f"{name}{op}{version}"
 
 
-@attrs.frozen(repr=False, eq=False)
-class Req(Value):
+@frozen
+class Req:
     """One requirement string, understood.
 
     ``kind`` is ``index``, ``url``, ``vcs`` or ``path``; ``name`` the canonical name (None for a

@@ -9,11 +9,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import attrs
-
 from reconciler.layouts import MARKER_NAME
 from reconciler.models import MarkerStatus, StateMarker
 from reconciler.support.files import NotRegularFile, read_regular
+from reconciler.support.values import MISSING, asdict, evolve, fields
 
 #: Prefix of the temporary file a marker is first written to (then renamed over MARKER_NAME).
 MARKER_TEMP_PREFIX = ".reconciler-state-"
@@ -56,9 +55,9 @@ def _structure(data: object) -> StateMarker:
         raise ValueError("not an object")
     given = dict(data)
     values: dict[str, Any] = {}
-    for field in attrs.fields(StateMarker):
+    for field in fields(StateMarker):
         if field.name not in given:
-            if field.default is attrs.NOTHING:
+            if field.default is MISSING:
                 raise ValueError(f"missing {field.name}")
             continue
         value = given.pop(field.name)
@@ -107,7 +106,7 @@ def write_marker(venv: Path, marker: StateMarker, *, durable: bool = True) -> No
     """
     from reconciler.support.files import write_atomic  # noqa: PLC0415 - apply only
 
-    data = attrs.asdict(marker)
+    data = asdict(marker)
     if not data.get("sources"):
         data.pop("sources", None)  # markers without local projects keep their old shape
     payload = json.dumps(data, indent=2, sort_keys=True) + "\n"
@@ -144,4 +143,4 @@ def provisional(venv: Path, marker: StateMarker) -> Iterator[Callable[[], None]]
 
 def with_status(marker: StateMarker, status: MarkerStatus) -> StateMarker:
     """A copy of ``marker`` with another status."""
-    return attrs.evolve(marker, status=status)
+    return evolve(marker, status=status)

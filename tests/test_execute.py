@@ -17,7 +17,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 from helpers import (
     EXPECTED_DISTS,
@@ -32,6 +31,7 @@ from reconciler.apply import execute
 from reconciler.commands.project import compute_plan, load_project
 from reconciler.models import Action, Plan
 from reconciler.support import scratch
+from reconciler.support.values import evolve
 
 GENERATIONS = ".generations"
 
@@ -396,7 +396,7 @@ def test_parallel_jobs_start_the_likely_longest_step_first(project: Project) -> 
     assert [s.plugin for s in steps] == list(PLUGINS)
     assert execute.start_order(steps) == [1, 0, 2]  # tap-beta has 3 packages, the others 2
     git = LockedPackage.local("tap-src", "file:///src/tap-src", marker=None)
-    steps[2] = attrs.evolve(steps[2], locked=(*steps[2].locked, git))
+    steps[2] = evolve(steps[2], locked=(*steps[2].locked, git))
     assert execute.start_order(steps) == [2, 1, 0]
 
     started: list[str] = []

@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import attrs
 import pytest
 from builders import PY, PY_312
 from conftest import WHEELS, Project
@@ -37,6 +36,7 @@ from reconciler.locking.fetch_wheels import (
 from reconciler.models import Interpreter, LockedPackage
 from reconciler.support import procs
 from reconciler.support.tool_errors import explain
+from reconciler.support.values import evolve
 
 INSTALLERS = ("pip", "uv")
 
@@ -524,7 +524,7 @@ def test_a_vcs_source_is_keyed_without_revision_or_credentials(
 ) -> None:
     package = LockedPackage("tap-x", "", f"tap-x @ {url}", kind="vcs", url=url, commit="a" * 40)
     assert source_key(package) == key
-    assert source_key(attrs.evolve(package, commit=None)) is None  # not pinned: not built
+    assert source_key(evolve(package, commit=None)) is None  # not pinned: not built
     assert source_key(LockedPackage.local("tap-x", "./p", marker=None, editable=True)) is None
 
 
@@ -562,7 +562,7 @@ def test_uv_builds_a_git_commit_checked_out_as_pip_does(tmp_path: Path) -> None:
     assert git(tmp_path / "checkout", "rev-parse", "HEAD") == sha
     assert 'VALUE = "on a pull request only"' in (tree / "tap_sub" / "__init__.py").read_text()
 
-    gone = attrs.evolve(package, url=url.replace("/repo@", "/gone@"))
+    gone = evolve(package, url=url.replace("/repo@", "/gone@"))
     _, failed = _git_checkout(gone, tmp_path / "other")
     assert failed is not None
     command, result = failed

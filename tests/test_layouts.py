@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-import attrs
 import pytest
 from test_plan import LOCKED, MATCHING, plan_one, venv
 
@@ -15,6 +14,7 @@ from reconciler.layouts import link_target_problem, live_generation
 from reconciler.layouts.venvs import VenvsLayout
 from reconciler.models import Action
 from reconciler.observe import observe
+from reconciler.support.values import evolve, frozen
 
 
 def test_venvs_layout_paths(tmp_path: Path) -> None:
@@ -50,7 +50,7 @@ def test_flip_links_relative_to_the_stable_paths_directory(tmp_path: Path) -> No
     assert gens.stray_flip_links(layout) == []
 
 
-@attrs.frozen
+@frozen
 class _FileLayout(VenvsLayout):
     """A ``.venvs`` layout whose venvs also need one file (as the Meltano one does)."""
 
@@ -67,7 +67,7 @@ def test_observe_reports_extra_files_that_differ(tmp_path: Path) -> None:
 
 
 def test_a_stale_extra_file_alone_plans_an_upgrade_that_installs_nothing() -> None:
-    observed = attrs.evolve(venv("tap", *MATCHING), stale_files=("tool-fingerprint",))
+    observed = evolve(venv("tap", *MATCHING), stale_files=("tool-fingerprint",))
     (step,) = plan_one(LOCKED, observed).steps
     assert step.action is Action.UPGRADE
     assert step.reasons == ("tool-fingerprint out of date",)

@@ -6,7 +6,6 @@ import hashlib
 import re
 from pathlib import Path
 
-import attrs
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -32,6 +31,7 @@ from reconciler.models import (
     Plugin,
 )
 from reconciler.support.names import canonical_name
+from reconciler.support.values import asdict
 
 LOCK_PATH = Path("/p/lock/x.txt")
 H1 = "sha256:" + "1" * 64
@@ -474,11 +474,11 @@ def test_direct_references_read_without_packaging_as_packaging_reads_them(
     def outcome() -> object:
         results: list[object] = []
         for read in (
-            lambda: attrs.asdict(requirements.parse(text)),
+            lambda: asdict(requirements.parse(text)),
             lambda: lockfile.normalise_requirement(text),
             lambda: lockfile.unsatisfied([text], Lock("x", LOCK_PATH, None, (), ""), {}),
             lambda: lockfile.unsatisfied([text], Lock("x", LOCK_PATH, None, (pin,), ""), {}),
-            lambda: attrs.asdict(lockfile._parse_line("x.txt", 2, line, {})),
+            lambda: asdict(lockfile._parse_line("x.txt", 2, line, {})),
         ):
             try:
                 results.append(read())

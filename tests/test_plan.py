@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-import attrs
 import pytest
 from builders import (
     PY,
@@ -45,6 +44,7 @@ from reconciler.models import (
     Uninstall,
 )
 from reconciler.plan import make_plan, require_plannable
+from reconciler.support.values import evolve
 
 LOCKED = (pkg("certifi", "2024.2.2"), pkg("requests", "2.32.3"), pkg("urllib3", "2.2.1"))
 MATCHING = tuple(dist(p.name, p.version) for p in LOCKED)
@@ -178,8 +178,8 @@ def test_reinstall_when_same_version_but_other_executable() -> None:
 def test_reinstall_when_the_venv_moved(
     built_at: str | None, location: str | None, reasons: tuple[str, ...]
 ) -> None:
-    marker = attrs.evolve(state_marker("tap"), built_at=built_at)
-    observed = attrs.evolve(venv("tap", *MATCHING, marker=marker), location=location)
+    marker = evolve(state_marker("tap"), built_at=built_at)
+    observed = evolve(venv("tap", *MATCHING, marker=marker), location=location)
     (step,) = plan_one(LOCKED, observed).steps
     assert step.reasons == reasons
     if reasons:
@@ -190,9 +190,9 @@ def test_reinstall_when_the_venv_moved(
 
 
 def test_a_move_changes_the_fingerprint() -> None:
-    marker = attrs.evolve(state_marker("tap"), built_at="/a/g1")
-    here = attrs.evolve(venv("tap", *MATCHING, marker=marker), location="/a/g1")
-    there = attrs.evolve(here, location="/b/g1")
+    marker = evolve(state_marker("tap"), built_at="/a/g1")
+    here = evolve(venv("tap", *MATCHING, marker=marker), location="/a/g1")
+    there = evolve(here, location="/b/g1")
     assert plan_one(LOCKED, here).fingerprint != plan_one(LOCKED, there).fingerprint
 
 
@@ -727,7 +727,7 @@ def test_file_drift_reinstalls_exactly_the_affected_locked_distributions() -> No
         FileDrift("demo-common", "demo_common/evil.py", "unexpected"),
         FileDrift("pip", "pip/__init__.py", "modified"),  # not locked: not repaired
     )
-    observed = attrs.evolve(
+    observed = evolve(
         venv("tap", dist("demo-common", "1.1.0"), dist("tap", "1.0.0"), dist("other", "2.0.0")),
         files=files,
     )
@@ -751,7 +751,7 @@ def test_file_drift_reinstalls_exactly_the_affected_locked_distributions() -> No
 
 
 def test_file_drift_of_a_package_upgraded_anyway_is_not_installed_twice() -> None:
-    observed = attrs.evolve(
+    observed = evolve(
         venv("tap", dist("demo-common", "1.0.0")),
         files=(FileDrift("demo-common", "demo_common/x.py", "missing"),),
     )
@@ -762,7 +762,7 @@ def test_file_drift_of_a_package_upgraded_anyway_is_not_installed_twice() -> Non
 
 def test_many_drifted_files_are_counted_not_all_named() -> None:
     files = tuple(FileDrift("tap", f"tap/m{i:02}.py", "modified") for i in range(12))
-    observed = attrs.evolve(venv("tap", dist("tap", "1.0.0")), files=files)
+    observed = evolve(venv("tap", dist("tap", "1.0.0")), files=files)
     step = plan_one((pkg("tap", "1.0.0"),), observed).steps[0]
     assert len(step.reasons) == 6
     assert step.reasons[-1] == "tap: 7 more files"
@@ -770,7 +770,7 @@ def test_many_drifted_files_are_counted_not_all_named() -> None:
 
 def test_file_drift_changes_the_fingerprint() -> None:
     clean = venv("tap", dist("tap", "1.0.0"))
-    drifted = attrs.evolve(clean, files=(FileDrift("tap", "tap/a.py", "modified"),))
+    drifted = evolve(clean, files=(FileDrift("tap", "tap/a.py", "modified"),))
     packages = (pkg("tap", "1.0.0"),)
     assert plan_one(packages, clean).fingerprint != plan_one(packages, drifted).fingerprint
 
@@ -779,7 +779,7 @@ def test_a_venv_path_apply_refuses_is_a_blocked_step_with_its_reason() -> None:
     """Issue 15 point 7: what apply will not replace (observe's ``blocked``) is planned as
     ``blocked`` with that reason, never as a reinstall; it is no change, and it is refused."""
     reason = "refusing to replace /p/.venvs/tap: not made by reconciler (no state marker)"
-    foreign = attrs.evolve(unmanaged("tap"), blocked=reason)
+    foreign = evolve(unmanaged("tap"), blocked=reason)
     plan = plan_one(LOCKED, foreign)
     (step,) = plan.steps
     assert (step.action, step.reasons, step.install, step.blocked) == (

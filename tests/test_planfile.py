@@ -11,7 +11,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 from builders import (
     PY,
@@ -46,6 +45,7 @@ from reconciler.models import (
 )
 from reconciler.plan import content, make_plan
 from reconciler.render import to_json
+from reconciler.support.values import evolve
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "plan-format.md"
 SECRET = "s3cr3t-t0ken"  # noqa: S105 - a made-up credential that must never be written
@@ -102,7 +102,7 @@ KEYS = {
 def _full_plan(index: IndexOptions | None = None) -> Plan:
     """A plan using every field of the contract."""
     requests = pkg("requests", "2.32.3")
-    upgrade = attrs.evolve(
+    upgrade = evolve(
         step(
             "tap-csv",
             Action.UPGRADE,
@@ -118,9 +118,9 @@ def _full_plan(index: IndexOptions | None = None) -> Plan:
         sources=(("demo-local", "sha256:" + "cd" * 32),),
         delete_files=("requests/stray.py",),
     )
-    blocked = attrs.evolve(step("tap-new", Action.NOOP), interpreter=PY, blocked="no lock")
-    refused = attrs.evolve(step("tap-odd", Action.BLOCKED, "a foreign directory"), interpreter=PY)
-    return attrs.evolve(
+    blocked = evolve(step("tap-new", Action.NOOP), interpreter=PY, blocked="no lock")
+    refused = evolve(step("tap-odd", Action.BLOCKED, "a foreign directory"), interpreter=PY)
+    return evolve(
         plan_of(upgrade, blocked, refused),
         keep_generations=1,
         project_dir=Path("/srv/project"),
@@ -185,11 +185,9 @@ def test_plan_file_holds_no_credential_and_apply_takes_it_back() -> None:
     text = to_json(plan)
     assert SECRET not in text
     saved = planfile.read_plan(text, FILE)
-    assert saved.steps[0].index == attrs.evolve(index, index_url="https://****@host/simple")
+    assert saved.steps[0].index == evolve(index, index_url="https://****@host/simple")
     assert planfile.with_credentials(saved, plan) == plan
-    other = attrs.evolve(
-        plan, steps=(attrs.evolve(plan.steps[0], index=IndexOptions("https://evil/simple")),)
-    )
+    other = evolve(plan, steps=(evolve(plan.steps[0], index=IndexOptions("https://evil/simple")),))
     assert planfile.with_credentials(saved, other).steps[0].index == saved.steps[0].index
 
 
@@ -258,7 +256,7 @@ def test_fingerprint_covers_what_the_steps_say() -> None:
         make_plan(want, lock, {"tap": PY}, seen)
         for want in (
             base,
-            attrs.evolve(base, settings=attrs.evolve(base.settings, keep_generations=1)),
+            evolve(base, settings=evolve(base.settings, keep_generations=1)),
         )
     ]
     assert [p.steps[0].action for p in plans] == [Action.UPGRADE] * 2

@@ -17,7 +17,6 @@ import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
-import attrs
 import pytest
 from conftest import PLUGINS, WHEELS, Project, dist_infos
 from helpers import in_ci
@@ -36,6 +35,7 @@ from reconciler.lockformats.base import ArtifactFile, LockContent
 from reconciler.lockformats.pylock import file_stem
 from reconciler.lockformats.requirements import render_lock
 from reconciler.models import IndexOptions, InputsDigest, Lock, LockedPackage, Plugin
+from reconciler.support.values import evolve
 
 PYLOCK = get_format("pylock")
 INPUTS = InputsDigest("ab" * 32, "0123456789abcdef", "3.11", "fedcba9876543210")
@@ -198,7 +198,7 @@ def test_a_find_links_file_outside_the_project_is_refused(tmp_path: Path) -> Non
     def find(package: LockedPackage) -> list[ArtifactFile]:
         return [ArtifactFile("demo_common-1.1.0-py3-none-any.whl", "1" * 64, 1, path=outside)]
 
-    content = attrs.evolve(content, find_artifacts=find)
+    content = evolve(content, find_artifacts=find)
     with pytest.raises(LockError, match="outside the project"):
         PYLOCK.render(content)
 

@@ -18,11 +18,17 @@ from builders import pkg
 from helpers import Project
 
 from reconciler.models import Action, IndexOptions, InputsDigest, Step
+from reconciler.support import values
+
+#: attrs and the standard modules it loads (the value classes are reconciler.support.values'
+#: ``@frozen``; attrs stays for the toml edge reader's raw classes): on no hot path.
+NO_ATTRS = ("attr", "attrs", "inspect", "ast", "dis", "tokenize", "platform", "dataclasses")
 
 #: Modules (and their submodules) a no-op ``plan`` of requirements locks must not import: other
 #: commands' values and machinery, lock formats it does not read, the edge readers and writers,
 #: and the heavy libraries and standard modules none of that needs.
 NOT_ON_THE_PLAN_PATH = (
+    *NO_ATTRS,
     # other commands' results and the status command (``reconciler.results`` holds plan's only)
     "reconciler.results.changes",
     "reconciler.results.reports",
@@ -97,6 +103,7 @@ def test_noop_plan_imports_only_what_it_uses(applied: Project) -> None:
 
 #: What a no-op ``apply`` must not import besides (it executes nothing).
 NOT_ON_THE_NOOP_APPLY_PATH = (
+    *NO_ATTRS,
     "click",
     "reconciler.clickcli",
     "reconciler.apply.execute",
@@ -137,6 +144,7 @@ def test_changes_still_import_what_they_need(applied: Project) -> None:
 #: file, the uv package's finder (``sysconfig``: the binary is found beside the interpreter),
 #: the edge libraries, and the standard modules only failures, ``--verbose`` or deletions use.
 NOT_ON_THE_UPGRADE_PATH = (
+    *NO_ATTRS,
     "reconciler.installers.pip",
     "reconciler.installers.template",
     "reconciler.installers.origin",
@@ -222,9 +230,9 @@ def _attrs_twin(value: object) -> object:
     """The same field values in a class (one per model class) whose methods attrs generated."""
     cls = type(value)
     if cls not in _TWINS:
-        fields = {a.name: attrs.field(eq=a.eq, repr=a.repr) for a in attrs.fields(cls)}
+        fields = {a.name: attrs.field(eq=a.eq, repr=a.repr) for a in values.fields(cls)}
         _TWINS[cls] = attrs.make_class(cls.__qualname__, fields, frozen=True)
-    return _TWINS[cls](**{a.name: getattr(value, a.name) for a in attrs.fields(cls)})
+    return _TWINS[cls](**{a.name: getattr(value, a.name) for a in values.fields(cls)})
 
 
 _VALUES = (
@@ -262,6 +270,7 @@ def test_shared_value_methods_behave_as_attrs_generated_ones(left: object, right
 #: explains, and tempfile and shutil (each resolver's directory is made and removed in the
 #: run's scratch directory without them).
 NOT_ON_THE_UV_LOCK_PATH = (
+    *NO_ATTRS,
     "click",
     "reconciler.clickcli",
     "reconciler.locking.piptools",

@@ -24,8 +24,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import attrs
-
 from reconciler.apply import generations as gens
 from reconciler.errors import (
     ExecuteError,
@@ -52,6 +50,7 @@ from reconciler.support.files import prepare_sync, sync_filesystems
 from reconciler.support.jobs import run_all
 from reconciler.support.names import canonical_name, same_version
 from reconciler.support.paths import check_inside
+from reconciler.support.values import evolve
 
 if TYPE_CHECKING:
     from reconciler.installers.base import Installer
@@ -439,7 +438,7 @@ def _upgrade(step: Step, ctx: Context) -> None:
                 ) from exc
             raise
         write_extra_files(target, dict(step.extra_files))
-        done = attrs.evolve(marker, status=MarkerStatus.COMPLETE, sources=sources)
+        done = evolve(marker, status=MarkerStatus.COMPLETE, sources=sources)
         with profile.stage(step.plugin, "sync"):
             sync_filesystems([target])  # what the installer wrote, before the marker says so
         with profile.stage(step.plugin, "marker complete"):

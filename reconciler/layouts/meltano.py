@@ -24,12 +24,10 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-import attrs
-
 from reconciler.errors import SafetyError
 from reconciler.layouts import MARKER_NAME
 from reconciler.layouts.venvs import check_name
-from reconciler.support.values import Value
+from reconciler.support.values import field, frozen
 
 #: Plugin types Meltano installs with pip into ``<sys-dir>/<type>/<name>/venv``.
 PIP_TYPES = (
@@ -51,8 +49,8 @@ def venv_id(plugin_type: str, dir_name: str, taken: Mapping[str, int]) -> str:
     return f"{plugin_type}/{dir_name}" if taken.get(dir_name, 0) > 1 else dir_name
 
 
-@attrs.frozen(repr=False, eq=False)
-class MeltanoVenv(Value):
+@frozen
+class MeltanoVenv:
     """One declared venv: its plugin type, directory name and Meltano fingerprint."""
 
     type: str
@@ -60,12 +58,12 @@ class MeltanoVenv(Value):
     fingerprint: str
 
 
-@attrs.frozen(repr=False, eq=False)
-class MeltanoLayout(Value):
+@frozen
+class MeltanoLayout:
     """``<root>/<type>/<name>/venv`` -> ``<root>/<type>/<name>/.generations/g<id>``."""
 
     root: Path
-    declared: Mapping[str, MeltanoVenv] = attrs.field(factory=dict)
+    declared: Mapping[str, MeltanoVenv] = field(factory=dict)
 
     def _where(self, plugin: str) -> tuple[str, str]:
         """``(type, dir name)`` of ``plugin``: declared, ``<type>/<name>``, or found on disk."""

@@ -17,11 +17,9 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-import attrs
-
 from reconciler.errors import SafetyError
 from reconciler.support.names import PLUGIN_NAME_RE
-from reconciler.support.values import Value
+from reconciler.support.values import frozen
 
 GENERATIONS = ".generations"
 
@@ -33,8 +31,8 @@ def check_name(plugin: str) -> str:
     return plugin
 
 
-@attrs.frozen(repr=False, eq=False)
-class VenvsLayout(Value):
+@frozen
+class VenvsLayout:
     """``<root>/<plugin>`` -> ``<root>/.generations/<plugin>/g<id>``."""
 
     root: Path

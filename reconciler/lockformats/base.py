@@ -6,17 +6,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-import attrs
-
-from reconciler.support.values import Value
+from reconciler.support.values import field, frozen
 
 if TYPE_CHECKING:
     from reconciler.models import IndexOptions, InputsDigest, Lock, LockedPackage
     from reconciler.models import Plugin as PluginT
 
 
-@attrs.frozen(repr=False, eq=False)
-class ArtifactFile(Value):
+@frozen
+class ArtifactFile:
     """One file a locked pin can be installed from (a wheel or an sdist).
 
     ``url`` is an ``http(s)`` location (credentials stripped), ``path`` a local file (absolute;
@@ -35,8 +33,8 @@ class ArtifactFile(Value):
 ArtifactFinder = Callable[["LockedPackage"], Sequence[ArtifactFile]]
 
 
-@attrs.frozen(repr=False, eq=False)
-class LockContent(Value):
+@frozen
+class LockContent:
     """One resolved lock, ready to be written in any format.
 
     ``requirements_text`` is the lock in the requirements format (header included) and
@@ -50,7 +48,7 @@ class LockContent(Value):
     path: Path
     project_dir: Path
     index: IndexOptions
-    find_artifacts: ArtifactFinder = attrs.field(eq=False, repr=False)
+    find_artifacts: ArtifactFinder = field(eq=False, repr=False)
 
 
 class LockFormat(Protocol):

@@ -16,8 +16,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
-import attrs
-
 from reconciler.errors import LockError
 from reconciler.installers.pipconfig import resolve_link
 from reconciler.lockformats.base import ArtifactFile, LockContent
@@ -32,6 +30,7 @@ from reconciler.models import (
 from reconciler.support.digest import file_sha256
 from reconciler.support.names import archive_name_version, canonical_name
 from reconciler.support.redact import redact, strip_credentials
+from reconciler.support.values import evolve
 
 _TIMEOUT = 30.0
 _JSON = "application/vnd.pypi.simple.v1+json"
@@ -169,7 +168,7 @@ def _sized(artifact: ArtifactFile) -> ArtifactFile:
         return artifact
     if length is None or not length.isdigit():
         return artifact
-    return attrs.evolve(artifact, size=int(length))
+    return evolve(artifact, size=int(length))
 
 
 def _from_json(base: str, body: bytes) -> list[ArtifactFile]:

@@ -14,21 +14,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
-import attrs
-
 from reconciler.errors import Interrupted, LockError
 from reconciler.installers.base import output_echo, show_command
 from reconciler.installers.pipconfig import hermetic_env, index_args, reaches_network, resolve_link
 from reconciler.models import IndexOptions, Interpreter, Plugin
 from reconciler.support import procs, scratch
-from reconciler.support.values import Value
+from reconciler.support.values import frozen
 
 #: What a lock's own comment says made it (no machine path, no flags).
 CUSTOM_COMPILE_COMMAND = "reconciler lock"
 
 
-@attrs.frozen(repr=False, eq=False)
-class ResolveRequest(Value):
+@frozen
+class ResolveRequest:
     """Everything a resolver needs to lock one plugin.
 
     ``previous`` is the current lock's text (its pins are kept where still allowed), ``None``
@@ -54,8 +52,8 @@ class Resolver(Protocol):
         """The lock body (without reconciler's header) for ``request``; raises LockError."""
 
 
-@attrs.frozen(repr=False, eq=False)
-class Workdir(Value):
+@frozen
+class Workdir:
     """A scratch directory with the plugin's ``<name>.in`` and its output ``<name>.txt``."""
 
     path: Path

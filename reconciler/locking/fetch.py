@@ -18,7 +18,6 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import attrs
 from packaging.utils import (
     canonicalize_name,
     canonicalize_version,
@@ -40,13 +39,14 @@ from reconciler.support.digest import file_sha256
 from reconciler.support.paths import check_root
 from reconciler.support.redact import redact
 from reconciler.support.tool_errors import explain
+from reconciler.support.values import evolve, frozen
 
 
 class FetchError(ReconcilerError):
     """An artifact could not be downloaded, or did not match the hash its lock gives."""
 
 
-@attrs.frozen
+@frozen
 class Artifact:
     """One pinned distribution to fetch, with every hash any lock allows for it."""
 
@@ -67,7 +67,7 @@ class Artifact:
         return " ".join([head, *(f"--hash={h}" for h in self.hashes)])
 
 
-@attrs.frozen
+@frozen
 class FetchReport:
     """What ``fetch`` put in the wheelhouse."""
 
@@ -130,7 +130,7 @@ def collect(
 
 def _merge(old: Artifact, new: Artifact) -> Artifact:
     """One artifact pinned by several locks: every hash and every plugin, in order, once."""
-    return attrs.evolve(
+    return evolve(
         old,
         hashes=tuple(dict.fromkeys((*old.hashes, *new.hashes))),
         plugins=tuple(dict.fromkeys((*old.plugins, *new.plugins))),
@@ -175,7 +175,7 @@ def fetch(job: FetchJob) -> FetchReport:
             for batch in batches(artifacts):
                 log(f"downloading {len(batch)} artifact(s) with {executable}")
                 _download(executable, versions[executable], batch, dest, index)
-        built = build_wheels(attrs.evolve(job, dest=dest))
+        built = build_wheels(evolve(job, dest=dest))
     for artifacts in groups.values():
         for a in artifacts:
             key = (a.name, canonicalize_version(a.version) or (a.url or ""))
@@ -301,7 +301,7 @@ def _resolve_build(
     wanted: Sequence[str], plugin: Plugin, desired: DesiredState, interpreter: Interpreter
 ) -> tuple[LockedPackage, ...]:
     """Pin ``wanted`` (build requirements) with hashes, for the plugin's interpreter and index."""
-    build_plugin = attrs.evolve(
+    build_plugin = evolve(
         plugin, requirements=tuple(wanted), constraints=(), pre=False, universal=False
     )
     request = ResolveRequest(

@@ -29,8 +29,6 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
-import attrs
-
 from reconciler import lockformats
 from reconciler.errors import ReconcilerError
 from reconciler.installers import find_uv
@@ -52,6 +50,7 @@ from reconciler.support.files import write_atomic
 from reconciler.support.names import canonical_name
 from reconciler.support.redact import redact, strip_userinfo
 from reconciler.support.tool_errors import explain, failure_cause
+from reconciler.support.values import asdict, evolve, fields, frozen
 from reconciler.support.wheelhouse import MANIFEST, link_dirs
 
 #: The version of the manifest (:data:`MANIFEST`) ``fetch`` writes into the wheelhouse.
@@ -74,7 +73,7 @@ class WheelhouseError(ReconcilerError):
     """A wheel could not be built, or a wheelhouse's manifest or wheel cannot be trusted."""
 
 
-@attrs.frozen
+@frozen
 class BuiltWheel:
     """One entry of the manifest: a wheel built from one locked source."""
 
@@ -177,9 +176,9 @@ def read_manifest(wheelhouse: Path) -> tuple[BuiltWheel, ...]:
             f"unsupported manifest (format_version {MANIFEST_VERSION} expected)", file=path
         )
     wheels = data.get("wheels")
-    fields = {f.name for f in attrs.fields(BuiltWheel)}
+    names = {f.name for f in fields(BuiltWheel)}
     if not isinstance(wheels, list) or not all(
-        isinstance(w, dict) and set(w) == fields and all(isinstance(v, str) for v in w.values())
+        isinstance(w, dict) and set(w) == names and all(isinstance(v, str) for v in w.values())
         for w in wheels
     ):
         raise WheelhouseError("malformed manifest entries", file=path)
@@ -199,7 +198,7 @@ def _inside(wheelhouse: Path, wheel: str, manifest: Path) -> Path:
 def write_manifest(wheelhouse: Path, entries: Sequence[BuiltWheel]) -> None:
     """Write the manifest (entries sorted; the same wheels give the same bytes)."""
     wheels = sorted(
-        (attrs.asdict(e) for e in entries),
+        (asdict(e) for e in entries),
         key=lambda w: (w["name"], w["kind"], w["source"], w["revision"], w["wheel"]),
     )
     text = json.dumps({"format_version": MANIFEST_VERSION, "wheels": wheels}, indent=2) + "\n"
@@ -209,7 +208,7 @@ def write_manifest(wheelhouse: Path, entries: Sequence[BuiltWheel]) -> None:
 # --------------------------------------------------------------------------- fetch: building
 
 
-@attrs.frozen
+@frozen
 class _Source:
     package: LockedPackage
     interpreter: Interpreter
@@ -235,14 +234,14 @@ def _sources(
             ident = (package.name, *key, interpreter.executable)
             old = found.get(ident)
             if old is not None:
-                found[ident] = attrs.evolve(old, plugins=(*old.plugins, plugin.name))
+                found[ident] = evolve(old, plugins=(*old.plugins, plugin.name))
                 continue
             index = tuple(index_args(desired.index_for(plugin), desired.project_dir))
             found[ident] = _Source(package, interpreter, index, (plugin.name,))
     return list(found.values())
 
 
-@attrs.frozen
+@frozen
 class FetchJob:
     """One ``fetch``: the project's desired state and interpreters, the selected plugins
     (empty: every one), the wheelhouse directory, and where progress lines go."""
@@ -533,27 +532,24 @@ def use_wheelhouse(plan: Plan) -> Plan:
             steps.append(step)
             continue
         steps.append(
-            attrs.evolve(
+            evolve(
                 step,
                 locked=tuple(replaced.get(p, p) for p in step.locked),
                 install=tuple(
-                    attrs.evolve(i, package=replaced.get(i.package, i.package))
-                    for i in step.install
+                    evolve(i, package=replaced.get(i.package, i.package)) for i in step.install
                 ),
             )
         )
-    return attrs.evolve(plan, steps=tuple(steps), warnings=(*plan.warnings, *warnings))
+    return evolve(plan, steps=tuple(steps), warnings=(*plan.warnings, *warnings))
 
 
 def _without_wheels(step: Step) -> Step:
     if not any(p.prebuilt is not None for p in step.locked):
         return step
-    return attrs.evolve(
+    return evolve(
         step,
-        locked=tuple(attrs.evolve(p, prebuilt=None) for p in step.locked),
-        install=tuple(
-            attrs.evolve(i, package=attrs.evolve(i.package, prebuilt=None)) for i in step.install
-        ),
+        locked=tuple(evolve(p, prebuilt=None) for p in step.locked),
+        install=tuple(evolve(i, package=evolve(i.package, prebuilt=None)) for i in step.install),
     )
 
 
@@ -622,4 +618,4 @@ def _choose(
             "refusing to install it; run fetch again",
             plugin=step.plugin,
         )
-    return attrs.evolve(package, prebuilt=Prebuilt(path.absolute().as_uri(), entry.sha256))
+    return evolve(package, prebuilt=Prebuilt(path.absolute().as_uri(), entry.sha256))

@@ -7,8 +7,6 @@ import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 
-import attrs
-
 from reconciler import lockfile, lockformats
 from reconciler.errors import Interrupted, LockError, ReconcilerError, combine
 from reconciler.installers.base import output_label
@@ -23,11 +21,11 @@ from reconciler.support.files import fsync_dir, write_if_changed
 from reconciler.support.jobs import run_all
 from reconciler.support.names import PLUGIN_NAME_RE
 from reconciler.support.names import canonical_name as canonicalize_name
-from reconciler.support.values import Value
+from reconciler.support.values import evolve, frozen
 
 
-@attrs.frozen(repr=False, eq=False)
-class LockStatus(Value):
+@frozen
+class LockStatus:
     """Whether a plugin's lock is ``fresh``, ``missing`` or ``stale`` (with reasons)."""
 
     plugin: str
@@ -127,7 +125,7 @@ def lock_plugin(
         upgrade_packages=upgrade_packages,
     )
     request = ResolveRequest(
-        plugin=attrs.evolve(plugin, requirements=tuple(lines)),
+        plugin=evolve(plugin, requirements=tuple(lines)),
         interpreter=interpreter,
         index=desired.index_for(plugin),
         project_dir=desired.project_dir,
@@ -243,8 +241,8 @@ def _sync_lock_dirs(desired: DesiredState, plugins: Sequence[Plugin]) -> None:
         fsync_dir(directory)
 
 
-@attrs.frozen(repr=False, eq=False)
-class LockReport(Value):
+@frozen
+class LockReport:
     """What ``reconciler lock`` did."""
 
     written: tuple[str, ...]

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import attrs
-
-from reconciler.support.values import Value
+from reconciler.support.values import frozen
 
 
-@attrs.frozen(repr=False, eq=False)
-class Finding(Value):
+@frozen
+class Finding:
     """One known vulnerability of one locked package."""
 
     package: str
@@ -21,8 +19,8 @@ class Finding(Value):
     description: str = ""
 
 
-@attrs.frozen(repr=False, eq=False)
-class PluginAudit(Value):
+@frozen
+class PluginAudit:
     """What the auditor said about one plugin's lock (``error`` set when it could not say)."""
 
     plugin: str
@@ -32,8 +30,8 @@ class PluginAudit(Value):
     error: str | None = None
 
 
-@attrs.frozen(repr=False, eq=False)
-class AuditReport(Value):
+@frozen
+class AuditReport:
     """Every selected plugin's audit, sorted by plugin."""
 
     plugins: tuple[PluginAudit, ...]
@@ -49,8 +47,8 @@ class AuditReport(Value):
         return tuple(p for p in self.plugins if p.error is not None)
 
 
-@attrs.frozen(repr=False, eq=False)
-class SbomFile(Value):
+@frozen
+class SbomFile:
     """One SBOM written by ``sbom``: the plugin, the file, how many components it lists."""
 
     plugin: str

@@ -3,13 +3,11 @@ does not build its class)."""
 
 from __future__ import annotations
 
-import attrs
-
-from reconciler.support.values import Value
+from reconciler.support.values import frozen
 
 
-@attrs.frozen(repr=False, eq=False)
-class StatusRow(Value):
+@frozen
+class StatusRow:
     """One line of ``reconciler status``."""
 
     plugin: str

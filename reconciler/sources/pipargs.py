@@ -12,19 +12,17 @@ import shlex
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import attrs
-
 from reconciler import requirements as requirement_forms
 from reconciler.errors import ConfigError
 from reconciler.support.files import display_path, read_text_in
 from reconciler.support.redact import quoted, redact
-from reconciler.support.values import Value
+from reconciler.support.values import frozen
 
 Fail = Callable[[str], ConfigError]
 
 
-@attrs.frozen(repr=False, eq=False)
-class PipArgs(Value):
+@frozen
+class PipArgs:
     """A plugin's ``pip install`` arguments read as reconciler settings."""
 
     requirements: tuple[str, ...] = ()
@@ -52,17 +50,27 @@ _VALUED = {
 _FLAGS = {"--no-index": "no-index", "--pre": "pre"}
 
 
-@attrs.define(repr=False)
-class _Args(Value):
+class _Args:
     """Accumulates pip arguments while reading (frozen into :class:`PipArgs`)."""
 
-    requirements: list[str] = attrs.Factory(list)
-    constraints: list[str] = attrs.Factory(list)
-    index_url: str | None = None
-    extra_index_urls: list[str] = attrs.Factory(list)
-    find_links: list[str] = attrs.Factory(list)
-    no_index: bool = False
-    pre: bool = False
+    __slots__ = (
+        "constraints",
+        "extra_index_urls",
+        "find_links",
+        "index_url",
+        "no_index",
+        "pre",
+        "requirements",
+    )
+
+    def __init__(self) -> None:
+        self.requirements: list[str] = []
+        self.constraints: list[str] = []
+        self.index_url: str | None = None
+        self.extra_index_urls: list[str] = []
+        self.find_links: list[str] = []
+        self.no_index = False
+        self.pre = False
 
     def frozen(self) -> PipArgs:
         return PipArgs(

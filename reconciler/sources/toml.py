@@ -17,8 +17,6 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-import attrs
-
 from reconciler import requirements
 from reconciler.backends import INSTALLERS, RESOLVERS
 from reconciler.errors import ConfigError, toml_position
@@ -34,7 +32,7 @@ PROJECT_FILE = "reconciler.toml"
 #: The defaults of :class:`~reconciler.models.Settings`, the one place they are written.
 _DEFAULT = Settings(Path(".venvs"), Path("lock"))
 
-_REQUIRED: Any = attrs.NOTHING
+_REQUIRED: Any = object()  # a required field (attrs.NOTHING in the raw classes)
 _LIST: Any = object()  # a fresh empty list (attrs.Factory(list) in the raw classes)
 
 #: The fields of :class:`~reconciler.sources.toml_raw.RawSettings` and ``RawPlugin``
@@ -78,6 +76,7 @@ if TYPE_CHECKING:
 
 @functools.cache
 def _converter() -> cattrs.Converter:
+    import attrs  # noqa: PLC0415 - errors only: the raw classes are attrs classes for cattrs
     from cattrs.gen import make_dict_structure_fn, override  # noqa: PLC0415 - errors only
     from cattrs.preconf.tomlkit import make_converter  # noqa: PLC0415 - start-up: errors only
 

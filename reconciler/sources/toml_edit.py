@@ -15,7 +15,6 @@ from collections.abc import Callable, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import attrs
 import tomlkit
 import tomlkit.exceptions
 from tomlkit.items import Table
@@ -24,13 +23,14 @@ from reconciler.errors import ConfigError, ReconcilerError, toml_position
 from reconciler.models import DesiredState, Plugin
 from reconciler.sources import toml as config
 from reconciler.support.files import read_regular, write_atomic
+from reconciler.support.values import evolve, frozen
 
 
 class EditError(ConfigError):
     """``reconciler.toml`` cannot be edited as asked (the file is left unchanged)."""
 
 
-@attrs.frozen
+@frozen
 class Edit:
     """One change to ``reconciler.toml``: the file and its text before and after."""
 
@@ -76,7 +76,7 @@ def add_text(
         requirements=tuple(requirements),
         python=python if python is not None else before.settings.python,
     )
-    _expect(after, attrs.evolve(before, plugins=(*before.plugins, expected)), project_file)
+    _expect(after, evolve(before, plugins=(*before.plugins, expected)), project_file)
     return result
 
 
@@ -98,7 +98,7 @@ def remove_text(text: str, project_file: Path, name: str) -> str:
     result = _checked(_splice_remove(text, reference), reference, project_file)
     after = _validate(result, project_file)
     remaining = tuple(p for p in before.plugins if p.name != name)
-    _expect(after, attrs.evolve(before, plugins=remaining), project_file)
+    _expect(after, evolve(before, plugins=remaining), project_file)
     return result
 
 
@@ -152,7 +152,7 @@ def _validate(text: str, project_file: Path) -> DesiredState:
 
 
 def _expect(after: DesiredState, expected: DesiredState, project_file: Path) -> None:
-    ordered = attrs.evolve(expected, plugins=tuple(sorted(expected.plugins, key=lambda p: p.name)))
+    ordered = evolve(expected, plugins=tuple(sorted(expected.plugins, key=lambda p: p.name)))
     if after != ordered:  # pragma: no cover - a safety net for layouts tomlkit mishandles
         raise EditError(
             f"{project_file.name}: cannot edit this file safely (the result would change other "

@@ -10,14 +10,13 @@ from pathlib import Path
 import attrs
 
 from reconciler.models import Settings
-from reconciler.support.values import Value
 
 #: The defaults of :class:`~reconciler.models.Settings` (as ``_DEFAULT`` in sources/toml.py).
 DEFAULT = Settings(Path(".venvs"), Path("lock"))
 
 
-@attrs.define(repr=False)
-class RawSettings(Value):
+@attrs.define
+class RawSettings:
     """``[settings]`` as written (paths relative, index options flat); see :func:`_settings`."""
 
     venv_root: str = str(DEFAULT.venv_root)
@@ -35,8 +34,8 @@ class RawSettings(Value):
     lock_format: str = DEFAULT.lock_format
 
 
-@attrs.define(repr=False)
-class RawPlugin(Value):
+@attrs.define
+class RawPlugin:
     requirements: list[str]
     python: str | None = None
     index_url: str | None = None
@@ -49,7 +48,7 @@ class RawPlugin(Value):
     lock_format: str | None = None
 
 
-@attrs.define(repr=False)
-class RawProject(Value):
+@attrs.define
+class RawProject:
     settings: RawSettings = attrs.Factory(RawSettings)
     plugins: dict[str, RawPlugin] = attrs.Factory(dict)

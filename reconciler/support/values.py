@@ -1,19 +1,213 @@
-"""The base of reconciler's attrs value classes: one ``__repr__``, ``__eq__`` and ``__hash__``
-shared by all of them.
+"""reconciler's frozen value classes: ``@frozen``, :func:`field`, :func:`evolve`, :func:`fields`
+and :func:`asdict`, with attrs' meaning for the part of attrs the domain values used.
 
-attrs compiles these methods anew for every class it builds, well over half of what a class
-costs at start-up (a no-op ``plan`` loads ~30 of them: ~20 ms). The classes are declared
-``@attrs.frozen(repr=False, eq=False)`` on :class:`Value` instead, whose methods behave as
-attrs' generated ones: ``Name(field=value, ...)`` over the fields attrs shows; equal when of
-the very same class with equal compared fields (``eq=False`` fields left out, an ``eq`` key
-applied); a hash of the same fields.
+Why not attrs (the stack's choice, kept at the cattrs edge: ``sources/toml_raw.py``): importing
+attrs costs ~100M instructions (it loads ``inspect``, ``ast``, ``dis``, ``tokenize``, ``platform``)
+and each class compiles its own ``__init__`` (~2M each; a no-op ``plan`` builds ~30). Together
+that was ~40% of a no-op ``plan``'s instructions above the interpreter's start-up (issue 20's
+budget is ``python -c pass`` + 60 ms). Here a class costs one ``type()`` call and nothing is
+compiled: ``__init__``, ``__repr__``, ``__eq__``, ``__hash__`` are shared functions over the
+class's field list.
+
+A ``@frozen`` class is slotted and immutable (assigning raises :class:`FrozenInstanceError`, an
+``AttributeError``, as attrs' does); its fields are its annotations in order, each default the
+class attribute of that name or a :func:`field`. ``__init__`` takes the fields positionally or
+by name (defaults are shared, as in attrs; ``field(factory=...)`` makes a new one per
+instance, ``takes_self=True`` passes the half-made instance). ``__repr__`` is attrs' format
+over the fields with ``repr=True``; two instances are equal when of the very same class with
+equal ``eq=True`` fields, and hash the same way. mypy reads the classes through
+``typing.dataclass_transform``. tests/test_values.py checks each behaviour against attrs'.
 """
 
 from __future__ import annotations
 
 import operator
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar, dataclass_transform
+
+_T = TypeVar("_T")
+
+
+class _Missing:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+#: A field without a default (:attr:`Field.default`).
+MISSING: Any = _Missing()
+
+
+class FrozenInstanceError(AttributeError):
+    """Assigning to a field of a frozen value."""
+
+    def __init__(self) -> None:
+        super().__init__("can't set attribute")
+
+
+class NotAValueClassError(TypeError):
+    """:func:`fields`, :func:`evolve` or :func:`asdict` on something not ``@frozen``."""
+
+
+class Field:
+    """One field: its ``name``, its annotation as written (``type``), ``default`` (or
+    :data:`MISSING`), ``factory`` and ``takes_self``, and whether ``eq`` and ``repr`` use it."""
+
+    __slots__ = ("default", "eq", "factory", "name", "repr", "takes_self", "type")
+
+    def __init__(
+        self,
+        default: Any = MISSING,
+        factory: Callable[..., Any] | None = None,
+        takes_self: bool = False,
+        eq: bool = True,
+        repr: bool = True,
+    ) -> None:
+        if default is not MISSING and factory is not None:
+            raise TypeError("a field takes a default or a factory, not both")
+        self.name = ""
+        self.type: object = None
+        self.default = default
+        self.factory = factory
+        self.takes_self = takes_self
+        self.eq = eq
+        self.repr = repr
+
+    def __repr__(self) -> str:
+        return f"Field(name={self.name!r}, type={self.type!r}, default={self.default!r})"
+
+
+def field(
+    *,
+    default: Any = MISSING,
+    factory: Callable[..., Any] | None = None,
+    takes_self: bool = False,
+    eq: bool = True,
+    repr: bool = True,
+) -> Any:
+    """A field's settings, as its class attribute: ``x: T = field(default=..., eq=False)``."""
+    return Field(default, factory, takes_self, eq, repr)
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(field,))
+def frozen(cls: type[_T]) -> type[_T]:
+    """``cls`` as a slotted, frozen value class (see the module docstring)."""
+    if "__slots__" in cls.__dict__:
+        raise TypeError(f"{cls.__qualname__}: @frozen makes __slots__ itself")
+    namespace = {k: v for k, v in cls.__dict__.items() if k not in ("__dict__", "__weakref__")}
+    own: list[Field] = []
+    for name, annotation in cls.__dict__.get("__annotations__", {}).items():  # noqa: RUF063 - the class's own, unevaluated (inspect costs start-up)
+        if isinstance(annotation, str) and annotation.startswith(("ClassVar", "typing.ClassVar")):
+            continue
+        given = namespace.pop(name, MISSING)
+        spec = given if isinstance(given, Field) else Field(default=given)
+        spec.name = name
+        spec.type = annotation
+        own.append(spec)
+    inherited: tuple[Field, ...] = ()
+    for base in reversed(cls.__mro__[1:]):
+        inherited = (*inherited, *base.__dict__.get("__value_fields__", ()))
+    all_fields = (*inherited, *own)
+    seen: set[str] = set()
+    for spec in all_fields:
+        if spec.name in seen:
+            raise TypeError(f"{cls.__qualname__}: field {spec.name!r} declared twice")
+        seen.add(spec.name)
+    required_after_default = False
+    for spec in all_fields:
+        if spec.default is MISSING and spec.factory is None:
+            if required_after_default:
+                raise TypeError(f"{cls.__qualname__}: no default for {spec.name!r} after a default")
+        else:
+            required_after_default = True
+
+    namespace["__slots__"] = tuple(spec.name for spec in own)
+    namespace["__value_fields__"] = all_fields
+    namespace["__qualname__"] = cls.__qualname__
+    namespace["__match_args__"] = tuple(spec.name for spec in all_fields)
+    for name, method in _METHODS.items():
+        if name not in namespace:  # a class's own method wins
+            namespace[name] = method
+    namespace["__init__"] = _init_for(cls.__qualname__, all_fields)
+    namespace["__signature__"] = _Signature()
+    meta: Any = type(cls)
+    made: type[_T] = meta(cls.__name__, cls.__bases__, namespace)
+    return made
+
+
+def _init_for(qualname: str, all_fields: tuple[Field, ...]) -> Callable[..., None]:
+    """The ``__init__`` of a class with ``all_fields`` (one loop, no generated code)."""
+    names = tuple(spec.name for spec in all_fields)
+    plan = tuple((spec.name, spec.default, spec.factory, spec.takes_self) for spec in all_fields)
+    known = frozenset(names)
+    required = frozenset(
+        spec.name for spec in all_fields if spec.default is MISSING and spec.factory is None
+    )
+    count = len(names)
+    setter = object.__setattr__
+
+    def __init__(self: object, *args: Any, **kwargs: Any) -> None:
+        if args:
+            if len(args) > count:
+                raise TypeError(
+                    f"{qualname}.__init__() takes {count + 1} positional arguments "
+                    f"but {len(args) + 1} were given"
+                )
+            for name, value in zip(names, args, strict=False):
+                if name in kwargs:
+                    raise TypeError(
+                        f"{qualname}.__init__() got multiple values for argument {name!r}"
+                    )
+                kwargs[name] = value
+        if not kwargs.keys() <= known:
+            unknown = sorted(kwargs.keys() - known)[0]
+            raise TypeError(f"{qualname}.__init__() got an unexpected keyword argument {unknown!r}")
+        if not required <= kwargs.keys():
+            missing = [name for name in names if name in required and name not in kwargs]
+            raise TypeError(
+                f"{qualname}.__init__() missing {len(missing)} required argument"
+                f"{'s' if len(missing) > 1 else ''}: {', '.join(map(repr, missing))}"
+            )
+        for name, default, factory, takes_self in plan:
+            if name in kwargs:
+                setter(self, name, kwargs[name])
+            elif factory is None:
+                setter(self, name, default)
+            else:
+                setter(self, name, factory(self) if takes_self else factory())
+
+    __init__.__qualname__ = f"{qualname}.__init__"
+    return __init__
+
+
+class _Signature:
+    """``cls.__signature__``, made on first use (``inspect`` costs start-up): the fields as
+    parameters with their types, for ``inspect.signature`` and hypothesis' ``builds``."""
+
+    def __get__(self, instance: object, owner: type) -> Any:
+        import inspect  # noqa: PLC0415 - start-up: only introspection pays
+        import typing  # noqa: PLC0415 - see above
+
+        try:
+            hints = typing.get_type_hints(owner)
+        except NameError:  # an annotation imported only for type checking
+            hints = {}
+        parameters = [
+            inspect.Parameter(
+                spec.name,
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                default=(  # a factory's field shows MISSING, as attrs' show NOTHING
+                    inspect.Parameter.empty
+                    if spec.default is MISSING and spec.factory is None
+                    else spec.default
+                ),
+                annotation=hints.get(spec.name, spec.type),
+            )
+            for spec in fields(owner)
+        ]
+        return inspect.Signature(parameters, return_annotation=None)
+
 
 #: Per class: a function giving the tuple of the values ``__eq__`` and ``__hash__`` compare.
 _KEYS: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
@@ -23,18 +217,8 @@ def _key(cls: type) -> Callable[[Any], tuple[Any, ...]]:
     found = _KEYS.get(cls)
     if found is not None:
         return found
-    fields = [f for f in getattr(cls, "__attrs_attrs__", ()) if f.eq]
-    names = [f.name for f in fields]
-    if any(f.eq_key is not None for f in fields):
-        pairs = [(f.name, f.eq_key) for f in fields]
-
-        def found(obj: Any) -> tuple[Any, ...]:
-            return tuple(
-                getattr(obj, name) if key is None else key(getattr(obj, name))
-                for name, key in pairs
-            )
-
-    elif len(names) > 1:
+    names = [spec.name for spec in fields(cls) if spec.eq]
+    if len(names) > 1:
         found = operator.attrgetter(*names)  # a tuple of the values, in C
     elif names:
         one = operator.attrgetter(names[0])
@@ -51,28 +235,114 @@ def _key(cls: type) -> Callable[[Any], tuple[Any, ...]]:
     return found
 
 
-class Value:
-    """Mixed into an ``@attrs.frozen(repr=False, eq=False)`` class (see the module docstring);
-    an ``@attrs.define(repr=False)`` class keeps attrs' own ``__eq__`` (a mutable value is not
-    hashable)."""
+def _repr(self: object) -> str:
+    shown = [
+        f"{spec.name}={getattr(self, spec.name)!r}" for spec in fields(type(self)) if spec.repr
+    ]
+    return f"{type(self).__qualname__.rsplit('>.', 1)[-1]}({', '.join(shown)})"
 
-    __slots__ = ()
 
-    def __repr__(self) -> str:
-        shown = []
-        for field in getattr(type(self), "__attrs_attrs__", ()):
-            if field.repr is False:
-                continue
-            value = getattr(self, field.name)
-            text = field.repr(value) if callable(field.repr) else repr(value)
-            shown.append(f"{field.name}={text}")
-        return f"{type(self).__qualname__.rsplit('>.', 1)[-1]}({', '.join(shown)})"
+def _eq(self: object, other: object) -> Any:
+    if other.__class__ is not self.__class__:
+        return NotImplemented
+    key = _key(type(self))
+    return bool(key(self) == key(other))
 
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        key = _key(type(self))
-        return bool(key(self) == key(other))
 
-    def __hash__(self) -> int:
-        return hash((type(self).__qualname__, *_key(type(self))(self)))
+def _ne(self: object, other: object) -> Any:
+    result = _eq(self, other)
+    return result if result is NotImplemented else not result
+
+
+def _hash(self: object) -> int:
+    return hash((type(self).__qualname__, *_key(type(self))(self)))
+
+
+def _setattr(self: object, name: str, value: object) -> None:
+    raise FrozenInstanceError
+
+
+def _delattr(self: object, name: str) -> None:
+    raise FrozenInstanceError
+
+
+def _getstate(self: object) -> dict[str, Any]:
+    return {spec.name: getattr(self, spec.name) for spec in fields(type(self))}
+
+
+def _setstate(self: object, state: dict[str, Any]) -> None:
+    for name, value in state.items():
+        object.__setattr__(self, name, value)
+
+
+_METHODS: dict[str, Callable[..., Any]] = {
+    "__repr__": _repr,
+    "__eq__": _eq,
+    "__ne__": _ne,
+    "__hash__": _hash,
+    "__setattr__": _setattr,
+    "__delattr__": _delattr,
+    "__getstate__": _getstate,
+    "__setstate__": _setstate,
+}
+
+
+def is_value_class(cls: object) -> bool:
+    """Whether ``cls`` is a ``@frozen`` class."""
+    return isinstance(cls, type) and "__value_fields__" in cls.__dict__
+
+
+def fields(cls: type) -> tuple[Field, ...]:
+    """The fields of a ``@frozen`` class, in order."""
+    found: tuple[Field, ...] | None = cls.__dict__.get("__value_fields__")
+    if found is None:
+        raise NotAValueClassError(f"{cls!r} is not a @frozen class")
+    return found
+
+
+def evolve(inst: _T, **changes: Any) -> _T:
+    """A copy of ``inst`` with ``changes`` (made by its ``__init__``, as attrs' ``evolve``)."""
+    cls = type(inst)
+    values = {spec.name: getattr(inst, spec.name) for spec in fields(cls)}
+    unknown = changes.keys() - values.keys()
+    if unknown:
+        raise TypeError(f"{cls.__qualname__} has no field {sorted(unknown)[0]!r}")
+    values.update(changes)
+    return cls(**values)
+
+
+#: Values :func:`asdict` keeps as they are.
+_ATOMIC = frozenset({int, str, float, bool, type(None), bytes, complex})
+
+Serializer = Callable[[Any, "Field | None", Any], Any]
+
+
+def asdict(inst: object, *, value_serializer: Serializer | None = None) -> dict[str, Any]:
+    """``inst``'s fields as a dict, recursing into values, tuples, lists, sets and dicts (each
+    collection kept of its own type), ``value_serializer(owner, field, value)`` applied first to
+    each field and item: ``attrs.asdict`` with its default options."""
+    out: dict[str, Any] = {}
+    for spec in fields(type(inst)):
+        value = getattr(inst, spec.name)
+        if value_serializer is not None:
+            value = value_serializer(inst, spec, value)
+        out[spec.name] = _recurse(value, value_serializer, serialized=True)
+    return out
+
+
+def _recurse(value: Any, serializer: Serializer | None, *, serialized: bool) -> Any:
+    kind = type(value)
+    if kind in _ATOMIC:
+        return serializer(None, None, value) if serializer and not serialized else value
+    if is_value_class(kind):
+        return asdict(value, value_serializer=serializer)
+    if issubclass(kind, (tuple, list, set, frozenset)):
+        return kind(_recurse(item, serializer, serialized=False) for item in value)
+    if issubclass(kind, dict):
+        return kind(
+            (_recurse(k, serializer, serialized=False), _recurse(v, serializer, serialized=False))
+            for k, v in value.items()
+        )
+    if serializer is not None and not serialized:
+        return serializer(None, None, value)
+    return value

@@ -8,8 +8,6 @@ import shlex
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-import attrs
-
 from reconciler import interpreters
 from reconciler.errors import ConfigError
 from reconciler.layouts.meltano import MeltanoLayout, MeltanoVenv, venv_id
@@ -20,6 +18,7 @@ from reconciler.sources.meltano.project import Project, read_project
 from reconciler.sources.meltano.yaml import Entry
 from reconciler.sources.pipargs import read_pip_args
 from reconciler.support.names import PLUGIN_NAME_RE
+from reconciler.support.values import evolve
 
 _SINGULAR = {
     "extractors": "extractor",
@@ -110,7 +109,7 @@ def _desired(project_file: Path, project: Project) -> DesiredState:
         aliases.setdefault(plugin_type.removesuffix("s"), set()).add(pid)
     return DesiredState(
         project_file=project_file,
-        settings=attrs.evolve(project.settings, python=default_python),
+        settings=evolve(project.settings, python=default_python),
         plugins=tuple(sorted(plugins, key=lambda p: p.name)),
         layout=MeltanoLayout(project.sys_dir, declared),
         aliases=tuple(sorted((a, tuple(sorted(ids))) for a, ids in aliases.items())),

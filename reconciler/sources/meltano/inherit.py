@@ -8,15 +8,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import attrs
-
 from reconciler.errors import ConfigError
 from reconciler.sources.meltano.project import Project
 from reconciler.sources.meltano.yaml import Entry, Where
 from reconciler.support.files import display_path, read_text_in
+from reconciler.support.values import frozen
 
 
-@attrs.frozen
+@frozen
 class Resolved:
     """One Meltano plugin with its inherited values."""
 

@@ -5,16 +5,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import attrs
-
 from reconciler.models import Settings
 from reconciler.sources.meltano.env import install_env, project_python
 from reconciler.sources.meltano.include import include_paths
 from reconciler.sources.meltano.sibling import toml_settings
 from reconciler.sources.meltano.yaml import PROJECT_FILE, Entry, plugin_entries, read_yaml
+from reconciler.support.values import evolve, frozen
 
 
-@attrs.frozen
+@frozen
 class Project:
     """What the loader needs of a project: its entries, settings and install environment."""
 
@@ -54,7 +53,7 @@ def read_project(project_file: Path) -> Project:
     return Project(
         root=root,
         sys_dir=sys_dir,
-        settings=attrs.evolve(settings, venv_root=sys_dir),
+        settings=evolve(settings, venv_root=sys_dir),
         python_explicit=python_explicit,
         entries=entries,
         env=env,

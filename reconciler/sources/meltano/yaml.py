@@ -6,7 +6,6 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import attrs
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
@@ -15,13 +14,14 @@ from reconciler.layouts.meltano import PIP_TYPES
 from reconciler.sources import read_project_text
 from reconciler.support.names import kind_of
 from reconciler.support.redact import redact
+from reconciler.support.values import frozen
 
 PROJECT_FILE = "meltano.yml"
 #: Plugin types Meltano does not install with pip into a venv of their own.
 OTHER_TYPES = ("transforms", "mappings")
 
 
-@attrs.frozen
+@frozen
 class Where:
     """A place in a project file, for error messages: ``meltano.yml:12: plugins...: ...``."""
 
@@ -179,7 +179,7 @@ def index_line(node: Any, index: int) -> int | None:
 # --------------------------------------------------------------------------- plugins as written
 
 
-@attrs.frozen
+@frozen
 class Entry:
     """One plugin entry of ``meltano.yml`` (or an included file), as written."""
 
