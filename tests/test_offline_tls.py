@@ -10,8 +10,10 @@ channel to them (:func:`reconciler.support.procs.run`), as ``test_locking``'s lo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,8 +24,10 @@ from helpers import WHEELS
 from standin_index import StandInIndex
 from test_one_call import apply_in_process, git_project
 
+from reconciler.errors import ExecuteError
 from reconciler.installers.base import install_batches
 from reconciler.installers.pipconfig import TLS_VARIABLES, reaches_network
+from reconciler.installers.uv import UvInstaller
 from reconciler.models import IndexOptions, LockedPackage, Prebuilt
 from reconciler.support import procs
 
@@ -106,6 +110,24 @@ def test_uv_applies_from_an_index_with_its_tls_settings(tmp_path: Path, uv_envs:
     installs = _calls(uv_envs, "pip", "install")
     assert len(installs) == 1, [w for w, _ in uv_envs]
     assert installs[0]["SSL_CERT_FILE"] == str(index.ca)
+
+
+def test_uv_makes_a_venv_of_an_interpreter_path_without_tls_settings(
+    tmp_path: Path, uv_envs: Envs
+) -> None:
+    """``uv venv --python <path>`` downloads nothing; a bare name (which uv may download a
+    Python for) keeps the settings."""
+    installer = UvInstaller()
+    python = str(Path(sys.executable).resolve())
+    installer._uv_venv(python, tmp_path / "by-path")
+    assert (tmp_path / "by-path" / "pyvenv.cfg").is_file()
+    name = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    with contextlib.suppress(ExecuteError):  # found or not: the environment is what counts
+        installer._uv_venv(name, tmp_path / "by-name")
+    by_path, by_name = _calls(uv_envs, "venv")
+    assert not set(TLS_VARIABLES) & set(by_path), by_path
+    assert by_path["RECONCILER_TEST_KEEP"] == "kept"
+    assert by_name["SSL_CERT_DIR"] == str(tmp_path / "certs")
 
 
 LOCAL = IndexOptions(find_links=("wheels", "file:///srv/wheels"), no_index=True)
