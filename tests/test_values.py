@@ -49,41 +49,67 @@ class PointTwin:
     note: str = attrs.field(default="", eq=False, repr=False)
 
 
-def _both(*args: Any, **kwargs: Any) -> tuple[object, object]:
-    """The same call on both classes: each result, or the exception's type."""
-    found: list[object] = []
-    for cls in (Point, PointTwin):
+_CALLS: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
+    (("a",), {}),
+    (("a", 2), {}),
+    ((), {"name": "a", "size": 3, "tags": ["x"], "tag": "t", "note": "n"}),
+    (("a", 2, ["x"], "t", "n"), {}),
+    (("a",), {"tag": "given"}),
+    ((), {"size": 1}),  # missing the required field
+    ((), {}),
+    (("a",), {"name": "b"}),  # given twice
+    (("a",), {"colour": "red"}),  # unknown
+    (("a", 1, [], "t", "n", "extra"), {}),  # too many
+]
+
+
+def _point_class() -> type[Point]:
+    """A new class of Point's fields (its own count of instances made)."""
+
+    @frozen
+    class Point:
+        name: str
+        size: int = 0
+        tags: list[str] = field(factory=list)
+        tag: str = field(factory=_default_tag, takes_self=True)
+        note: str = field(default="", eq=False, repr=False)
+
+    return Point
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["generic", "compiled"])
+def test_init_accepts_and_refuses_what_attrs_does(compiled: bool) -> None:
+    """Both ``__init__``s (the generic one, and the one compiled once a class has made
+    COMPILE_AFTER instances) take and refuse the calls attrs' does, with the same result."""
+    cls = _point_class()
+    if compiled:
+        for _ in range(values.COMPILE_AFTER):
+            cls("warm-up")
+    assert ("<@frozen" in cls.__init__.__code__.co_filename) is compiled
+    for args, kwargs in _CALLS:
         try:
-            found.append(cls(*args, **kwargs))
+            twin: object = PointTwin(*args, **kwargs)
         except TypeError:
-            found.append(TypeError)
-    return found[0], found[1]
+            with pytest.raises(TypeError):
+                cls(*args, **kwargs)
+            continue
+        mine = cls(*args, **kwargs)
+        assert repr(mine) == repr(twin).replace("PointTwin(", "Point(")
+        assert values.asdict(mine) == attrs.asdict(twin)
+        assert mine.tags is not cls("b").tags  # a factory makes a new one per instance
+        with pytest.raises(values.FrozenInstanceError):
+            mine.size = 9  # type: ignore[misc]
 
 
-@pytest.mark.parametrize(
-    ("args", "kwargs"),
-    [
-        (("a",), {}),
-        (("a", 2), {}),
-        ((), {"name": "a", "size": 3, "tags": ["x"], "tag": "t", "note": "n"}),
-        (("a", 2, ["x"], "t", "n"), {}),
-        (("a",), {"tag": "given"}),
-        ((), {}),  # missing the required field
-        (("a",), {"name": "b"}),  # given twice
-        (("a",), {"colour": "red"}),  # unknown
-        (("a", 1, [], "t", "n", "extra"), {}),  # too many
-    ],
-)
-def test_init_accepts_and_refuses_what_attrs_does(
-    args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> None:
-    mine, twin = _both(*args, **kwargs)
-    if twin is TypeError:
-        assert mine is TypeError
-        return
-    assert mine is not TypeError
-    assert repr(mine) == repr(twin).replace("PointTwin(", "Point(")
-    assert values.asdict(mine) == attrs.asdict(twin)
+def test_a_field_that_cannot_be_a_parameter_keeps_the_generic_init() -> None:
+    @frozen
+    class Odd:
+        self: int = 0
+
+    for _ in range(values.COMPILE_AFTER + 1):
+        made = Odd(self=3)
+    assert "<@frozen" not in Odd.__init__.__code__.co_filename
+    assert made.self == 3
 
 
 def test_defaults_are_shared_factories_are_not_and_takes_self_sees_the_instance() -> None:
