@@ -104,7 +104,10 @@ def reaches_network(index: IndexOptions, sources: Iterable[str], *, by_name: boo
     index can be asked (``no-index``, or nothing looked up by name) and no find-links entry or
     source names a URL other than a local file (``file:``, ``git+file:``). Plain paths are local.
     A constraints or requirements file's content is not seen here: a caller that passes one
-    must treat the call as reaching the network.
+    must treat the call as reaching the network. Nor is what a local source's build does: a
+    build requirement given by an https URL in its ``pyproject.toml``, or a build script that
+    downloads, runs without the TLS settings (uv then trusts its bundled roots, Python the
+    system store): such a build needs the network although every source named here is local.
     """
     if by_name and not index.no_index:
         return True
