@@ -84,14 +84,26 @@ def test_uv_applies_local_sources_without_tls_settings(tmp_path: Path, uv_envs: 
     assert uninstalls[0]["RECONCILER_TEST_KEEP"] == "kept"
 
 
-def test_uv_applies_from_an_index_with_its_tls_settings(tmp_path: Path, uv_envs: Envs) -> None:
-    """An index pin is fetched over HTTPS from a stand-in whose CA only ``SSL_CERT_FILE``
-    names: the apply succeeds only because the install keeps it (a guard against dropping the
-    settings where they are needed)."""
+@pytest.mark.parametrize(
+    "source",
+    [
+        pytest.param("", id="index"),
+        pytest.param(
+            'no-index = true\nfind-links = ["https://pypi.org/simple/demo-common/"]\n',
+            id="https-find-links",
+        ),
+    ],
+)
+def test_uv_applies_from_a_server_with_its_tls_settings(
+    tmp_path: Path, uv_envs: Envs, source: str
+) -> None:
+    """A pin is fetched over HTTPS (from the index, or a find-links page) from a stand-in whose
+    CA only ``SSL_CERT_FILE`` names: the apply succeeds only because the install keeps it (a
+    guard against dropping the settings where they are needed)."""
     root = tmp_path / "proj"
     root.mkdir()
     (root / "reconciler.toml").write_text(
-        '[settings]\ninstaller = "uv"\nresolver = "uv"\n\n'
+        f'[settings]\ninstaller = "uv"\nresolver = "uv"\n{source}\n'
         f"[plugins.alpha]\nrequirements = {json.dumps(['demo-common==1.0.0'])}\n",
         encoding="utf-8",
     )
