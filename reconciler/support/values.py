@@ -5,9 +5,11 @@ Why not attrs (the stack's choice, kept at the cattrs edge: ``sources/toml_raw.p
 attrs costs ~100M instructions (it loads ``inspect``, ``ast``, ``dis``, ``tokenize``, ``platform``)
 and each class compiles its own ``__init__`` (~2M each; a no-op ``plan`` builds ~30). Together
 that was ~40% of a no-op ``plan``'s instructions above the interpreter's start-up (issue 20's
-budget is ``python -c pass`` + 60 ms). Here a class costs one ``type()`` call and nothing is
-compiled: ``__init__``, ``__repr__``, ``__eq__``, ``__hash__`` are shared functions over the
-class's field list.
+budget is ``python -c pass`` + 60 ms). Here a class costs one ``type()`` call: ``__repr__``,
+``__eq__``, ``__hash__`` are shared functions over the class's field list, and so is
+``__init__`` until the class has made :data:`COMPILE_AFTER` instances in the run; only then is
+an ``__init__`` compiled for it, as attrs writes one (a lock's packages and a venv's
+distributions are made by the hundred, most classes a few times).
 
 A ``@frozen`` class is slotted and immutable (assigning raises :class:`FrozenInstanceError`, an
 ``AttributeError``, as attrs' does); its fields are its annotations in order, each default the
