@@ -32,7 +32,7 @@ from helpers import (
 from reconciler import lockfile
 from reconciler.installers.uv import find_uv
 from reconciler.locking import piptools
-from reconciler.locking.base import ResolveRequest, needs_network
+from reconciler.locking.base import ResolveRequest, resolve_needs_tls
 from reconciler.locking.piptools import resolver_python
 from reconciler.models import IndexOptions, Interpreter, Plugin
 from reconciler.support import procs
@@ -720,15 +720,26 @@ def _request(index: IndexOptions, *requirements: str, constraints: Sequence[str]
     return ResolveRequest(plugin, interpreter, index, Path("/proj"), Path("/proj/tools"))
 
 
-LOCAL = IndexOptions(find_links=("wheels", "file:///srv/wheels"), no_index=True)
+#: the fixture wheelhouse, by path and by ``file:`` URL: wheels only
+LOCAL = IndexOptions(find_links=(str(WHEELS), WHEELS.as_uri()), no_index=True)
 
 
 @pytest.mark.parametrize(
-    ("request_", "network"),
+    ("request_", "tls"),
     [
-        pytest.param(_request(LOCAL, "tap-alpha", "./local", "-e ./edit"), False, id="local"),
-        pytest.param(_request(LOCAL, "x @ file:///srv/x-1.0.tar.gz"), False, id="file-url"),
-        pytest.param(_request(LOCAL, "x @ git+file:///srv/repo@v1"), False, id="git-file"),
+        pytest.param(_request(LOCAL, "tap-alpha", "demo-common>=1 ; python_version>'3'"), False,
+                     id="wheelhouse"),
+        pytest.param(_request(LOCAL, "x @ file:///srv/x-1.0-py3-none-any.whl"), False,
+                     id="file-wheel"),
+        pytest.param(_request(LOCAL, "tap-alpha", "./local"), True, id="builds-path"),
+        pytest.param(_request(LOCAL, "-e ./edit"), True, id="builds-editable"),
+        pytest.param(_request(LOCAL, "x @ file:///srv/x-1.0.tar.gz"), True, id="builds-sdist"),
+        pytest.param(_request(LOCAL, "x @ git+file:///srv/repo@v1"), True, id="builds-git-file"),
+        pytest.param(
+            _request(IndexOptions(find_links=("/nonexistent/wheels",), no_index=True), "a"),
+            True,
+            id="find-links-unreadable",
+        ),
         pytest.param(_request(IndexOptions(), "tap-alpha"), True, id="index"),
         pytest.param(
             _request(IndexOptions(find_links=("https://h/wheels/",), no_index=True), "a"),
@@ -739,9 +750,21 @@ LOCAL = IndexOptions(find_links=("wheels", "file:///srv/wheels"), no_index=True)
         pytest.param(_request(LOCAL, "x @ HTTPS://h/x-1.0-py3-none-any.whl"), True, id="url"),
         pytest.param(_request(LOCAL, "a", constraints=["c.txt"]), True, id="constraints"),
     ],
-)
-def test_a_resolve_needs_the_network_only_for_a_server(request_: Any, network: bool) -> None:
-    assert needs_network(request_) is network
+)  # fmt: skip
+def test_a_resolve_keeps_tls_for_a_server_or_a_build(request_: Any, tls: bool) -> None:
+    assert resolve_needs_tls(request_) is tls
+
+
+def test_a_resolve_keeps_tls_for_any_sdist_among_find_links(tmp_path: Path) -> None:
+    """A resolve looks up dependencies by names it is not given: an sdist of any name in a
+    local find-links directory may be built for its metadata."""
+    links = tmp_path / "links"
+    links.mkdir()
+    (links / "demo_common-1.0.0-py3-none-any.whl").write_bytes(b"")
+    index = IndexOptions(find_links=(str(links),), no_index=True)
+    assert resolve_needs_tls(_request(index, "demo-common")) is False
+    (links / "other_dep-2.0.tar.gz").write_bytes(b"")
+    assert resolve_needs_tls(_request(index, "demo-common")) is True
 
 
 @pytest.mark.skipif(not HAS_UV, reason="uv not installed")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Protocol
 
 from reconciler.errors import ExecuteError, Interrupted, ReconcilerError
-from reconciler.installers.pipconfig import hermetic_env, index_args, reaches_network
+from reconciler.installers.pipconfig import hermetic_env, index_args, needs_tls
 from reconciler.models import IndexOptions, LockedPackage
 from reconciler.support import procs, scratch
 from reconciler.support.redact import redact
@@ -188,7 +188,7 @@ class Batch:
     """One installer call: its arguments and the packages it must reinstall (a plain class:
     made and read here only; an attrs class costs every apply's start-up)."""
 
-    __slots__ = ("args", "force", "fresh", "hashed", "offline", "reinstall")
+    __slots__ = ("args", "force", "fresh", "hashed", "reinstall", "tls")
 
     def __init__(
         self,
@@ -198,7 +198,7 @@ class Batch:
         *,
         fresh: bool = False,
         reinstall: tuple[str, ...] = (),
-        offline: bool = False,
+        tls: bool = True,
     ) -> None:
         self.args = args
         self.force = force  # reinstall listed packages even when a same version is present
@@ -207,9 +207,9 @@ class Batch:
         #: installed distributions this call replaces at the same version (direct sources whose
         #: content may differ); empty in a new venv, so nothing is re-fetched or rebuilt for it
         self.reinstall = reinstall
-        #: the call provably reaches no server (:func:`~.pipconfig.reaches_network`): every
-        #: artifact a local file, no index asked
-        self.offline = offline
+        #: the call may reach a server or build something (:func:`~.pipconfig.needs_tls`);
+        #: False only when every artifact is a local wheel and no index is asked
+        self.tls = tls
 
 
 def install_each_batch(
@@ -223,7 +223,8 @@ def install_each_batch(
     """Run the installer's ``command(batch)`` for each batch that installs exactly the
     request's packages (none when there are no packages); ``mixed``: see :func:`install_batches`.
     Without ``keep_tls`` (uv: it loads every certificate they name at each start) a batch
-    that reaches no server runs without the TLS settings (:data:`~.pipconfig.TLS_VARIABLES`).
+    that reaches no server and builds nothing runs without the TLS settings
+    (:data:`~.pipconfig.TLS_VARIABLES`).
     Then record the source of each package installed from its prebuilt wheel
     (:func:`~reconciler.installers.origin.record_origins`)."""
     if not request.packages:
@@ -237,8 +238,7 @@ def install_each_batch(
         mixed=mixed,
     ) as batches:
         for batch in batches:
-            tls = keep_tls or not batch.offline
-            run(command(batch), "installing", pip_config=pip_config, tls=tls)
+            run(command(batch), "installing", pip_config=pip_config, tls=keep_tls or batch.tls)
     if any(p.prebuilt is not None for p in request.packages):
         from reconciler.installers.origin import record_origins  # noqa: PLC0415 - start-up: wheels of sources only
 
@@ -280,12 +280,8 @@ def install_batches(
         args: tuple[str, ...], group: Sequence[LockedPackage], lines: Sequence[str], hashed: bool
     ) -> Batch:
         names = reinstall(group)
-        # only wheels named by URL: no index pin, nothing built (no build dependency looked up)
-        by_name = not all(_wheel_url(p) for p in group)
-        offline = not reaches_network(index, lines, by_name=by_name)
-        return Batch(
-            args, repair or bool(names), hashed, fresh=repair, reinstall=names, offline=offline
-        )
+        tls = needs_tls(index, lines, project_dir)
+        return Batch(args, repair or bool(names), hashed, fresh=repair, reinstall=names, tls=tls)
 
     batches: list[Batch] = []
     with ExitStack() as stack:
@@ -308,15 +304,6 @@ def install_batches(
             file = stack.enter_context(requirements_file(lines))
             batches.append(batch((*index_opts, "-r", str(file)), unhashed, lines, hashed=False))
         yield batches
-
-
-def _wheel_url(package: LockedPackage) -> bool:
-    """Whether ``package`` is installed from a wheel named by URL (its prebuilt wheel, or a
-    locked ``.whl`` URL): the installer neither looks it up by name nor builds it."""
-    if package.prebuilt is not None:
-        return True
-    url = (package.url or "").split("#", 1)[0].lower()
-    return package.kind == "url" and url.endswith(".whl")
 
 
 def installed_names(venv: Path) -> set[str]:

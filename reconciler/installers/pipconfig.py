@@ -1,14 +1,18 @@
 """Hermetic pip invocations: ambient index configuration out, network settings kept (and uv's
-TLS settings dropped for a call that provably reaches no server: :func:`reaches_network`)."""
+TLS settings dropped for a call that provably reaches no server and builds nothing:
+:func:`needs_tls`)."""
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from reconciler.models import IndexOptions
+from reconciler.support.names import NAME_PATTERN, archive_name_version, canonical_name
 
 DEFAULT_INDEX_URL = "https://pypi.org/simple"
 #: pip settings a user may need to reach an index at all; these survive neutralisation.
@@ -29,7 +33,7 @@ _CONFIG_SECTIONS = ("global", "install", "download", "wheel")
 #: does not skip it): each certificate of ``SSL_CERT_DIR`` and ``SSL_CERT_FILE`` parsed (~40-60M
 #: instructions, more than a local resolve or install itself, where a system's whole CA directory
 #: is named), the platform store (``UV_NATIVE_TLS``), a client certificate. A uv call that
-#: provably reaches no server (:func:`reaches_network`) gets none of them.
+#: provably reaches no server and builds nothing (:func:`needs_tls`) gets none of them.
 TLS_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR", "SSL_CLIENT_CERT", "UV_NATIVE_TLS")
 #: The URL schemes that name a local file, not a server (a requirement's ``file:`` URL, a local
 #: git repository).
@@ -93,25 +97,127 @@ def _names_a_server(text: str) -> bool:
     return False
 
 
-def reaches_network(index: IndexOptions, sources: Iterable[str], *, by_name: bool = True) -> bool:
-    """Whether an installer or resolver call may reach a server: the one rule ``lock`` and
-    ``apply`` use to decide whether uv gets the TLS settings (:data:`TLS_VARIABLES`).
+def needs_tls(
+    index: IndexOptions, sources: Iterable[str], project_dir: Path, *, resolves: bool = False
+) -> bool:
+    """Whether an installer or resolver call keeps the TLS settings (:data:`TLS_VARIABLES`):
+    the one rule ``lock`` and ``apply`` use for uv. True when the call may reach a server or
+    may build anything (a build's own downloads, e.g. a build requirement given by an https URL
+    in a ``pyproject.toml`` or a ``setup.py`` that fetches, must trust what the user trusts,
+    not uv's bundled roots).
 
-    ``sources``: the call's requirement lines (as the installer gets them). ``by_name``: the
-    call may look a package up by name, on an index or among find-links (an index pin, a build
-    dependency of a source it builds); without it (only wheels given by ``file:`` URL, nothing
-    built) the index configured is never asked. Conservative: it reaches no server only when no
-    index can be asked (``no-index``, or nothing looked up by name) and no find-links entry or
-    source names a URL other than a local file (``file:``, ``git+file:``). Plain paths are local.
+    ``sources``: the call's requirement lines (as the installer gets them; ``project_dir``
+    resolves relative find-links). ``resolves``: a resolve, which also looks up dependencies by
+    names not given here. Conservative: the settings are dropped only when
+
+    - no line may build: not editable, no VCS URL (``git+file:`` included), no local directory,
+      no ``file:`` URL or path other than a ``.whl``, no sdist archive, no option line;
+    - no index can be asked: ``no-index``, or (not a resolve) every line a wheel by URL;
+    - no find-links entry or line names a URL other than a local file (``file:``,
+      ``git+file:``), every find-links entry is a readable directory, and none holds a source
+      distribution (an archive other than a ``.whl``, name parsed from its file name,
+      canonicalised; one whose name does not parse counts for every name) of a package a line
+      names (a resolve: of any package).
+
     A constraints or requirements file's content is not seen here: a caller that passes one
-    must treat the call as reaching the network. Nor is what a local source's build does: a
-    build requirement given by an https URL in its ``pyproject.toml``, or a build script that
-    downloads, runs without the TLS settings (uv then trusts its bundled roots, Python the
-    system store): such a build needs the network although every source named here is local.
+    must keep the settings. Find-links directories are listed, never opened
+    (:func:`_sdist_names`).
     """
-    if by_name and not index.no_index:
+    names: set[str] = set()
+    lines = list(sources)
+    for line in lines:
+        kind = _source_kind(line)
+        if kind is None:
+            continue  # blank or comment
+        if kind == "build":
+            return True
+        if kind != "wheel":
+            names.add(kind)
+    if (names or resolves) and not index.no_index:
         return True
-    return any(_names_a_server(text) for text in (*index.find_links, *sources))
+    if any(_names_a_server(text) for text in (*index.find_links, *lines)):
+        return True
+    if not names and not resolves:
+        return False  # only wheels by URL: find-links are never looked at
+    for link in index.find_links:
+        sdists = _sdist_names(_link_dir(link, project_dir))
+        if sdists is None or (sdists and (resolves or "" in sdists or names & sdists)):
+            return True
+    return False
+
+
+#: A requirement by name: name, extras, version specifiers, a marker (after ``;``).
+_BY_NAME = re.compile(rf"({NAME_PATTERN})\s*(?:\[[^\]]*\])?\s*[<>=!~.,*+\w\s()-]*(?:;.*)?")
+#: ``name @ url`` (extras allowed); the URL ends at white space or ``;``.
+_DIRECT = re.compile(rf"{NAME_PATTERN}\s*(?:\[[^\]]*\])?\s*@\s*([^\s;]+)")
+_VCS_PREFIXES = ("git+", "hg+", "svn+", "bzr+")
+#: Endings of a source distribution archive, as pip or uv take one from a find-links directory.
+SDIST_SUFFIXES = (
+    ".tar.gz", ".tgz", ".zip", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tlz", ".tar.lz",
+    ".tar.lzma", ".tar.zst", ".tar",
+)  # fmt: skip
+
+
+def _source_kind(line: str) -> str | None:
+    """What a requirement line asks of the installer: ``"build"`` (it may build something, or
+    is not understood), ``"wheel"`` (a wheel named by URL or path), else the canonical name
+    looked up (on an index or among find-links); None for a blank line or comment."""
+    text = line.split(" --", 1)[0].strip()  # options after the requirement: --hash=...
+    if not text or text.startswith("#"):
+        return None
+    if text.startswith("-"):
+        return "build"  # -e (always built), or an option this rule does not know
+    named = _BY_NAME.fullmatch(text)
+    if named:
+        return canonical_name(named.group(1))
+    direct = _DIRECT.match(text)
+    target = direct.group(1) if direct else text.split(";", 1)[0].strip()
+    target = target.lower().split("#", 1)[0].split("?", 1)[0]
+    if target.startswith(_VCS_PREFIXES) or not target.endswith(".whl"):
+        return "build"  # a VCS URL, a local directory, an sdist archive
+    return "wheel"
+
+
+def _link_dir(link: str, project_dir: Path) -> str:
+    """The local directory a find-links entry names (a server URL's is never listed: the call
+    keeps the settings for the URL itself)."""
+    if link.lower().startswith("file:"):
+        from urllib.parse import unquote, urlsplit  # noqa: PLC0415 - start-up: file: find-links only
+
+        return unquote(urlsplit(link).path)
+    return resolve_link(link, project_dir)
+
+
+def _sdist_names(directory: str) -> frozenset[str] | None:
+    """The canonical names of the source distributions in ``directory`` (``""`` for one whose
+    name does not parse); None when it is not a readable directory. One ``stat`` and, the
+    first time the directory is seen as it is (its mtime), one ``listdir``."""
+    try:
+        stamp = Path(directory).stat().st_mtime_ns
+    except OSError:
+        return None
+    return _listed_sdists(directory, stamp)
+
+
+@functools.cache
+def _listed_sdists(directory: str, stamp: int) -> frozenset[str] | None:
+    """:func:`_sdist_names` of ``directory`` as of its mtime ``stamp`` (cached: ``apply`` asks
+    once a venv)."""
+    del stamp  # part of the cache key only: an sdist added later is seen
+    try:
+        files = os.listdir(directory)
+    except OSError:
+        return None
+    names: set[str] = set()
+    for file in files:
+        lowered = file.lower()
+        suffix = next((s for s in SDIST_SUFFIXES if lowered.endswith(s)), None)
+        if suffix is None:
+            continue  # a wheel, a manifest, an index page: nothing an installer builds
+        # packaging parses .tar.gz and .zip names only; the stem is the same for every archive
+        parsed = archive_name_version(file[: -len(suffix)] + ".tar.gz")
+        names.add(canonical_name(parsed[0]) if parsed else "")
+    return frozenset(names)
 
 
 def hermetic_env(
@@ -124,8 +230,8 @@ def hermetic_env(
     settings re-exported as ``PIP_*`` variables (for a pip process: uv reads neither, and a
     venv uv builds in has no pip, so ``uv pip`` children pass ``pip_config=False`` and the
     files are not read); ``COLUMNS``/``LINES`` are dropped (the output is parsed, not wrapped
-    for a terminal). Without ``tls`` (a call that reaches no server, see :func:`reaches_network`)
-    the :data:`TLS_VARIABLES` are dropped too.
+    for a terminal). Without ``tls`` (a call that reaches no server and builds nothing, see
+    :func:`needs_tls`) the :data:`TLS_VARIABLES` are dropped too.
     """
     source = dict(os.environ if environ is None else environ)
     keep = {"PIP_" + k.upper().replace("-", "_") for k in NETWORK_KEYS}

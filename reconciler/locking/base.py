@@ -16,7 +16,7 @@ from typing import Protocol
 
 from reconciler.errors import Interrupted, LockError
 from reconciler.installers.base import output_echo, show_command
-from reconciler.installers.pipconfig import hermetic_env, index_args, reaches_network, resolve_link
+from reconciler.installers.pipconfig import hermetic_env, index_args, needs_tls, resolve_link
 from reconciler.models import IndexOptions, Interpreter, Plugin
 from reconciler.support import procs, scratch
 from reconciler.support.values import frozen
@@ -131,13 +131,14 @@ def compile_lock(
     return work.output.read_text(encoding="utf-8")
 
 
-def needs_network(request: ResolveRequest) -> bool:
-    """Whether resolving ``request`` may reach a server: an index, a find-links entry or a
-    requirement naming a URL other than a local file (``file:``, ``git+file:``), or a
-    constraints file (its content is not read here). The rule is
-    :func:`~reconciler.installers.pipconfig.reaches_network`, the one ``apply`` uses too."""
-    return bool(request.plugin.constraints) or reaches_network(
-        request.index, request.plugin.requirements
+def resolve_needs_tls(request: ResolveRequest) -> bool:
+    """Whether resolving ``request`` keeps the TLS settings: it may reach a server (an index, a
+    find-links URL, a requirement naming a URL other than a local file, a constraints file,
+    whose content is not read here) or build something (a VCS or path requirement's metadata,
+    an sdist in a local find-links directory). The rule is
+    :func:`~reconciler.installers.pipconfig.needs_tls`, the one ``apply`` uses too."""
+    return bool(request.plugin.constraints) or needs_tls(
+        request.index, request.plugin.requirements, request.project_dir, resolves=True
     )
 
 

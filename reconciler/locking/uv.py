@@ -14,7 +14,7 @@ from reconciler.locking.base import (
     CUSTOM_COMPILE_COMMAND,
     ResolveRequest,
     compile_lock,
-    needs_network,
+    resolve_needs_tls,
     source_args,
     workdir,
 )
@@ -73,6 +73,6 @@ class UvResolver:
                 command.extend(["--upgrade-package", name])
             command.extend(source_args(request, ["--prerelease", "allow"]))
             command.extend(["--output-file", work.output.name, work.source.name])
-            # a local wheelhouse: no TLS set-up to pay for (pipconfig.TLS_VARIABLES)
-            env = hermetic_env(tls=needs_network(request))
+            # a local wheelhouse, nothing built: no TLS set-up to pay for (pipconfig.TLS_VARIABLES)
+            env = hermetic_env(tls=resolve_needs_tls(request))
             return compile_lock(command, plugin.name, "uv", work, _explain, env, label="uv-compile")
