@@ -57,7 +57,7 @@ def _structure(data: object) -> StateMarker:
     values: dict[str, Any] = {}
     for field in fields(StateMarker):
         if field.name not in given:
-            if field.default is MISSING:
+            if field.default is MISSING and field.factory is None:
                 raise ValueError(f"missing {field.name}")
             continue
         value = given.pop(field.name)

@@ -4,13 +4,14 @@ Each behaviour is checked against an attrs class of the same fields."""
 
 from __future__ import annotations
 
+import collections
 import copy
 import pickle
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 import pytest
@@ -131,7 +132,7 @@ def test_values_are_frozen_and_slotted() -> None:
     with pytest.raises(AttributeError):
         point.colour = "red"  # type: ignore[attr-defined]
     assert not hasattr(point, "__dict__")
-    assert Point.__slots__ == ("name", "size", "tags", "tag", "note")  # type: ignore[attr-defined]
+    assert Point.__slots__ == ("name", "size", "tags", "tag", "note", "__weakref__")  # type: ignore[attr-defined]
 
 
 @given(
@@ -317,8 +318,9 @@ _GOLDEN = (
 
 
 def test_mypy_reads_the_classes_as_frozen_dataclass_likes(tmp_path: Path) -> None:
-    """``typing.dataclass_transform``: mypy checks the constructor's arguments and refuses
-    assignment, as it did for the attrs classes (a wrong call is an error, not Any)."""
+    """``typing.dataclass_transform``: mypy checks the constructor's arguments, refuses
+    assignment and checks defaults and factories, as it did for the attrs classes (a wrong
+    call is an error, not Any). ``evolve``'s keywords are not checked (attrs' mypy plugin did)."""
     probe = tmp_path / "probe.py"
     probe.write_text(
         textwrap.dedent(
@@ -329,6 +331,11 @@ def test_mypy_reads_the_classes_as_frozen_dataclass_likes(tmp_path: Path) -> Non
             options = IndexOptions()
             options.no_index = True
             reveal_type(options.find_links)
+            from reconciler.support.values import field, frozen
+            @frozen
+            class Probe:
+                n: int = field(default="s")
+                m: str = field(factory=lambda: 1)
             """
         ),
         encoding="utf-8",
@@ -344,4 +351,111 @@ def test_mypy_reads_the_classes_as_frozen_dataclass_likes(tmp_path: Path) -> Non
     assert 'Argument "no_index" to "IndexOptions" has incompatible type "str"' in out, out
     assert 'Unexpected keyword argument "colour" for "IndexOptions"' in out, out
     assert 'Property "no_index" defined in "IndexOptions" is read-only' in out, out
-    assert 'Revealed type is "tuple[str, ...]"' in out or "builtins.tuple[builtins.str" in out, out
+    assert 'Revealed type is "tuple[str, ...]"' in out, out
+    # a field's default and a factory's result are checked against the field's type
+    assert '(expression has type "str", variable has type "int")' in out, out
+    assert '(expression has type "int", variable has type "str")' in out, out
+
+
+@frozen
+class Base:
+    a: int
+    b: str = "b"
+
+
+@frozen
+class Middle(Base):
+    c: int = 0
+
+
+@frozen
+class Leaf(Middle):
+    b: str = "leaf"  # redefined: the base's field leaves its place, as in attrs
+    d: int = 1
+
+
+@attrs.frozen
+class BaseTwin:
+    a: int
+    b: str = "b"
+
+
+@attrs.frozen
+class MiddleTwin(BaseTwin):
+    c: int = 0
+
+
+@attrs.frozen
+class LeafTwin(MiddleTwin):
+    b: str = "leaf"
+    d: int = 1
+
+
+def test_inheritance_collects_fields_as_attrs_does() -> None:
+    assert [f.name for f in values.fields(Leaf)] == [f.name for f in attrs.fields(LeafTwin)]
+    assert values.asdict(Leaf(5)) == attrs.asdict(LeafTwin(5))
+    assert repr(Leaf(5, c=2)) == repr(LeafTwin(5, c=2)).replace("LeafTwin(", "Leaf(")
+
+    class Plain(Middle):  # a subclass without @frozen keeps its base's behaviour
+        pass
+
+    plain = Plain(1)
+    assert values.fields(Plain) == values.fields(Middle)
+    assert evolve(plain, c=3).c == 3
+    assert plain == Plain(1)
+    assert repr(plain) == "Plain(a=1, b='b', c=0)"
+
+
+def test_class_bodies_get_what_attrs_gives_them() -> None:
+    import weakref  # noqa: PLC0415 - this test's own
+
+    @frozen
+    class WithSuper(Base):
+        def describe(self) -> str:
+            return f"{super().__repr__()} {__class__.__name__}"  # type: ignore[name-defined]
+
+    made = WithSuper(1)
+    assert made.describe() == "WithSuper(a=1, b='b') WithSuper"
+    assert weakref.ref(made)() is made
+
+    @frozen
+    class WithClassVar:
+        shared: ClassVar[int] = 3
+        x: int = 0
+
+    assert [f.name for f in values.fields(WithClassVar)] == ["x"]
+    with pytest.raises(TypeError, match="writes __init__ itself"):
+
+        @frozen
+        class OwnInit:
+            x: int
+
+            def __init__(self, x: int) -> None:
+                object.__setattr__(self, "x", x * 2)
+
+
+def test_asdict_of_odd_collections_is_attrs_asdict() -> None:
+    pair = collections.namedtuple("pair", "left right")
+
+    @frozen
+    class Odd:
+        ordered: Any
+        defaulted: Any
+        paired: Any
+
+    @attrs.frozen
+    class OddTwin:
+        ordered: Any
+        defaulted: Any
+        paired: Any
+
+    args = (collections.OrderedDict(a=1), collections.defaultdict(list, b=[2]), pair(1, (2,)))
+    assert values.asdict(Odd(*args)) == attrs.asdict(OddTwin(*args))
+    assert type(values.asdict(Odd(*args))["defaulted"]) is dict
+
+
+def test_a_keyword_field_name_keeps_the_generic_init() -> None:
+    made = values.frozen(type("K", (), {"__annotations__": {"class_": "int", "from": "int"}}))
+    for _ in range(values.COMPILE_AFTER + 1):
+        made(1, 2)
+    assert "<@frozen" not in made.__init__.__code__.co_filename

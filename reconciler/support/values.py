@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
-from typing import Any, TypeVar, dataclass_transform
+from typing import Any, ClassVar, Literal, TypeVar, dataclass_transform, get_origin, overload
 
 _T = TypeVar("_T")
 
@@ -80,6 +80,34 @@ class Field:
         return f"Field(name={self.name!r}, type={self.type!r}, default={self.default!r})"
 
 
+@overload
+def field(*, eq: bool = True, repr: bool = True) -> Any: ...
+
+
+@overload
+def field(*, default: _T, eq: bool = True, repr: bool = True) -> _T: ...
+
+
+@overload
+def field(
+    *,
+    factory: Callable[[], _T],
+    takes_self: Literal[False] = False,
+    eq: bool = True,
+    repr: bool = True,
+) -> _T: ...
+
+
+@overload
+def field(
+    *,
+    factory: Callable[[Any], _T],
+    takes_self: Literal[True],
+    eq: bool = True,
+    repr: bool = True,
+) -> _T: ...
+
+
 def field(
     *,
     default: Any = MISSING,
@@ -88,7 +116,8 @@ def field(
     eq: bool = True,
     repr: bool = True,
 ) -> Any:
-    """A field's settings, as its class attribute: ``x: T = field(default=..., eq=False)``."""
+    """A field's settings, as its class attribute: ``x: T = field(default=..., eq=False)``
+    (typed: a default or a factory's result must be of the field's type)."""
     return Field(default, factory, takes_self, eq, repr)
 
 
@@ -97,25 +126,31 @@ def frozen(cls: type[_T]) -> type[_T]:
     """``cls`` as a slotted, frozen value class (see the module docstring)."""
     if "__slots__" in cls.__dict__:
         raise TypeError(f"{cls.__qualname__}: @frozen makes __slots__ itself")
+    for hook in ("__init__", "__post_init__", "__attrs_post_init__"):
+        if hook in cls.__dict__:  # attrs would keep or call it; a value here has no hooks
+            raise TypeError(f"{cls.__qualname__}: @frozen writes __init__ itself (no {hook})")
     namespace = {k: v for k, v in cls.__dict__.items() if k not in ("__dict__", "__weakref__")}
     own: list[Field] = []
     for name, annotation in cls.__dict__.get("__annotations__", {}).items():  # noqa: RUF063 - the class's own, unevaluated (inspect costs start-up)
-        if isinstance(annotation, str) and annotation.startswith(("ClassVar", "typing.ClassVar")):
+        if _is_class_var(annotation):
             continue
         given = namespace.pop(name, MISSING)
         spec = given if isinstance(given, Field) else Field(default=given)
         spec.name = name
         spec.type = annotation
         own.append(spec)
-    inherited: tuple[Field, ...] = ()
-    for base in reversed(cls.__mro__[1:]):
-        inherited = (*inherited, *base.__dict__.get("__value_fields__", ()))
+    # the nearest value base's fields (they hold its own bases'), less those redefined here
+    base_fields: tuple[Field, ...] = next(
+        (
+            b.__dict__["__value_fields__"]
+            for b in cls.__mro__[1:]
+            if "__value_fields__" in b.__dict__
+        ),
+        (),
+    )
+    redefined = {spec.name for spec in own}
+    inherited = tuple(spec for spec in base_fields if spec.name not in redefined)
     all_fields = (*inherited, *own)
-    seen: set[str] = set()
-    for spec in all_fields:
-        if spec.name in seen:
-            raise TypeError(f"{cls.__qualname__}: field {spec.name!r} declared twice")
-        seen.add(spec.name)
     required_after_default = False
     for spec in all_fields:
         if spec.default is MISSING and spec.factory is None:
@@ -124,7 +159,12 @@ def frozen(cls: type[_T]) -> type[_T]:
         else:
             required_after_default = True
 
-    namespace["__slots__"] = tuple(spec.name for spec in own)
+    slotted = {name for b in cls.__mro__[1:] for name in b.__dict__.get("__slots__", ())}
+    weak = any(hasattr(b, "__weakref__") for b in cls.__bases__)
+    namespace["__slots__"] = (
+        *(spec.name for spec in own if spec.name not in slotted),
+        *(() if weak else ("__weakref__",)),  # as attrs' slotted classes: weakref-able
+    )
     namespace["__value_fields__"] = all_fields
     namespace["__qualname__"] = cls.__qualname__
     namespace["__match_args__"] = tuple(spec.name for spec in all_fields)
@@ -135,7 +175,34 @@ def frozen(cls: type[_T]) -> type[_T]:
     meta: Any = type(cls)
     made: type[_T] = meta(cls.__name__, cls.__bases__, namespace)
     type.__setattr__(made, "__init__", _init_for(made, all_fields))  # needs the slots made
+    _repoint_class_cells(namespace, cls, made)
     return made
+
+
+def _is_class_var(annotation: object) -> bool:
+    """Whether an annotation is ``ClassVar[...]`` (written as text, as attrs tells it, or as
+    the object)."""
+    if isinstance(annotation, str):
+        text = annotation.strip("'\"")
+        return text.startswith(("ClassVar", "typing.ClassVar", "t.ClassVar", "typing_extensions."))
+    return get_origin(annotation) is ClassVar or annotation is ClassVar
+
+
+def _repoint_class_cells(namespace: dict[str, Any], old: type, new: type) -> None:
+    """Methods that use ``super()`` or ``__class__`` hold the class the body made in a cell;
+    point them at the class that replaced it (as attrs does for its slotted classes)."""
+    for item in namespace.values():
+        function = item
+        if isinstance(item, (classmethod, staticmethod)):
+            function = item.__func__
+        elif isinstance(item, property):
+            function = item.fget
+        for cell in getattr(function, "__closure__", None) or ():
+            try:
+                if cell.cell_contents is old:
+                    cell.cell_contents = new
+            except ValueError:  # an empty cell
+                continue
 
 
 #: A class whose instances are made this often in one run gets a compiled ``__init__``.
@@ -208,8 +275,16 @@ def _compiled_init(
     """A compiled ``__init__`` for ``cls``, as attrs writes one: each field a parameter (its
     default the field's, a factory's field :data:`MISSING` until called), set through its slot.
     ``generic`` stays where a field's name cannot be a parameter's."""
+    import keyword  # noqa: PLC0415 - only when a class compiles its __init__
+
     names = [spec.name for spec in all_fields]
-    if any(not name.isidentifier() or name == "self" or name.startswith("_v_") for name in names):
+    if any(
+        not name.isidentifier()
+        or keyword.iskeyword(name)
+        or name == "self"
+        or name.startswith("_v_")
+        for name in names
+    ):
         return generic
     scope: dict[str, Any] = {"_v_MISSING": MISSING}
     parameters: list[str] = []
@@ -242,13 +317,26 @@ class _Signature:
     parameters with their types, for ``inspect.signature`` and hypothesis' ``builds``."""
 
     def __get__(self, instance: object, owner: type) -> Any:
+        import contextlib  # noqa: PLC0415 - start-up: only introspection pays
         import inspect  # noqa: PLC0415 - start-up: only introspection pays
         import typing  # noqa: PLC0415 - see above
 
         try:
             hints = typing.get_type_hints(owner)
-        except NameError:  # an annotation imported only for type checking
+        except NameError:  # a name imported for type checking only: resolve field by field
             hints = {}
+            for spec in fields(owner):
+                with contextlib.suppress(NameError):
+                    hints[spec.name] = typing.get_type_hints(
+                        type(
+                            "_One",
+                            (),
+                            {
+                                "__annotations__": {spec.name: spec.type},
+                                "__module__": owner.__module__,
+                            },
+                        )
+                    )[spec.name]
         parameters = [
             inspect.Parameter(
                 spec.name,
@@ -262,7 +350,9 @@ class _Signature:
             )
             for spec in fields(owner)
         ]
-        return inspect.Signature(parameters, return_annotation=None)
+        signature = inspect.Signature(parameters, return_annotation=None)
+        type.__setattr__(owner, "__signature__", signature)  # made once
+        return signature
 
 
 #: Per class: a function giving the tuple of the values ``__eq__`` and ``__hash__`` compare.
@@ -345,12 +435,12 @@ _METHODS: dict[str, Callable[..., Any]] = {
 
 def is_value_class(cls: object) -> bool:
     """Whether ``cls`` is a ``@frozen`` class."""
-    return isinstance(cls, type) and "__value_fields__" in cls.__dict__
+    return isinstance(cls, type) and hasattr(cls, "__value_fields__")
 
 
 def fields(cls: type) -> tuple[Field, ...]:
     """The fields of a ``@frozen`` class, in order."""
-    found: tuple[Field, ...] | None = cls.__dict__.get("__value_fields__")
+    found: tuple[Field, ...] | None = getattr(cls, "__value_fields__", None)  # a subclass too
     if found is None:
         raise NotAValueClassError(f"{cls!r} is not a @frozen class")
     return found
@@ -386,19 +476,25 @@ def asdict(inst: object, *, value_serializer: Serializer | None = None) -> dict[
     return out
 
 
-def _recurse(value: Any, serializer: Serializer | None, *, serialized: bool) -> Any:
+def _recurse(value: Any, serializer: Serializer | None, *, serialized: bool) -> Any:  # noqa: PLR0911 - one return per kind, as attrs' asdict
     kind = type(value)
     if kind in _ATOMIC:
         return serializer(None, None, value) if serializer and not serialized else value
     if is_value_class(kind):
         return asdict(value, value_serializer=serializer)
     if issubclass(kind, (tuple, list, set, frozenset)):
-        return kind(_recurse(item, serializer, serialized=False) for item in value)
-    if issubclass(kind, dict):
-        return kind(
-            (_recurse(k, serializer, serialized=False), _recurse(v, serializer, serialized=False))
+        items = [_recurse(item, serializer, serialized=False) for item in value]
+        try:
+            return kind(items)
+        except TypeError:  # a namedtuple takes its items one by one, as attrs tries next
+            if not issubclass(kind, tuple):
+                raise
+            return kind(*items)
+    if issubclass(kind, dict):  # a plain dict whatever the mapping's class, as attrs makes
+        return {
+            _recurse(k, serializer, serialized=False): _recurse(v, serializer, serialized=False)
             for k, v in value.items()
-        )
+        }
     if serializer is not None and not serialized:
         return serializer(None, None, value)
     return value
