@@ -320,7 +320,8 @@ _GOLDEN = (
 def test_mypy_reads_the_classes_as_frozen_dataclass_likes(tmp_path: Path) -> None:
     """``typing.dataclass_transform``: mypy checks the constructor's arguments, refuses
     assignment and checks defaults and factories, as it did for the attrs classes (a wrong
-    call is an error, not Any). ``evolve``'s keywords are not checked (attrs' mypy plugin did)."""
+    call is an error, not Any), and ``evolve``'s keywords as ``dataclasses.replace``'s, where
+    attrs' plugin checked them."""
     probe = tmp_path / "probe.py"
     probe.write_text(
         textwrap.dedent(
@@ -331,7 +332,9 @@ def test_mypy_reads_the_classes_as_frozen_dataclass_likes(tmp_path: Path) -> Non
             options = IndexOptions()
             options.no_index = True
             reveal_type(options.find_links)
-            from reconciler.support.values import field, frozen
+            from reconciler.support.values import evolve, field, frozen
+            evolve(options, no_index="yes")
+            evolve(options, colour=1)
             @frozen
             class Probe:
                 n: int = field(default="s")
@@ -355,6 +358,8 @@ def test_mypy_reads_the_classes_as_frozen_dataclass_likes(tmp_path: Path) -> Non
     # a field's default and a factory's result are checked against the field's type
     assert '(expression has type "str", variable has type "int")' in out, out
     assert '(expression has type "int", variable has type "str")' in out, out
+    assert 'Argument "no_index" to "replace" of "IndexOptions" has incompatible type "str"' in out
+    assert 'Unexpected keyword argument "colour" for "replace" of "IndexOptions"' in out, out
 
 
 @frozen

@@ -25,7 +25,29 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
-from typing import Any, ClassVar, Literal, TypeVar, dataclass_transform, get_origin, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Literal,
+    TypeVar,
+    dataclass_transform,
+    get_origin,
+    overload,
+)
+
+__all__ = [
+    "MISSING",
+    "Field",
+    "FrozenInstanceError",
+    "NotAValueClassError",
+    "asdict",
+    "evolve",
+    "field",
+    "fields",
+    "frozen",
+    "is_value_class",
+]
 
 _T = TypeVar("_T")
 
@@ -446,7 +468,7 @@ def fields(cls: type) -> tuple[Field, ...]:
     return found
 
 
-def evolve(inst: _T, **changes: Any) -> _T:
+def _evolve(inst: _T, **changes: Any) -> _T:
     """A copy of ``inst`` with ``changes`` (made by its ``__init__``, as attrs' ``evolve``)."""
     cls = type(inst)
     values = {spec.name: getattr(inst, spec.name) for spec in fields(cls)}
@@ -456,6 +478,13 @@ def evolve(inst: _T, **changes: Any) -> _T:
     values.update(changes)
     return cls(**values)
 
+
+if TYPE_CHECKING:
+    # mypy checks ``evolve``'s keywords against the class's fields as it checks
+    # ``dataclasses.replace`` (the @frozen classes are dataclass-like to it), as attrs' plugin did
+    from dataclasses import replace as evolve
+else:
+    evolve = _evolve
 
 #: Values :func:`asdict` keeps as they are.
 _ATOMIC = frozenset({int, str, float, bool, type(None), bytes, complex})
