@@ -227,8 +227,11 @@ def _repoint_class_cells(namespace: dict[str, Any], old: type, new: type) -> Non
                 continue
 
 
-#: A class whose instances are made this often in one run gets a compiled ``__init__``.
-COMPILE_AFTER = 48
+#: A class whose instances are made this often in one run gets a compiled ``__init__``: about
+#: as many generic calls as a compile costs (~1.2 us more a call; 130-250 us a compile), so a
+#: class made once per venv compiles only in a plan of hundreds (each compile that a larger
+#: project pays and a smaller one does not is start-up the larger one pays per venv).
+COMPILE_AFTER = 128
 
 
 def _init_for(cls: type, all_fields: tuple[Field, ...]) -> Callable[..., None]:
