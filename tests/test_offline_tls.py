@@ -302,7 +302,11 @@ def test_an_unreadable_find_links_entry_keeps_tls(tmp_path: Path) -> None:
     ("text", "tls"),
     [
         ("demo-common==1.0 --hash=sha256:00", False),
+        ("demo_common[x] >=1, <2 ; python_version >= '3'", False),
         ("x @ FILE:///srv/x.whl", False),
+        ("demo-common.tar.gz", True),
+        ("git+file:///srv/r@v1#egg=x", True),
+        ("x==1 ; platform_version == 'a@b'", True),
         ("x[extra] @ file:///srv/x-1.0-py3-none-any.whl ; python_version >= '3'", False),
         ("-e file:///srv/edit", True),
         ("x @ git+file:///srv/repo@v1#egg=x", True),

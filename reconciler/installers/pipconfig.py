@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from reconciler.models import IndexOptions
-from reconciler.support.names import NAME_PATTERN, archive_name_version, canonical_name
+from reconciler.support.names import archive_name_version, canonical_name
 
 DEFAULT_INDEX_URL = "https://pypi.org/simple"
 #: pip settings a user may need to reach an index at all; these survive neutralisation.
@@ -146,10 +145,10 @@ def needs_tls(
     return False
 
 
-#: A requirement by name: name, extras, version specifiers, a marker (after ``;``).
-_BY_NAME = re.compile(rf"({NAME_PATTERN})\s*(?:\[[^\]]*\])?\s*[<>=!~.,*+\w\s()-]*(?:;.*)?")
-#: ``name @ url`` (extras allowed); the URL ends at white space or ``;``.
-_DIRECT = re.compile(rf"{NAME_PATTERN}\s*(?:\[[^\]]*\])?\s*@\s*([^\s;]+)")
+#: What a distribution name is made of (PEP 508; letters and digits at both ends checked apart).
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+#: What may follow a name in a requirement by name: extras, version specifiers, white space.
+_SPEC_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-+*<>=!~,[]() \t"
 _VCS_PREFIXES = ("git+", "hg+", "svn+", "bzr+")
 #: Endings of a source distribution archive, as pip or uv take one from a find-links directory.
 SDIST_SUFFIXES = (
@@ -167,15 +166,32 @@ def _source_kind(line: str) -> str | None:
         return None
     if text.startswith("-"):
         return "build"  # -e (always built), or an option this rule does not know
-    named = _BY_NAME.fullmatch(text)
-    if named:
-        return canonical_name(named.group(1))
-    direct = _DIRECT.match(text)
-    target = direct.group(1) if direct else text.split(";", 1)[0].strip()
+    head, at, rest = text.partition("@")
+    name, extras = _leading_name(head)
+    if not at and name and not extras.split(";", 1)[0].strip(_SPEC_CHARS):
+        if name.lower().endswith(SDIST_SUFFIXES):
+            return "build"  # a bare archive name: pip takes an existing file of that name
+        return canonical_name(name)  # a requirement by name (a marker after ``;``)
+    if at and name and not extras.strip(_SPEC_CHARS):
+        target = (rest.split() or [""])[0].split(";", 1)[0]  # ``name @ url ; marker``
+    else:
+        target = text.split(";", 1)[0].strip()  # a path or URL without a name
     target = target.lower().split("#", 1)[0].split("?", 1)[0]
     if target.startswith(_VCS_PREFIXES) or not target.endswith(".whl"):
         return "build"  # a VCS URL, a local directory, an sdist archive
     return "wheel"
+
+
+def _leading_name(text: str) -> tuple[str, str]:
+    """The distribution name ``text`` starts with (``""`` if none) and what follows it."""
+    text = text.strip(" \t")
+    end = 0
+    while end < len(text) and text[end] in _NAME_CHARS:
+        end += 1
+    name = text[:end].rstrip("._-")  # letters and digits at both ends
+    if not name or not name[0].isalnum():
+        return "", text
+    return name, text[len(name) :]
 
 
 def _link_dir(link: str, project_dir: Path) -> str:
