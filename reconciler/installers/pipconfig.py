@@ -109,14 +109,18 @@ def needs_tls(
     resolves relative find-links). ``resolves``: a resolve, which also looks up dependencies by
     names not given here. Conservative: the settings are dropped only when
 
-    - no line may build: not editable, no VCS URL (``git+file:`` included), no local directory,
-      no ``file:`` URL or path other than a ``.whl``, no sdist archive, no option line;
+    - every line is a requirement by name (no bare archive name) or a ``name @ URL`` / URL /
+      path ending in ``.whl``: no editable, no VCS URL (``git+file:`` included), no local
+      directory or sdist archive, no option, nothing this rule does not parse;
     - no index can be asked: ``no-index``, or (not a resolve) every line a wheel by URL;
     - no find-links entry or line names a URL other than a local file (``file:``,
-      ``git+file:``), every find-links entry is a readable directory, and none holds a source
-      distribution (an archive other than a ``.whl``, name parsed from its file name,
-      canonicalised; one whose name does not parse counts for every name) of a package a line
-      names (a resolve: of any package).
+      ``git+file:``);
+    - where a line names a package (or the call resolves), every find-links entry is a readable
+      directory and none holds a source distribution (a file ending in one of
+      :data:`SDIST_SUFFIXES`, its project name parsed from the file name as the wheelhouse
+      code does, canonicalised; one that does not parse counts for every name) of a package a
+      line names (a resolve: of any package). Other files (wheels, a manifest) are not
+      distributions an installer builds.
 
     A constraints or requirements file's content is not seen here: a caller that passes one
     must keep the settings. Find-links directories are listed, never opened

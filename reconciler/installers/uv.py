@@ -66,7 +66,7 @@ class UvInstaller:
             ],
             mixed=True,
             pip_config=False,
-            keep_tls=False,  # a call from local files only runs without the TLS settings
+            keep_tls=False,  # a call of local wheels that builds nothing runs without TLS settings
         )
 
     def uninstall(self, venv: Path, names: Sequence[str]) -> None:
