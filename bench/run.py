@@ -226,9 +226,9 @@ def _diff_row(
 def _default_jobs() -> int:
     """The job count ``apply`` uses when ``--jobs`` is not given."""
     sys.path.insert(0, str(REPO))
-    from reconciler.support.jobs import default_jobs  # noqa: PLC0415
+    from reconciler.support.jobs import default_apply_jobs  # noqa: PLC0415
 
-    return default_jobs()
+    return default_apply_jobs()
 
 
 def _upgrade_row(rec: Sample | None, plan: Sample | None, single: Sample | None) -> report.Row:
@@ -341,7 +341,6 @@ def build_rows(s: dict[str, Sample], bench: sc.Bench, lock_jobs: bool) -> list[r
     for n in (20, 50, 500):
         if f"plan.noop.n{n}" in s:
             rows.append(report.rss_row(f"plan peak RSS, {n} venvs", g(f"plan.noop.n{n}"), 80))
-    jobs = os.cpu_count() or 1
     default_jobs = _default_jobs()
     rows += [
         row(
@@ -351,7 +350,7 @@ def build_rows(s: dict[str, Sample], bench: sc.Bench, lock_jobs: bool) -> list[r
             "venv+pip loop",
         ),
         row(
-            f"cold apply 20, pip, default (--jobs {jobs})",
+            f"cold apply 20, pip, default (--jobs {default_jobs})",
             g("apply.cold.n20.pip.default"),
             g("baseline.cold.n20.venv-pip-loop"),
             "venv+pip loop",

@@ -178,7 +178,7 @@ def plan(options: runner.Options, /, **params: Any) -> int:
 @_file_option(
     "--plan", "plan_file", help="A plan saved by `plan -o`; refuse if the world changed since."
 )
-@_jobs_option("built", "usable CPUs + 1")
+@_jobs_option("built", "usable CPUs + 2")
 @_lock_timeout_option("another apply")
 @_backend_option(
     "--installer",

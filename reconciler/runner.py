@@ -26,7 +26,7 @@ from reconciler.commands.plan import plan as plan_command
 from reconciler.commands.project import Project, load_project
 from reconciler.errors import ReconcilerError, format_error
 from reconciler.models import IndexOptions, Plan
-from reconciler.support.jobs import default_jobs
+from reconciler.support.jobs import default_apply_jobs, default_jobs
 from reconciler.support.redact import redact
 from reconciler.support.ui import Reporter, color_enabled, progress
 
@@ -246,7 +246,7 @@ def apply(
         saved=command.read_saved_plan(plan_file) if plan_file is not None else None,
         installer=installer,
         index_override=override,
-        jobs=jobs or default_jobs(),
+        jobs=jobs or default_apply_jobs(),
         lock_timeout=lock_timeout,
         verify=verify,
     )
