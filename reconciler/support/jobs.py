@@ -30,9 +30,10 @@ def default_apply_jobs() -> int:
 
     A venv build alternates CPU work (uv unpacking, linking, compiling a build backend) with
     waits (downloads, the file system, starting processes, and each step's own syncs: the
-    ``syncfs`` before its flip, its markers); on 2 CPUs a fourth job was faster than a third
-    in 4 of 5 same-run ``make bench`` comparisons of cold apply of 20 venvs (0.80x, 1.01x,
-    0.88x, 1.05x (quick), 0.93x), and a project of 4 plugins starts them all at once.
+    ``syncfs`` before its flip, its markers). On 2 CPUs a fourth job against a third is a wash
+    for a cold apply of 20 venvs (faster in 3 of 6 same-run ``make bench`` comparisons, median
+    0.97x the time), and lets a project of 4 plugins start them all at once (the realistic
+    row: 0.94x, 12 alternating pairs).
     Measured by the ``--jobs N`` rows (README, "Parallelism").
     """
     return usable_cpus() + 2
